@@ -192,7 +192,9 @@ def wait_for_event(
     """
     decl = _declarations("wait_for_event")
     if not isinstance(event, str) or not event.strip():
-        decl.problems.append(f"wait_for_event: the event name must be a non-empty string, got {event!r}")
+        decl.problems.append(
+            f"wait_for_event: the event name must be a non-empty string, got {event!r}"
+        )
         event = str(event)
     block_id = _check_message(decl, "wait_for_event", event, id)
     where = f"wait_for_event {block_id!r}"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 from attrs import field, frozen
 
@@ -48,7 +48,7 @@ class CronTrigger:
     cron: str
 
 
-Trigger = Union[EventTrigger, CronTrigger]
+Trigger = EventTrigger | CronTrigger
 
 
 @frozen
@@ -118,7 +118,7 @@ class WaitForEventOp:
         return True
 
 
-Op = Union[RunOp, StepOp, SleepOp, SleepUntilOp, WaitForEventOp]
+Op = RunOp | StepOp | SleepOp | SleepUntilOp | WaitForEventOp
 
 
 @frozen

@@ -89,7 +89,11 @@ def function_config(spec: FunctionSpec, app_id: str, serve_url: str) -> Function
         id=composite,
         name=spec.name,
         triggers=[_trigger_config(t) for t in spec.triggers],
-        steps={"step": StepConfig(id="step", name="step", runtime=Runtime(type="http", url=step_url), retries=retries)},
+        steps={
+            "step": StepConfig(
+                id="step", name="step", runtime=Runtime(type="http", url=step_url), retries=retries
+            )
+        },
     )
 
 
