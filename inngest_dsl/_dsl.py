@@ -271,7 +271,7 @@ class InngestFunction(_Base):
     ) -> None:
         super().__init_subclass__()
         declarations = cls.__dict__.get("__inngest_declarations__")
-        if not isinstance(declarations, _Declarations):  # pragma: no cover - metaclass invariant
+        if not isinstance(declarations, _Declarations):  # built by type(...), no __prepare__
             declarations = _Declarations(cls.__qualname__)
         own_ops, problems = _finish_declarations(declarations)
         cls.__inngest_own_ops__ = own_ops
