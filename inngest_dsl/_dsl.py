@@ -72,8 +72,12 @@ class _Namespace(dict[str, Any]):
 
 
 def _declarations(verb: str) -> _Declarations:
-    # Two frames up: the verb's caller, which must be a class body using our namespace.
-    namespace = sys._getframe(2).f_locals
+    # The verb's caller is the first frame outside this module; it must be a class body
+    # executing in our recording namespace.
+    frame = sys._getframe(1)
+    while frame.f_back is not None and frame.f_globals is globals():
+        frame = frame.f_back
+    namespace = frame.f_locals
     if not isinstance(namespace, _Namespace):
         raise DefinitionError(
             f"{verb}()",
@@ -223,18 +227,19 @@ class _FunctionMeta(type):
     """Gives class bodies a recording namespace and hands what they declared to the class."""
 
     @classmethod
-    def __prepare__(  # type: ignore[override]
-        mcs, name: str, bases: tuple[type, ...], **kwargs: Any
+    def __prepare__(
+        mcs, cls_name: str, bases: tuple[type, ...], /, **kwargs: Any
     ) -> _Namespace:
-        return _Namespace(name)
+        # Positional-only: `name=` is one of the class keywords.
+        return _Namespace(cls_name)
 
     def __new__(
-        mcs, name: str, bases: tuple[type, ...], namespace: dict[str, Any], **kwargs: Any
+        mcs, cls_name: str, bases: tuple[type, ...], namespace: dict[str, Any], /, **kwargs: Any
     ) -> _FunctionMeta:
         body = dict(namespace)
         if isinstance(namespace, _Namespace):
             body["__inngest_declarations__"] = namespace.declarations
-        return super().__new__(mcs, name, bases, body, **kwargs)
+        return super().__new__(mcs, cls_name, bases, body, **kwargs)
 
 
 if TYPE_CHECKING:

@@ -6,6 +6,7 @@ import functools
 from typing import Any
 
 import celpy
+from celpy.celparser import CELParseError
 
 __all__ = ["compile_expression", "expression_problem"]
 
@@ -17,7 +18,7 @@ def compile_expression(expression: str) -> Any:
     """A runnable program for `expression`; raises `ValueError` naming the syntax problem."""
     try:
         return _environment.program(_environment.compile(expression))
-    except celpy.CELParseError as exc:
+    except CELParseError as exc:
         where = f"line {exc.line}, column {exc.column}" if exc.line else "unknown position"
         raise ValueError(f"invalid expression {expression!r}: syntax error at {where}") from None
 
