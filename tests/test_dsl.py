@@ -119,7 +119,9 @@ def test_cron_trigger_and_event_name_spelling() -> None:
     assert spec_of(Digest).triggers == (CronTrigger(cron="TZ=Europe/Paris 0 9 * * *"),)
     assert spec_of(Digest).id == "digest"
     assert spec_of(Digest).name == "Digest"
-    assert spec_of(Seeded).triggers == (EventTrigger(event="app/seed", expression="event.data.n > 1"),)
+    assert spec_of(Seeded).triggers == (
+        EventTrigger(event="app/seed", expression="event.data.n > 1"),
+    )
     assert spec_of(Seeded).id == "seeded"
 
 
@@ -241,7 +243,7 @@ def test_step_without_message_and_non_callable_body() -> None:
     ],
 )
 def test_verbs_outside_a_class_body(call: Any) -> None:
-    with pytest.raises(DefinitionError, match="can only be called in the body of an InngestFunction"):
+    with pytest.raises(DefinitionError, match="can only be called in the body of an Inngest"):
         call()
 
 
@@ -267,7 +269,11 @@ def test_abstract_bases_contribute_blocks_first() -> None:
 
     with pytest.raises(TypeError, match="abstract"):
         spec_of(Audited)
-    assert _kinds(Concrete) == [("RunOp", "audit start"), ("SleepOp", "sleep 1s"), ("StepOp", "work")]
+    assert _kinds(Concrete) == [
+        ("RunOp", "audit start"),
+        ("SleepOp", "sleep 1s"),
+        ("StepOp", "work"),
+    ]
     assert isinstance(spec_of(Concrete).ops[0], RunOp)
 
 
@@ -287,7 +293,7 @@ def test_function_with_trigger_is_final() -> None:
     class Final(InngestFunction, event="a/b"):
         pass
 
-    with pytest.raises(DefinitionError, match="cannot subclass .*Final: a function with a trigger is final"):
+    with pytest.raises(DefinitionError, match=r"cannot subclass .*Final: a function with a trig"):
 
         class Child(Final, event="a/c"):
             pass

@@ -36,7 +36,9 @@ class SignUp(InngestFunction, name="Sign-up flow", id="sign-up", event="auth/sig
     def send_welcome(self, ctx: Context) -> None: ...
 
 
-class Filtered(InngestFunction, id="filtered", event="app/order", expression="event.data.total > 10"):
+class Filtered(
+    InngestFunction, id="filtered", event="app/order", expression="event.data.total > 10"
+):
     pass
 
 
