@@ -1,6 +1,8 @@
 """inngest_dsl: durable, event-driven Inngest functions declared as Python classes."""
 
+from inngest_dsl._event import Event
 from inngest_dsl._version import __version__
+from inngest_dsl.client import Inngest
 from inngest_dsl.errors import (
     ConfigError,
     DefinitionError,
@@ -15,7 +17,9 @@ from inngest_dsl.errors import (
 __all__ = [
     "ConfigError",
     "DefinitionError",
+    "Event",
     "EventError",
+    "Inngest",
     "InngestError",
     "NonRetriableError",
     "RetryAfterError",
