@@ -45,6 +45,9 @@ NO_EVENT_KEY = "NO_EVENT_KEY_SET"
 MAX_EVENTS_PER_SEND = 5000
 """The event API refuses larger batches."""
 
+MAX_RETRY_DELAY = 30.0
+"""Longest pause, in seconds, between two attempts of one send."""
+
 _BRANCH_ENV_VARS = (
     "INNGEST_ENV",
     "RAILWAY_GIT_BRANCH",
@@ -182,7 +185,9 @@ def _event_id_seed() -> str:
     return f"{int(time.time() * 1000)},{base64.b64encode(secrets.token_bytes(10)).decode()}"
 
 
-def _parse_body(text: str) -> Any:
+def _parse_body(raw: bytes) -> Any:
+    """The body as JSON if it parses, else as text (bad bytes replaced), None if empty."""
+    text = raw.decode("utf-8", errors="replace")
     try:
         return json.loads(text) if text.strip() else None
     except ValueError:
@@ -420,11 +425,13 @@ class Inngest:
         status: int | None = None
         for attempt in range(1, self.send_attempts + 1):
             if attempt > 1:
-                await asyncio.sleep(self.send_retry_delay * 2 ** (attempt - 2))
+                await asyncio.sleep(
+                    min(self.send_retry_delay * 2 ** (attempt - 2), MAX_RETRY_DELAY)
+                )
             try:
                 async with session.post(url, data=body, headers=headers) as response:
                     status = response.status
-                    parsed = _parse_body(await response.text())
+                    parsed = _parse_body(await response.read())
             except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
                 status = None
                 failure = f"could not reach the event API at {self.event_api_base_url}: {exc!r}"
@@ -473,7 +480,7 @@ class Inngest:
                 headers["Authorization"] = bearer_token(key)
             async with session.request(method, url, json=json, headers=headers) as response:
                 status = response.status
-                parsed = _parse_body(await response.text())
+                parsed = _parse_body(await response.read())
             if status not in (401, 403):
                 break
         return status, parsed

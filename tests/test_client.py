@@ -225,6 +225,8 @@ class FakeEventAPI:
             status, payload = action
             if isinstance(payload, str):
                 return web.Response(status=status, text=payload)
+            if isinstance(payload, bytes):
+                return web.Response(status=status, body=payload)
             return web.json_response(payload, status=status)
         ids = [f"id-{len(self.requests)}-{i}" for i in range(len(body))]
         return web.json_response({"ids": ids, "status": 200})
@@ -384,6 +386,7 @@ async def test_backoff_grows_between_attempts(server: TestServer, fake_api: Fake
         (403, {"message": "forbidden here"}, "forbidden here"),
         (413, "payload too large", "payload too large"),
         (404, "", "answered HTTP 404"),
+        (422, b"\xff\xfe not utf-8", "not utf-8"),
     ],
 )
 async def test_client_errors_are_surfaced_without_retry(
