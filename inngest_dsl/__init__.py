@@ -11,8 +11,10 @@ from inngest_dsl._dsl import (
     step,
     wait_for_event,
 )
+from inngest_dsl._event import Event
 from inngest_dsl._spec import FunctionSpec
 from inngest_dsl._version import __version__
+from inngest_dsl.client import Inngest
 from inngest_dsl.errors import (
     ConfigError,
     DefinitionError,
@@ -28,8 +30,10 @@ __all__ = [
     "ConfigError",
     "Context",
     "DefinitionError",
+    "Event",
     "EventError",
     "FunctionSpec",
+    "Inngest",
     "InngestError",
     "InngestFunction",
     "NonRetriableError",

@@ -25,6 +25,6 @@ def test_example_user_code_is_strictly_typed() -> None:
 
 
 def test_misspelt_class_keyword_is_reported() -> None:
-    result = _mypy(TYPING_DIR / "misspelt_keyword.py")
+    result = _mypy(Path(__file__).parent / "data" / "misspelt_keyword.py")
     assert result.returncode == 1, result.stdout
     assert 'Unexpected keyword argument "evnt"' in result.stdout
