@@ -306,7 +306,8 @@ def format_instant(value: datetime.datetime) -> str:
     if not isinstance(value, datetime.datetime):
         raise TypeError(f"invalid instant {value!r}: expected a datetime.datetime")
     utc = _to_utc(value)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    # isoformat, not strftime: "%Y" does not zero-pad years below 1000 on every platform.
+    return utc.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 def deadline_from(value: str, now: datetime.datetime) -> datetime.datetime:
