@@ -151,7 +151,8 @@ _LONG_WEEKDAYS = frozenset(
 _RFC3339_SHAPE = re.compile(
     r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})", re.ASCII
 )
-_ISO_LOCAL_SHAPE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}", re.ASCII)
+# Go reads a fraction after the seconds even when the layout has none.
+_ISO_LOCAL_SHAPE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?", re.ASCII)
 _ISO_DATE_SHAPE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 
 # The executor's layouts, as Go reference strings for error messages.
