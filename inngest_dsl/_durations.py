@@ -151,7 +151,8 @@ _LONG_WEEKDAYS = frozenset(
 _RFC3339_SHAPE = re.compile(
     r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})", re.ASCII
 )
-_ISO_LOCAL_SHAPE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}", re.ASCII)
+# Go reads a fraction after the seconds even when the layout has none.
+_ISO_LOCAL_SHAPE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?", re.ASCII)
 _ISO_DATE_SHAPE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 
 # The executor's layouts, as Go reference strings for error messages.
@@ -306,7 +307,8 @@ def format_instant(value: datetime.datetime) -> str:
     if not isinstance(value, datetime.datetime):
         raise TypeError(f"invalid instant {value!r}: expected a datetime.datetime")
     utc = _to_utc(value)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    # isoformat, not strftime: "%Y" does not zero-pad years below 1000 on every platform.
+    return utc.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 def deadline_from(value: str, now: datetime.datetime) -> datetime.datetime:
