@@ -85,6 +85,7 @@ class Reply:
     status: int
     body: Any
     headers: dict[str, str]
+    raw: bytes
 
 
 async def post_call(
@@ -107,7 +108,8 @@ async def post_call(
         data=payload,
         headers=headers,
     )
-    return Reply(response.status, json.loads(await response.read()), dict(response.headers))
+    raw = await response.read()
+    return Reply(response.status, json.loads(raw), dict(response.headers), raw)
 
 
 @attrs.define
