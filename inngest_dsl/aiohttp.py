@@ -356,5 +356,12 @@ def serve(
     app.router.add_route("POST", path, handler.post)
     if SERVED not in app:
         app[SERVED] = {}
+        app.on_cleanup.append(_close_clients)
     app[SERVED][path] = served
     return served
+
+
+async def _close_clients(app: web.Application) -> None:
+    # The handler opened the clients' HTTP sessions (sync, use_api); a later call reopens them.
+    for served in app[SERVED].values():
+        await served.client.close()
