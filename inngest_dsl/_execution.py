@@ -393,8 +393,7 @@ async def _sleep_until(
             at = parse_instant(returned)
         except (TypeError, ValueError) as exc:
             return _failure(
-                f"sleep_until {entry.user_id!r} must return a datetime or an instant string: "
-                f"{exc}",
+                f"sleep_until {entry.user_id!r} must return a datetime or an instant string: {exc}",
                 "invalid_sleep_until",
                 retry=False,
             )
