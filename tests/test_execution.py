@@ -10,7 +10,17 @@ from typing import Any
 
 import pytest
 
-from inngest_dsl import Context, Event, InngestFunction, run, sleep, spec_of, step, wait_for_event
+from inngest_dsl import (
+    Context,
+    Event,
+    InngestFunction,
+    run,
+    sleep,
+    sleep_until,
+    spec_of,
+    step,
+    wait_for_event,
+)
 from inngest_dsl._execution import execute, hash_step_id, plan_for
 from inngest_dsl._wire import CallResult, WireError, decode_call_request, dumps
 
@@ -172,3 +182,49 @@ async def test_a_call_costs_linear_time_in_the_memo() -> None:
 
     small, large = await timed(400), await timed(4000)
     assert large < small * 30  # quadratic would be ~100x
+
+
+class Edges(InngestFunction, id="edges", event="app/go"):
+    @run("scalar run")
+    def scalar_run(self, ctx: Context) -> int:
+        return 7
+
+    @step("first")
+    def first(self, ctx: Context) -> None:
+        calls["first"] += 1
+
+    @step("second")
+    def second(self, ctx: Context) -> Any:
+        calls["second"] += 1
+        return dict(ctx.data)
+
+
+async def test_run_result_scalar_is_stored_under_its_id() -> None:
+    memo = {hash_step_id("first"): {"data": None}}
+    result = await execute(plan_for(spec_of(Edges)), request(memo))
+    assert result.body[0].data == {"scalar run": 7}
+
+
+async def test_stale_target_already_memoised_continues_as_discovery() -> None:
+    """A targeted call for a step that has since finished just carries on with the next one."""
+    memo = {hash_step_id("first"): {"data": None}}
+    result = await execute(plan_for(spec_of(Edges)), request(memo), target=hash_step_id("first"))
+    assert (result.status, result.body[0].op, result.body[0].display_name) == (
+        206,
+        "StepRun",
+        "second",
+    )
+    assert calls == {"second": 1}
+
+
+class BadInstant(InngestFunction, id="bad-instant", event="app/go"):
+    @sleep_until("when")
+    def when(self, ctx: Context) -> Any:
+        return "next tuesday-ish"
+
+
+async def test_sleep_until_body_returning_no_instant_is_a_clear_error() -> None:
+    result = await execute(plan_for(spec_of(BadInstant)), request())
+    assert (result.status, result.no_retry, result.body.code) == (500, True, "invalid_sleep_until")
+    assert "sleep_until 'when' must return a datetime" in result.body.message
+    assert "next tuesday-ish" in result.body.message

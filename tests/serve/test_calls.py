@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
+import json
 import threading
 from collections import Counter
 from typing import Any
@@ -25,7 +26,7 @@ from inngest_dsl import (
 )
 from inngest_dsl._version import __version__
 
-from .conftest import AiohttpClient, call_body, event, make_client, post_call
+from .conftest import PATH, AiohttpClient, call_body, event, make_client, post_call
 
 calls: Counter[str] = Counter()
 threads: dict[str, int] = {}
@@ -411,3 +412,47 @@ async def test_event_reaches_bodies_as_an_event(aiohttp_client: AiohttpClient) -
     assert (trigger.name, dict(trigger.data), trigger.id) == ("app/peek", {"n": 1}, "01EVENT")
     assert events == (trigger,)
     assert (run_id, attempt, function_id) == ("01RUN", 1, "shop-peek")
+
+
+# -- requests captured from the real executor ----------------------------------------------
+
+
+class Raw(InngestFunction, id="raw-fn", event="test/raw"):
+    @step("a")
+    def a(self, ctx: Context) -> int:
+        return ctx.event.data["n"] - 40
+
+    sleep("1m", id="nap")
+
+    @step("b")
+    def b(self, ctx: Context) -> Any:
+        return ctx.data
+
+
+async def test_captured_executor_requests(aiohttp_client: AiohttpClient) -> None:
+    """Bodies the Inngest executor really sent, replayed against an equivalent function."""
+    from pathlib import Path
+
+    from aiohttp import web
+
+    from inngest_dsl.aiohttp import serve
+    from inngest_dsl.client import Inngest
+
+    app = web.Application()
+    serve(app, Inngest("peer-raw-app", is_dev=True), [Raw])
+    client = await aiohttp_client(app)
+    captured = Path(__file__).parent.parent / "data" / "executor-requests.jsonl"
+    replies = []
+    for line in captured.read_text().splitlines():
+        request = json.loads(line)
+        response = await client.post(
+            PATH, params=request["query"], data=json.dumps(request["body"]).encode()
+        )
+        replies.append((response.status, await response.json()))
+    assert [(status, body[0]["op"], body[0]["id"]) for status, body in replies] == [
+        (206, "StepRun", sha1("a")),
+        (206, "Sleep", sha1("nap")),
+        (206, "StepRun", sha1("b")),
+    ]
+    assert replies[0][1][0]["data"] == 1
+    assert replies[2][1][0]["data"] == {"a": 1}
