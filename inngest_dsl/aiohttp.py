@@ -38,7 +38,7 @@ from inngest_dsl._serve_bodies import (
     introspection,
     register_body,
 )
-from inngest_dsl._signing import canonical_json, sign, verify
+from inngest_dsl._signing import canonical_json, canonicalize_body, sign, verify
 from inngest_dsl._spec import FunctionSpec
 from inngest_dsl._wire import (
     CallRequest,
@@ -75,22 +75,8 @@ def _error(message: str, code: str) -> dict[str, str]:
     return {"error": message, "code": code}
 
 
-def _canonical(raw: bytes) -> bytes | None:
-    """The JCS form a signature covers (empty stays empty); None if the body is not JSON."""
-    if not raw.strip():
-        return b""
-    try:
-        return canonical_json(json.loads(raw))
-    except ValueError:
-        return None
-
-
-def _invalid_json(raw: bytes) -> str:
-    try:
-        json.loads(raw)
-    except ValueError as exc:
-        return f"request body is not valid JSON: {exc}"
-    return "request body is not valid JSON"  # pragma: no cover - only called after a failure
+def _not_json(exc: ValueError) -> dict[str, str]:
+    return _error(f"request body is not valid JSON: {exc}", "body_invalid")
 
 
 class _Handler:
@@ -152,9 +138,10 @@ class _Handler:
         authenticated: bool | None = None
         key = None
         if "X-Inngest-Signature" in request.headers:
-            canonical = _canonical(await request.read())
-            # A body that is not JSON cannot have been signed by Inngest: a bad signature.
-            key = None if canonical is None else self.verified_key(request, canonical)
+            try:
+                key = self.verified_key(request, canonicalize_body(await request.read()))
+            except ValueError:
+                key = None  # a body that is not JSON was not signed by Inngest
             authenticated = key is not None
         body = introspection(self.client, len(self.served.specs), authenticated)
         return self.respond(200, body, key=key)
@@ -166,10 +153,10 @@ class _Handler:
         url = app_url(str(request.url), self.client.serve_origin, self.client.serve_path)
         in_band = request.headers.get("X-Inngest-Sync-Kind") == "in_band"
         if in_band and not self.client.is_dev:
-            raw = await request.read()
-            canonical = _canonical(raw)
-            if canonical is None:
-                return self.respond(400, _error(_invalid_json(raw), "body_invalid"))
+            try:
+                canonical = canonicalize_body(await request.read())
+            except ValueError as exc:
+                return self.respond(400, _not_json(exc))
             key = self.verified_key(request, canonical)
             if key is None:
                 return self.unauthorized(self.signature_problem(request))
@@ -228,13 +215,13 @@ class _Handler:
             return await self.trust_probe(request, raw)
         try:
             parsed = json.loads(raw)
-        except ValueError as exc:
-            return self.respond(
-                400, _error(f"request body is not valid JSON: {exc}", "body_invalid")
-            )
+            # The signature covers the JCS form (as `canonicalize_body`), from the parse we have.
+            canonical = canonical_json(parsed) if cloud else b""
+        except ValueError as exc:  # also numbers JCS cannot represent
+            return self.respond(400, _not_json(exc))
         key = None
         if cloud:
-            key = self.verified_key(request, canonical_json(parsed))
+            key = self.verified_key(request, canonical)
             if key is None:
                 return self.unauthorized(self.signature_problem(request))
         fn_id = query.get("fnId")
@@ -274,9 +261,10 @@ class _Handler:
     async def trust_probe(self, request: web.Request, raw: bytes) -> web.Response:
         if self.client.is_dev:
             return self.respond(200, None)
-        canonical = _canonical(raw)
-        if canonical is None:
-            return self.respond(400, _error(_invalid_json(raw), "body_invalid"))
+        try:
+            canonical = canonicalize_body(raw)
+        except ValueError as exc:
+            return self.respond(400, _not_json(exc))
         key = self.verified_key(request, canonical)
         if key is None:
             return self.unauthorized(self.signature_problem(request))

@@ -248,3 +248,15 @@ async def test_introspection_authenticated(aiohttp_client: AiohttpClient) -> Non
     assert body["serve_origin"] == "https://shop.example.com"
     assert body["api_origin"] == "https://api.inngest.com/"
     assert_signed_by(dict(response.headers), raw, KEY)
+
+
+async def test_body_jcs_cannot_represent_is_a_400(aiohttp_client: AiohttpClient) -> None:
+    client = await cloud_client(aiohttp_client)
+    response = await client.post(
+        PATH,
+        params={"fnId": f"{APP_ID}-greet"},
+        data=b'{"n": 1e400}',
+        headers={"X-Inngest-Signature": sign(b"{}", KEY)},
+    )
+    assert response.status == 400
+    assert (await response.json())["code"] == "body_invalid"
