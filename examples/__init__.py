@@ -1,0 +1,1 @@
+"""Example apps built with inngest_dsl."""

@@ -1,0 +1,1 @@
+"""A small shop: a sign-up flow and a daily digest, served with aiohttp."""
