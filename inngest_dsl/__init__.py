@@ -1,6 +1,20 @@
 """inngest_dsl: durable, event-driven Inngest functions declared as Python classes."""
 
+from inngest_dsl._context import Context
+from inngest_dsl._discover import discover
+from inngest_dsl._dsl import (
+    InngestFunction,
+    run,
+    sleep,
+    sleep_until,
+    spec_of,
+    step,
+    wait_for_event,
+)
+from inngest_dsl._event import Event
+from inngest_dsl._spec import FunctionSpec
 from inngest_dsl._version import __version__
+from inngest_dsl.client import Inngest
 from inngest_dsl.errors import (
     ConfigError,
     DefinitionError,
@@ -14,12 +28,24 @@ from inngest_dsl.errors import (
 
 __all__ = [
     "ConfigError",
+    "Context",
     "DefinitionError",
+    "Event",
     "EventError",
+    "FunctionSpec",
+    "Inngest",
     "InngestError",
+    "InngestFunction",
     "NonRetriableError",
     "RetryAfterError",
     "SendEventError",
     "StepError",
     "__version__",
+    "discover",
+    "run",
+    "sleep",
+    "sleep_until",
+    "spec_of",
+    "step",
+    "wait_for_event",
 ]

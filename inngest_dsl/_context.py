@@ -1,0 +1,50 @@
+"""What a block body receives: the triggering event(s), the data accumulated so far, run facts."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any, overload
+
+from attrs import define, field
+
+from inngest_dsl._spec import WaitForEventOp
+
+if TYPE_CHECKING:
+    from inngest_dsl._event import Event
+
+__all__ = ["Context"]
+
+_default_logger = logging.getLogger("inngest_dsl.function")
+
+
+@define(eq=False)
+class Context:
+    """The per-request view of a run, passed to every block as `ctx`.
+
+    `data` holds the results of the blocks before this one, folded in declaration order;
+    `ctx[self.some_wait]` reads a wait's event (or `None` after a timeout).
+    """
+
+    event: Event
+    events: tuple[Event, ...]
+    data: dict[str, Any] = field(factory=dict)
+    run_id: str = ""
+    attempt: int = 0
+    max_attempts: int | None = None
+    function_id: str = ""
+    logger: logging.Logger | logging.LoggerAdapter[logging.Logger] = _default_logger
+
+    @overload
+    def __getitem__(self, key: WaitForEventOp) -> Event | None: ...
+
+    @overload
+    def __getitem__(self, key: str) -> Any: ...
+
+    def __getitem__(self, key: str | WaitForEventOp) -> Any:
+        if isinstance(key, WaitForEventOp):
+            return self.data.get(key.id)
+        return self.data[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """`ctx.data.get(key, default)`."""
+        return self.data.get(key, default)

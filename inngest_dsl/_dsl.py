@@ -1,0 +1,356 @@
+"""Definition time: the class-body verbs and the metaclass that records them.
+
+The metaclass's `__prepare__` hands the class body a recording namespace (as `enum` does);
+each verb finds that namespace one frame up and appends what it declares, in order. When the
+class is complete, `InngestFunction.__init_subclass__` compiles the declarations into a frozen
+`FunctionSpec` and reports every problem at once in one `DefinitionError`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, overload
+
+from attrs import define, field
+
+from inngest_dsl._compile import compile_function
+from inngest_dsl._durations import format_duration, parse_duration, parse_instant
+from inngest_dsl._spec import (
+    FunctionSpec,
+    Op,
+    RunOp,
+    SleepOp,
+    SleepUntilOp,
+    StepOp,
+    WaitForEventOp,
+)
+from inngest_dsl.errors import DefinitionError
+
+__all__ = [
+    "InngestFunction",
+    "run",
+    "sleep",
+    "sleep_until",
+    "spec_of",
+    "step",
+    "wait_for_event",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_NO_TIMEOUT = _dt.timedelta(0)
+
+
+@define
+class _Pending:
+    """A block whose body arrives later, from the decorator the verb returned."""
+
+    kind: str
+    id: str
+    body: Callable[..., Any] | None = None
+    applied: bool = False
+
+
+@define
+class _Declarations:
+    """What one class body declared: ops in order, and the problems found on the way."""
+
+    owner: str
+    items: list[Op | _Pending] = field(factory=list)
+    explicit_ids: list[str] = field(factory=list)
+    problems: list[str] = field(factory=list)
+
+
+class _Namespace(dict[str, Any]):
+    """The class-body namespace: an ordinary dict that also records declarations."""
+
+    def __init__(self, owner: str) -> None:
+        super().__init__()
+        self.declarations = _Declarations(owner)
+
+
+def _declarations(verb: str) -> _Declarations:
+    # The verb's caller is the first frame outside this module; it must be a class body
+    # executing in our recording namespace.
+    frame = sys._getframe(1)
+    while frame.f_back is not None and frame.f_globals is globals():
+        frame = frame.f_back
+    namespace = frame.f_locals
+    if not isinstance(namespace, _Namespace):
+        raise DefinitionError(
+            f"{verb}()",
+            [f"{verb}() can only be called in the body of an InngestFunction subclass"],
+        )
+    return namespace.declarations
+
+
+def _check_message(decl: _Declarations, verb: str, message: object, id: str | None) -> str:
+    if callable(message):
+        decl.problems.append(f'{verb}: give the block a message, as in @{verb}("send welcome")')
+        return getattr(message, "__name__", verb)
+    if not isinstance(message, str) or not message.strip():
+        decl.problems.append(f"{verb}: the message must be a non-empty string, got {message!r}")
+        return str(message)
+    if id is not None and (not isinstance(id, str) or not id.strip()):
+        decl.problems.append(f"{verb} {message!r}: id= must be a non-empty string, got {id!r}")
+        return message
+    block_id = id if id is not None else message
+    decl.explicit_ids.append(block_id)
+    return block_id
+
+
+def _decorator_verb(kind: str, message: str, id: str | None) -> Callable[[F], F]:
+    decl = _declarations(kind)
+    pending = _Pending(kind, _check_message(decl, kind, message, id))
+    decl.items.append(pending)
+
+    def attach(body: F) -> F:
+        pending.body = body
+        pending.applied = True
+        return body
+
+    return attach
+
+
+def run(message: str, *, id: str | None = None) -> Callable[[F], F]:
+    """Declare a block that runs on every request reaching it (not memoised).
+
+    Use as a decorator on a `(self, ctx)` method, sync or async.
+    """
+    return _decorator_verb("run", message, id)
+
+
+def step(message: str, *, id: str | None = None) -> Callable[[F], F]:
+    """Declare a memoised step: it runs once, its result is kept, and it is retried on its own.
+
+    Use as a decorator on a `(self, ctx)` method, sync or async; its id is the message.
+    """
+    return _decorator_verb("step", message, id)
+
+
+def sleep(duration: str | _dt.timedelta, *, id: str | None = None) -> None:
+    """Declare a pause of `duration` (`"30s"`, `"1h30m"`, `"1.5d"` or a `timedelta`)."""
+    decl = _declarations("sleep")
+    try:
+        delta = parse_duration(duration)
+    except (TypeError, ValueError) as exc:
+        decl.problems.append(f"sleep: {exc}")
+        return
+    if id is None:
+        # Automatic ids may repeat; the wire hashes repeats as "<id>:1", "<id>:2", ...
+        block_id = f"sleep {format_duration(delta)}"
+    else:
+        block_id = _check_message(decl, "sleep", id, None)
+    decl.items.append(SleepOp(id=block_id, duration=delta))
+
+
+@overload
+def sleep_until(
+    message: str, *, at: str | _dt.datetime | _dt.date, id: str | None = None
+) -> None: ...
+
+
+@overload
+def sleep_until(message: str, *, id: str | None = None) -> Callable[[F], F]: ...
+
+
+def sleep_until(
+    message: str,
+    *,
+    at: str | _dt.datetime | _dt.date | None = None,
+    id: str | None = None,
+) -> Callable[[F], F] | None:
+    """Declare a pause until an instant.
+
+    Either give the instant now, `sleep_until("launch", at="2027-01-01T09:00:00Z")`, or decorate
+    a `(self, ctx)` method returning it (a `datetime` or a string in an accepted layout).
+    """
+    if at is None:
+        return _decorator_verb("sleep_until", message, id)
+    decl = _declarations("sleep_until")
+    block_id = _check_message(decl, "sleep_until", message, id)
+    try:
+        instant = parse_instant(at)
+    except (TypeError, ValueError) as exc:
+        decl.problems.append(f"sleep_until {block_id!r}: {exc}")
+        return None
+    decl.items.append(SleepUntilOp(id=block_id, at=instant))
+    return None
+
+
+def wait_for_event(
+    event: str,
+    *,
+    timeout: str | _dt.timedelta | None = None,
+    match: str | None = None,
+    if_: str | None = None,
+    id: str | None = None,
+) -> WaitForEventOp:
+    """Declare a wait for a later event named `event`, for at most `timeout`.
+
+    `match="data.user_id"` pairs it with the triggering event on that field; `if_=` takes a
+    full expression over `event` (the trigger) and `async` (the candidate). Returns a handle:
+    `ctx[self.handle]` is the event, or `None` after a timeout.
+    """
+    decl = _declarations("wait_for_event")
+    if not isinstance(event, str) or not event.strip():
+        decl.problems.append(
+            f"wait_for_event: the event name must be a non-empty string, got {event!r}"
+        )
+        event = str(event)
+    block_id = _check_message(decl, "wait_for_event", event, id)
+    where = f"wait_for_event {block_id!r}"
+    delta = _NO_TIMEOUT
+    if timeout is None:
+        decl.problems.append(f"{where}: timeout= is required (e.g. timeout='1d')")
+    else:
+        try:
+            delta = parse_duration(timeout)
+        except (TypeError, ValueError) as exc:
+            decl.problems.append(f"{where}: timeout: {exc}")
+    expression = if_
+    if match is not None and if_ is not None:
+        decl.problems.append(f"{where}: give match= or if_=, not both")
+    elif match is not None:
+        if not isinstance(match, str) or not match.strip():
+            decl.problems.append(f"{where}: match= must be a field path such as 'data.user_id'")
+        else:
+            expression = f"event.{match} == async.{match}"
+    op = WaitForEventOp(id=block_id, event=event, timeout=delta, if_=expression)
+    decl.items.append(op)
+    return op
+
+
+class _FunctionMeta(type):
+    """Gives class bodies a recording namespace and hands what they declared to the class."""
+
+    @classmethod
+    def __prepare__(
+        mcs, cls_name: str, bases: tuple[type, ...], /, **kwargs: Any
+    ) -> _Namespace:
+        # Positional-only: `name=` is one of the class keywords.
+        return _Namespace(cls_name)
+
+    def __new__(
+        mcs, cls_name: str, bases: tuple[type, ...], namespace: dict[str, Any], /, **kwargs: Any
+    ) -> _FunctionMeta:
+        body = dict(namespace)
+        if isinstance(namespace, _Namespace):
+            body["__inngest_declarations__"] = namespace.declarations
+        return super().__new__(mcs, cls_name, bases, body, **kwargs)
+
+
+if TYPE_CHECKING:
+    # Type checkers see a plain base, so they check class keywords against __init_subclass__.
+    _Base = object
+else:
+    _Base = _FunctionMeta("_Base", (), {})
+
+
+class InngestFunction(_Base):
+    """Base class of every function: subclass it and list the blocks in the class body.
+
+    Class keywords: `name`, `id`, one trigger (`event=` / `event_name=` with an optional
+    `expression=` / `if_=` filter, or `cron=`), `retries`, and `abstract=True` for a base that
+    only contributes blocks.
+    """
+
+    __inngest_spec__: ClassVar[FunctionSpec | None] = None
+    __inngest_own_ops__: ClassVar[tuple[Op, ...]] = ()
+    __inngest_own_ids__: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(
+        cls,
+        *,
+        name: str | None = None,
+        id: str | None = None,
+        event: str | None = None,
+        event_name: str | None = None,
+        expression: str | None = None,
+        if_: str | None = None,
+        cron: str | None = None,
+        retries: int | None = None,
+        abstract: bool = False,
+    ) -> None:
+        super().__init_subclass__()
+        declarations = cls.__dict__.get("__inngest_declarations__")
+        if not isinstance(declarations, _Declarations):  # built by type(...), no __prepare__
+            declarations = _Declarations(cls.__qualname__)
+        own_ops, problems = _finish_declarations(declarations)
+        cls.__inngest_own_ops__ = own_ops
+        cls.__inngest_own_ids__ = tuple(declarations.explicit_ids)
+        inherited_ops, inherited_ids, inherit_problems = _inherited(cls)
+        cls.__inngest_spec__ = compile_function(
+            cls,
+            ops=inherited_ops + own_ops,
+            explicit_ids=inherited_ids + cls.__inngest_own_ids__,
+            problems=inherit_problems + problems,
+            name=name,
+            id=id,
+            event=event,
+            event_name=event_name,
+            expression=expression,
+            if_=if_,
+            cron=cron,
+            retries=retries,
+            abstract=abstract,
+        )
+
+    def __init__(self) -> None:
+        """Instances are made by the engine, one per request; bodies get `self` as usual."""
+
+
+def _finish_declarations(decl: _Declarations) -> tuple[tuple[Op, ...], list[str]]:
+    problems = list(decl.problems)
+    ops: list[Op] = []
+    for item in decl.items:
+        if not isinstance(item, _Pending):
+            ops.append(item)
+            continue
+        where = f"{item.kind} {item.id!r}"
+        if not item.applied:
+            problems.append(
+                f'{where}: {item.kind}("...") declares a block and must decorate its method'
+            )
+        elif not callable(item.body):
+            problems.append(f"{where}: the decorated object is not callable: {item.body!r}")
+        elif item.kind == "run":
+            ops.append(RunOp(id=item.id, body=item.body))
+        elif item.kind == "step":
+            ops.append(StepOp(id=item.id, body=item.body))
+        else:
+            ops.append(SleepUntilOp(id=item.id, body=item.body))
+    return tuple(ops), problems
+
+
+def _inherited(cls: type) -> tuple[tuple[Op, ...], tuple[str, ...], list[str]]:
+    """Blocks of abstract bases, most basic first; each base counted once."""
+    problems: list[str] = []
+    ops: list[Op] = []
+    ids: list[str] = []
+    for base in reversed(cls.__mro__[1:]):
+        if not issubclass(base, InngestFunction) or base is InngestFunction:
+            continue
+        if base.__inngest_spec__ is not None:
+            problems.append(
+                f"cannot subclass {base.__qualname__}: a function with a trigger is final; "
+                "put shared blocks on a base declared with abstract=True"
+            )
+            continue
+        ops.extend(base.__dict__.get("__inngest_own_ops__", ()))
+        ids.extend(base.__dict__.get("__inngest_own_ids__", ()))
+    return tuple(ops), tuple(ids), problems
+
+
+def spec_of(cls: type) -> FunctionSpec:
+    """The compiled `FunctionSpec` of a concrete function class."""
+    spec = getattr(cls, "__inngest_spec__", None)
+    if not isinstance(spec, FunctionSpec):
+        kind = "abstract" if isinstance(cls, type) and issubclass(cls, InngestFunction) else "not"
+        raise TypeError(
+            f"{getattr(cls, '__qualname__', cls)!r} is {kind} a concrete InngestFunction "
+            "and has no spec"
+        )
+    return spec

@@ -1,0 +1,34 @@
+"""CEL expressions (trigger filters, wait and cancel conditions), compiled once and cached."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import celpy
+from celpy.celparser import CELParseError
+
+__all__ = ["compile_expression", "expression_problem"]
+
+_environment = celpy.Environment()
+
+
+@functools.lru_cache(maxsize=4096)
+def compile_expression(expression: str) -> Any:
+    """A runnable program for `expression`; raises `ValueError` naming the syntax problem."""
+    try:
+        return _environment.program(_environment.compile(expression))
+    except CELParseError as exc:
+        where = f"line {exc.line}, column {exc.column}" if exc.line else "unknown position"
+        raise ValueError(f"invalid expression {expression!r}: syntax error at {where}") from None
+
+
+def expression_problem(expression: object) -> str | None:
+    """`None` if `expression` is a valid CEL expression, else a one-line problem."""
+    if not isinstance(expression, str) or not expression.strip():
+        return f"an expression must be a non-empty string, got {expression!r}"
+    try:
+        compile_expression(expression)
+    except ValueError as exc:
+        return str(exc)
+    return None

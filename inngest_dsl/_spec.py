@@ -1,0 +1,142 @@
+"""The compiled description of a function: what the class body declared, frozen.
+
+A `FunctionSpec` is built once, when the class is created, and never changes. It carries no wire
+concerns: the registration JSON and the opcodes are derived from it elsewhere.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from attrs import field, frozen
+
+if TYPE_CHECKING:
+    from inngest_dsl._context import Context
+
+__all__ = [
+    "Body",
+    "CronTrigger",
+    "EventTrigger",
+    "FunctionSpec",
+    "Op",
+    "RunOp",
+    "SleepOp",
+    "SleepUntilOp",
+    "StepOp",
+    "Trigger",
+    "WaitForEventOp",
+]
+
+Body = Callable[[Any, "Context"], Any | Awaitable[Any]]
+"""A block's body: a method taking `(self, ctx)`, sync or async."""
+
+
+@frozen
+class EventTrigger:
+    """Run on every event named `event` (wildcards like `app/*` allowed) matching `expression`."""
+
+    event: str
+    expression: str | None = None
+
+
+@frozen
+class CronTrigger:
+    """Run on a cron schedule (5 fields, optional `TZ=` / `CRON_TZ=` prefix)."""
+
+    cron: str
+
+
+Trigger = EventTrigger | CronTrigger
+
+
+@frozen
+class RunOp:
+    """`@run`: re-runs on every request that reaches it; never memoised, no wire op."""
+
+    id: str
+    body: Body = field(repr=False)
+
+    @property
+    def memoised(self) -> bool:
+        return False
+
+
+@frozen
+class StepOp:
+    """`@step`: runs once, memoised; reported as `StepRun` / `StepPlanned` / `StepError`."""
+
+    id: str
+    body: Body = field(repr=False)
+
+    @property
+    def memoised(self) -> bool:
+        return True
+
+
+@frozen
+class SleepOp:
+    """`sleep(duration)`: pauses the run for a fixed duration."""
+
+    id: str
+    duration: _dt.timedelta
+
+    @property
+    def memoised(self) -> bool:
+        return True
+
+
+@frozen
+class SleepUntilOp:
+    """`sleep_until`: pauses until a fixed instant (`at`) or one computed by `body`."""
+
+    id: str
+    at: _dt.datetime | None = None
+    body: Body | None = field(default=None, repr=False)
+
+    @property
+    def memoised(self) -> bool:
+        return True
+
+
+@frozen
+class WaitForEventOp:
+    """`wait_for_event`: pauses until a later matching event arrives, or `timeout` passes.
+
+    The value returned by `wait_for_event(...)` in the class body; use it as a key,
+    `ctx[self.confirmed]`, to read the event (or `None` on timeout).
+    """
+
+    id: str
+    event: str
+    timeout: _dt.timedelta
+    if_: str | None = None
+
+    @property
+    def memoised(self) -> bool:
+        return True
+
+
+Op = RunOp | StepOp | SleepOp | SleepUntilOp | WaitForEventOp
+
+
+@frozen
+class FunctionSpec:
+    """Everything a function class declared, validated.
+
+    `id` is the function's own id (the wire id is `<app_id>-<id>`); `ops` are its blocks in
+    declaration order, inherited ones first; `retries` is `None` for the server default.
+    """
+
+    id: str
+    name: str
+    triggers: tuple[Trigger, ...]
+    ops: tuple[Op, ...]
+    cls: type = field(repr=False)
+    retries: int | None = None
+    description: str | None = None
+
+    def composite_id(self, app_id: str) -> str:
+        """The id Inngest knows the function by: `<app_id>-<id>`."""
+        return f"{app_id}-{self.id}"

@@ -1,0 +1,486 @@
+"""The Inngest client: configuration from `INNGEST_*` variables, and sending events.
+
+Every setting comes from a constructor argument, else from its environment variable, else from
+the mode's default. URL precedence, highest first: the constructor argument, the specific
+`INNGEST_API_BASE_URL` / `INNGEST_EVENT_API_BASE_URL`, `INNGEST_BASE_URL`, a URL given as
+`INNGEST_DEV` (dev mode only), then the default (`http://127.0.0.1:8288` in dev mode;
+`https://api.inngest.com` and `https://inn.gs` in cloud mode).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import os
+import secrets
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from types import TracebackType
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import aiohttp
+import attrs
+
+from inngest_dsl._event import Event
+from inngest_dsl._signing import bearer_token
+from inngest_dsl._version import __version__
+from inngest_dsl.errors import ConfigError, EventError, SendEventError
+
+__all__ = [
+    "DEV_SERVER_URL",
+    "NO_EVENT_KEY",
+    "Inngest",
+    "SendableEvents",
+]
+
+DEV_SERVER_URL = "http://127.0.0.1:8288"
+CLOUD_API_URL = "https://api.inngest.com"
+CLOUD_EVENT_API_URL = "https://inn.gs"
+NO_EVENT_KEY = "NO_EVENT_KEY_SET"
+"""Event key used in dev mode when none is configured; the dev server accepts any key."""
+
+MAX_EVENTS_PER_SEND = 5000
+"""The event API refuses larger batches."""
+
+MAX_RETRY_DELAY = 30.0
+"""Longest pause, in seconds, between two attempts of one send."""
+
+_BRANCH_ENV_VARS = (
+    "INNGEST_ENV",
+    "RAILWAY_GIT_BRANCH",
+    "RENDER_GIT_BRANCH",
+    "VERCEL_GIT_COMMIT_REF",
+)
+_FALSY = frozenset({"", "0", "false"})
+
+SendableEvents = Event | Mapping[str, Any] | Sequence[Event | Mapping[str, Any]]
+"""What `send` accepts: one event or a list of events, each an `Event` or a mapping."""
+
+
+def _env(name: str) -> str | None:
+    """The variable's value, or None when unset or blank."""
+    value = os.environ.get(name, "").strip()
+    return value or None
+
+
+def _is_url(value: str) -> bool:
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def _base_url(setting: str, value: str) -> str:
+    if not _is_url(value):
+        raise ConfigError(
+            f"{setting} must be an http(s) URL such as {DEV_SERVER_URL}, got {value!r}"
+        )
+    return value.rstrip("/")
+
+
+def _serve_origin(value: str) -> str:
+    # An origin given without a scheme is a public host name: assume https.
+    origin = value if "://" in value else f"https://{value}"
+    if not _is_url(origin):
+        raise ConfigError(
+            f"serve_origin must be an origin such as https://example.com, got {value!r}"
+        )
+    return origin.rstrip("/")
+
+
+def _serve_path(value: str) -> str:
+    return value if value.startswith("/") else f"/{value}"
+
+
+def _first(*candidates: str | None) -> str | None:
+    return next((c for c in candidates if c), None)
+
+
+@attrs.frozen
+class _Settings:
+    """Everything the client resolved from its arguments and the environment."""
+
+    app_id: str
+    is_dev: bool
+    event_key: str | None
+    signing_key: str | None
+    signing_key_fallback: str | None
+    env: str | None
+    api_base_url: str
+    event_api_base_url: str
+    serve_origin: str | None
+    serve_path: str | None
+
+
+def _resolve(
+    app_id: str,
+    *,
+    event_key: str | None,
+    signing_key: str | None,
+    signing_key_fallback: str | None,
+    env: str | None,
+    is_dev: bool | None,
+    api_base_url: str | None,
+    event_api_base_url: str | None,
+    serve_origin: str | None,
+    serve_path: str | None,
+) -> _Settings:
+    if not isinstance(app_id, str) or not app_id.strip():
+        raise ConfigError(f"app_id must be a non-empty string, got {app_id!r}")
+    dev_var = _env("INNGEST_DEV")
+    dev = is_dev if is_dev is not None else (dev_var or "").lower() not in _FALSY
+    dev_url = dev_var if dev and dev_var and _is_url(dev_var) else None
+    default_api, default_events = (
+        (DEV_SERVER_URL, DEV_SERVER_URL) if dev else (CLOUD_API_URL, CLOUD_EVENT_API_URL)
+    )
+    shared = _env("INNGEST_BASE_URL")
+    api = _first(api_base_url, _env("INNGEST_API_BASE_URL"), shared, dev_url) or default_api
+    events = (
+        _first(event_api_base_url, _env("INNGEST_EVENT_API_BASE_URL"), shared, dev_url)
+        or default_events
+    )
+    origin = _first(serve_origin, _env("INNGEST_SERVE_ORIGIN"))
+    path = _first(serve_path, _env("INNGEST_SERVE_PATH"))
+    return _Settings(
+        app_id=app_id,
+        is_dev=dev,
+        event_key=_first(event_key, _env("INNGEST_EVENT_KEY")),
+        signing_key=_first(signing_key, _env("INNGEST_SIGNING_KEY")),
+        signing_key_fallback=_first(signing_key_fallback, _env("INNGEST_SIGNING_KEY_FALLBACK")),
+        env=_first(env, *(_env(name) for name in _BRANCH_ENV_VARS)),
+        api_base_url=_base_url("api_base_url", api),
+        event_api_base_url=_base_url("event_api_base_url", events),
+        serve_origin=_serve_origin(origin) if origin else None,
+        serve_path=_serve_path(path) if path else None,
+    )
+
+
+def _to_event(item: object) -> Event:
+    if isinstance(item, Event):
+        return item
+    if isinstance(item, Mapping):
+        unknown = sorted(set(item) - {"name", "data", "user", "id", "ts", "v"})
+        if unknown:
+            raise EventError(f"unknown event field(s): {', '.join(map(str, unknown))}")
+        if "name" not in item:
+            raise EventError("event has no name")
+        return Event(**item)
+    raise EventError(f"cannot send a {type(item).__name__}: expected an Event or a mapping")
+
+
+def _to_events(events: SendableEvents) -> list[Event]:
+    if isinstance(events, (Event, Mapping)):
+        return [_to_event(events)]
+    if isinstance(events, (str, bytes)) or not isinstance(events, Iterable):
+        raise EventError(
+            f"cannot send a {type(events).__name__}: expected an Event, a mapping, or a list"
+        )
+    return [_to_event(item) for item in events]
+
+
+def _event_id_seed() -> str:
+    # The event API derives the internal ULIDs from this seed, so retrying with the same seed
+    # cannot create the events twice.
+    return f"{int(time.time() * 1000)},{base64.b64encode(secrets.token_bytes(10)).decode()}"
+
+
+def _parse_body(raw: bytes) -> Any:
+    """The body as JSON if it parses, else as text (bad bytes replaced), None if empty."""
+    text = raw.decode("utf-8", errors="replace")
+    try:
+        return json.loads(text) if text.strip() else None
+    except ValueError:
+        return text
+
+
+def _error_message(body: Any, fallback: str) -> str:
+    if isinstance(body, Mapping):
+        for key in ("error", "message"):
+            if isinstance(body.get(key), str) and body[key]:
+                return str(body[key])
+    if isinstance(body, str) and body.strip():
+        return body.strip()[:500]
+    return fallback
+
+
+class Inngest:
+    """Client for one app: resolved configuration, event sending and Inngest API calls.
+
+    Dev mode (`is_dev=True` or a truthy `INNGEST_DEV`) talks to a local dev server and needs no
+    keys. Cloud mode needs `INNGEST_EVENT_KEY` to send events and `INNGEST_SIGNING_KEY` to
+    serve functions. Use it as an async context manager, or `await client.close()` when done.
+    """
+
+    def __init__(
+        self,
+        app_id: str,
+        *,
+        event_key: str | None = None,
+        signing_key: str | None = None,
+        signing_key_fallback: str | None = None,
+        env: str | None = None,
+        is_dev: bool | None = None,
+        api_base_url: str | None = None,
+        event_api_base_url: str | None = None,
+        serve_origin: str | None = None,
+        serve_path: str | None = None,
+        logger: logging.Logger | None = None,
+        send_attempts: int = 5,
+        send_retry_delay: float = 0.5,
+        request_timeout: float = 30.0,
+    ) -> None:
+        self._settings = _resolve(
+            app_id,
+            event_key=event_key,
+            signing_key=signing_key,
+            signing_key_fallback=signing_key_fallback,
+            env=env,
+            is_dev=is_dev,
+            api_base_url=api_base_url,
+            event_api_base_url=event_api_base_url,
+            serve_origin=serve_origin,
+            serve_path=serve_path,
+        )
+        if send_attempts < 1:
+            raise ConfigError(f"send_attempts must be at least 1, got {send_attempts}")
+        self.logger = logger or logging.getLogger("inngest_dsl")
+        self.send_attempts = send_attempts
+        self.send_retry_delay = send_retry_delay
+        self._timeout = aiohttp.ClientTimeout(total=request_timeout)
+        self._session: aiohttp.ClientSession | None = None
+        self._session_loop: asyncio.AbstractEventLoop | None = None
+
+    def __repr__(self) -> str:
+        mode = "dev" if self.is_dev else "cloud"
+        return f"<Inngest app_id={self.app_id!r} {mode} api={self.api_base_url!r}>"
+
+    # -- resolved settings ---------------------------------------------------------------
+
+    @property
+    def app_id(self) -> str:
+        """The app's id; function ids on the wire are `<app_id>-<function id>`."""
+        return self._settings.app_id
+
+    @property
+    def is_dev(self) -> bool:
+        """True in dev mode (local dev server, no signatures), False in cloud mode."""
+        return self._settings.is_dev
+
+    @property
+    def event_key(self) -> str | None:
+        """The configured event key (None if none; dev mode then sends with a placeholder)."""
+        return self._settings.event_key
+
+    @property
+    def signing_key(self) -> str | None:
+        """The signing key, or None; see `require_signing_key`."""
+        return self._settings.signing_key
+
+    @property
+    def signing_key_fallback(self) -> str | None:
+        """The fallback signing key used while rotating keys, or None."""
+        return self._settings.signing_key_fallback
+
+    @property
+    def env(self) -> str | None:
+        """The branch environment name sent as `X-Inngest-Env`, or None."""
+        return self._settings.env
+
+    @property
+    def api_base_url(self) -> str:
+        """Origin of the Inngest API (sync, run data), without a trailing slash."""
+        return self._settings.api_base_url
+
+    @property
+    def event_api_base_url(self) -> str:
+        """Origin of the event API (`/e/{key}`), without a trailing slash."""
+        return self._settings.event_api_base_url
+
+    @property
+    def serve_origin(self) -> str | None:
+        """Origin to report at sync instead of the request's, or None."""
+        return self._settings.serve_origin
+
+    @property
+    def serve_path(self) -> str | None:
+        """Path to report at sync instead of the request's, or None."""
+        return self._settings.serve_path
+
+    @property
+    def sdk_header(self) -> str:
+        """Value of `X-Inngest-SDK` and `User-Agent`."""
+        return f"inngest-dsl:v{__version__}"
+
+    def require_signing_key(self) -> str | None:
+        """The signing key; raises `ConfigError` in cloud mode if there is none."""
+        if self.signing_key is None and not self.is_dev:
+            raise ConfigError(
+                "no signing key: set INNGEST_SIGNING_KEY or pass signing_key=, "
+                "or use dev mode (INNGEST_DEV=1) to serve without one"
+            )
+        return self.signing_key
+
+    def headers(self) -> dict[str, str]:
+        """Headers sent on every request to Inngest."""
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": self.sdk_header,
+            "X-Inngest-SDK": self.sdk_header,
+        }
+        if self.env:
+            headers["X-Inngest-Env"] = self.env
+        return headers
+
+    # -- session ---------------------------------------------------------------------------
+
+    def _new_session(self) -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(timeout=self._timeout)
+
+    def _shared_session(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        if self._session is not None and not self._session.closed:
+            if self._session_loop is not loop:
+                raise RuntimeError(
+                    "this Inngest client's HTTP session belongs to another event loop; "
+                    "await client.close() in that loop first, or use one client per loop"
+                )
+            return self._session
+        self._session, self._session_loop = self._new_session(), loop
+        return self._session
+
+    async def close(self) -> None:
+        """Close the HTTP session, if one was opened. The client stays usable."""
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+
+    async def __aenter__(self) -> Inngest:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # -- sending events --------------------------------------------------------------------
+
+    async def send(self, events: SendableEvents) -> list[str]:
+        """Send one event or a list of events; return their ids, in order.
+
+        Mappings are validated as `Event`s first (`EventError`). Server errors and network
+        failures are retried `send_attempts` times in all; a refusal (4xx) is not. Either
+        ends in `SendEventError`.
+        """
+        batch = _to_events(events)
+        if not batch:
+            return []
+        return await self._send(self._shared_session(), batch)
+
+    def send_sync(self, events: SendableEvents) -> list[str]:
+        """`send` for code that is not async. Not allowed inside a running event loop."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            raise RuntimeError(
+                "send_sync() was called inside a running event loop; use `await client.send()`"
+            )
+        batch = _to_events(events)
+        if not batch:
+            return []
+
+        async def send_with_own_session() -> list[str]:
+            async with self._new_session() as session:
+                return await self._send(session, batch)
+
+        return asyncio.run(send_with_own_session())
+
+    def _event_key_for_send(self) -> str:
+        if self.event_key:
+            return self.event_key
+        if self.is_dev:
+            return NO_EVENT_KEY
+        raise ConfigError(
+            "no event key: set INNGEST_EVENT_KEY or pass event_key=, "
+            "or use dev mode (INNGEST_DEV=1) to send to a local dev server"
+        )
+
+    async def _send(self, session: aiohttp.ClientSession, batch: list[Event]) -> list[str]:
+        if len(batch) > MAX_EVENTS_PER_SEND:
+            raise EventError(
+                f"cannot send {len(batch)} events at once; the limit is {MAX_EVENTS_PER_SEND}"
+            )
+        url = f"{self.event_api_base_url}/e/{quote(self._event_key_for_send(), safe='')}"
+        now_ms = int(time.time() * 1000)
+        body = json.dumps(
+            [(e if e.ts is not None else attrs.evolve(e, ts=now_ms)).to_wire() for e in batch]
+        )
+        headers = {**self.headers(), "X-Inngest-Event-Id-Seed": _event_id_seed()}
+        failure = "no attempt made"
+        status: int | None = None
+        for attempt in range(1, self.send_attempts + 1):
+            if attempt > 1:
+                await asyncio.sleep(
+                    min(self.send_retry_delay * 2 ** (attempt - 2), MAX_RETRY_DELAY)
+                )
+            try:
+                async with session.post(url, data=body, headers=headers) as response:
+                    status = response.status
+                    parsed = _parse_body(await response.read())
+            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                status = None
+                failure = f"could not reach the event API at {self.event_api_base_url}: {exc!r}"
+                self.logger.warning("send attempt %d failed: %s", attempt, failure)
+                continue
+            if status < 300:
+                return self._ids(parsed, len(batch), status)
+            failure = _error_message(parsed, f"the event API answered HTTP {status}")
+            if status < 500:
+                raise SendEventError(failure, status=status)
+            self.logger.warning("send attempt %d failed: %s (HTTP %d)", attempt, failure, status)
+        raise SendEventError(
+            f"gave up after {self.send_attempts} attempts: {failure}", status=status
+        )
+
+    @staticmethod
+    def _ids(parsed: Any, expected: int, status: int) -> list[str]:
+        ids = parsed.get("ids") if isinstance(parsed, Mapping) else None
+        if (
+            not isinstance(ids, list)
+            or len(ids) != expected
+            or not all(isinstance(i, str) for i in ids)
+        ):
+            raise SendEventError(
+                f"the event API answered without {expected} event ids: {parsed!r:.200}",
+                status=status,
+            )
+        return ids
+
+    # -- Inngest API -----------------------------------------------------------------------
+
+    async def api_request(self, method: str, path: str, json: Any = None) -> tuple[int, Any]:
+        """Call the Inngest API at `path`; return the status and the parsed JSON (or text).
+
+        Authenticated with the signing key's bearer token when one is set; on 401/403 the
+        request is repeated once with the fallback key. Network errors propagate as
+        `aiohttp.ClientError` or `asyncio.TimeoutError`.
+        """
+        session = self._shared_session()
+        url = f"{self.api_base_url}/{path.lstrip('/')}"
+        keys: list[str | None] = [k for k in (self.signing_key, self.signing_key_fallback) if k]
+        status, parsed = 0, None
+        for key in keys or [None]:
+            headers = self.headers()
+            if key:
+                headers["Authorization"] = bearer_token(key)
+            async with session.request(method, url, json=json, headers=headers) as response:
+                status = response.status
+                parsed = _parse_body(await response.read())
+            if status not in (401, 403):
+                break
+        return status, parsed

@@ -1,0 +1,52 @@
+"""Example user code that must type-check under `mypy --strict` (checked by CI and a test)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from inngest_dsl import (
+    Context,
+    InngestFunction,
+    run,
+    sleep,
+    sleep_until,
+    spec_of,
+    step,
+    wait_for_event,
+)
+
+
+class SignUpFlow(InngestFunction, name="Sign-up flow", event="auth/signup", retries=3):
+    """Welcome a new user; nudge them if they have not confirmed within a day."""
+
+    @run("log start")
+    def log_start(self, ctx: Context) -> None:
+        ctx.logger.info("sign-up %s", ctx.event.data["user_id"])
+
+    @step("send welcome")
+    async def send_welcome(self, ctx: Context) -> dict[str, str]:
+        return {"message_id": "m-1"}
+
+    sleep(dt.timedelta(hours=1))
+
+    confirmed = wait_for_event("auth/signup.confirmed", timeout="1d", match="data.user_id")
+
+    @sleep_until("reminder time")
+    def reminder_time(self, ctx: Context) -> dt.datetime:
+        return dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=2)
+
+    @step("nudge if unconfirmed")
+    async def nudge(self, ctx: Context) -> bool:
+        event = ctx[self.confirmed]
+        if event is None:
+            return True
+        return bool(event.data.get("ok"))
+
+
+class DailyDigest(InngestFunction, cron="TZ=Europe/Paris 0 9 * * *", id="daily-digest"):
+    @step("collect")
+    def collect(self, ctx: Context) -> list[int]:
+        return [1, 2, 3]
+
+
+retries: int | None = spec_of(SignUpFlow).retries
