@@ -1,4 +1,4 @@
-"""Durability: SIGKILL the dev server mid-run, restart it on the same db, lose and repeat nothing."""
+"""Durability: SIGKILL the dev server mid-run, restart it on the same db, lose nothing."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import asyncio
 import os
 import signal
 import socket
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -31,25 +30,23 @@ def _free_port() -> int:
 
 
 @asynccontextmanager
-async def dev_process(db: Path) -> AsyncIterator[tuple[subprocess.Popen[bytes], str]]:
+async def dev_process(db: Path) -> AsyncIterator[tuple[asyncio.subprocess.Process, str]]:
     """`inngest-dsl dev` in a subprocess; yields it and its URL once healthy."""
     port = _free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "inngest_dsl.devserver",
-            "dev",
-            "--port",
-            str(port),
-            "--db",
-            str(db),
-            "--retry-interval",
-            "0.05",
-            "--poll-interval",
-            "3600",
-            "-q",
-        ],
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "inngest_dsl.devserver",
+        "dev",
+        "--port",
+        str(port),
+        "--db",
+        str(db),
+        "--retry-interval",
+        "0.05",
+        "--poll-interval",
+        "3600",
+        "-q",
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     url = f"http://127.0.0.1:{port}"
@@ -63,18 +60,18 @@ async def dev_process(db: Path) -> AsyncIterator[tuple[subprocess.Popen[bytes], 
                             break
                 except aiohttp.ClientError:
                     pass
-                if time.monotonic() > deadline or process.poll() is not None:
+                if time.monotonic() > deadline or process.returncode is not None:
                     raise AssertionError("the dev server subprocess did not become healthy")
                 await asyncio.sleep(0.05)
         yield process, url
     finally:
-        if process.poll() is None:
+        if process.returncode is None:
             process.send_signal(signal.SIGTERM)
             try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
+                await asyncio.wait_for(process.wait(), 10)
+            except asyncio.TimeoutError:
                 process.kill()
-                process.wait()
+                await process.wait()
 
 
 async def _json(method: str, url: str, body: Any = None) -> Any:
@@ -159,7 +156,7 @@ async def test_sigkill_during_sleep_wait_and_after_accepting_events(tmp_path: Pa
             )
             assert len(burst["ids"]) == 20
             process.send_signal(signal.SIGKILL)
-            process.wait()
+            await process.wait()
         generation["now"] = 2
         reopened.set()
         await asyncio.sleep(1.6)  # the expiring wait's deadline passes while the server is down
