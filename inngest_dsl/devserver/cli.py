@@ -19,7 +19,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from aiohttp import web
 
@@ -34,6 +34,13 @@ DEFAULT_URL = "http://127.0.0.1:8288"
 
 class UsageError(Exception):
     """A problem to report in one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """Reports bad arguments in one line (plus a pointer to --help), exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def _positive(text: str) -> float:
@@ -60,12 +67,20 @@ def _http_url(text: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="inngest-dsl",
         description="Run Inngest functions locally: a pure-Python dev server on SQLite.",
+        epilog=(
+            "examples:\n"
+            "  inngest-dsl dev -u http://127.0.0.1:3000/api/inngest\n"
+            "  inngest-dsl dev --app shop.web:app --app-port 3000\n"
+            "  inngest-dsl send app/user.created --data '{\"id\": 1}'\n"
+            "  inngest-dsl runs --status Failed"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"inngest-dsl {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
 
     dev = commands.add_parser(
@@ -96,10 +111,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dev.add_argument(
         "--signing-key",
-        default=os.environ.get("INNGEST_SIGNING_KEY"),
-        help="sign calls to apps and require it on /fn/register (default: $INNGEST_SIGNING_KEY)",
+        metavar="KEY",
+        help="sign calls and sync pings with this key, and require its bearer on /fn/register "
+        "and /v0 (default: no signing, like the Inngest dev server)",
     )
-    dev.add_argument("--event-key", help="accept events only for this key (default: any key)")
+    dev.add_argument(
+        "--event-key", metavar="KEY", help="accept events only for this key (default: any key)"
+    )
     dev.add_argument(
         "--retry-interval",
         type=_positive,
@@ -118,9 +136,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="MODULE:APP",
         help="import an aiohttp Application (or a factory returning one) and serve it too",
     )
-    dev.add_argument("--app-port", type=_port, default=3000, help="port for --app (%(default)s)")
     dev.add_argument(
-        "--concurrency", type=int, default=64, help="calls in flight at most (%(default)s)"
+        "--app-port", type=_port, default=3000, metavar="PORT", help="port for --app (%(default)s)"
+    )
+    dev.add_argument(
+        "--concurrency",
+        type=int,
+        default=64,
+        metavar="N",
+        help="calls to apps in flight at most (%(default)s)",
     )
     dev.add_argument("-q", "--quiet", action="store_true", help="log warnings only")
 
@@ -189,7 +213,8 @@ async def _dev(args: argparse.Namespace) -> None:
     app_runner: web.AppRunner | None = None
     app: web.Application | None = None
     if args.app:
-        os.environ.setdefault("INNGEST_DEV", f"http://{args.host}:{args.port}")
+        # The hosted app must talk to this server, whatever the shell said.
+        os.environ["INNGEST_DEV"] = f"http://{args.host}:{args.port}"
         app = _load_app(args.app)
         urls.append(f"http://127.0.0.1:{args.app_port}/api/inngest")
     config = DevServerConfig(
