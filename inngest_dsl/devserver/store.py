@@ -183,6 +183,13 @@ class Store:
         self._db.execute("PRAGMA foreign_keys=OFF")
         self._db.executescript(_SCHEMA)
         self._in_tx = False
+        # Event names that may have pauses (a superset): most events skip the pause query.
+        self._pause_names: set[str] = {
+            name
+            for (name,) in self._all(
+                "SELECT DISTINCT event_name FROM pauses WHERE event_name IS NOT NULL"
+            )
+        }
 
     def close(self) -> None:
         self._db.close()
@@ -556,6 +563,8 @@ class Store:
         expires: float,
         trigger_json: str,
     ) -> PauseRecord:
+        if event_name is not None:
+            self._pause_names.add(event_name)
         cur = self._db.execute(
             "INSERT INTO pauses (run_id, step_id, kind, event_name, expression, correlation_id, "
             "expires, trigger) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -578,6 +587,8 @@ class Store:
         return None if row is None else PauseRecord(*row)
 
     def pauses_for_event(self, event_name: str) -> list[PauseRecord]:
+        if event_name not in self._pause_names:
+            return []
         rows = self._all(
             f"SELECT {_PAUSE_COLUMNS} FROM pauses WHERE event_name = ? ORDER BY id",
             (event_name,),
