@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import socket
 import statistics
@@ -154,11 +155,9 @@ async def until_completed(
         await asyncio.sleep(0.02)
 
 
-async def drive(args: argparse.Namespace) -> dict[str, float]:
+def start_processes(tmp: str) -> tuple[subprocess.Popen[bytes], subprocess.Popen[bytes], int, int]:
+    """The app and the dev server, each in its own process, on free loopback ports."""
     app_port, dev_port = free_port(), free_port()
-    app_url = f"http://127.0.0.1:{app_port}/api/inngest"
-    base = f"http://127.0.0.1:{dev_port}"
-    tmp = tempfile.TemporaryDirectory()
     app_proc = subprocess.Popen([sys.executable, __file__, "--serve-app", str(app_port)])
     dev_proc = subprocess.Popen(
         [
@@ -169,102 +168,93 @@ async def drive(args: argparse.Namespace) -> dict[str, float]:
             "--port",
             str(dev_port),
             "--db",
-            os.path.join(tmp.name, "bench.db"),
+            os.path.join(tmp, "bench.db"),
             "--poll-interval",
             "3600",
             "-q",
         ]
     )
+    return app_proc, dev_proc, app_port, dev_port
+
+
+async def drive(
+    args: argparse.Namespace, app_port: int, dev_port: int, dev_pid: int
+) -> dict[str, float]:
+    app_url = f"http://127.0.0.1:{app_port}/api/inngest"
+    base = f"http://127.0.0.1:{dev_port}"
     results: dict[str, float] = {}
     lost = 0
-    try:
-        connector = aiohttp.TCPConnector(limit=64)
-        async with aiohttp.ClientSession(connector=connector) as session:
-            await wait_http(session, f"{base}/health")
-            await wait_http(session, f"http://127.0.0.1:{app_port}/stats")
-            functions = [
-                function(app_url, "steps-20", "bench/twenty"),
-                function(app_url, f"steps-{args.steps}", "bench/many"),
-                function(app_url, "nap", "bench/nap"),
-            ]
-            await post(
-                session,
-                f"{base}/fn/register",
-                {"url": app_url, "appName": APP, "functions": functions},
-            )
+    connector = aiohttp.TCPConnector(limit=64)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        await wait_http(session, f"{base}/health")
+        await wait_http(session, f"http://127.0.0.1:{app_port}/stats")
+        functions = [
+            function(app_url, "steps-20", "bench/twenty"),
+            function(app_url, f"steps-{args.steps}", "bench/many"),
+            function(app_url, "nap", "bench/nap"),
+        ]
+        await post(
+            session,
+            f"{base}/fn/register",
+            {"url": app_url, "appName": APP, "functions": functions},
+        )
 
-            # Per-step latency: the time between consecutive calls of a 20-step run, one run
-            # at a time (each call runs one step; the first call, the run start, is excluded).
-            for _ in range(args.latency_runs):
-                await post(session, f"{base}/e/bench", {"name": "bench/twenty"})
-                done = len(
-                    (await get(session, f"{base}/v1/runs?function_id={APP}-steps-20"))["data"]
-                )
-                await until_completed(session, base, f"{APP}-steps-20", done, 60)
-            arrivals = (await get(session, f"http://127.0.0.1:{app_port}/stats"))["arrivals"]
-            latencies = [
-                (b - a) * 1000
-                for times in arrivals.values()
-                for a, b in zip(times, times[1:], strict=False)
-            ]
-            results["step_ms"] = statistics.median(latencies)
+        # Per-step latency: the time between consecutive calls of a 20-step run, one run
+        # at a time (each call runs one step; the first call, the run start, is excluded).
+        for _ in range(args.latency_runs):
+            await post(session, f"{base}/e/bench", {"name": "bench/twenty"})
+            done = len((await get(session, f"{base}/v1/runs?function_id={APP}-steps-20"))["data"])
+            await until_completed(session, base, f"{APP}-steps-20", done, 60)
+        arrivals = (await get(session, f"http://127.0.0.1:{app_port}/stats"))["arrivals"]
+        latencies = [
+            (b - a) * 1000 for times in arrivals.values() for a, b in itertools.pairwise(times)
+        ]
+        results["step_ms"] = statistics.median(latencies)
 
-            # Throughput: N runs x S steps from one batch.
-            fid = f"{APP}-steps-{args.steps}"
-            started = time.perf_counter()
-            await post(session, f"{base}/e/bench", [{"name": "bench/many"}] * args.runs)
-            runs = await until_completed(session, base, fid, args.runs, 120)
-            elapsed = time.perf_counter() - started
-            results["steps_per_s"] = args.runs * args.steps / elapsed
-            lost += sum(1 for r in runs if r["status"] != "Completed" or r["output"] != args.steps)
-            lost += args.runs - len(runs)
+        # Throughput: N runs x S steps from one batch.
+        fid = f"{APP}-steps-{args.steps}"
+        started = time.perf_counter()
+        await post(session, f"{base}/e/bench", [{"name": "bench/many"}] * args.runs)
+        runs = await until_completed(session, base, fid, args.runs, 120)
+        elapsed = time.perf_counter() - started
+        results["steps_per_s"] = args.runs * args.steps / elapsed
+        lost += sum(1 for r in runs if r["status"] != "Completed" or r["output"] != args.steps)
+        lost += args.runs - len(runs)
 
-            # Ingest: single events, 20 in flight.
-            total = args.events
-            queue = iter(range(total))
+        # Ingest: single events, 20 in flight.
+        total = args.events
+        queue = iter(range(total))
 
-            async def sender() -> None:
-                for n in queue:
-                    await post(
-                        session, f"{base}/e/bench", {"name": "bench/ingest", "data": {"n": n}}
-                    )
+        async def sender() -> None:
+            for n in queue:
+                await post(session, f"{base}/e/bench", {"name": "bench/ingest", "data": {"n": n}})
 
-            started = time.perf_counter()
-            await asyncio.gather(*(sender() for _ in range(20)))
-            results["single_ev_s"] = total / (time.perf_counter() - started)
+        started = time.perf_counter()
+        await asyncio.gather(*(sender() for _ in range(20)))
+        results["single_ev_s"] = total / (time.perf_counter() - started)
 
-            # Ingest: batches of 100.
-            started = time.perf_counter()
-            for offset in range(0, total, 100):
-                batch = [
-                    {"name": "bench/batch", "data": {"n": n}} for n in range(offset, offset + 100)
-                ]
-                await post(session, f"{base}/e/bench", batch)
-            results["batch_ev_s"] = total / (time.perf_counter() - started)
-            seen = (await get(session, f"{base}/"))["events"]
-            expected = args.latency_runs + 1 + 2 * total
-            # Every accepted event is stored, plus one function.finished per run.
-            expected += args.latency_runs + args.runs
-            lost += max(0, expected - seen)
+        # Ingest: batches of 100.
+        started = time.perf_counter()
+        for offset in range(0, total, 100):
+            batch = [{"name": "bench/batch", "data": {"n": n}} for n in range(offset, offset + 100)]
+            await post(session, f"{base}/e/bench", batch)
+        results["batch_ev_s"] = total / (time.perf_counter() - started)
+        seen = (await get(session, f"{base}/"))["events"]
+        expected = args.latency_runs + 1 + 2 * total
+        # Every accepted event is stored, plus one function.finished per run.
+        expected += args.latency_runs + args.runs
+        lost += max(0, expected - seen)
 
-            # Sleep lateness: several 1 s sleeps.
-            for _ in range(args.sleeps):
-                await post(session, f"{base}/e/bench", {"name": "bench/nap"})
-            await until_completed(session, base, f"{APP}-nap", args.sleeps, 30)
-            late = (await get(session, f"http://127.0.0.1:{app_port}/stats"))["lateness"]
-            results["sleep_late_ms"] = statistics.median(late) * 1000
-            results["sleep_late_max_ms"] = max(late) * 1000
+        # Sleep lateness: several 1 s sleeps.
+        for _ in range(args.sleeps):
+            await post(session, f"{base}/e/bench", {"name": "bench/nap"})
+        await until_completed(session, base, f"{APP}-nap", args.sleeps, 30)
+        late = (await get(session, f"http://127.0.0.1:{app_port}/stats"))["lateness"]
+        results["sleep_late_ms"] = statistics.median(late) * 1000
+        results["sleep_late_max_ms"] = max(late) * 1000
 
-            results["rss_mib"], results["hwm_mib"] = rss_mib(dev_proc.pid)
-            results["lost"] = float(lost)
-    finally:
-        for proc in (dev_proc, app_proc):
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        tmp.cleanup()
+        results["rss_mib"], results["hwm_mib"] = rss_mib(dev_pid)
+        results["lost"] = float(lost)
     return results
 
 
@@ -320,7 +310,17 @@ def main() -> None:
     if args.serve_app:
         serve_app(args.serve_app)
         return
-    results = asyncio.run(drive(args))
+    with tempfile.TemporaryDirectory() as tmp:
+        app_proc, dev_proc, app_port, dev_port = start_processes(tmp)
+        try:
+            results = asyncio.run(drive(args, app_port, dev_port, dev_proc.pid))
+        finally:
+            for proc in (dev_proc, app_proc):
+                proc.terminate()
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
     print(table(results, args))
 
 
