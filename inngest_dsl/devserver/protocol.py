@@ -287,7 +287,7 @@ def interpret_response(
     text = value if isinstance(value, str) else ""
     fallback = f"HTTP {status}" + (f": {text[:500]}" if text else "")
     return CallOutcome(
-        error=_as_error(value, fallback),
+        error=_as_error(value if isinstance(value, Mapping) else None, fallback),
         retryable=not no_retry,
         retry_at=when,
         version=version,
