@@ -315,7 +315,13 @@ class Store:
         )
 
     def set_app_error(self, url: str, error: str | None) -> None:
-        self._db.execute("UPDATE apps SET error = ? WHERE url = ?", (error, url))
+        """Record why an app could not be synced (None: it could); unknown URLs are added."""
+        self._db.execute(
+            "INSERT INTO apps (url, name, sdk, framework, checksum, synced_at, error) "
+            "VALUES (?, '', '', '', '', NULL, ?) "
+            "ON CONFLICT (url) DO UPDATE SET error = excluded.error",
+            (url, error),
+        )
 
     def list_functions(self) -> list[FunctionRecord]:
         rows = self._all(
