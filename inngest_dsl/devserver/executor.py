@@ -1,0 +1,196 @@
+"""The executor: runs due work from the persisted queue, calling apps over HTTP.
+
+The queue lives in SQLite (`queue` table); this module keeps an in-memory heap of it so due
+work starts without polling. On start the heap is rebuilt from the table, which is how a
+restarted server resumes sleeps, expiries and interrupted calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import logging
+import time
+from collections.abc import Callable, Sequence
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import aiohttp
+
+from inngest_dsl import _signing
+from inngest_dsl._version import __version__
+from inngest_dsl.devserver import protocol
+from inngest_dsl.devserver.functions import FunctionInfo, Registry
+from inngest_dsl.devserver.protocol import CallOutcome, error_object
+from inngest_dsl.devserver.records import QueueItem, RunStatus
+from inngest_dsl.devserver.runs import Runs, new_id
+from inngest_dsl.devserver.store import Store
+
+__all__ = ["Executor", "call_url"]
+
+log = logging.getLogger("inngest_dsl.devserver")
+
+USER_AGENT = f"inngest-dsl-devserver/{__version__}"
+
+
+def call_url(url: str, function_id: str, step_id: str) -> str:
+    """The app URL with `fnId` and `stepId` (re)set."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k not in ("fnId", "stepId")]
+    query += [("fnId", function_id), ("stepId", step_id)]
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+class Executor:
+    """Dispatches due queue items: calls (bounded concurrency), sleep wake-ups, expiries."""
+
+    def __init__(
+        self,
+        store: Store,
+        registry: Registry,
+        runs: Runs,
+        session: aiohttp.ClientSession,
+        *,
+        signing_key: str | None = None,
+        concurrency: int = 64,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._registry = registry
+        self._runs = runs
+        self._session = session
+        self._signing_key = signing_key
+        self._slots = asyncio.Semaphore(concurrency)
+        self._clock = clock
+        self._heap: list[tuple[float, int, QueueItem]] = []
+        self._wakeup = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._loop_task: asyncio.Task[None] | None = None
+        self.in_flight = 0
+
+    # -- queue ------------------------------------------------------------------------------
+
+    def push(self, items: Sequence[QueueItem]) -> None:
+        """Make newly committed queue items due (called after their transaction)."""
+        for item in items:
+            heapq.heappush(self._heap, (item.due, item.id, item))
+        self._wakeup.set()
+
+    def start(self) -> None:
+        self.push(self._store.queue_items())
+        self._loop_task = asyncio.get_running_loop().create_task(self._loop())
+
+    async def stop(self) -> None:
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop_task
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    @property
+    def backlog(self) -> int:
+        return len(self._heap)
+
+    async def _loop(self) -> None:
+        while True:
+            if not self._heap:
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            delay = self._heap[0][0] - self._clock()
+            if delay > 0:
+                self._wakeup.clear()
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), min(delay, 60.0))
+                continue
+            _, _, item = heapq.heappop(self._heap)
+            try:
+                if item.kind == "call":
+                    await self._slots.acquire()
+                    task = asyncio.get_running_loop().create_task(self._call(item))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+                elif item.kind == "wake":
+                    self._runs.wake(item)
+                elif item.kind == "expire":
+                    self._runs.expire(item)
+            except Exception:
+                log.exception("could not process queue item %s", item)
+
+    # -- calls ------------------------------------------------------------------------------
+
+    async def _call(self, item: QueueItem) -> None:
+        self.in_flight += 1
+        try:
+            await self._call_once(item)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("call for run %s failed unexpectedly", item.run_id)
+        finally:
+            self.in_flight -= 1
+            self._slots.release()
+
+    async def _call_once(self, item: QueueItem) -> None:
+        run = self._store.get_run(item.run_id)
+        if run is None or run.status in RunStatus.FINAL or not self._store.has_queue_item(item.id):
+            return
+        function = self._registry.get(run.function_id)
+        if function is None:
+            self._runs.apply_call(item, _missing(run.function_id), _gone(run.function_id), 0.0)
+            return
+        if run.status == RunStatus.QUEUED:
+            self._runs.mark_running(run)
+        body = protocol.build_call_body(
+            events_json=run.events_json,
+            memos=self._store.memos(run.run_id),
+            step_id=item.step_id,
+            run_id=run.run_id,
+            fn_uuid=function.uuid,
+            attempt=item.attempt,
+            max_attempts=function.max_attempts,
+            disable_immediate_execution=run.force_plan,
+            version=run.version,
+            request_id=new_id(),
+        )
+        started = self._clock()
+        outcome = await self._post(function, item, body, run.run_id)
+        self._runs.apply_call(item, function, outcome, started)
+
+    async def _post(
+        self, function: FunctionInfo, item: QueueItem, body: bytes, run_id: str
+    ) -> CallOutcome:
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            "X-Run-Id": run_id,
+            "X-Inngest-Step-Id": item.step_id,
+        }
+        if self._signing_key:
+            headers["X-Inngest-Signature"] = _signing.sign(body, self._signing_key)
+        url = call_url(function.url, function.id, item.step_id)
+        try:
+            async with self._session.post(url, data=body, headers=headers) as response:
+                payload = await response.read()
+                return protocol.interpret_response(
+                    response.status, response.headers, payload, self._clock()
+                )
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            message = str(exc) or type(exc).__name__
+            return CallOutcome(error=error_object("ConnectionError", f"{url}: {message}"))
+
+
+def _missing(function_id: str) -> FunctionInfo:
+    return FunctionInfo(
+        id=function_id, name=function_id, url="", uuid="", max_attempts=1, cancel=(), config={}
+    )
+
+
+def _gone(function_id: str) -> CallOutcome:
+    return CallOutcome(
+        error=error_object("Error", f"function {function_id!r} is no longer registered"),
+        retryable=False,
+    )

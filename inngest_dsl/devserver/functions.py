@@ -1,0 +1,282 @@
+"""Registration: validating an app's FunctionConfigs (§5.2) and the registry of live functions."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+import attrs
+
+from inngest_dsl import _cron, _durations
+from inngest_dsl.devserver.matching import ExpressionError, TriggerIndex, check_expression
+from inngest_dsl.devserver.protocol import canonical
+from inngest_dsl.devserver.records import AppRecord, FunctionRecord
+from inngest_dsl.devserver.store import Store
+
+__all__ = [
+    "DEFAULT_RETRIES",
+    "CancelSpec",
+    "FunctionInfo",
+    "Registration",
+    "RegistrationError",
+    "Registry",
+    "validate_registration",
+]
+
+DEFAULT_RETRIES = 4
+"""Retries when `retries.attempts` is omitted (5 attempts in all)."""
+MAX_RETRIES = 20
+MAX_TRIGGERS = 10
+MAX_CANCELS = 5
+
+
+class RegistrationError(ValueError):
+    """A registration the dev server refuses; the message names the function and field."""
+
+
+@attrs.frozen
+class CancelSpec:
+    event: str
+    expression: str | None
+    timeout: str | None
+
+
+@attrs.frozen
+class FunctionInfo:
+    """What the executor needs to know of a registered function."""
+
+    id: str
+    name: str
+    url: str
+    uuid: str
+    max_attempts: int
+    cancel: tuple[CancelSpec, ...]
+    config: Mapping[str, Any]
+
+
+@attrs.frozen
+class Registration:
+    """A validated `/fn/register` body."""
+
+    url: str
+    app_name: str
+    sdk: str
+    framework: str
+    functions: tuple[Mapping[str, Any], ...]
+    checksum: str
+
+
+def _http_url(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def _problem_in_trigger(trigger: Any, where: str, seen: set[str]) -> str | None:
+    if not isinstance(trigger, Mapping):
+        return f"{where}: must be an object with 'event' or 'cron'"
+    event, cron = trigger.get("event"), trigger.get("cron")
+    if bool(event) == bool(cron):
+        return f"{where}: needs exactly one of 'event' or 'cron'"
+    key = canonical(dict(trigger))
+    if key in seen:
+        return f"{where}: duplicate trigger"
+    seen.add(key)
+    if event:
+        if not isinstance(event, str) or len(event) > 512:
+            return f"{where}.event: must be a string of at most 512 characters"
+        expression = trigger.get("expression")
+        if expression:
+            if not isinstance(expression, str):
+                return f"{where}.expression: must be a string"
+            try:
+                check_expression(expression)
+            except ExpressionError as exc:
+                return f"{where}.expression: {exc}"
+        return None
+    if not isinstance(cron, str):
+        return f"{where}.cron: must be a string"
+    problem = _cron.validate_cron(cron)
+    return f"{where}.cron: {problem}" if problem else None
+
+
+def _problem_in_steps(steps: Any) -> str | None:
+    if not isinstance(steps, Mapping) or len(steps) != 1:
+        return "steps: must hold exactly one step entry"
+    step = next(iter(steps.values()))
+    if not isinstance(step, Mapping):
+        return "steps: the step entry must be an object"
+    if not step.get("name") and not step.get("id"):
+        return "steps.step.name: must not be empty"
+    runtime = step.get("runtime")
+    if not isinstance(runtime, Mapping) or not _http_url(runtime.get("url")):
+        return "steps.step.runtime.url: must be an http(s) URL"
+    if runtime.get("type", "http") != "http":
+        return f"steps.step.runtime.type: only 'http' is supported, got {runtime.get('type')!r}"
+    retries = step.get("retries")
+    if retries is not None:
+        attempts = retries.get("attempts") if isinstance(retries, Mapping) else None
+        if attempts is not None and (
+            not isinstance(attempts, int)
+            or isinstance(attempts, bool)
+            or not 0 <= attempts <= MAX_RETRIES
+        ):
+            return f"steps.step.retries.attempts: must be an integer from 0 to {MAX_RETRIES}"
+    return None
+
+
+def _problem_in_cancel(cancel: Any) -> str | None:
+    if cancel is None:
+        return None
+    if not isinstance(cancel, Sequence) or len(cancel) > MAX_CANCELS:
+        return f"cancel: must be a list of at most {MAX_CANCELS} entries"
+    for index, entry in enumerate(cancel):
+        where = f"cancel[{index}]"
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("event"), str):
+            return f"{where}.event: required"
+        if entry.get("if"):
+            try:
+                check_expression(str(entry["if"]))
+            except ExpressionError as exc:
+                return f"{where}.if: {exc}"
+        if entry.get("timeout"):
+            try:
+                _durations.deadline_from(str(entry["timeout"]), _durations_now())
+            except ValueError as exc:
+                return f"{where}.timeout: {exc}"
+    return None
+
+
+def _durations_now() -> Any:
+    import datetime
+
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def _problem_in_function(config: Any, app_name: str) -> tuple[str, str | None]:
+    """`(label, problem or None)` for one FunctionConfig."""
+    if not isinstance(config, Mapping):
+        return "?", "must be a JSON object"
+    fid = config.get("id")
+    label = fid if isinstance(fid, str) and fid else "?"
+    if not isinstance(fid, str) or not fid:
+        return label, "id: required"
+    if app_name and not fid.startswith(f"{app_name}-"):
+        return (
+            label,
+            f"id: must be the composite '<app id>-<function id>', i.e. start with '{app_name}-'",
+        )
+    if not isinstance(config.get("name"), str) or not config["name"]:
+        return label, "name: must not be empty"
+    triggers = config.get("triggers") or []
+    if not isinstance(triggers, Sequence) or len(triggers) > MAX_TRIGGERS:
+        return label, f"triggers: must be a list of at most {MAX_TRIGGERS} triggers"
+    seen: set[str] = set()
+    for index, trigger in enumerate(triggers):
+        problem = _problem_in_trigger(trigger, f"triggers[{index}]", seen)
+        if problem:
+            return label, problem
+    return label, _problem_in_steps(config.get("steps")) or _problem_in_cancel(config.get("cancel"))
+
+
+def validate_registration(body: Any) -> Registration:
+    """Check a `/fn/register` body; raises `RegistrationError` naming the function and field."""
+    if not isinstance(body, Mapping):
+        raise RegistrationError("the body must be a JSON object")
+    url = body.get("url")
+    if not _http_url(url):
+        raise RegistrationError("url: must be the app's http(s) serve URL")
+    lowered = {str(k).lower(): v for k, v in body.items()}
+    app_name = lowered.get("appname") or ""
+    if not isinstance(app_name, str):
+        raise RegistrationError("appName: must be a string")
+    functions = body.get("functions")
+    if functions is None:
+        functions = []
+    if not isinstance(functions, list):
+        raise RegistrationError("functions: must be a list")
+    ids: set[str] = set()
+    for config in functions:
+        label, problem = _problem_in_function(config, app_name)
+        if problem:
+            raise RegistrationError(f"function {label!r}: {problem}")
+        if label in ids:
+            raise RegistrationError(f"function {label!r}: id: duplicated in this app")
+        ids.add(label)
+    checksum = hashlib.sha256(
+        canonical({"url": url, "app": app_name, "functions": functions}).encode()
+    ).hexdigest()
+    return Registration(
+        url=str(url),
+        app_name=app_name,
+        sdk=str(body.get("sdk") or ""),
+        framework=str(body.get("framework") or ""),
+        functions=tuple(functions),
+        checksum=checksum,
+    )
+
+
+def _info(record: FunctionRecord) -> FunctionInfo:
+    config = record.config
+    step = next(iter(config["steps"].values()))
+    retries = (step.get("retries") or {}).get("attempts")
+    cancels = tuple(
+        CancelSpec(c["event"], c.get("if") or None, c.get("timeout") or None)
+        for c in config.get("cancel") or ()
+    )
+    return FunctionInfo(
+        id=record.id,
+        name=record.name,
+        url=record.url,
+        uuid=str(uuid.uuid5(uuid.NAMESPACE_URL, f"inngest-dsl:{record.id}")),
+        max_attempts=(DEFAULT_RETRIES if retries is None else int(retries)) + 1,
+        cancel=cancels,
+        config=config,
+    )
+
+
+class Registry:
+    """The registered functions, loaded from the store and rebuilt after every sync."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self.functions: dict[str, FunctionInfo] = {}
+        self.triggers = TriggerIndex(())
+        self.generation = 0
+        self.reload()
+
+    def reload(self) -> None:
+        records = self._store.list_functions()
+        self.functions = {r.id: _info(r) for r in records}
+        self.triggers = TriggerIndex((r.id, r.config) for r in records)
+        self.generation += 1
+
+    def get(self, function_id: str) -> FunctionInfo | None:
+        return self.functions.get(function_id)
+
+    def register(self, registration: Registration, now: float) -> bool:
+        """Store an app's functions; True if anything changed since its last sync."""
+        previous = self._store.get_app(registration.url)
+        modified = previous is None or previous.checksum != registration.checksum
+        app = AppRecord(
+            url=registration.url,
+            name=registration.app_name,
+            sdk=registration.sdk,
+            framework=registration.framework,
+            checksum=registration.checksum,
+            synced_at=now,
+            error=None,
+        )
+        rows = []
+        for config in registration.functions:
+            step = next(iter(config["steps"].values()))
+            rows.append((config["id"], config["name"], step["runtime"]["url"], json.dumps(config)))
+        with self._store.transaction():
+            self._store.save_app(app, rows)
+        self.reload()
+        return modified

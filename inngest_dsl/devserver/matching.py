@@ -1,0 +1,99 @@
+"""Which functions an event triggers, and whether it satisfies a wait or cancellation.
+
+Expressions are CEL (cel-python), compiled once per text and cached. Variables: `event` (the
+candidate for triggers; the run's triggering event for waits and cancellations) and `async`
+(the candidate event for waits and cancellations). Both are bound at evaluation time instead
+of substituting `event.*` literals into the text, which gives the same result.
+An expression that fails to evaluate (a missing field, mismatched types) does not match.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import attrs
+import celpy
+from celpy.adapter import json_to_cel
+
+__all__ = ["ExpressionError", "TriggerIndex", "check_expression", "evaluate", "name_matches"]
+
+_ENV = celpy.Environment()
+
+
+class ExpressionError(ValueError):
+    """A CEL expression that does not compile."""
+
+
+@functools.lru_cache(maxsize=4096)
+def _program(expression: str) -> Any:
+    try:
+        return _ENV.program(_ENV.compile(expression))
+    except Exception as exc:  # celpy raises its own parse error types
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ExpressionError(f"invalid expression {expression!r}: {first}") from None
+
+
+def check_expression(expression: str) -> None:
+    """Raise `ExpressionError` unless the expression compiles."""
+    _program(expression)
+
+
+def evaluate(expression: str, variables: Mapping[str, Any]) -> bool:
+    """True iff the expression evaluates to boolean true with these JSON variables."""
+    try:
+        program = _program(expression)
+        result = program.evaluate({k: json_to_cel(v) for k, v in variables.items()})
+    except Exception:
+        return False
+    return isinstance(result, celpy.celtypes.BoolType) and bool(result)
+
+
+def name_matches(pattern: str, name: str) -> bool:
+    """Exact name, or a trailing-`*` wildcard such as `app/*` or `app/user.*`."""
+    if pattern.endswith("*"):
+        return name.startswith(pattern[:-1])
+    return pattern == name
+
+
+@attrs.frozen
+class _Trigger:
+    function_id: str
+    expression: str | None
+
+
+class TriggerIndex:
+    """Event triggers of all registered functions, indexed by event name."""
+
+    def __init__(self, functions: Iterable[tuple[str, Mapping[str, Any]]]) -> None:
+        """`functions` yields `(function id, FunctionConfig)` pairs."""
+        self._exact: dict[str, list[_Trigger]] = {}
+        self._wildcards: list[tuple[str, _Trigger]] = []
+        self.crons: list[tuple[str, str]] = []
+        for function_id, config in functions:
+            for trigger in config.get("triggers") or ():
+                if trigger.get("cron"):
+                    self.crons.append((function_id, str(trigger["cron"])))
+                    continue
+                name = trigger.get("event")
+                if not isinstance(name, str) or not name:
+                    continue
+                entry = _Trigger(function_id, trigger.get("expression") or None)
+                if name.endswith("*"):
+                    self._wildcards.append((name[:-1], entry))
+                else:
+                    self._exact.setdefault(name, []).append(entry)
+
+    def match(self, event: Mapping[str, Any]) -> list[str]:
+        """Ids of the functions this event starts (each at most once, in a stable order)."""
+        name = event.get("name", "")
+        candidates = list(self._exact.get(name, ()))
+        candidates.extend(entry for prefix, entry in self._wildcards if name.startswith(prefix))
+        matched: list[str] = []
+        for entry in candidates:
+            if entry.function_id in matched:
+                continue
+            if entry.expression is None or evaluate(entry.expression, {"event": event}):
+                matched.append(entry.function_id)
+        return matched

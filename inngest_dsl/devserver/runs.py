@@ -1,0 +1,613 @@
+"""Run state transitions (PROTOCOL.md §8): every change a run can go through, as one place.
+
+Each public method runs inside `transaction()`, so an event and the runs it starts, or a call's
+outcome and the work it schedules, are committed together; a process killed between two
+transactions loses nothing and repeats nothing that was memoised. New due work is handed to
+the scheduler only after its transaction committed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+from ulid import ULID
+
+from inngest_dsl.devserver import protocol
+from inngest_dsl.devserver.functions import FunctionInfo, Registry
+from inngest_dsl.devserver.matching import ExpressionError, check_expression, evaluate
+from inngest_dsl.devserver.protocol import CallOutcome, Op, canonical, error_object
+from inngest_dsl.devserver.records import PauseRecord, QueueItem, RunRecord, RunStatus
+from inngest_dsl.devserver.store import Store
+
+__all__ = ["DISCOVERY", "Runs"]
+
+log = logging.getLogger("inngest_dsl.devserver")
+
+DISCOVERY = "step"
+"""The `stepId` of a discovery call (no step targeted)."""
+ONE_YEAR = 366 * 86400.0
+
+FINISHED = "inngest/function.finished"
+FAILED = "inngest/function.failed"
+CANCELLED = "inngest/function.cancelled"
+INVOKED = "inngest/function.invoked"
+INVOKE_TIMEOUT_ERROR = {
+    "name": "InngestInvokeTimeoutError",
+    "message": "Timed out waiting for invoked function to complete",
+}
+
+_STEP_KINDS = {
+    "StepRun": "Run",
+    "Step": "Run",
+    "StepError": "Run",
+    "StepFailed": "Run",
+    "StepPlanned": "Run",
+    "Sleep": "Sleep",
+    "WaitForEvent": "WaitForEvent",
+    "InvokeFunction": "InvokeFunction",
+}
+
+
+def new_id() -> str:
+    return str(ULID())
+
+
+class Runs:
+    """Starts, advances and finishes runs against the store."""
+
+    def __init__(
+        self,
+        store: Store,
+        registry: Registry,
+        *,
+        retry_interval: float | None = None,
+        on_due: Callable[[Sequence[QueueItem]], None] = lambda items: None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._registry = registry
+        self._retry_interval = retry_interval
+        self._on_due = on_due
+        self._clock = clock
+        self._pending: list[QueueItem] = []
+        self._logs: list[str] = []
+
+    def set_on_due(self, on_due: Callable[[Sequence[QueueItem]], None]) -> None:
+        """Where newly committed queue items go (the executor's heap)."""
+        self._on_due = on_due
+
+    # -- transactions -----------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Commit atomically; afterwards hand new work to the scheduler and log state changes."""
+        outer = not self._store._in_tx
+        try:
+            with self._store.transaction():
+                yield
+        except BaseException:
+            if outer:
+                self._pending.clear()
+                self._logs.clear()
+            raise
+        if outer:
+            pending, self._pending = self._pending, []
+            logs, self._logs = self._logs, []
+            if pending:
+                self._on_due(pending)
+            for line in logs:
+                log.info("%s", line)
+
+    def _enqueue(
+        self, run_id: str, kind: str, step_id: str, attempt: int, due: float, ref: int | None = None
+    ) -> None:
+        self._pending.append(self._store.enqueue(run_id, kind, step_id, attempt, due, ref))
+
+    def _log_state(self, run_id: str, function_id: str, status: str, detail: str = "") -> None:
+        self._logs.append(f"run {run_id} {function_id}: {status}{detail}")
+
+    # -- events -----------------------------------------------------------------------------
+
+    def ingest(self, events: Sequence[dict[str, Any]], *, internal: bool = False) -> list[str]:
+        """Store normalised events, start the runs they trigger and resume matching pauses.
+
+        Returns the internal ids. `internal` events (`inngest/...`) only come from here.
+        """
+        now = self._clock()
+        ids = []
+        with self.transaction():
+            for event in events:
+                ids.append(self._ingest_one(event, now, internal=internal))
+        return ids
+
+    def _ingest_one(self, event: dict[str, Any], now: float, *, internal: bool) -> str:
+        internal_id = new_id()
+        if not event.get("id"):
+            event["id"] = internal_id
+        if event.get("ts") is None:
+            event["ts"] = int(now * 1000)
+        event.setdefault("data", {})
+        event.setdefault("user", {})
+        body_json = canonical(event)
+        self._store.insert_event(
+            internal_id, str(event["id"]), event["name"], body_json, int(event["ts"]), now
+        )
+        name = event["name"]
+        if internal and name == INVOKED:
+            self._start_invoked(event, internal_id, body_json, now)
+        else:
+            for function_id in self._registry.triggers.match(event):
+                function = self._registry.get(function_id)
+                if function is not None:
+                    self.start_run(function, [(internal_id, event, body_json)], now)
+        self._resume_pauses(event, body_json, now)
+        return internal_id
+
+    def ingest_for(self, function: FunctionInfo, event: dict[str, Any]) -> str | None:
+        """Store an internal event and start a run of one function for it (cron)."""
+        now = self._clock()
+        with self.transaction():
+            internal_id = new_id()
+            body_json = canonical(event)
+            self._store.insert_event(
+                internal_id, str(event["id"]), event["name"], body_json, int(event["ts"]), now
+            )
+            return self.start_run(function, [(internal_id, event, body_json)], now)
+
+    def _start_invoked(
+        self, event: dict[str, Any], internal_id: str, body_json: str, now: float
+    ) -> None:
+        meta = (event.get("data") or {}).get("_inngest") or {}
+        function = self._registry.get(str(meta.get("fn_id", "")))
+        if function is not None:
+            self.start_run(
+                function,
+                [(internal_id, event, body_json)],
+                now,
+                correlation_id=meta.get("correlation_id"),
+            )
+
+    def start_run(
+        self,
+        function: FunctionInfo,
+        events: Sequence[tuple[str, dict[str, Any], str]],
+        now: float,
+        *,
+        correlation_id: str | None = None,
+    ) -> str | None:
+        """Queue a run for `(internal id, event, event JSON)` triggers; None if deduplicated."""
+        run_id = new_id()
+        first = events[0][1]
+        if not self._store.claim_event_id(function.id, str(first["id"]), run_id):
+            return None
+        events_json = "[" + ",".join(body for _, _, body in events) + "]"
+        self._store.insert_run(run_id, function.id, events_json, now, correlation_id)
+        for internal_id, _, _ in events:
+            self._store.link_event_run(internal_id, run_id)
+        self._enqueue(run_id, "call", DISCOVERY, 0, now)
+        for cancel in function.cancel:
+            expires = now + ONE_YEAR
+            if cancel.timeout:
+                with contextlib.suppress(ValueError):
+                    expires = protocol.deadline(cancel.timeout, now)
+            pause = self._store.insert_pause(
+                run_id,
+                "",
+                "cancel",
+                event_name=cancel.event,
+                expression=cancel.expression,
+                correlation_id=None,
+                expires=expires,
+                trigger_json=events[0][2],
+            )
+            self._enqueue(run_id, "expire", "", 0, expires, pause.id)
+        self._log_state(run_id, function.id, RunStatus.QUEUED, f" (event {first['name']})")
+        return run_id
+
+    def _resume_pauses(self, event: dict[str, Any], body_json: str, now: float) -> None:
+        name = event["name"]
+        if name == FINISHED:
+            correlation = (event.get("data") or {}).get("correlation_id")
+            if correlation:
+                pause = self._store.pause_for_correlation(str(correlation))
+                if pause is not None and self._store.delete_pause(pause.id):
+                    data = event["data"]
+                    if "error" in data:
+                        memo = canonical({"error": data["error"]})
+                    else:
+                        memo = canonical({"data": data.get("result")})
+                    self._finish_branch(pause.run_id, pause.step_id, memo, now, counted=True)
+        for pause in self._store.pauses_for_event(name):
+            if not self._pause_matches(pause, event):
+                continue
+            if not self._store.delete_pause(pause.id):
+                continue
+            if pause.kind == "cancel":
+                self.cancel_run(pause.run_id, now)
+            else:
+                self._finish_branch(pause.run_id, pause.step_id, body_json, now, counted=True)
+
+    @staticmethod
+    def _pause_matches(pause: PauseRecord, event: Mapping[str, Any]) -> bool:
+        if not pause.expression:
+            return True
+        return evaluate(pause.expression, {"event": json.loads(pause.trigger_json), "async": event})
+
+    # -- due work without a call ------------------------------------------------------------
+
+    def wake(self, item: QueueItem) -> None:
+        """A sleep is over: memo `null`, then carry on."""
+        now = self._clock()
+        with self.transaction():
+            if self._store.dequeue(item.id):
+                self._finish_branch(item.run_id, item.step_id, "null", now, counted=True)
+
+    def expire(self, item: QueueItem) -> None:
+        """A wait, invoke or cancellation window ran out."""
+        now = self._clock()
+        with self.transaction():
+            if not self._store.dequeue(item.id) or item.ref is None:
+                return
+            pause = self._store.get_pause(item.ref)
+            if pause is None or not self._store.delete_pause(pause.id):
+                return
+            if pause.kind == "wait":
+                self._finish_branch(pause.run_id, pause.step_id, "null", now, counted=True)
+            elif pause.kind == "invoke":
+                memo = canonical({"error": INVOKE_TIMEOUT_ERROR})
+                self._finish_branch(pause.run_id, pause.step_id, memo, now, counted=True)
+
+    # -- calls ------------------------------------------------------------------------------
+
+    def mark_running(self, run: RunRecord) -> None:
+        with self.transaction():
+            self._store.mark_running(run.run_id, self._clock())
+            self._log_state(run.run_id, run.function_id, RunStatus.RUNNING)
+
+    def apply_call(
+        self, item: QueueItem, function: FunctionInfo, outcome: CallOutcome, started_at: float
+    ) -> None:
+        """Record what a call came to and schedule what follows (§8 steps 3-4)."""
+        now = self._clock()
+        with self.transaction():
+            if not self._store.dequeue(item.id):
+                return  # the run ended while the call was in flight
+            run = self._store.get_run(item.run_id)
+            if run is None or run.status in RunStatus.FINAL:
+                return
+            version = outcome.version if outcome.version is not None else run.version
+            if outcome.completed:
+                self.finish_run(run, RunStatus.COMPLETED, now, output_json=outcome.output_json)
+            elif outcome.ops is not None:
+                self._apply_ops(run, item, function, outcome, started_at, now, version)
+            else:
+                self._apply_failure(run, item, function, outcome, started_at, now, version)
+
+    def _retry_due(self, attempt: int, retry_at: float | None, now: float) -> float:
+        if retry_at is not None:
+            return retry_at
+        return now + protocol.backoff_delay(attempt, self._retry_interval)
+
+    def _apply_failure(
+        self,
+        run: RunRecord,
+        item: QueueItem,
+        function: FunctionInfo,
+        outcome: CallOutcome,
+        started_at: float,
+        now: float,
+        version: int,
+    ) -> None:
+        error = outcome.error or error_object("Error", "the call failed")
+        if outcome.retryable and item.attempt + 1 < function.max_attempts:
+            if item.step_id != DISCOVERY:
+                self._store.record_attempt(
+                    run.run_id,
+                    item.step_id,
+                    kind="Run",
+                    display_name="",
+                    error_json=canonical(error),
+                    started_at=started_at,
+                )
+            due = self._retry_due(item.attempt, outcome.retry_at, now)
+            self._enqueue(run.run_id, "call", item.step_id, item.attempt + 1, due)
+            self._store.update_progress(
+                run.run_id, outstanding=run.outstanding, force_plan=run.force_plan, version=version
+            )
+            self._logs.append(
+                f"run {run.run_id} {run.function_id}: attempt {item.attempt + 1} failed "
+                f"({error.get('message', '')}); retrying in {max(due - now, 0):.2f}s"
+            )
+            return
+        self.finish_run(run, RunStatus.FAILED, now, error_json=canonical(error))
+
+    def _apply_ops(
+        self,
+        run: RunRecord,
+        item: QueueItem,
+        function: FunctionInfo,
+        outcome: CallOutcome,
+        started_at: float,
+        now: float,
+        version: int,
+    ) -> None:
+        ops = [op for op in outcome.ops or () if op.op != "None"]
+        # Waits first, so that an event sent by a sibling op cannot slip past them.
+        ops.sort(key=lambda op: op.op != "WaitForEvent")
+        force_plan = run.force_plan or len(ops) > 1
+        new_branches = 0
+        progressed = False
+        retry_attempt: int | None = None
+        retry_due = now
+        for op in ops:
+            kind = _STEP_KINDS.get(op.op, op.op)
+            if op.op in ("StepRun", "Step"):
+                memo = canonical(op.data if op.op == "Step" else {"data": op.data})
+                self._memoise(run, op, kind, "Completed", memo, None, started_at, now)
+                progressed = True
+            elif op.op == "StepError" and (
+                not outcome.no_retry and item.attempt + 1 < function.max_attempts
+            ):
+                error_json = canonical(op.error or error_object("Error", "step failed"))
+                self._store.record_attempt(
+                    run.run_id,
+                    op.id,
+                    kind=kind,
+                    display_name=op.display_name,
+                    error_json=error_json,
+                    started_at=started_at,
+                )
+                retry_attempt = item.attempt + 1
+                retry_due = self._retry_due(item.attempt, outcome.retry_at, now)
+            elif op.op in ("StepError", "StepFailed"):
+                error = op.error or error_object("Error", "step failed")
+                memo = canonical({"error": error})
+                self._memoise(run, op, kind, "Failed", memo, canonical(error), started_at, now)
+                progressed = True
+            elif op.op == "StepPlanned":
+                self._open(run, op, kind, "Planned", now)
+                self._enqueue(run.run_id, "call", op.id, 0, now)
+                new_branches += 1
+            elif op.op == "Sleep":
+                value = str(op.opts.get("duration") or op.name or "")
+                try:
+                    wake_at = protocol.deadline(value, now)
+                except ValueError as exc:
+                    self._fail_bad_op(run, op, str(exc), now)
+                    return
+                self._open(run, op, kind, "Sleeping", now)
+                self._enqueue(run.run_id, "wake", op.id, 0, max(wake_at, now))
+                new_branches += 1
+            elif op.op == "WaitForEvent":
+                if not self._arm_wait(run, op, now):
+                    return
+                new_branches += 1
+            elif op.op == "InvokeFunction":
+                if self._invoke(run, op, now):
+                    new_branches += 1
+                else:
+                    progressed = True
+            elif op.op == "RunComplete":
+                self.finish_run(run, RunStatus.COMPLETED, now, output_json=canonical(op.data))
+                return
+            elif op.op == "DiscoveryRequest":
+                progressed = True
+            else:
+                self._fail_bad_op(run, op, f"the dev server does not support {op.op}", now)
+                return
+        outstanding = run.outstanding
+        if retry_attempt is not None:
+            self._enqueue(run.run_id, "call", item.step_id, retry_attempt, retry_due)
+            outstanding += new_branches
+        else:
+            finished_branch = item.step_id != DISCOVERY
+            if finished_branch:
+                outstanding = max(outstanding - 1, 0)
+            outstanding += new_branches
+            if new_branches == 0 and outstanding == 0 and (progressed or finished_branch):
+                self._enqueue(run.run_id, "call", DISCOVERY, 0, now)
+                force_plan = False
+        self._store.update_progress(
+            run.run_id, outstanding=outstanding, force_plan=force_plan, version=version
+        )
+
+    def _memoise(
+        self,
+        run: RunRecord,
+        op: Op,
+        kind: str,
+        status: str,
+        memo_json: str,
+        error_json: str | None,
+        started_at: float,
+        now: float,
+    ) -> None:
+        self._store.memoise_step(
+            run.run_id,
+            op.id,
+            kind=kind,
+            display_name=op.display_name,
+            status=status,
+            memo_json=memo_json,
+            error_json=error_json,
+            started_at=started_at,
+            now=now,
+        )
+
+    def _open(self, run: RunRecord, op: Op, kind: str, status: str, now: float) -> None:
+        self._store.open_step(
+            run.run_id,
+            op.id,
+            kind=kind,
+            display_name=op.display_name,
+            status=status,
+            opts_json=canonical(op.opts) if op.opts else None,
+            now=now,
+        )
+
+    def _fail_bad_op(self, run: RunRecord, op: Op, problem: str, now: float) -> None:
+        error = error_object("Error", f"step {op.display_name or op.id!r} ({op.op}): {problem}")
+        self.finish_run(run, RunStatus.FAILED, now, error_json=canonical(error))
+
+    def _arm_wait(self, run: RunRecord, op: Op, now: float) -> bool:
+        event_name = str(op.opts.get("event") or op.name or "")
+        expression = op.opts.get("if") or None
+        timeout = str(op.opts.get("timeout") or "")
+        try:
+            expires = protocol.deadline(timeout, now) if timeout else now
+        except ValueError as exc:
+            self._fail_bad_op(run, op, str(exc), now)
+            return False
+        if not event_name:
+            self._fail_bad_op(run, op, "no event name to wait for", now)
+            return False
+        if expression is not None:
+            try:
+                check_expression(str(expression))
+            except ExpressionError as exc:
+                self._fail_bad_op(run, op, str(exc), now)
+                return False
+        self._open(run, op, "WaitForEvent", "Waiting", now)
+        pause = self._store.insert_pause(
+            run.run_id,
+            op.id,
+            "wait",
+            event_name=event_name,
+            expression=str(expression) if expression is not None else None,
+            correlation_id=None,
+            expires=expires,
+            trigger_json=protocol.first_event_json(run.events_json),
+        )
+        self._enqueue(run.run_id, "expire", op.id, 0, expires, pause.id)
+        return True
+
+    def _invoke(self, run: RunRecord, op: Op, now: float) -> bool:
+        """Start the invoked run; False if it could not start (the step fails at once)."""
+        target_id = str(op.opts.get("function_id") or "")
+        payload = op.opts.get("payload") or {}
+        target = self._registry.get(target_id)
+        self._open(run, op, "InvokeFunction", "Invoking", now)
+        if target is None:
+            error = error_object("Error", f"cannot invoke {target_id!r}: no such function")
+            self._memoise(
+                run,
+                op,
+                "InvokeFunction",
+                "Failed",
+                canonical({"error": error}),
+                canonical(error),
+                now,
+                now,
+            )
+            return False
+        timeout = op.opts.get("timeout")
+        expires = now + ONE_YEAR
+        if timeout:
+            with contextlib.suppress(ValueError):
+                expires = protocol.deadline(str(timeout), now)
+        correlation_id = f"{run.run_id}.{op.id}"
+        pause = self._store.insert_pause(
+            run.run_id,
+            op.id,
+            "invoke",
+            event_name=None,
+            expression=None,
+            correlation_id=correlation_id,
+            expires=expires,
+            trigger_json="{}",
+        )
+        self._enqueue(run.run_id, "expire", op.id, 0, expires, pause.id)
+        data = dict(payload.get("data") or {}) if isinstance(payload, Mapping) else {}
+        data["_inngest"] = {
+            "fn_id": target_id,
+            "correlation_id": correlation_id,
+            "expire": int(expires * 1000),
+            "name": op.display_name,
+            "source_fn_id": run.function_id,
+        }
+        event: dict[str, Any] = {"name": INVOKED, "data": data}
+        if isinstance(payload, Mapping) and payload.get("v"):
+            event["v"] = payload["v"]
+        event["id"] = new_id()
+        self._ingest_one(event, now, internal=True)
+        return True
+
+    # -- finishing --------------------------------------------------------------------------
+
+    def _finish_branch(
+        self, run_id: str, step_id: str, memo_json: str, now: float, *, counted: bool
+    ) -> None:
+        """A sleep, wait or invoke resolved: memoise it and re-discover once all branches are in."""
+        run = self._store.get_run(run_id)
+        if run is None or run.status in RunStatus.FINAL:
+            return
+        step = self._store.get_step(run_id, step_id)
+        self._store.memoise_step(
+            run_id,
+            step_id,
+            kind=step.kind if step else "Unknown",
+            display_name=step.display_name if step else "",
+            status="Completed",
+            memo_json=memo_json,
+            error_json=None,
+            started_at=step.started_at if step and step.started_at else now,
+            now=now,
+        )
+        outstanding = max(run.outstanding - (1 if counted else 0), 0)
+        force_plan = run.force_plan
+        if outstanding == 0:
+            self._enqueue(run_id, "call", DISCOVERY, 0, now)
+            force_plan = False
+        self._store.update_progress(
+            run_id, outstanding=outstanding, force_plan=force_plan, version=run.version
+        )
+
+    def cancel_run(self, run_id: str, now: float) -> None:
+        run = self._store.get_run(run_id)
+        if run is not None and run.status not in RunStatus.FINAL:
+            self.finish_run(run, RunStatus.CANCELLED, now)
+
+    def finish_run(
+        self,
+        run: RunRecord,
+        status: str,
+        now: float,
+        *,
+        output_json: str | None = None,
+        error_json: str | None = None,
+    ) -> None:
+        """End a run, drop its pending work, and emit the internal events of §8.6."""
+        self._store.finish_run(run.run_id, status, now, output_json, error_json)
+        self._store.clear_run_work(run.run_id)
+        detail = ""
+        if error_json is not None:
+            detail = f": {json.loads(error_json).get('message', '')}"
+        started = run.started_at or run.queued_at
+        self._log_state(run.run_id, run.function_id, status, f" in {now - started:.3f}s{detail}")
+        events = run.events
+        data: dict[str, Any] = {
+            "function_id": run.function_id,
+            "run_id": run.run_id,
+            "event": events[0] if events else {},
+            "events": events,
+            "_inngest": {"status": status},
+        }
+        if run.correlation_id:
+            data["correlation_id"] = run.correlation_id
+        if status == RunStatus.COMPLETED:
+            data["result"] = json.loads(output_json) if output_json is not None else None
+        if error_json is not None:
+            data["error"] = json.loads(error_json)
+        internal: list[dict[str, Any]] = []
+        if status == RunStatus.FAILED:
+            internal.append({"name": FAILED, "id": run.run_id, "data": dict(data)})
+        elif status == RunStatus.CANCELLED:
+            internal.append({"name": CANCELLED, "id": run.run_id, "data": dict(data)})
+        internal.append({"name": FINISHED, "data": data})
+        for event in internal:
+            self._ingest_one(event, now, internal=True)

@@ -1,0 +1,144 @@
+"""Wiring and lifecycle: one aiohttp server, the store, the executor, cron and app sync."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from types import TracebackType
+
+import aiohttp
+import attrs
+from aiohttp import web
+
+from inngest_dsl import _cron
+from inngest_dsl.devserver.api import DEV_SERVER, build_routes, error_middleware
+from inngest_dsl.devserver.cron import CronScheduler, NextFire
+from inngest_dsl.devserver.executor import Executor
+from inngest_dsl.devserver.functions import Registry
+from inngest_dsl.devserver.runs import Runs
+from inngest_dsl.devserver.store import Store
+from inngest_dsl.devserver.sync import AppSyncer
+
+__all__ = ["DEFAULT_DB", "DevServer", "DevServerConfig"]
+
+DEFAULT_DB = ".inngest-dsl/dev.db"
+
+
+@attrs.frozen
+class DevServerConfig:
+    """Everything `inngest-dsl dev` can be told. `port=0` picks a free port."""
+
+    host: str = "127.0.0.1"
+    port: int = 8288
+    db: str = DEFAULT_DB
+    app_urls: Sequence[str] = ()
+    signing_key: str | None = None
+    event_key: str | None = None
+    retry_interval: float | None = None
+    poll_interval: float = 5.0
+    concurrency: int = 64
+    call_timeout: float = 300.0
+    next_fire: NextFire = _cron.next_fire
+
+
+class DevServer:
+    """The embedded dev server. Use `async with DevServer(config) as server:` or start/stop."""
+
+    def __init__(self, config: DevServerConfig | None = None) -> None:
+        self.config = config or DevServerConfig()
+        self.clock: Callable[[], float] = time.time
+        self.port = self.config.port
+        self._runner: web.AppRunner | None = None
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def url(self) -> str:
+        """Base URL, e.g. `http://127.0.0.1:8288` (what `INNGEST_DEV` should be set to)."""
+        return f"http://{self.config.host}:{self.port}"
+
+    async def start(self) -> None:
+        """Open the store, bind the port, resume due work, and begin syncing apps.
+
+        Raises `OSError` if the port cannot be bound.
+        """
+        config = self.config
+        self.store = Store(config.db)
+        self.registry = Registry(self.store)
+        self._session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=config.call_timeout),
+            connector=aiohttp.TCPConnector(limit=config.concurrency * 2),
+        )
+        self.runs = Runs(
+            self.store, self.registry, retry_interval=config.retry_interval, clock=self.clock
+        )
+        self.executor = Executor(
+            self.store,
+            self.registry,
+            self.runs,
+            self._session,
+            signing_key=config.signing_key,
+            concurrency=config.concurrency,
+            clock=self.clock,
+        )
+        self.runs.set_on_due(self.executor.push)
+        self.cron = CronScheduler(
+            self.registry, self.runs, next_fire=config.next_fire, clock=self.clock
+        )
+        self.syncer = AppSyncer(
+            self.store,
+            self.registry,
+            self._session,
+            signing_key=config.signing_key,
+            interval=config.poll_interval,
+            clock=self.clock,
+        )
+        self.syncer.add(config.app_urls)
+        app = web.Application(middlewares=[error_middleware], client_max_size=64 * 1024 * 1024)
+        app[DEV_SERVER] = self
+        app.add_routes(build_routes(self))
+        self.app = app
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, config.host, config.port)
+        try:
+            await site.start()
+        except OSError:
+            await self._close()
+            raise
+        server = site._server
+        sockets = getattr(server, "sockets", None) or []
+        if sockets:
+            self.port = sockets[0].getsockname()[1]
+        self.executor.start()
+        self.cron.start()
+        self.syncer.start()
+
+    def functions_changed(self) -> None:
+        self.cron.functions_changed()
+
+    async def stop(self) -> None:
+        await self.syncer.stop()
+        await self.cron.stop()
+        await self.executor.stop()
+        await self._close()
+
+    async def _close(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+        self.store.close()
+
+    async def __aenter__(self) -> DevServer:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
