@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 from ulid import ULID
@@ -75,7 +76,14 @@ class CapturingClient(Inngest):
             "send_sync() was called inside a running event loop; use `await client.send()`"
         )
 
-    async def api_request(self, method: str, path: str, json: Any = None) -> tuple[int, Any]:
+    async def api_request(
+        self,
+        method: str,
+        path: str,
+        json: Any = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+    ) -> tuple[int, Any]:
         """Not available: a capturing client never reaches an Inngest API."""
         raise RuntimeError(
             f"CapturingClient does not call the Inngest API ({method} {path}); "
