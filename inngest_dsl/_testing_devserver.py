@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -164,7 +164,8 @@ class DevServerHarness:
             runner, self._app_runner = self._app_runner, None
             await runner.cleanup()  # also closes the client's session
         if self._client is not None:
-            await self._client.close()
+            client, self._client = self._client, None
+            await client.close()
         if self.dev_server is not None:
             server, self.dev_server = self.dev_server, None
             await server.stop()
@@ -222,23 +223,9 @@ class DevServerHarness:
         expected = None if status is None else status.capitalize()
         if expected is not None and expected not in _FINAL:
             raise ValueError(f"status must be one of {', '.join(_FINAL)} or None, got {status!r}")
-        wanted = None
-        if function is not None:
-            spec = function if isinstance(function, FunctionSpec) else spec_of(function)
-            wanted = spec.composite_id(self.app_id)
-        deadline = time.monotonic() + timeout
-        last: Any = None
-        while True:
-            run = await self._final_run(event_id, wanted)
-            if isinstance(run, ServerRun):
-                break
-            last = run
-            if time.monotonic() >= deadline:
-                raise AssertionError(
-                    f"no run started by event {event_id} ended within {timeout}s; "
-                    f"last seen: {last!r}"
-                )
-            await asyncio.sleep(_POLL)
+        run = await self._poll(
+            event_id, function, timeout, "ended", lambda run: run.status in _FINAL
+        )
         if expected is not None and run.status != expected:
             raise AssertionError(
                 f"the run {run.run_id} of {run.function_id} ended {run.status}, "
@@ -246,8 +233,56 @@ class DevServerHarness:
             )
         return run
 
-    async def _final_run(self, event_id: str, wanted: str | None) -> ServerRun | Any:
-        """The finished run, or a description of what is seen so far."""
+    async def wait_for_step(
+        self,
+        event_id: str,
+        name: str,
+        status: str = "Waiting",
+        timeout: float = 10.0,
+        *,
+        function: type | FunctionSpec | None = None,
+    ) -> ServerRun:
+        """Wait until the run started by `event_id` has step `name` in `status`; return the run.
+
+        Typical use: wait for a `wait_for_event` to be armed (`"Waiting"`) before sending the
+        event it waits for, since events sent earlier are never matched. Other statuses:
+        `"Sleeping"`, `"Completed"`, `"Failed"`.
+        """
+
+        def reached(run: ServerRun) -> bool:
+            return any(s.get("name") == name and s.get("status") == status for s in run.steps)
+
+        return await self._poll(
+            event_id, function, timeout, f"had step {name!r} {status}", reached
+        )
+
+    async def _poll(
+        self,
+        event_id: str,
+        function: type | FunctionSpec | None,
+        timeout: float,
+        what: str,
+        reached: Callable[[ServerRun], bool],
+    ) -> ServerRun:
+        wanted = None
+        if function is not None:
+            spec = function if isinstance(function, FunctionSpec) else spec_of(function)
+            wanted = spec.composite_id(self.app_id)
+        deadline = time.monotonic() + timeout
+        while True:
+            run = await self._run_of(event_id, wanted)
+            if isinstance(run, ServerRun) and reached(run):
+                return run
+            if time.monotonic() >= deadline:
+                seen = _describe(run) if isinstance(run, ServerRun) else run
+                raise AssertionError(
+                    f"no run started by event {event_id} {what} within {timeout}s; "
+                    f"last seen:\n{seen}"
+                )
+            await asyncio.sleep(_POLL)
+
+    async def _run_of(self, event_id: str, wanted: str | None) -> ServerRun | str:
+        """The run the event started, or why there is none yet."""
         status, body = await self._get(f"/v1/events/{event_id}")
         if status == 404:
             return f"event {event_id} not found"
@@ -262,14 +297,17 @@ class DevServerHarness:
                 f"event {event_id} started runs of several functions ({ids}); "
                 "pick one with function="
             )
-        if runs[0]["status"] not in _FINAL:
-            return runs[0]
         _, detail = await self._get(f"/v1/runs/{runs[0]['run_id']}")
         return ServerRun.from_json(detail["data"])
 
 
 def _describe(run: ServerRun) -> str:
-    lines = [f"output: {run.output!r}", f"error: {run.error!r}", "steps:"]
+    lines = [
+        f"run {run.run_id} of {run.function_id}: {run.status}",
+        f"output: {run.output!r}",
+        f"error: {run.error!r}",
+        "steps:",
+    ]
     for record in run.steps:
         lines.append(
             f"  {record.get('kind')} {record.get('name')!r}: {record.get('status')} "

@@ -54,40 +54,43 @@ def inngest_client() -> CapturingClient:
     return CapturingClient()
 
 
-try:
-    import pytest_asyncio
-except ImportError:  # pragma: no cover - pytest-asyncio is part of the test extra
+async def _dev_server_factory() -> AsyncIterator[StartDevServer]:
+    """Start a dev server serving functions: `server = await inngest_dev_server([MyFn])`.
 
-    @pytest.fixture
-    def inngest_dev_server() -> StartDevServer:
-        """Needs pytest-asyncio."""
-        raise pytest.UsageError(
-            "the inngest_dev_server fixture needs pytest-asyncio (pip install pytest-asyncio)"
-        )
+    The result is a `DevServerHarness`: `await server.send(name, data)` returns event ids,
+    `await server.wait_for_run(event_id)` the finished run; `server.client` points at it.
+    """
+    from inngest_dsl._testing_devserver import DevServerHarness
 
-else:
+    started: list[DevServerHarness] = []
 
-    @pytest_asyncio.fixture
-    async def inngest_dev_server() -> AsyncIterator[StartDevServer]:
-        """Start a dev server serving functions: `server = await inngest_dev_server([MyFn])`.
+    async def start(functions: Iterable[type | FunctionSpec], **options: Any) -> DevServerHarness:
+        harness = DevServerHarness(functions, **options)
+        await harness.start()
+        started.append(harness)
+        return harness
 
-        The result is a `DevServerHarness`: `await server.send(name, data)` returns event ids,
-        `await server.wait_for_run(event_id)` the finished run; `server.client` points at it.
-        """
-        from inngest_dsl._testing_devserver import DevServerHarness
+    try:
+        yield start
+    finally:
+        for harness in reversed(started):
+            await harness.close()
 
-        started: list[DevServerHarness] = []
 
-        async def start(
-            functions: Iterable[type | FunctionSpec], **options: Any
-        ) -> DevServerHarness:
-            harness = DevServerHarness(functions, **options)
-            await harness.start()
-            started.append(harness)
-            return harness
+def _pytest_asyncio_missing() -> StartDevServer:
+    """Needs pytest-asyncio."""
+    raise pytest.UsageError(
+        "the inngest_dev_server fixture needs pytest-asyncio (pip install pytest-asyncio)"
+    )
 
-        try:
-            yield start
-        finally:
-            for harness in reversed(started):
-                await harness.close()
+
+def _dev_server_fixture() -> Any:
+    # An async fixture needs pytest-asyncio; without it, say so when the fixture is used.
+    try:
+        import pytest_asyncio
+    except ImportError:  # pragma: no cover - pytest-asyncio is part of the test extra
+        return pytest.fixture(_pytest_asyncio_missing, name="inngest_dev_server")
+    return pytest_asyncio.fixture(_dev_server_factory, name="inngest_dev_server")
+
+
+inngest_dev_server = _dev_server_fixture()

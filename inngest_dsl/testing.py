@@ -23,6 +23,7 @@ fixtures. See guides/testing.md.
 from __future__ import annotations
 
 from inngest_dsl._testing_client import CapturingClient
+from inngest_dsl._testing_devserver import DevServerHarness, ServerRun
 from inngest_dsl._testing_result import ErrorInfo, OpKind, RunResult, RunStatus, TraceOp
 from inngest_dsl._testing_run import (
     DEFAULT_MAX_CALLS,
@@ -35,12 +36,14 @@ from inngest_dsl._testing_run import (
 __all__ = [
     "DEFAULT_MAX_CALLS",
     "CapturingClient",
+    "DevServerHarness",
     "ErrorInfo",
     "EventLike",
     "OpKind",
     "RunFunctionError",
     "RunResult",
     "RunStatus",
+    "ServerRun",
     "TraceOp",
     "run_function",
     "run_function_sync",
