@@ -39,7 +39,7 @@ class ErrorInfo:
 
     name: str
     message: str
-    stack: str | None = field(default=None, repr=False)
+    stack: str | None = field(default=None, repr=False, eq=False)
 
     def __str__(self) -> str:
         return f"{self.name}: {self.message}" if self.message else self.name
