@@ -71,8 +71,8 @@ class TraceOp:
         """True for a `wait_for_event` that ended with its timeout."""
         return self.kind == "wait_for_event" and self.data is None
 
-    def describe(self) -> str:
-        """One line: what the block did."""
+    def describe(self, started_at: _dt.datetime | None = None) -> str:
+        """One line: what the block did (and when, relative to `started_at`, once time passed)."""
         label = f"{self.kind:<14} {self.id!r}"
         if self.kind == "sleep":
             outcome = f"slept {self.data}"
@@ -93,8 +93,8 @@ class TraceOp:
             outcome += f"; earlier errors: {', '.join(str(e) for e in self.errors)}"
         if self.mocked:
             outcome += " [mocked]"
-        if self.at is not None:
-            outcome += f"  @ {_instant(self.at)}"
+        if started_at is not None and self.at is not None and self.at != started_at:
+            outcome += f"  (at +{self.at - started_at})"
         return f"{label}  {outcome}"
 
 
@@ -174,7 +174,9 @@ class RunResult:
         if self.error is not None:
             lines.append(f"error: {self.error}")
         lines.append("trace:" if self.trace else "trace: (no block ran)")
-        lines.extend(f"  {index}. {op.describe()}" for index, op in enumerate(self.trace, 1))
+        lines.extend(
+            f"  {index}. {op.describe(self.started_at)}" for index, op in enumerate(self.trace, 1)
+        )
         lines.append(f"data: {_short(self.data)}")
         return "\n".join(lines)
 

@@ -193,7 +193,7 @@ def test_a_mocked_exception_is_raised_by_the_step() -> None:
 
 
 def test_mocks_for_unknown_blocks_are_refused() -> None:
-    with pytest.raises(RunFunctionError, match="'send welcom'.*'send welcome'"):
+    with pytest.raises(RunFunctionError, match=r"'send welcom'.*'send welcome'"):
         run_function_sync(SignUp, SIGNUP, steps={"send welcom": {}})
     with pytest.raises(RunFunctionError, match="is a wait: script it with waits="):
         run_function_sync(SignUp, SIGNUP, steps={"auth/signup.confirmed": None})
