@@ -16,7 +16,7 @@ import traceback
 from collections.abc import Mapping
 from typing import Any
 
-from attrs import frozen
+from attrs import field, frozen
 
 from inngest_dsl._context import Context
 from inngest_dsl._durations import format_duration, format_instant, parse_instant
@@ -81,6 +81,12 @@ class ExecutionPlan:
     spec: FunctionSpec
     ops: tuple[PlannedOp, ...]
     hashes: Mapping[str, int]
+    rows: tuple[tuple[int, str, str, PlannedOp], ...] = field(init=False)
+
+    @rows.default
+    def _rows(self) -> tuple[tuple[int, str, str, PlannedOp], ...]:
+        # What the walk reads for every op, unpacked from a tuple rather than looked up.
+        return tuple((p.kind, p.hashed, p.user_id, p) for p in self.ops)
 
 
 def _kind(op: Op) -> int:
@@ -273,8 +279,7 @@ async def execute(
     data = ctx.data
     memo = request.steps
     instance: object = None
-    for entry in plan.ops:
-        kind = entry.kind
+    for kind, hashed, user_id, entry in plan.rows:
         if kind == _RUN:
             if instance is None:
                 instance = plan.spec.cls()
@@ -287,22 +292,25 @@ async def execute(
                     check_json(result)
                 except (TypeError, ValueError) as exc:
                     return _unserialisable(entry, exc)
-                _fold(data, entry.user_id, result)
+                _fold(data, user_id, result)
             continue
-        value = memo.get(entry.hashed, _ABSENT)
+        value = memo.get(hashed, _ABSENT)
         if value is _ABSENT:
             if instance is None:
                 instance = plan.spec.cls()
             return await _pending(entry, plan, request, ctx, instance, target)
         if type(value) is dict and value.keys() <= _WRAPPED_KEYS:
-            error = value.get("error")
-            if error is not None:
-                return _memoised_failure(entry, error)
+            if value.get("error") is not None:
+                return _memoised_failure(entry, value["error"])
             value = value.get("data")
         if kind == _STEP:
-            _fold(data, entry.user_id, value)
+            # The hot path: memo values are plain JSON, so test exact types before the ABC.
+            if type(value) is dict:
+                data.update(value)
+            elif value is not None:
+                _fold(data, user_id, value)
         elif kind == _WAIT:
-            data[entry.user_id] = _wait_result(value)
+            data[user_id] = _wait_result(value)
         # Sleeps finish with a bare null and add nothing.
     return CallResult(200, data)
 
@@ -393,8 +401,7 @@ async def _sleep_until(
             at = parse_instant(returned)
         except (TypeError, ValueError) as exc:
             return _failure(
-                f"sleep_until {entry.user_id!r} must return a datetime or an instant string: "
-                f"{exc}",
+                f"sleep_until {entry.user_id!r} must return a datetime or an instant string: {exc}",
                 "invalid_sleep_until",
                 retry=False,
             )

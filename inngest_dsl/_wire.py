@@ -247,8 +247,8 @@ class ErrorBody:
 
     name: str
     message: str
+    code: str
     stack: str | None = None
-    code: str = "unknown"
 
 
 @frozen

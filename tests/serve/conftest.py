@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 import attrs
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from multidict import CIMultiDict
 
 from inngest_dsl._signing import canonical_json, sign
 from inngest_dsl.aiohttp import serve
@@ -84,7 +85,7 @@ async def make_client(
 class Reply:
     status: int
     body: Any
-    headers: dict[str, str]
+    headers: Mapping[str, str]
     raw: bytes
 
 
@@ -109,7 +110,7 @@ async def post_call(
         headers=headers,
     )
     raw = await response.read()
-    return Reply(response.status, json.loads(raw), dict(response.headers), raw)
+    return Reply(response.status, json.loads(raw), CIMultiDict(response.headers), raw)
 
 
 @attrs.define
