@@ -59,12 +59,12 @@ class AppSyncer:
         """PUT the app once; raises `SyncError` if it does not register."""
         self.add([url])
         body = _signing.canonical_json({"url": url})
-        headers = {
-            "Content-Type": "application/json",
-            "X-Inngest-Server-Kind": "dev",
-        }
+        headers = {"Content-Type": "application/json"}
         if self._signing_key:
+            # Signed like Cloud: SDKs in cloud mode refuse a ping that announces a dev server.
             headers["X-Inngest-Signature"] = _signing.sign(body, self._signing_key)
+        else:
+            headers["X-Inngest-Server-Kind"] = "dev"
         try:
             async with self._session.put(url, data=body, headers=headers) as response:
                 payload = await response.read()

@@ -114,14 +114,17 @@ class RawApp:
     calls: list[tuple[str, dict[str, Any]]] = attrs.field(factory=list)
     headers: list[dict[str, str]] = attrs.field(factory=list)
     raw_bodies: list[bytes] = attrs.field(factory=list)
+    record: bool = True
+    """Keep every call's body and headers (turn off under load)."""
 
     async def _endpoint(self, request: web.Request) -> web.Response:
         raw = await request.read()
-        self.raw_bodies.append(raw)
         body = json.loads(raw)
         step_id = request.query.get("stepId", "")
-        self.calls.append((step_id, body))
-        self.headers.append(dict(request.headers))
+        if self.record:
+            self.raw_bodies.append(raw)
+            self.calls.append((step_id, body))
+            self.headers.append(dict(request.headers))
         return await self.handler(step_id, body)
 
 

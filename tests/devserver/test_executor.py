@@ -336,9 +336,7 @@ async def test_cancel_on_event_cancels_the_run(dev_server: DevServer) -> None:
 
     async with raw_app(handler) as app:
         cancel = [{"event": "app/stop", "if": "async.data.id == event.data.id"}]
-        await register(
-            dev_server, app, function_config(app, "fn", event="app/go", cancel=cancel)
-        )
+        await register(dev_server, app, function_config(app, "fn", event="app/go", cancel=cancel))
         await send(dev_server, {"name": "app/go", "data": {"id": 1}})
         await wait_until(lambda: len(app.calls) == 1)
         await send(dev_server, {"name": "app/stop", "data": {"id": 2}})

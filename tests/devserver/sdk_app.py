@@ -1,0 +1,45 @@
+"""Serving official-SDK (`inngest` 0.5.19) Flask apps on a loopback port, in a thread."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import flask
+from werkzeug.serving import make_server
+
+with warnings.catch_warnings():
+    # inngest 0.5.19 still declares pydantic models the pydantic-1 way.
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import inngest
+    import inngest.flask
+
+
+@contextlib.contextmanager
+def serve_sdk_app(client: inngest.Inngest, functions: list[inngest.Function[Any]]) -> Iterator[str]:
+    """Serve the functions with `inngest.flask.serve`; yields the app's `/api/inngest` URL."""
+    app = flask.Flask(__name__)
+    inngest.flask.serve(app, client, functions)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/api/inngest"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+        server.server_close()
+        _close_http_clients(client)
+
+
+def _close_http_clients(client: inngest.Inngest) -> None:
+    """The SDK keeps an httpx client (to the dev server) open for its lifetime; close it."""
+    import httpx
+
+    http = getattr(client, "_http_client", None)
+    for value in vars(http).values() if http is not None else ():
+        if isinstance(value, httpx.Client):
+            value.close()

@@ -1,0 +1,253 @@
+"""The HTTP API: event validation, registration validation, auth, and the JSON read API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from inngest_dsl.devserver import DevServer
+from inngest_dsl.devserver.records import RunStatus
+
+from .conftest import (
+    APP_ID,
+    done_response,
+    finished_run_of,
+    function_config,
+    op,
+    ops_response,
+    raw_app,
+    register,
+    running_dev_server,
+    send,
+    wait_until,
+)
+
+
+async def _post(url: str, body: Any, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    async with aiohttp.ClientSession() as session:
+        data = body if isinstance(body, bytes) else None
+        json_body = None if isinstance(body, bytes) else body
+        async with session.post(url, data=data, json=json_body, headers=headers) as response:
+            return response.status, await response.json()
+
+
+async def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    async with aiohttp.ClientSession() as session, session.get(url, headers=headers) as response:
+        return response.status, await response.json()
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        (b"{not json", "not valid JSON"),
+        ({"data": {}}, "name: required"),
+        ({"name": ""}, "name: required"),
+        ({"name": "x" * 513}, "longer than 512"),
+        ({"name": "inngest/function.failed"}, "reserved"),
+        ({"name": "app/x", "data": [1]}, "data: must be a JSON object"),
+        ({"name": "app/x", "user": "bob"}, "user: must be a JSON object"),
+        ({"name": "app/x", "ts": "yesterday"}, "ts: must be milliseconds"),
+        ({"name": "app/x", "ts": 12}, "between 1980 and 2100"),
+        ({"name": "app/x", "id": 5}, "id: must be a string"),
+        ([{"name": "app/ok"}, {"name": ""}], "event 1: name: required"),
+        ([], "no events"),
+        ([{"name": "a/b"}] * 5001, "at most 5000"),
+        ("just a string", "must be a JSON object"),
+    ],
+)
+async def test_event_api_refuses_invalid_events(
+    dev_server: DevServer, body: Any, problem: str
+) -> None:
+    status, reply = await _post(f"{dev_server.url}/e/key", body)
+    assert status == 400
+    assert reply["status"] == 400
+    assert problem in reply["error"]
+    assert dev_server.store.count_events() == 0
+
+
+async def test_event_api_fills_ids_and_timestamps(dev_server: DevServer) -> None:
+    reply = await send(
+        dev_server,
+        [
+            {"name": "app/a", "data": {"_inngest": {"x": 1}, "k": 1}},
+            {"name": "app/b", "id": "mine"},
+        ],
+    )
+    assert reply["status"] == 200
+    assert len(reply["ids"]) == 2
+    first = dev_server.store.get_event(reply["ids"][0])
+    second = dev_server.store.get_event(reply["ids"][1])
+    assert first is not None
+    assert second is not None
+    assert first.body["id"] == reply["ids"][0]
+    assert first.body["data"] == {"k": 1}
+    assert first.body["user"] == {}
+    assert isinstance(first.body["ts"], int)
+    assert second.id == "mine"
+    assert second.internal_id == reply["ids"][1]
+
+
+async def test_event_key_is_checked_when_configured(tmp_path: Path) -> None:
+    async with running_dev_server(str(tmp_path / "db"), event_key="secret") as server:
+        status, reply = await _post(f"{server.url}/e/wrong", {"name": "app/a"})
+        assert (status, reply["error"]) == (401, "Event key not found")
+        status, reply = await _post(f"{server.url}/e/secret", {"name": "app/a"})
+        assert status == 200
+
+
+def _config(**overrides: Any) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "id": f"{APP_ID}-fn",
+        "name": "Fn",
+        "triggers": [{"event": "app/go"}],
+        "steps": {
+            "step": {
+                "id": "step",
+                "name": "step",
+                "runtime": {"type": "http", "url": "http://127.0.0.1:1/api/inngest"},
+            }
+        },
+    }
+    config.update(overrides)
+    return config
+
+
+def _step(**runtime: Any) -> dict[str, Any]:
+    return {"step": {"id": "step", "name": "step", "runtime": runtime}}
+
+
+@pytest.mark.parametrize(
+    ("config", "problem"),
+    [
+        (_config(id=""), "function '?': id: required"),
+        (_config(id="other-fn"), "function 'other-fn': id: must be the composite"),
+        (_config(name=""), "function 'raw-fn': name: must not be empty"),
+        (_config(steps={}), "function 'raw-fn': steps: must hold exactly one step entry"),
+        (_config(steps=_step(type="http", url="ftp://x")), "steps.step.runtime.url"),
+        (_config(triggers=[{"event": "a", "cron": "* * * * *"}]), "triggers[0]: needs exactly"),
+        (_config(triggers=[{"cron": "every minute"}]), "function 'raw-fn': triggers[0].cron"),
+        (_config(triggers=[{"event": "a", "expression": "event.data.x >"}]), "expression"),
+        (_config(triggers=[{"event": "a"}, {"event": "a"}]), "triggers[1]: duplicate"),
+        (_config(triggers=[{"event": f"e{i}"} for i in range(11)]), "at most 10"),
+        (_config(cancel=[{"event": "a", "timeout": "soon"}]), "cancel[0].timeout"),
+    ],
+)
+async def test_register_refuses_invalid_functions(
+    dev_server: DevServer, config: dict[str, Any], problem: str
+) -> None:
+    body = {"url": "http://127.0.0.1:1/api/inngest", "appName": APP_ID, "functions": [config]}
+    status, reply = await _post(f"{dev_server.url}/fn/register", body)
+    assert status == 400
+    assert problem in reply["error"]
+    assert dev_server.registry.functions == {}
+
+
+async def test_register_reports_modified_only_on_change(dev_server: DevServer) -> None:
+    body = {"url": "http://127.0.0.1:1/api/inngest", "appName": APP_ID, "functions": [_config()]}
+    first = await _post(f"{dev_server.url}/fn/register", body)
+    again = await _post(f"{dev_server.url}/fn/register", body)
+    body["functions"] = [_config(name="Renamed")]
+    changed = await _post(f"{dev_server.url}/fn/register", body)
+    assert [first[1]["modified"], again[1]["modified"], changed[1]["modified"]] == [
+        True,
+        False,
+        True,
+    ]
+    assert dev_server.registry.functions["raw-fn"].name == "Renamed"
+    status, reply = await _post(
+        f"{dev_server.url}/fn/register", body, {"X-Inngest-Expected-Server-Kind": "cloud"}
+    )
+    assert status == 400
+    assert "Expected server kind cloud" in reply["error"]
+
+
+async def test_signing_key_guards_register_and_v0(tmp_path: Path) -> None:
+    key = "signkey-prod-12345678"
+    hashed = "b2ed992186a5cb19f6668aade821f502c1d00970dfd0e35128d51bac4649916c"
+    body = {"url": "http://127.0.0.1:1/api/inngest", "appName": APP_ID, "functions": [_config()]}
+    async with running_dev_server(str(tmp_path / "db"), signing_key=key) as server:
+        url = f"{server.url}/fn/register"
+        assert (await _post(url, body))[0] == 401
+        assert (await _post(url, body, {"Authorization": "Bearer wrong"}))[0] == 401
+        for bearer in (hashed, f"signkey-prod-{hashed}", "12345678", key):
+            assert (await _post(url, body, {"Authorization": f"Bearer {bearer}"}))[0] == 200
+        status, _ = await _get(f"{server.url}/v0/runs/nope/batch")
+        assert status == 401
+        status, reply = await _get(
+            f"{server.url}/v0/runs/nope/batch", {"Authorization": f"Bearer {hashed}"}
+        )
+        assert (status, reply["error"]) == (404, "run not found")
+
+
+async def test_json_api_shows_runs_steps_events_and_functions(dev_server: DevServer) -> None:
+    async def handler(step_id: str, body: dict[str, Any]) -> web.Response:
+        if "s" not in body["steps"]:
+            return ops_response(op("StepRun", "s", displayName="Say hi", data="hi"))
+        return done_response({"said": body["steps"]["s"]["data"]})
+
+    async with raw_app(handler) as app:
+        await register(dev_server, app, function_config(app, "fn", event="app/go"))
+        sent = await send(dev_server, {"name": "app/go", "data": {"a": 1}})
+        run = await finished_run_of(dev_server, "raw-fn")
+    base = dev_server.url
+    status, reply = await _get(f"{base}/v1/runs/{run.run_id}")
+    assert status == 200
+    detail = reply["data"]
+    assert detail["status"] == "Completed"
+    assert detail["output"] == {"said": "hi"}
+    assert detail["event"]["data"] == {"a": 1}
+    assert detail["started_at"].endswith("Z")
+    assert detail["duration_ms"] >= 0
+    [step] = detail["steps"]
+    assert (step["id"], step["name"], step["kind"], step["output"], step["attempts"]) == (
+        "s",
+        "Say hi",
+        "Run",
+        "hi",
+        1,
+    )
+    status, reply = await _get(f"{base}/v1/runs?status=completed&limit=5")
+    assert [r["run_id"] for r in reply["data"]] == [run.run_id]
+    status, reply = await _get(f"{base}/v1/runs?status=bogus")
+    assert status == 400
+    status, reply = await _get(f"{base}/v1/runs?limit=0")
+    assert status == 400
+    status, reply = await _get(f"{base}/v1/events/{sent['ids'][0]}")
+    assert [r["run_id"] for r in reply["data"]["runs"]] == [run.run_id]
+    status, reply = await _get(f"{base}/v1/events?limit=50")
+    names = [e["name"] for e in reply["data"]]
+    assert names == ["inngest/function.finished", "app/go"]
+    status, reply = await _get(f"{base}/v1/functions")
+    assert [f["id"] for f in reply["data"]] == ["raw-fn"]
+    status, reply = await _get(f"{base}/v0/runs/{run.run_id}/actions")
+    assert reply == {"s": {"data": "hi"}}
+    status, reply = await _get(f"{base}/v0/runs/{run.run_id}/batch")
+    assert [e["name"] for e in reply] == ["app/go"]
+    for path in ("/v1/runs/nope", "/v1/events/nope", "/nowhere"):
+        status, reply = await _get(base + path)
+        assert status == 404
+        assert "error" in reply
+    status, reply = await _get(f"{base}/health")
+    assert reply["status"] == "ok"
+    status, reply = await _get(f"{base}/")
+    assert reply["runs"] == {RunStatus.COMPLETED: 1}
+
+
+async def test_cancel_endpoint_cancels_a_sleeping_run(dev_server: DevServer) -> None:
+    async def handler(step_id: str, body: dict[str, Any]) -> web.Response:
+        return ops_response(op("Sleep", "nap", opts={"duration": "1h"}))
+
+    async with raw_app(handler) as app:
+        await register(dev_server, app, function_config(app, "fn", event="app/go"))
+        await send(dev_server, {"name": "app/go"})
+        await wait_until(lambda: bool(app.calls))
+        run_id = dev_server.store.list_runs()[0].run_id
+        status, reply = await _post(f"{dev_server.url}/v1/runs/{run_id}/cancel", {})
+    assert status == 200
+    assert reply["data"]["status"] == "Cancelled"
+    cancelled = dev_server.store.list_events(name="inngest/function.cancelled")
+    assert len(cancelled) == 1

@@ -1,0 +1,117 @@
+"""Apps written with the official Python SDK (`inngest` 0.5.19) run on the dev server."""
+
+from __future__ import annotations
+
+import datetime
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from inngest_dsl.devserver import DevServer
+from inngest_dsl.devserver.records import RunStatus
+
+from .conftest import finished_run_of, running_dev_server, send, wait_until
+from .sdk_app import inngest, serve_sdk_app
+
+
+def _client(server: DevServer, **options: Any) -> inngest.Inngest:
+    options.setdefault("is_production", False)
+    return inngest.Inngest(
+        app_id="sdk-app", api_base_url=server.url, event_api_base_url=server.url, **options
+    )
+
+
+async def test_step_sleep_wait_step_flow_completes(dev_server: DevServer) -> None:
+    client = _client(dev_server)
+    executed: Counter[str] = Counter()
+
+    @client.create_function(fn_id="flow", trigger=inngest.TriggerEvent(event="sdk/start"))
+    def flow(ctx: inngest.ContextSync) -> dict[str, Any]:
+        def first() -> int:
+            executed["first"] += 1
+            return int(ctx.event.data["n"]) * 2
+
+        doubled = ctx.step.run("first", first)
+        ctx.step.sleep("nap", datetime.timedelta(milliseconds=300))
+        reply = ctx.step.wait_for_event(
+            "reply",
+            event="sdk/reply",
+            if_exp="async.data.n == event.data.n",
+            timeout=datetime.timedelta(seconds=20),
+        )
+
+        def second() -> str:
+            executed["second"] += 1
+            return "done"
+
+        last = ctx.step.run("second", second)
+        return {"doubled": doubled, "reply": reply.data if reply else None, "last": last}
+
+    with serve_sdk_app(client, [flow]) as url:
+        await dev_server.syncer.sync(url)
+        assert "sdk-app-flow" in dev_server.registry.functions
+        await send(dev_server, {"name": "sdk/start", "data": {"n": 21}})
+        await wait_until(lambda: bool(dev_server.store.pauses_for_event("sdk/reply")), 10)
+        await send(dev_server, {"name": "sdk/reply", "data": {"n": 21, "ok": True}})
+        run = await finished_run_of(dev_server, "sdk-app-flow", timeout=20)
+    assert run.status == RunStatus.COMPLETED
+    assert run.output == {"doubled": 42, "reply": {"n": 21, "ok": True}, "last": "done"}
+    assert executed == {"first": 1, "second": 1}
+    kinds = [(s.display_name, s.kind) for s in dev_server.store.list_steps(run.run_id)]
+    assert kinds == [
+        ("first", "Run"),
+        ("nap", "Sleep"),
+        ("reply", "WaitForEvent"),
+        ("second", "Run"),
+    ]
+
+
+async def test_sdk_step_retries_then_non_retriable_failure(dev_server: DevServer) -> None:
+    client = _client(dev_server)
+    attempts: list[int] = []
+
+    @client.create_function(fn_id="flaky", trigger=inngest.TriggerEvent(event="sdk/flaky"))
+    def flaky(ctx: inngest.ContextSync) -> str:
+        def work() -> str:
+            attempts.append(ctx.attempt)
+            if len(attempts) < 3:
+                raise ValueError("not yet")
+            return "third time lucky"
+
+        return ctx.step.run("work", work)
+
+    @client.create_function(fn_id="doomed", trigger=inngest.TriggerEvent(event="sdk/doomed"))
+    def doomed(ctx: inngest.ContextSync) -> None:
+        def work() -> None:
+            raise inngest.NonRetriableError("give up")
+
+        ctx.step.run("work", work)
+
+    with serve_sdk_app(client, [flaky, doomed]) as url:
+        await dev_server.syncer.sync(url)
+        await send(dev_server, [{"name": "sdk/flaky"}, {"name": "sdk/doomed"}])
+        ok = await finished_run_of(dev_server, "sdk-app-flaky", timeout=20)
+        bad = await finished_run_of(dev_server, "sdk-app-doomed", timeout=20)
+    assert ok.status == RunStatus.COMPLETED
+    assert ok.output == "third time lucky"
+    assert attempts == [0, 1, 2]
+    assert bad.status == RunStatus.FAILED
+    assert "give up" in bad.error["message"]
+
+
+async def test_signed_calls_are_accepted_by_the_sdk_in_cloud_mode(tmp_path: Path) -> None:
+    key = "signkey-test-0123456789abcdef"
+    async with running_dev_server(str(tmp_path / "db"), signing_key=key) as server:
+        client = _client(server, is_production=True, signing_key=key)
+
+        @client.create_function(fn_id="secure", trigger=inngest.TriggerEvent(event="sdk/secure"))
+        def secure(ctx: inngest.ContextSync) -> str:
+            return str(ctx.step.run("inner", lambda: "signed ok"))
+
+        with serve_sdk_app(client, [secure]) as url:
+            await server.syncer.sync(url)
+            assert "sdk-app-secure" in server.registry.functions
+            await send(server, {"name": "sdk/secure"})
+            run = await finished_run_of(server, "sdk-app-secure", timeout=20)
+    assert run.status == RunStatus.COMPLETED
+    assert run.output == "signed ok"
