@@ -1,0 +1,96 @@
+"""The pytest plugin, loaded through the `pytest11` entry point when inngest-dsl is installed.
+
+Fixtures:
+
+- `inngest_client`: a `CapturingClient` that records sent events (no network).
+- `inngest_dev_server`: an async factory, `server = await inngest_dev_server([MyFn])`, that
+  starts the embedded dev server and an app serving the functions on loopback ports; all of it
+  is stopped after the test. Needs pytest-asyncio (pytest-aiohttp brings it).
+
+It also prints a run's trace when an assertion on a `RunResult` or its `status` fails.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from inngest_dsl._spec import FunctionSpec
+from inngest_dsl._testing_client import CapturingClient
+from inngest_dsl._testing_result import RunResult, RunStatus
+
+if TYPE_CHECKING:
+    from inngest_dsl._testing_devserver import DevServerHarness
+
+__all__ = ["inngest_client", "inngest_dev_server", "pytest_assertrepr_compare"]
+
+StartDevServer = Callable[..., Awaitable["DevServerHarness"]]
+"""`await inngest_dev_server(functions, *, app_id="test-app", retry_interval=0.05)`."""
+
+
+def _trace_of(value: object) -> str | None:
+    if isinstance(value, RunResult):
+        return value.format_trace()
+    if isinstance(value, RunStatus) and value.trace_text:
+        return value.trace_text
+    return None
+
+
+def pytest_assertrepr_compare(
+    config: pytest.Config, op: str, left: object, right: object
+) -> list[str] | None:
+    """On a failed comparison involving a run's result or status, show the run's trace."""
+    trace = _trace_of(left) or _trace_of(right)
+    if trace is None:
+        return None
+    return [f"{left!r} {op} {right!r}", "", *trace.splitlines()]
+
+
+@pytest.fixture
+def inngest_client() -> CapturingClient:
+    """A `CapturingClient`: `client.sent` lists the events sent through it."""
+    return CapturingClient()
+
+
+async def _dev_server_factory() -> AsyncIterator[StartDevServer]:
+    """Start a dev server serving functions: `server = await inngest_dev_server([MyFn])`.
+
+    The result is a `DevServerHarness`: `await server.send(name, data)` returns event ids,
+    `await server.wait_for_run(event_id)` the finished run; `server.client` points at it.
+    """
+    from inngest_dsl._testing_devserver import DevServerHarness
+
+    started: list[DevServerHarness] = []
+
+    async def start(functions: Iterable[type | FunctionSpec], **options: Any) -> DevServerHarness:
+        harness = DevServerHarness(functions, **options)
+        await harness.start()
+        started.append(harness)
+        return harness
+
+    try:
+        yield start
+    finally:
+        for harness in reversed(started):
+            await harness.close()
+
+
+def _pytest_asyncio_missing() -> StartDevServer:
+    """Needs pytest-asyncio."""
+    raise pytest.UsageError(
+        "the inngest_dev_server fixture needs pytest-asyncio (pip install pytest-asyncio)"
+    )
+
+
+def _dev_server_fixture() -> Any:
+    # An async fixture needs pytest-asyncio; without it, say so when the fixture is used.
+    try:
+        import pytest_asyncio
+    except ImportError:  # pragma: no cover - pytest-asyncio is part of the test extra
+        return pytest.fixture(_pytest_asyncio_missing, name="inngest_dev_server")
+    return pytest_asyncio.fixture(_dev_server_factory, name="inngest_dev_server")
+
+
+inngest_dev_server = _dev_server_fixture()

@@ -1,0 +1,50 @@
+"""Test functions in-process, in milliseconds: no server, no network, no real sleeping.
+
+```python
+from inngest_dsl.testing import run_function
+
+async def test_sign_up() -> None:
+    result = await run_function(
+        SignUpFlow,
+        {"name": "auth/signup", "data": {"user_id": "u1"}},
+        steps={"send welcome": {"message_id": "m-1"}},      # mocked: the body is not called
+        waits={"auth/signup.confirmed": None},              # the wait times out
+    )
+    assert result.status == "completed"
+    assert result.step("nudge if unconfirmed").attempts == 1
+```
+
+`run_function` drives the real engine call by call as the executor would; `run_function_sync`
+does the same from a plain test. `CapturingClient` records the events a function sends. The
+pytest plugin (installed with the package) adds the `inngest_client` and `inngest_dev_server`
+fixtures. See guides/testing.md.
+"""
+
+from __future__ import annotations
+
+from inngest_dsl._testing_client import CapturingClient
+from inngest_dsl._testing_devserver import DevServerHarness, ServerRun
+from inngest_dsl._testing_result import ErrorInfo, OpKind, RunResult, RunStatus, TraceOp
+from inngest_dsl._testing_run import (
+    DEFAULT_MAX_CALLS,
+    EventLike,
+    RunFunctionError,
+    run_function,
+    run_function_sync,
+)
+
+__all__ = [
+    "DEFAULT_MAX_CALLS",
+    "CapturingClient",
+    "DevServerHarness",
+    "ErrorInfo",
+    "EventLike",
+    "OpKind",
+    "RunFunctionError",
+    "RunResult",
+    "RunStatus",
+    "ServerRun",
+    "TraceOp",
+    "run_function",
+    "run_function_sync",
+]
