@@ -265,18 +265,26 @@ class Ui:
         runs = store.runs_for_event(event.internal_id)
         body_value = event.body
         resend = _qs(name=event.name, data=json.dumps(body_value.get("data", {}), indent=2))
-        facts = (
+        facts = [
             ("Name", f'<a href="/events{_qs(name=event.name)}">{esc(event.name)}</a>'),
             ("Internal id", f"<code>{esc(event.internal_id)}</code>"),
             ("Event id", f"<code>{esc(event.id)}</code>"),
             ("Received", format_time(event.received_at)),
             ("Timestamp", format_time(event.ts / 1000)),
-        )
+        ]
+        about = body_value.get("data", {}).get("run_id")
+        if event.name.startswith("inngest/") and isinstance(about, str):
+            facts.append(("About run", f'<a href="/runs/{esc(about)}">{esc(about)}</a>'))
+            resend_link = ""
+        else:
+            resend_link = (
+                f'<a class="button small" href="/send{esc(resend)}">Edit and send again</a>'
+            )
         dl = "".join(f"<dt>{label}</dt><dd>{value}</dd>" for label, value in facts)
         final = all(r.status in RunStatus.FINAL for r in runs)
         body = (
             f'<h1>Event <span class="ev-name">{esc(event.name)}</span> '
-            f'<a class="button small" href="/send{esc(resend)}">Edit and send again</a></h1>'
+            f"{resend_link}</h1>"
             f'<dl class="facts">{dl}</dl>'
             "<h2>Runs started</h2>"
             + table(

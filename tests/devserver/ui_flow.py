@@ -19,7 +19,7 @@ def checkout_config(app: RawApp) -> dict[str, Any]:
     return function_config(app, "checkout", event=EVENT, expression="event.data.total > 0")
 
 
-async def checkout(step_id: str, body: dict[str, Any]) -> web.Response:
+async def checkout(step_id: str, body: dict[str, Any], sleep: str = SLEEP) -> web.Response:
     """reserve (slow) -> charge (fails once) -> cool-down (sleep) -> receipt (large output)."""
     steps = body["steps"]
     data = body["event"]["data"]
@@ -37,7 +37,7 @@ async def checkout(step_id: str, body: dict[str, Any]) -> web.Response:
         )
     if "cool-down" not in steps:
         return ops_response(
-            op("Sleep", "cool-down", displayName="cool down", opts={"duration": SLEEP})
+            op("Sleep", "cool-down", displayName="cool down", opts={"duration": sleep})
         )
     if "receipt" not in steps:
         lines = [{"line": i, "text": "x" * 40} for i in range(60)]
