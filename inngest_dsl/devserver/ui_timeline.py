@@ -87,7 +87,11 @@ def _op_row(index: int, step: StepRecord, span: Span, now: float) -> str:
     else:
         summary_line = '<span class="muted">no output</span>'
     attempts = step.attempts
-    attempts_text = f"{attempts} attempt{'s' if attempts != 1 else ''}" if attempts else ""
+    attempts_text = (
+        f"{attempts} attempt{'s' if attempts != 1 else ''}"
+        if attempts and step.kind == "Run"
+        else ""
+    )
     retried = " retried" if attempts > 1 else ""
     details = []
     if error is not None:
