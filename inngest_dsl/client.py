@@ -463,22 +463,29 @@ class Inngest:
 
     # -- Inngest API -----------------------------------------------------------------------
 
-    async def api_request(self, method: str, path: str, json: Any = None) -> tuple[int, Any]:
+    async def api_request(
+        self,
+        method: str,
+        path: str,
+        json: Any = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+    ) -> tuple[int, Any]:
         """Call the Inngest API at `path`; return the status and the parsed JSON (or text).
 
         Authenticated with the signing key's bearer token when one is set; on 401/403 the
-        request is repeated once with the fallback key. Network errors propagate as
-        `aiohttp.ClientError` or `asyncio.TimeoutError`.
+        request is repeated once with the fallback key. `headers` are added to the client's
+        own. Network errors propagate as `aiohttp.ClientError` or `asyncio.TimeoutError`.
         """
         session = self._shared_session()
         url = f"{self.api_base_url}/{path.lstrip('/')}"
         keys: list[str | None] = [k for k in (self.signing_key, self.signing_key_fallback) if k]
         status, parsed = 0, None
         for key in keys or [None]:
-            headers = self.headers()
+            sent = {**self.headers(), **(headers or {})}
             if key:
-                headers["Authorization"] = bearer_token(key)
-            async with session.request(method, url, json=json, headers=headers) as response:
+                sent["Authorization"] = bearer_token(key)
+            async with session.request(method, url, json=json, headers=sent) as response:
                 status = response.status
                 parsed = _parse_body(await response.read())
             if status not in (401, 403):

@@ -193,7 +193,7 @@ class Api:
             events = normalise_events(await self._body(request))
         except (EventValidationError, _BadRequest) as exc:
             return _json({"ids": [], "status": 400, "error": str(exc)}, 400)
-        ids = self.server.runs.ingest(events)
+        ids = await self.server.runs.ingest_grouped(events)
         return _json({"ids": ids, "status": 200})
 
     async def register(self, request: web.Request) -> web.Response:

@@ -128,11 +128,24 @@ class Executor:
             await self._call_once(item)
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception as exc:
+            # Fail the run visibly rather than leave its queue item stranded until a restart.
             log.exception("call for run %s failed unexpectedly", item.run_id)
+            error = error_object("InternalError", f"the dev server could not make the call: {exc}")
+            function = self._registry.get(self._run_function(item)) or _missing("")
+            try:
+                self._runs.apply_call(
+                    item, function, CallOutcome(error=error, retryable=False), 0.0
+                )
+            except Exception:
+                log.exception("could not record the failure of run %s", item.run_id)
         finally:
             self.in_flight -= 1
             self._slots.release()
+
+    def _run_function(self, item: QueueItem) -> str:
+        run = self._store.get_run(item.run_id)
+        return run.function_id if run is not None else ""
 
     async def _call_once(self, item: QueueItem) -> None:
         run = self._store.get_run(item.run_id)

@@ -63,8 +63,36 @@ class ProtocolError(ValueError):
     """An app response the executor cannot understand."""
 
 
+_SAFE_INT = 2**53
+
+
+def _sorted_compact_is_jcs(value: Any) -> bool:
+    """True if sorted compact JSON of `value` is already JCS: no floats (JCS formats numbers
+    the ECMAScript way), no integers beyond 2**53, no keys outside the BMP (JCS sorts UTF-16)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is dict:
+            for key, child in item.items():
+                if not key.isascii() and any(ord(char) > 0xFFFF for char in key):
+                    return False
+                stack.append(child)
+        elif kind is list:
+            stack.extend(item)
+        elif kind is float or (kind is int and not -_SAFE_INT < item < _SAFE_INT):
+            return False
+    return True
+
+
 def canonical(value: Any) -> str:
-    """JCS canonical JSON text (falls back to sorted compact JSON for non-JCS numbers)."""
+    """JCS (RFC 8785) canonical JSON text.
+
+    The C `json` encoder is used whenever its sorted compact output is already canonical (the
+    usual case); `rfc8785` otherwise, and sorted compact JSON for values JCS cannot represent.
+    """
+    if _sorted_compact_is_jcs(value):
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     try:
         return bytes(rfc8785.dumps(value)).decode()
     except Exception:
@@ -259,7 +287,7 @@ def interpret_response(
     text = value if isinstance(value, str) else ""
     fallback = f"HTTP {status}" + (f": {text[:500]}" if text else "")
     return CallOutcome(
-        error=_as_error(value, fallback),
+        error=_as_error(value if isinstance(value, Mapping) else None, fallback),
         retryable=not no_retry,
         retry_at=when,
         version=version,

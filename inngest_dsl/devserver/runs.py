@@ -8,6 +8,7 @@ the scheduler only after its transaction committed.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -76,6 +77,7 @@ class Runs:
         self._clock = clock
         self._pending: list[QueueItem] = []
         self._logs: list[str] = []
+        self._ingest_batch: list[tuple[Sequence[dict[str, Any]], asyncio.Future[list[str]]]] = []
 
     def set_on_due(self, on_due: Callable[[Sequence[QueueItem]], None]) -> None:
         """Where newly committed queue items go (the executor's heap)."""
@@ -124,6 +126,37 @@ class Runs:
             for event in events:
                 ids.append(self._ingest_one(event, now, internal=internal))
         return ids
+
+    async def ingest_grouped(self, events: Sequence[dict[str, Any]]) -> list[str]:
+        """Like `ingest`, but commits together with other requests arriving meanwhile.
+
+        Events of concurrent requests share one transaction (a group commit); each caller
+        still gets its ids only after the commit.
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[list[str]] = loop.create_future()
+        self._ingest_batch.append((events, future))
+        if len(self._ingest_batch) == 1:
+            loop.call_soon(self._flush_ingest)
+        return await future
+
+    def _flush_ingest(self) -> None:
+        batch, self._ingest_batch = self._ingest_batch, []
+        try:
+            now = self._clock()
+            with self.transaction():
+                results = [
+                    [self._ingest_one(event, now, internal=False) for event in events]
+                    for events, _ in batch
+                ]
+        except Exception as exc:
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for (_, future), ids in zip(batch, results, strict=True):
+            if not future.done():
+                future.set_result(ids)
 
     def _ingest_one(self, event: dict[str, Any], now: float, *, internal: bool) -> str:
         internal_id = new_id()

@@ -183,6 +183,13 @@ class Store:
         self._db.execute("PRAGMA foreign_keys=OFF")
         self._db.executescript(_SCHEMA)
         self._in_tx = False
+        # Event names that may have pauses (a superset): most events skip the pause query.
+        self._pause_names: set[str] = {
+            name
+            for (name,) in self._all(
+                "SELECT DISTINCT event_name FROM pauses WHERE event_name IS NOT NULL"
+            )
+        }
 
     def close(self) -> None:
         self._db.close()
@@ -308,7 +315,13 @@ class Store:
         )
 
     def set_app_error(self, url: str, error: str | None) -> None:
-        self._db.execute("UPDATE apps SET error = ? WHERE url = ?", (error, url))
+        """Record why an app could not be synced (None: it could); unknown URLs are added."""
+        self._db.execute(
+            "INSERT INTO apps (url, name, sdk, framework, checksum, synced_at, error) "
+            "VALUES (?, '', '', '', '', NULL, ?) "
+            "ON CONFLICT (url) DO UPDATE SET error = excluded.error",
+            (url, error),
+        )
 
     def list_functions(self) -> list[FunctionRecord]:
         rows = self._all(
@@ -556,6 +569,8 @@ class Store:
         expires: float,
         trigger_json: str,
     ) -> PauseRecord:
+        if event_name is not None:
+            self._pause_names.add(event_name)
         cur = self._db.execute(
             "INSERT INTO pauses (run_id, step_id, kind, event_name, expression, correlation_id, "
             "expires, trigger) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -578,6 +593,8 @@ class Store:
         return None if row is None else PauseRecord(*row)
 
     def pauses_for_event(self, event_name: str) -> list[PauseRecord]:
+        if event_name not in self._pause_names:
+            return []
         rows = self._all(
             f"SELECT {_PAUSE_COLUMNS} FROM pauses WHERE event_name = ? ORDER BY id",
             (event_name,),

@@ -251,3 +251,17 @@ async def test_cancel_endpoint_cancels_a_sleeping_run(dev_server: DevServer) -> 
     assert reply["data"]["status"] == "Cancelled"
     cancelled = dev_server.store.list_events(name="inngest/function.cancelled")
     assert len(cancelled) == 1
+
+
+async def test_unreachable_app_is_listed_with_its_error(dev_server: DevServer) -> None:
+    status, reply = await _post(
+        f"{dev_server.url}/v1/apps", {"url": "http://127.0.0.1:9/api/inngest"}
+    )
+    assert status == 502
+    assert "unreachable" in reply["error"]
+    status, reply = await _get(f"{dev_server.url}/v1/apps")
+    [app] = reply["data"]
+    assert app["url"] == "http://127.0.0.1:9/api/inngest"
+    assert "unreachable" in app["error"]
+    status, reply = await _post(f"{dev_server.url}/v1/apps", {"url": "nope"})
+    assert status == 400

@@ -386,3 +386,20 @@ async def test_calls_are_signed_over_the_exact_bytes_sent(tmp_path: Any) -> None
     assert _signing.canonicalize_body(sent) == sent  # JCS canonical as sent
     assert _signing.verify(signature, sent, [key]) == key
     assert _signing.verify(signature, sent + b" ", [key]) is None
+
+
+async def test_retry_after_header_sets_the_retry_time(dev_server: DevServer) -> None:
+    arrivals: list[float] = []
+
+    async def handler(step_id: str, body: dict[str, Any]) -> web.Response:
+        arrivals.append(asyncio.get_running_loop().time())
+        if len(arrivals) == 1:
+            return error_response("busy", status=503, headers={"Retry-After": "1"})
+        return done_response("ok")
+
+    async with raw_app(handler) as app:
+        await register(dev_server, app, function_config(app, "fn", event="app/go"))
+        await send(dev_server, {"name": "app/go"})
+        run = await finished_run_of(dev_server, "raw-fn")
+    assert run.status == RunStatus.COMPLETED
+    assert arrivals[1] - arrivals[0] >= 0.95  # not the 0.05 s --retry-interval

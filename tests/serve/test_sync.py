@@ -1,0 +1,266 @@
+"""Sync (out-of-band through a fake Inngest API, and in-band) and `use_api` payload fetches."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import attrs
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from inngest_dsl import Context, InngestFunction, step
+from inngest_dsl._signing import bearer_token, canonical_json, sign, verify
+from inngest_dsl._wire import function_config, to_json
+from inngest_dsl.aiohttp import SERVED
+
+from .conftest import (
+    APP_ID,
+    KEY,
+    PATH,
+    AiohttpClient,
+    call_body,
+    event,
+    make_client,
+    post_call,
+)
+
+AiohttpServer = Callable[..., Awaitable[TestServer]]
+
+
+class Greet(InngestFunction, id="greet", name="Greet people", event="app/greet", retries=1):
+    @step("say hello")
+    def hello(self, ctx: Context) -> dict[str, str]:
+        return {"greeting": "hello"}
+
+    @step("say bye")
+    def bye(self, ctx: Context) -> Any:
+        return [ctx.data.get("greeting"), ctx.event.data.get("n")]
+
+
+@attrs.define
+class FakeInngest:
+    """A loopback stand-in for the Inngest API that records what it was sent."""
+
+    server: TestServer
+    received: list[dict[str, Any]]
+    replies: dict[str, tuple[int, Any]]
+
+    @property
+    def url(self) -> str:
+        return str(self.server.make_url("")).rstrip("/")
+
+
+@pytest.fixture
+async def fake_inngest(aiohttp_server: AiohttpServer) -> FakeInngest:
+    received: list[dict[str, Any]] = []
+    replies: dict[str, tuple[int, Any]] = {}
+
+    async def record(request: web.Request) -> web.Response:
+        raw = await request.read()
+        received.append(
+            {
+                "method": request.method,
+                "path": request.path,
+                "query": dict(request.query),
+                "headers": dict(request.headers),
+                "body": json.loads(raw) if raw else None,
+            }
+        )
+        status, body = replies.get(request.path, (200, {"ok": True, "modified": True}))
+        return web.json_response(body, status=status)
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", record)
+    server = await aiohttp_server(app)
+    return FakeInngest(server, received, replies)
+
+
+# -- out-of-band ---------------------------------------------------------------------------
+
+
+async def test_out_of_band_sync_registers_with_the_api(
+    aiohttp_client: AiohttpClient, fake_inngest: FakeInngest
+) -> None:
+    client = await make_client(aiohttp_client, [Greet], api_base_url=fake_inngest.url)
+    response = await client.put(
+        PATH, params={"deployId": "dep-1"}, headers={"X-Inngest-Server-Kind": "dev"}
+    )
+    assert response.status == 200
+    assert await response.json() == {"message": "Successfully synced.", "modified": True}
+    assert response.headers["X-Inngest-Sync-Kind"] == "out_of_band"
+
+    [sent] = fake_inngest.received
+    assert (sent["method"], sent["path"], sent["query"]) == (
+        "POST",
+        "/fn/register",
+        {"deployId": "dep-1"},
+    )
+    app_url = str(client.make_url(PATH))
+    body = sent["body"]
+    assert body["url"] == app_url  # deployId stripped
+    assert (body["appName"], body["deployType"], body["framework"]) == (APP_ID, "ping", "aiohttp")
+    assert body["sdk"].startswith("inngest-dsl:v")
+    assert body["functions"] == [to_json(function_config(Greet.__inngest_spec__, APP_ID, app_url))]  # type: ignore[arg-type]
+    assert body["functions"][0]["steps"]["step"]["runtime"]["url"] == (
+        f"{app_url}?fnId={APP_ID}-greet&stepId=step"
+    )
+    headers = sent["headers"]
+    assert headers["X-Inngest-Expected-Server-Kind"] == "dev"
+    assert headers["X-Inngest-Framework"] == "aiohttp"
+    assert headers["X-Inngest-SDK"].startswith("inngest-dsl:v")
+    assert "Authorization" not in headers
+
+
+async def test_sync_url_uses_serve_origin_and_path(
+    aiohttp_client: AiohttpClient, fake_inngest: FakeInngest
+) -> None:
+    client = await make_client(
+        aiohttp_client,
+        [Greet],
+        api_base_url=fake_inngest.url,
+        serve_origin="shop.example.com",
+        serve_path="/inngest",
+    )
+    response = await client.put(PATH, params={"deployId": "x"})
+    assert response.status == 200
+    assert fake_inngest.received[0]["body"]["url"] == "https://shop.example.com/inngest"
+
+
+async def test_cloud_sync_carries_the_bearer_token(
+    aiohttp_client: AiohttpClient, fake_inngest: FakeInngest
+) -> None:
+    client = await make_client(
+        aiohttp_client, [Greet], is_dev=False, signing_key=KEY, api_base_url=fake_inngest.url
+    )
+    response = await client.put(PATH)
+    assert response.status == 200
+    assert fake_inngest.received[0]["headers"]["Authorization"] == bearer_token(KEY)
+
+
+async def test_refused_sync_is_reported(
+    aiohttp_client: AiohttpClient, fake_inngest: FakeInngest
+) -> None:
+    fake_inngest.replies["/fn/register"] = (400, {"error": "At least one function is invalid"})
+    client = await make_client(aiohttp_client, [Greet], api_base_url=fake_inngest.url)
+    response = await client.put(PATH)
+    body = await response.json()
+    assert response.status == 500
+    assert body["code"] == "registration_failed"
+    assert body["modified"] is False
+    assert "HTTP 400" in body["error"]
+    assert "At least one function is invalid" in body["message"]
+
+
+async def test_unreachable_api_is_reported(aiohttp_client: AiohttpClient) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    # Nothing listens on the port once the socket is closed.
+    client = await make_client(aiohttp_client, [Greet], api_base_url=f"http://127.0.0.1:{port}")
+    response = await client.put(PATH)
+    body = await response.json()
+    assert response.status == 500
+    assert body["code"] == "registration_failed"
+    assert f"127.0.0.1:{port}/fn/register" in body["error"]
+
+
+# -- in-band -------------------------------------------------------------------------------
+
+
+async def test_in_band_sync_answers_with_the_config(
+    aiohttp_client: AiohttpClient, fake_inngest: FakeInngest
+) -> None:
+    client = await make_client(
+        aiohttp_client, [Greet], is_dev=False, signing_key=KEY, api_base_url=fake_inngest.url
+    )
+    app_url = str(client.make_url(PATH))
+    payload = canonical_json({"url": app_url})
+    response = await client.put(
+        PATH,
+        data=payload,
+        headers={"X-Inngest-Sync-Kind": "in_band", "X-Inngest-Signature": sign(payload, KEY)},
+    )
+    raw = await response.read()
+    assert response.status == 200
+    assert response.headers["X-Inngest-Sync-Kind"] == "in_band"
+    assert verify(response.headers["X-Inngest-Signature"], raw, [KEY]) == KEY
+    body = json.loads(raw)
+    assert body["app_id"] == APP_ID
+    assert body["url"] == app_url
+    assert body["functions"] == [to_json(function_config(Greet.__inngest_spec__, APP_ID, app_url))]  # type: ignore[arg-type]
+    assert body["inspection"]["authentication_succeeded"] is True
+    assert (body["framework"], body["sdk_language"]) == ("aiohttp", "py")
+    assert fake_inngest.received == []  # nothing sent out-of-band
+
+
+async def test_unsigned_in_band_sync_is_refused(
+    aiohttp_client: AiohttpClient, fake_inngest: FakeInngest
+) -> None:
+    client = await make_client(
+        aiohttp_client, [Greet], is_dev=False, signing_key=KEY, api_base_url=fake_inngest.url
+    )
+    response = await client.put(PATH, json={"url": "x"}, headers={"X-Inngest-Sync-Kind": "in_band"})
+    assert response.status == 401
+    assert (await response.json())["code"] == "sig_verification_failed"
+    assert fake_inngest.received == []
+
+
+async def test_in_band_request_in_dev_mode_syncs_out_of_band(
+    aiohttp_client: AiohttpClient, fake_inngest: FakeInngest
+) -> None:
+    client = await make_client(aiohttp_client, [Greet], api_base_url=fake_inngest.url)
+    response = await client.put(PATH, headers={"X-Inngest-Sync-Kind": "in_band"})
+    assert response.status == 200
+    assert response.headers["X-Inngest-Sync-Kind"] == "out_of_band"
+    assert len(fake_inngest.received) == 1
+
+
+# -- use_api -------------------------------------------------------------------------------
+
+
+async def test_use_api_fetches_events_and_memo(
+    aiohttp_client: AiohttpClient, fake_inngest: FakeInngest
+) -> None:
+    from inngest_dsl._execution import hash_step_id
+
+    fake_inngest.replies["/v0/runs/01RUN/batch"] = (200, [event("app/greet", n=7)])
+    fake_inngest.replies["/v0/runs/01RUN/actions"] = (
+        200,
+        {hash_step_id("say hello"): {"data": {"greeting": "hi"}}},
+    )
+    client = await make_client(
+        aiohttp_client, [Greet], is_dev=False, signing_key=KEY, api_base_url=fake_inngest.url
+    )
+    body = call_body(use_api=True)
+    body["events"], body["steps"] = [], {}
+    reply = await post_call(client, "greet", body, key=KEY)
+    assert reply.status == 206
+    assert reply.body[0]["data"] == ["hi", 7]
+    paths = [sent["path"] for sent in fake_inngest.received]
+    assert paths == ["/v0/runs/01RUN/batch", "/v0/runs/01RUN/actions"]
+    assert fake_inngest.received[0]["headers"]["Authorization"] == bearer_token(KEY)
+
+
+async def test_use_api_failure_is_a_500(
+    aiohttp_client: AiohttpClient, fake_inngest: FakeInngest
+) -> None:
+    fake_inngest.replies["/v0/runs/01RUN/batch"] = (404, {"error": "not found"})
+    client = await make_client(aiohttp_client, [Greet], api_base_url=fake_inngest.url)
+    reply = await post_call(client, "greet", call_body(use_api=True))
+    assert reply.status == 500
+    assert reply.body["code"] == "api_fetch_failed"
+    assert "v0/runs/01RUN/batch" in reply.body["error"]
+
+
+def test_serve_records_what_it_mounted() -> None:
+    from inngest_dsl.aiohttp import serve
+    from inngest_dsl.client import Inngest
+
+    app = web.Application()
+    served = serve(app, Inngest(APP_ID, is_dev=True), [Greet], path="/x/inngest")
+    assert app[SERVED]["/x/inngest"] is served
+    assert list(served.plans) == [f"{APP_ID}-greet"]
