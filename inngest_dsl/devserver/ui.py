@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from inngest_dsl.devserver.api import Api
 from inngest_dsl.devserver.events import EventValidationError, normalise_events
 from inngest_dsl.devserver.records import EventRecord, FunctionRecord, RunRecord, RunStatus
 from inngest_dsl.devserver.ui_html import (
@@ -95,6 +96,7 @@ class Ui:
 
     def __init__(self, server: DevServer) -> None:
         self.server = server
+        self._api = Api(server)
 
     def _function_names(self) -> dict[str, str]:
         return {f.id: f.name for f in self.server.store.list_functions()}
@@ -118,6 +120,12 @@ class Ui:
         return rows
 
     # -- runs --------------------------------------------------------------------------------
+
+    async def home(self, request: web.Request) -> web.Response:
+        """The runs page for browsers; the JSON index (`/v1`) for clients not asking for HTML."""
+        if "text/html" in request.headers.get("Accept", ""):
+            return await self.runs(request)
+        return await self._api.index(request)
 
     async def runs(self, request: web.Request) -> web.Response:
         store = self.server.store
@@ -403,7 +411,7 @@ class Ui:
             events = normalise_events({"name": name, "data": data})
         except EventValidationError as exc:
             return self._form_error(name, data_text, f"The event was refused: {exc}.")
-        ids = self.server.runs.ingest(events)
+        ids = await self.server.runs.ingest_grouped(events)
         raise web.HTTPSeeOther(f"/events/{urllib.parse.quote(ids[0])}")
 
     def _form_error(self, name: str, data: str, error: str) -> web.Response:
@@ -416,10 +424,10 @@ class Ui:
 
 
 def build_ui_routes(server: DevServer) -> list[web.RouteDef]:
-    """The UI's routes; `/` is the runs page."""
+    """The UI's routes; `/` is the runs page (or, to a client not asking for HTML, the index)."""
     ui = Ui(server)
     return [
-        web.get("/", ui.runs),
+        web.get("/", ui.home),
         web.get("/runs/{run_id}", ui.run),
         web.get("/events", ui.events),
         web.get("/events/{event_id}", ui.event),

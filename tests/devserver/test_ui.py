@@ -27,11 +27,15 @@ from .conftest import (
 )
 from .ui_flow import EVENT, FUNCTION_ID, checkout, checkout_config
 
+BROWSER_ACCEPT = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 ORDER = {"order": "A-1", "total": 30, "items": ["<script>alert('items')</script>", "mug"]}
 
 
 async def get(server: DevServer, path: str) -> tuple[int, str, str]:
-    async with aiohttp.ClientSession() as session, session.get(server.url + path) as response:
+    async with (
+        aiohttp.ClientSession(headers=BROWSER_ACCEPT) as session,
+        session.get(server.url + path) as response,
+    ):
         return response.status, response.content_type, await response.text()
 
 
@@ -279,14 +283,15 @@ async def test_run_page_polls_while_running_and_stops_when_finished(
     assert "badge-cancelled" in html
 
 
-async def test_stylesheet_and_json_index_are_served(dev_server: DevServer) -> None:
+async def test_stylesheet_and_json_index_for_non_browsers_are_served(dev_server: DevServer) -> None:
     status, content_type, css = await get(dev_server, "/ui/style.css")
     assert status == 200
     assert content_type == "text/css"
     assert ".timeline" in css
-    async with (
-        aiohttp.ClientSession() as session,
-        session.get(f"{dev_server.url}/v1") as response,
-    ):
-        body = await response.json()
-    assert body["name"] == "inngest-dsl dev server"
+    for path in ("/v1", "/"):
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(dev_server.url + path, headers={"Accept": "application/json"}) as response,
+        ):
+            body = await response.json()
+        assert body["name"] == "inngest-dsl dev server", path
