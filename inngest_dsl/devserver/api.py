@@ -336,7 +336,7 @@ def build_routes(server: DevServer) -> list[web.RouteDef]:
         return wrapper
 
     return [
-        web.get("/", guarded(api.index)),
+        web.get("/v1", guarded(api.index)),
         web.get("/health", guarded(api.health)),
         web.post("/e/{key}", guarded(api.send_events)),
         web.post("/fn/register", guarded(api.register)),

@@ -18,6 +18,7 @@ from inngest_dsl.devserver.functions import Registry
 from inngest_dsl.devserver.runs import Runs
 from inngest_dsl.devserver.store import Store
 from inngest_dsl.devserver.sync import AppSyncer
+from inngest_dsl.devserver.ui import build_ui_routes
 
 __all__ = ["DEFAULT_DB", "DevServer", "DevServerConfig"]
 
@@ -96,6 +97,7 @@ class DevServer:
         app = web.Application(middlewares=[error_middleware], client_max_size=64 * 1024 * 1024)
         app[DEV_SERVER] = self
         app.add_routes(build_routes(self))
+        app.add_routes(build_ui_routes(self))
         self.app = app
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
