@@ -1,0 +1,44 @@
+"""The README quickstart works: the example shop runs a sign-up to completion."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def test_quickstart_runs_the_sign_up_flow_to_completion() -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "examples" / "quickstart.py"),
+            "--exit",
+            "--db",
+            ":memory:",
+            "--port",
+            str(_free_port()),
+            "--app-port",
+            str(_free_port()),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "of shop-sign-up-flow: Completed" in out, out
+    for step in ("send welcome", "auth/signup.confirmed", "nudge if unconfirmed"):
+        assert step in out, step
+    assert '"nudged": false' in out
