@@ -141,10 +141,12 @@ class RunResult:
 
     @property
     def completed(self) -> bool:
+        """The run finished successfully."""
         return self.status == "completed"
 
     @property
     def failed(self) -> bool:
+        """The run failed (see `error`)."""
         return self.status == "failed"
 
     @property

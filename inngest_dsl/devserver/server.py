@@ -116,9 +116,11 @@ class DevServer:
         self.syncer.start()
 
     def functions_changed(self) -> None:
+        """Re-read cron schedules after a sync changed the registered functions."""
         self.cron.functions_changed()
 
     async def stop(self) -> None:
+        """Stop syncing, scheduling and calling, then close the port and the store."""
         await self.syncer.stop()
         await self.cron.stop()
         await self.executor.stop()

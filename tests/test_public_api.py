@@ -1,0 +1,48 @@
+"""The public API: exports are pinned, and every public name is documented."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+
+import pytest
+
+PUBLIC = {
+    "inngest_dsl": [
+        "ConfigError", "Context", "DefinitionError", "Event", "EventError", "FunctionSpec",
+        "Inngest", "InngestError", "InngestFunction", "NonRetriableError", "RetryAfterError",
+        "SendEventError", "StepError", "__version__", "discover", "run", "sleep", "sleep_until",
+        "spec_of", "step", "wait_for_event",
+    ],
+    "inngest_dsl.testing": [
+        "CapturingClient", "DEFAULT_MAX_CALLS", "DevServerHarness", "ErrorInfo", "EventLike",
+        "OpKind", "RunFunctionError", "RunResult", "RunStatus", "ServerRun", "TraceOp",
+        "run_function", "run_function_sync",
+    ],
+    "inngest_dsl.aiohttp": ["SERVED", "ServedFunctions", "serve"],
+    "inngest_dsl.devserver": ["DEFAULT_DB", "DevServer", "DevServerConfig"],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("module_name", sorted(PUBLIC))
+def test_exports_are_pinned(module_name: str) -> None:
+    module = importlib.import_module(module_name)
+    assert sorted(module.__all__) == sorted(PUBLIC[module_name])
+
+
+@pytest.mark.parametrize("module_name", sorted(PUBLIC))
+def test_public_names_have_docstrings(module_name: str) -> None:
+    module = importlib.import_module(module_name)
+    undocumented = []
+    for name in module.__all__:
+        value = getattr(module, name)
+        if not (inspect.isclass(value) or inspect.isfunction(value)):
+            continue
+        if not (value.__doc__ or "").strip():
+            undocumented.append(name)
+        if inspect.isclass(value):
+            for attribute, member in vars(value).items():
+                documentable = inspect.isfunction(member) or isinstance(member, property)
+                if not attribute.startswith("_") and documentable and not (member.__doc__ or ""):
+                    undocumented.append(f"{name}.{attribute}")
+    assert undocumented == []
