@@ -21,6 +21,8 @@ def compile_expression(expression: str) -> Any:
     except CELParseError as exc:
         where = f"line {exc.line}, column {exc.column}" if exc.line else "unknown position"
         raise ValueError(f"invalid expression {expression!r}: syntax error at {where}") from None
+    except Exception as exc:  # celpy's other compile-time errors share no base class
+        raise ValueError(f"invalid expression {expression!r}: {exc}") from None
 
 
 def expression_problem(expression: object) -> str | None:

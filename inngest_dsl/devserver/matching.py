@@ -9,7 +9,6 @@ An expression that fails to evaluate (a missing field, mismatched types) does no
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -17,22 +16,20 @@ import attrs
 import celpy
 from celpy.adapter import json_to_cel
 
-__all__ = ["ExpressionError", "TriggerIndex", "check_expression", "evaluate", "name_matches"]
+from inngest_dsl._expressions import compile_expression
 
-_ENV = celpy.Environment()
+__all__ = ["ExpressionError", "TriggerIndex", "check_expression", "evaluate", "name_matches"]
 
 
 class ExpressionError(ValueError):
     """A CEL expression that does not compile."""
 
 
-@functools.lru_cache(maxsize=4096)
 def _program(expression: str) -> Any:
     try:
-        return _ENV.program(_ENV.compile(expression))
-    except Exception as exc:  # celpy raises its own parse error types
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ExpressionError(f"invalid expression {expression!r}: {first}") from None
+        return compile_expression(expression)
+    except ValueError as exc:
+        raise ExpressionError(str(exc)) from None
 
 
 def check_expression(expression: str) -> None:
