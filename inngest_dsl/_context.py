@@ -44,7 +44,3 @@ class Context:
         if isinstance(key, WaitForEventOp):
             return self.data.get(key.id)
         return self.data[key]
-
-    def get(self, key: str, default: Any = None) -> Any:
-        """`ctx.data.get(key, default)`."""
-        return self.data.get(key, default)

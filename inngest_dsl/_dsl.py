@@ -57,7 +57,6 @@ class _Pending:
 class _Declarations:
     """What one class body declared: ops in order, and the problems found on the way."""
 
-    owner: str
     items: list[Op | _Pending] = field(factory=list)
     explicit_ids: list[str] = field(factory=list)
     problems: list[str] = field(factory=list)
@@ -66,9 +65,9 @@ class _Declarations:
 class _Namespace(dict[str, Any]):
     """The class-body namespace: an ordinary dict that also records declarations."""
 
-    def __init__(self, owner: str) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.declarations = _Declarations(owner)
+        self.declarations = _Declarations()
 
 
 def _declarations(verb: str) -> _Declarations:
@@ -231,7 +230,7 @@ class _FunctionMeta(type):
         mcs, cls_name: str, bases: tuple[type, ...], /, **kwargs: Any
     ) -> _Namespace:
         # Positional-only: `name=` is one of the class keywords.
-        return _Namespace(cls_name)
+        return _Namespace()
 
     def __new__(
         mcs, cls_name: str, bases: tuple[type, ...], namespace: dict[str, Any], /, **kwargs: Any
@@ -277,7 +276,7 @@ class InngestFunction(_Base):
         super().__init_subclass__()
         declarations = cls.__dict__.get("__inngest_declarations__")
         if not isinstance(declarations, _Declarations):  # built by type(...), no __prepare__
-            declarations = _Declarations(cls.__qualname__)
+            declarations = _Declarations()
         own_ops, problems = _finish_declarations(declarations)
         cls.__inngest_own_ops__ = own_ops
         cls.__inngest_own_ids__ = tuple(declarations.explicit_ids)
