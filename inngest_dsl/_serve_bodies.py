@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import urlsplit
 
 from inngest_dsl._signing import hash_event_key, hash_signing_key
 from inngest_dsl._spec import FunctionSpec
@@ -31,12 +31,14 @@ CAPABILITIES = {"in_band_sync": "v1", "trust_probe": "v1"}
 
 
 def app_url(request_url: str, serve_origin: str | None, serve_path: str | None) -> str:
-    """The app's public URL: the request's, with serve overrides applied and `deployId` dropped."""
+    """The app's public URL: the request's origin and path, with serve overrides applied.
+
+    The request's query is dropped: `deployId` is not part of the app's URL, and a caller's
+    `probe=`, `fnId=` or `stepId=` must never end up in the URL Inngest calls.
+    """
     parts = urlsplit(request_url)
     origin = serve_origin or f"{parts.scheme}://{parts.netloc}"
-    path = serve_path or parts.path
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "deployId"]
-    return f"{origin}{path}" + (f"?{urlencode(query)}" if query else "")
+    return f"{origin}{serve_path or parts.path}"
 
 
 def function_configs(specs: Sequence[FunctionSpec], app_id: str, url: str) -> list[dict[str, Any]]:

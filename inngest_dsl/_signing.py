@@ -25,6 +25,7 @@ __all__ = [
     "hash_event_key",
     "hash_signing_key",
     "normalize_key",
+    "parse_json",
     "sign",
     "verify",
 ]
@@ -33,6 +34,29 @@ MAX_SIGNATURE_AGE = 300.0
 """Seconds a request signature stays valid (the 5-minute window)."""
 
 _PREFIX = re.compile(r"^signkey-\w+-")
+_HEX_SIGNATURE = re.compile(r"[0-9a-f]{64}")
+_SAFE_INTEGER = 2**53
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_json(raw: bytes | str) -> Any:
+    """`json.loads`, refusing the `NaN` / `Infinity` constants JSON does not have."""
+    return json.loads(raw, parse_constant=_reject_constant)
+
+
+def _as_server_numbers(value: Any) -> Any:
+    # The server reads JSON numbers as float64 before canonicalising, so integers past 2**53
+    # reach us as what float64 printed; treating them as floats gives the same JCS text.
+    if isinstance(value, dict):
+        return {k: _as_server_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_server_numbers(v) for v in value]
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= _SAFE_INTEGER:
+        return float(value)
+    return value
 
 
 def normalize_key(signing_key: str) -> str:
@@ -41,8 +65,14 @@ def normalize_key(signing_key: str) -> str:
 
 
 def canonical_json(value: Any) -> bytes:
-    """Serialise a JSON value in JCS canonical form (the bytes that get signed)."""
-    return bytes(rfc8785.dumps(value))
+    """Serialise a JSON value in JCS canonical form (the bytes that get signed).
+
+    Integers beyond 2**53 are written as the server writes them: as float64 numbers.
+    """
+    try:
+        return bytes(rfc8785.dumps(value))
+    except rfc8785.IntegerDomainError:
+        return bytes(rfc8785.dumps(_as_server_numbers(value)))
 
 
 def canonicalize_body(body: bytes) -> bytes:
@@ -52,7 +82,7 @@ def canonicalize_body(body: bytes) -> bytes:
     """
     if not body.strip():
         return b""
-    return canonical_json(json.loads(body))
+    return canonical_json(parse_json(body))
 
 
 def _mac(canonical_body: bytes, signing_key: str, ts: int) -> str:
@@ -73,9 +103,10 @@ def _parse(header: str) -> tuple[int, str] | None:
         if sep:
             fields[name.strip()] = value.strip()
     try:
-        return int(fields["t"]), fields["s"]
+        ts, signature = int(fields["t"]), fields["s"]
     except (KeyError, ValueError):
         return None
+    return (ts, signature) if _HEX_SIGNATURE.fullmatch(signature) else None
 
 
 def verify(

@@ -164,7 +164,8 @@ def _int_field(raw: dict[str, Any], key: str, default: int | None) -> int | None
     value = raw.get(key, default)
     if value is None:
         return default
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+    whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    if isinstance(value, bool) or not whole:
         raise WireError(f"ctx.{key} must be a whole number, got {value!r}")
     return int(value)
 

@@ -19,7 +19,6 @@ minutes old); in dev mode nothing is checked.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -38,7 +37,7 @@ from inngest_dsl._serve_bodies import (
     introspection,
     register_body,
 )
-from inngest_dsl._signing import canonical_json, canonicalize_body, sign, verify
+from inngest_dsl._signing import canonical_json, canonicalize_body, parse_json, sign, verify
 from inngest_dsl._spec import FunctionSpec
 from inngest_dsl._wire import (
     CallRequest,
@@ -149,17 +148,32 @@ class _Handler:
     # -- PUT ---------------------------------------------------------------------------------
 
     async def put(self, request: web.Request) -> web.Response:
-        """Sync: in-band (cloud mode, signed) answers with the config; else register out-of-band."""
+        """Sync: in-band (cloud mode, signed) answers with the config; else register out-of-band.
+
+        In cloud mode a sync must be signed, with one exception: an unsigned out-of-band sync
+        (`curl -X PUT` after a deploy) is accepted when the serve origin is configured, since
+        then nothing in the request can change the URL that gets registered.
+        """
         url = app_url(str(request.url), self.client.serve_origin, self.client.serve_path)
         in_band = request.headers.get("X-Inngest-Sync-Kind") == "in_band"
-        if in_band and not self.client.is_dev:
-            try:
-                canonical = canonicalize_body(await request.read())
-            except ValueError as exc:
-                return self.respond(400, _not_json(exc))
-            key = self.verified_key(request, canonical)
-            if key is None:
+        if self.client.is_dev:
+            return await self.sync_out_of_band(request, url)
+        try:
+            canonical = canonicalize_body(await request.read())
+        except ValueError as exc:
+            return self.respond(400, _not_json(exc))
+        key = self.verified_key(request, canonical)
+        if key is None:
+            signed = "X-Inngest-Signature" in request.headers
+            if signed or in_band:
                 return self.unauthorized(self.signature_problem(request))
+            if self.client.serve_origin is None:
+                return self.unauthorized(
+                    "unsigned sync refused in cloud mode: sync from Inngest (its requests are "
+                    "signed), or set INNGEST_SERVE_ORIGIN so the registered URL cannot come "
+                    "from the request"
+                )
+        if in_band:
             return self.respond(
                 200,
                 in_band_body(self.client, self.served.specs, url),
@@ -214,7 +228,7 @@ class _Handler:
         if query.get("probe") == "trust":
             return await self.trust_probe(request, raw)
         try:
-            parsed = json.loads(raw)
+            parsed = parse_json(raw)
             # The signature covers the JCS form (as `canonicalize_body`), from the parse we have.
             canonical = canonical_json(parsed) if cloud else b""
         except ValueError as exc:  # also numbers JCS cannot represent
@@ -253,9 +267,9 @@ class _Handler:
             result = await execute(
                 plan, call, target=query.get("stepId"), app_id=self.client.app_id
             )
-        except Exception as exc:  # the engine promises results; this is a bug, not user code
+        except Exception:  # the engine promises results; this is a bug, not user code
             _log.exception("inngest_dsl: internal error running %s", fn_id)
-            return self.respond(500, _error(f"internal error: {exc!r}", "internal"), key=key)
+            return self.respond(500, _error("internal error in inngest_dsl", "internal"), key=key)
         return self.respond(result.status, result.body, key=key, headers=result.headers())
 
     async def trust_probe(self, request: web.Request, raw: bytes) -> web.Response:

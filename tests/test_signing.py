@@ -10,6 +10,7 @@ import pytest
 
 from inngest_dsl._signing import (
     bearer_token,
+    canonical_json,
     canonicalize_body,
     hash_event_key,
     hash_signing_key,
@@ -66,3 +67,16 @@ def test_bearer_vectors(case: dict[str, Any]) -> None:
 @pytest.mark.parametrize("case", VECTORS["event_key_hash"]["cases"])
 def test_event_key_hash_vectors(case: dict[str, Any]) -> None:
     assert hash_event_key(case["event_key"]) == case["hash"]
+
+
+def test_integers_past_2_53_canonicalise_as_the_server_writes_float64() -> None:
+    assert canonical_json({"n": 2**60}) == b'{"n":1152921504606847000}'
+    assert canonical_json([2**70, -(2**60), 2**53 - 1]) == (
+        b"[1.1805916207174113e+21,-1152921504606847000,9007199254740991]"
+    )
+
+
+@pytest.mark.parametrize("body", [b'{"a": NaN}', b"[Infinity]", b"-Infinity"])
+def test_non_json_constants_are_refused(body: bytes) -> None:
+    with pytest.raises(ValueError, match="is not JSON"):
+        canonicalize_body(body)

@@ -260,3 +260,51 @@ async def test_body_jcs_cannot_represent_is_a_400(aiohttp_client: AiohttpClient)
     )
     assert response.status == 400
     assert (await response.json())["code"] == "body_invalid"
+
+
+@pytest.mark.parametrize("signature", ["s=é", "s=zz", "s=" + "A" * 64, ""])
+async def test_malformed_signature_field_is_refused_not_a_crash(
+    aiohttp_client: AiohttpClient, signature: str
+) -> None:
+    client = await cloud_client(aiohttp_client)
+    payload = canonical_json(call_body())
+    header = f"t={int(time.time())}&{signature}"
+    response = await client.post(
+        PATH,
+        params={"fnId": f"{APP_ID}-greet"},
+        data=payload,
+        headers={"X-Inngest-Signature": header},
+    )
+    assert response.status == 401
+    introspection = await client.get(PATH, headers={"X-Inngest-Signature": header})
+    assert introspection.status == 200
+    assert (await introspection.json())["authentication_succeeded"] is False
+
+
+async def test_signed_body_with_integers_past_2_53_is_accepted(
+    aiohttp_client: AiohttpClient,
+) -> None:
+    """The server canonicalises such numbers as float64; so must the signature check."""
+    client = await cloud_client(aiohttp_client)
+    body = call_body()
+    body["event"]["data"] = {"big": 1152921504606847000}  # 2**60 as float64 prints it
+    # What the server signs: JCS of its float64 reading; for this body, sorted compact JSON.
+    server_bytes = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+    reply_raw = await client.post(
+        PATH,
+        params={"fnId": f"{APP_ID}-greet"},
+        data=server_bytes,
+        headers={"X-Inngest-Signature": sign(server_bytes, KEY)},
+    )
+    assert reply_raw.status == 206
+
+
+async def test_nan_in_a_call_body_is_a_400(aiohttp_client: AiohttpClient) -> None:
+    client = await make_client(aiohttp_client, [Greet])
+    response = await client.post(
+        PATH,
+        params={"fnId": f"{APP_ID}-greet"},
+        data=b'{"event": {"name": "app/greet"}, "steps": {}, "ctx": {"attempt": NaN}}',
+    )
+    assert response.status == 400
+    assert (await response.json())["code"] == "body_invalid"

@@ -20,6 +20,7 @@ from inngest_dsl.aiohttp import SERVED
 from .conftest import (
     APP_ID,
     KEY,
+    OTHER_KEY,
     PATH,
     AiohttpClient,
     call_body,
@@ -136,9 +137,51 @@ async def test_cloud_sync_carries_the_bearer_token(
     client = await make_client(
         aiohttp_client, [Greet], is_dev=False, signing_key=KEY, api_base_url=fake_inngest.url
     )
-    response = await client.put(PATH)
+    body = canonical_json({"url": "http://127.0.0.1/api/inngest"})
+    response = await client.put(PATH, data=body, headers={"X-Inngest-Signature": sign(body, KEY)})
     assert response.status == 200
     assert fake_inngest.received[0]["headers"]["Authorization"] == bearer_token(KEY)
+
+
+async def test_cloud_sync_unsigned_is_refused_unless_the_serve_origin_is_fixed(
+    aiohttp_client: AiohttpClient, fake_inngest: FakeInngest
+) -> None:
+    """Otherwise a stranger's Host header would choose the URL Inngest sends runs to."""
+    options = {"is_dev": False, "signing_key": KEY, "api_base_url": fake_inngest.url}
+    client = await make_client(aiohttp_client, [Greet], **options)
+    response = await client.put(PATH, headers={"Host": "evil.example"})
+    assert response.status == 401
+    assert "INNGEST_SERVE_ORIGIN" in (await response.json())["error"]
+    assert fake_inngest.received == []
+
+    fixed = await make_client(
+        aiohttp_client, [Greet], serve_origin="https://shop.example.com", **options
+    )
+    response = await fixed.put(PATH, headers={"Host": "evil.example"})
+    assert response.status == 200
+    [registration] = fake_inngest.received
+    assert registration["body"]["url"] == "https://shop.example.com/api/inngest"
+
+    # A signature that is present must still verify.
+    response = await fixed.put(
+        PATH, data=b"{}", headers={"X-Inngest-Signature": sign(b"{}", OTHER_KEY)}
+    )
+    assert response.status == 401
+    assert len(fake_inngest.received) == 1
+
+
+async def test_sync_url_never_carries_the_request_query(
+    aiohttp_client: AiohttpClient, fake_inngest: FakeInngest
+) -> None:
+    client = await make_client(aiohttp_client, [Greet], api_base_url=fake_inngest.url)
+    response = await client.put(f"{PATH}?probe=trust&fnId=shop-other&deployId=d1")
+    assert response.status == 200
+    [registration] = fake_inngest.received
+    assert registration["query"] == {"deployId": "d1"}
+    url = registration["body"]["url"]
+    assert "?" not in url
+    step_url = registration["body"]["functions"][0]["steps"]["step"]["runtime"]["url"]
+    assert step_url == f"{url}?fnId=shop-greet&stepId=step"
 
 
 async def test_refused_sync_is_reported(
