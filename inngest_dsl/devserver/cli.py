@@ -53,6 +53,12 @@ def _positive(text: str) -> float:
     return value
 
 
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return int(text)
+
+
 def _port(text: str) -> int:
     if not text.isdigit() or not 0 <= int(text) <= 65535:
         raise argparse.ArgumentTypeError(f"expected a port number 0-65535, got {text!r}")
@@ -141,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dev.add_argument(
         "--concurrency",
-        type=int,
+        type=_positive_int,
         default=64,
         metavar="N",
         help="calls to apps in flight at most (%(default)s)",

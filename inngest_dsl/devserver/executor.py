@@ -66,7 +66,6 @@ class Executor:
         self._wakeup = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop_task: asyncio.Task[None] | None = None
-        self.in_flight = 0
 
     # -- queue ------------------------------------------------------------------------------
 
@@ -109,7 +108,8 @@ class Executor:
             _, _, item = heapq.heappop(self._heap)
             try:
                 if item.kind == "call":
-                    await self._slots.acquire()
+                    # The slot is taken inside the task: wake-ups and expiries must never
+                    # queue behind calls waiting for one.
                     task = asyncio.get_running_loop().create_task(self._call(item))
                     self._tasks.add(task)
                     task.add_done_callback(self._tasks.discard)
@@ -123,7 +123,10 @@ class Executor:
     # -- calls ------------------------------------------------------------------------------
 
     async def _call(self, item: QueueItem) -> None:
-        self.in_flight += 1
+        async with self._slots:
+            await self._call_guarded(item)
+
+    async def _call_guarded(self, item: QueueItem) -> None:
         try:
             await self._call_once(item)
         except asyncio.CancelledError:
@@ -139,9 +142,6 @@ class Executor:
                 )
             except Exception:
                 log.exception("could not record the failure of run %s", item.run_id)
-        finally:
-            self.in_flight -= 1
-            self._slots.release()
 
     def _run_function(self, item: QueueItem) -> str:
         run = self._store.get_run(item.run_id)

@@ -247,14 +247,12 @@ class Registry:
         self._store = store
         self.functions: dict[str, FunctionInfo] = {}
         self.triggers = TriggerIndex(())
-        self.generation = 0
         self.reload()
 
     def reload(self) -> None:
         records = self._store.list_functions()
         self.functions = {r.id: _info(r) for r in records}
         self.triggers = TriggerIndex((r.id, r.config) for r in records)
-        self.generation += 1
 
     def get(self, function_id: str) -> FunctionInfo | None:
         return self.functions.get(function_id)

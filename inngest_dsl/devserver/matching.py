@@ -18,7 +18,7 @@ from celpy.adapter import json_to_cel
 
 from inngest_dsl._expressions import compile_expression
 
-__all__ = ["ExpressionError", "TriggerIndex", "check_expression", "evaluate", "name_matches"]
+__all__ = ["ExpressionError", "TriggerIndex", "check_expression", "evaluate"]
 
 
 class ExpressionError(ValueError):
@@ -45,13 +45,6 @@ def evaluate(expression: str, variables: Mapping[str, Any]) -> bool:
     except Exception:
         return False
     return isinstance(result, celpy.celtypes.BoolType) and bool(result)
-
-
-def name_matches(pattern: str, name: str) -> bool:
-    """Exact name, or a trailing-`*` wildcard such as `app/*` or `app/user.*`."""
-    if pattern.endswith("*"):
-        return name.startswith(pattern[:-1])
-    return pattern == name
 
 
 @attrs.frozen

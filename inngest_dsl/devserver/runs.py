@@ -254,7 +254,7 @@ class Runs:
                         memo = canonical({"error": data["error"]})
                     else:
                         memo = canonical({"data": data.get("result")})
-                    self._finish_branch(pause.run_id, pause.step_id, memo, now, counted=True)
+                    self._finish_branch(pause.run_id, pause.step_id, memo, now)
         for pause in self._store.pauses_for_event(name):
             if not self._pause_matches(pause, event):
                 continue
@@ -263,7 +263,7 @@ class Runs:
             if pause.kind == "cancel":
                 self.cancel_run(pause.run_id, now)
             else:
-                self._finish_branch(pause.run_id, pause.step_id, body_json, now, counted=True)
+                self._finish_branch(pause.run_id, pause.step_id, body_json, now)
 
     @staticmethod
     def _pause_matches(pause: PauseRecord, event: Mapping[str, Any]) -> bool:
@@ -278,7 +278,7 @@ class Runs:
         now = self._clock()
         with self.transaction():
             if self._store.dequeue(item.id):
-                self._finish_branch(item.run_id, item.step_id, "null", now, counted=True)
+                self._finish_branch(item.run_id, item.step_id, "null", now)
 
     def expire(self, item: QueueItem) -> None:
         """A wait, invoke or cancellation window ran out."""
@@ -290,10 +290,10 @@ class Runs:
             if pause is None or not self._store.delete_pause(pause.id):
                 return
             if pause.kind == "wait":
-                self._finish_branch(pause.run_id, pause.step_id, "null", now, counted=True)
+                self._finish_branch(pause.run_id, pause.step_id, "null", now)
             elif pause.kind == "invoke":
                 memo = canonical({"error": INVOKE_TIMEOUT_ERROR})
-                self._finish_branch(pause.run_id, pause.step_id, memo, now, counted=True)
+                self._finish_branch(pause.run_id, pause.step_id, memo, now)
 
     # -- calls ------------------------------------------------------------------------------
 
@@ -572,9 +572,7 @@ class Runs:
 
     # -- finishing --------------------------------------------------------------------------
 
-    def _finish_branch(
-        self, run_id: str, step_id: str, memo_json: str, now: float, *, counted: bool
-    ) -> None:
+    def _finish_branch(self, run_id: str, step_id: str, memo_json: str, now: float) -> None:
         """A sleep, wait or invoke resolved: memoise it and re-discover once all branches are in."""
         run = self._store.get_run(run_id)
         if run is None or run.status in RunStatus.FINAL:
@@ -591,7 +589,7 @@ class Runs:
             started_at=step.started_at if step and step.started_at else now,
             now=now,
         )
-        outstanding = max(run.outstanding - (1 if counted else 0), 0)
+        outstanding = max(run.outstanding - 1, 0)
         force_plan = run.force_plan
         if outstanding == 0:
             self._enqueue(run_id, "call", DISCOVERY, 0, now)

@@ -158,3 +158,15 @@ def test_dev_with_app_send_and_runs(tmp_path: Path) -> None:
         assert rejected.returncode == 2
         assert "status: must be one of" in rejected.stderr
     assert db.exists()  # the db folder was created by the server
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "many"])
+def test_concurrency_must_be_a_positive_whole_number(
+    value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["dev", "--concurrency", value])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"--concurrency: expected a whole number of at least 1, got {value!r}" in err
+    assert err.count("\n") == 1

@@ -403,3 +403,36 @@ async def test_retry_after_header_sets_the_retry_time(dev_server: DevServer) -> 
         run = await finished_run_of(dev_server, "raw-fn")
     assert run.status == RunStatus.COMPLETED
     assert arrivals[1] - arrivals[0] >= 0.95  # not the 0.05 s --retry-interval
+
+
+async def test_sleeps_wake_on_time_while_every_call_slot_is_busy() -> None:
+    """Calls waiting for a free slot must not hold up timers."""
+    release = asyncio.Event()
+
+    async def handler(step_id: str, body: dict[str, Any]) -> web.Response:
+        if body["event"]["name"] == "app/hang":
+            await release.wait()
+            return done_response("released")
+        if "nap" not in body["steps"]:
+            return ops_response(op("Sleep", "nap", opts={"duration": "200ms"}))
+        return done_response("woke")
+
+    async with running_dev_server(concurrency=1) as server, raw_app(handler) as app:
+        await register(
+            server,
+            app,
+            function_config(app, "napper", event="app/nap"),
+            function_config(app, "hanger", event="app/hang"),
+        )
+        await send(server, {"name": "app/nap"})
+        await wait_until(lambda: len(app.calls) == 1)
+        # One call holds the only slot; the second waits for it.
+        await send(server, [{"name": "app/hang"}, {"name": "app/hang"}])
+        await wait_until(lambda: len(app.calls) == 2)
+        (nap_run,) = [r for r in server.store.list_runs(None, 10, "raw-napper")]
+        await asyncio.sleep(0.5)
+        steps = server.store.list_steps(nap_run.run_id)
+        release.set()
+        assert [(s.kind, s.status) for s in steps] == [("Sleep", "Completed")], steps
+        run = await finished_run_of(server, "raw-napper")
+        assert run.output == "woke"
