@@ -24,7 +24,7 @@ from inngest_dsl._testing_result import RunResult, RunStatus
 if TYPE_CHECKING:
     from inngest_dsl._testing_devserver import DevServerHarness
 
-__all__ = ["inngest_client", "inngest_dev_server", "pytest_assertrepr_compare"]
+__all__ = ["StartDevServer", "inngest_client", "inngest_dev_server", "pytest_assertrepr_compare"]
 
 StartDevServer = Callable[..., Awaitable["DevServerHarness"]]
 """`await inngest_dev_server(functions, *, app_id="test-app", retry_interval=0.05)`."""

@@ -21,6 +21,9 @@ PUBLIC = {
     ],
     "inngest_dsl.aiohttp": ["SERVED", "ServedFunctions", "serve"],
     "inngest_dsl.devserver": ["DEFAULT_DB", "DevServer", "DevServerConfig"],
+    "inngest_dsl.pytest_plugin": [
+        "StartDevServer", "inngest_client", "inngest_dev_server", "pytest_assertrepr_compare",
+    ],
 }  # fmt: skip
 
 
