@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from inngest_dsl import _durations, _signing
-from inngest_dsl.devserver.events import EventValidationError, normalise_events
+from inngest_dsl.devserver.events import EventValidationError, ids_from_seed, normalise_events
 from inngest_dsl.devserver.functions import RegistrationError, validate_registration
 from inngest_dsl.devserver.records import EventRecord, RunRecord, RunStatus, StepRecord
 from inngest_dsl.devserver.sync import SyncError
@@ -148,7 +148,7 @@ class Api:
     async def _body(self, request: web.Request) -> Any:
         raw = await request.read()
         try:
-            return json.loads(raw)
+            return _signing.parse_json(raw)
         except ValueError:
             raise _BadRequest("the body is not valid JSON") from None
 
@@ -191,9 +191,11 @@ class Api:
             return _json({"status": 401, "message": "", "error": "Event key not found"}, 401)
         try:
             events = normalise_events(await self._body(request))
+            seed = request.headers.get("X-Inngest-Event-Id-Seed")
+            seeded = ids_from_seed(seed, len(events)) if seed else None
         except (EventValidationError, _BadRequest) as exc:
             return _json({"ids": [], "status": 400, "error": str(exc)}, 400)
-        ids = await self.server.runs.ingest_grouped(events)
+        ids = await self.server.runs.ingest_grouped(events, seeded)
         return _json({"ids": ids, "status": 200})
 
     async def register(self, request: web.Request) -> web.Response:

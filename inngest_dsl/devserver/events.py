@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Any
 
-__all__ = ["MAX_BATCH", "MAX_NAME", "EventValidationError", "normalise_events"]
+from ulid import ULID
+
+__all__ = ["MAX_BATCH", "MAX_NAME", "EventValidationError", "ids_from_seed", "normalise_events"]
 
 MAX_BATCH = 5000
 MAX_NAME = 512
@@ -68,3 +72,28 @@ def normalise_events(body: Any) -> list[dict[str, Any]]:
             raise EventValidationError(f"at most {MAX_BATCH} events per request, got {len(body)}")
         return [_normalise(raw, index, True) for index, raw in enumerate(body)]
     return [_normalise(body, 0, False)]
+
+
+def ids_from_seed(seed: str, count: int) -> list[str]:
+    """The internal ids of `count` events sent with `X-Inngest-Event-Id-Seed: <ms>,<base64>`.
+
+    As Inngest does: the seed's time and 10 random bytes, plus the event's index, make a ULID,
+    so a retried request with the same seed names the same events.
+    """
+    millis, sep, encoded = seed.partition(",")
+    try:
+        if not sep or not millis.isdigit():
+            raise ValueError
+        entropy = base64.b64decode(encoded, validate=True)
+        if len(entropy) != 10 or int(millis) >= 2**48:
+            raise ValueError
+    except (ValueError, binascii.Error):
+        raise EventValidationError(
+            "X-Inngest-Event-Id-Seed: expected '<unix ms>,<base64 of 10 bytes>'"
+        ) from None
+    start = int.from_bytes(entropy, "big")
+    stamp = int(millis).to_bytes(6, "big")
+    return [
+        str(ULID.from_bytes(stamp + ((start + index) % 2**80).to_bytes(10, "big")))
+        for index in range(count)
+    ]

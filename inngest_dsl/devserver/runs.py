@@ -77,7 +77,9 @@ class Runs:
         self._clock = clock
         self._pending: list[QueueItem] = []
         self._logs: list[str] = []
-        self._ingest_batch: list[tuple[Sequence[dict[str, Any]], asyncio.Future[list[str]]]] = []
+        self._ingest_batch: list[
+            tuple[Sequence[dict[str, Any]], Sequence[str] | None, asyncio.Future[list[str]]]
+        ] = []
 
     def set_on_due(self, on_due: Callable[[Sequence[QueueItem]], None]) -> None:
         """Where newly committed queue items go (the executor's heap)."""
@@ -127,15 +129,18 @@ class Runs:
                 ids.append(self._ingest_one(event, now, internal=internal))
         return ids
 
-    async def ingest_grouped(self, events: Sequence[dict[str, Any]]) -> list[str]:
+    async def ingest_grouped(
+        self, events: Sequence[dict[str, Any]], ids: Sequence[str] | None = None
+    ) -> list[str]:
         """Like `ingest`, but commits together with other requests arriving meanwhile.
 
         Events of concurrent requests share one transaction (a group commit); each caller
-        still gets its ids only after the commit.
+        still gets its ids only after the commit. Given `ids` (from the sender's seed), an
+        event already stored under its id is not stored or acted on again.
         """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[list[str]] = loop.create_future()
-        self._ingest_batch.append((events, future))
+        self._ingest_batch.append((events, ids, future))
         if len(self._ingest_batch) == 1:
             loop.call_soon(self._flush_ingest)
         return await future
@@ -146,20 +151,35 @@ class Runs:
             now = self._clock()
             with self.transaction():
                 results = [
-                    [self._ingest_one(event, now, internal=False) for event in events]
-                    for events, _ in batch
+                    [
+                        self._ingest_one(
+                            event, now, internal=False, internal_id=ids[i] if ids else None
+                        )
+                        for i, event in enumerate(events)
+                    ]
+                    for events, ids, _ in batch
                 ]
         except Exception as exc:
-            for _, future in batch:
+            for _, _, future in batch:
                 if not future.done():
                     future.set_exception(exc)
             return
-        for (_, future), ids in zip(batch, results, strict=True):
+        for (_, _, future), ids in zip(batch, results, strict=True):
             if not future.done():
                 future.set_result(ids)
 
-    def _ingest_one(self, event: dict[str, Any], now: float, *, internal: bool) -> str:
-        internal_id = new_id()
+    def _ingest_one(
+        self,
+        event: dict[str, Any],
+        now: float,
+        *,
+        internal: bool,
+        internal_id: str | None = None,
+    ) -> str:
+        if internal_id is None:
+            internal_id = new_id()
+        elif self._store.has_event(internal_id):
+            return internal_id  # a retried send: this event is in already
         if not event.get("id"):
             event["id"] = internal_id
         if event.get("ts") is None:

@@ -229,6 +229,10 @@ class Store:
         )
         return int(cur.lastrowid or 0)
 
+    def has_event(self, internal_id: str) -> bool:
+        """Whether an event is stored under this internal id."""
+        return self._one("SELECT 1 FROM events WHERE internal_id = ?", (internal_id,)) is not None
+
     def get_event(self, ident: str) -> EventRecord | None:
         """By internal id (what the event API returned), else by the event's own `id`."""
         row = self._one(f"SELECT {_EVENT_COLUMNS} FROM events WHERE internal_id = ?", (ident,))

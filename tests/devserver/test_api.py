@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -265,3 +266,50 @@ async def test_unreachable_app_is_listed_with_its_error(dev_server: DevServer) -
     assert "unreachable" in app["error"]
     status, reply = await _post(f"{dev_server.url}/v1/apps", {"url": "nope"})
     assert status == 400
+
+
+async def test_a_retried_send_with_the_same_seed_stores_and_runs_once(
+    dev_server: DevServer,
+) -> None:
+    """The client resends a failed batch with the same X-Inngest-Event-Id-Seed."""
+
+    async def handler(step_id: str, body: dict[str, Any]) -> web.Response:
+        return done_response("ran")
+
+    seed = {"X-Inngest-Event-Id-Seed": "1795240000000,AAECAwQFBgcICQ=="}
+    batch = [{"name": "app/once", "data": {"n": 1}}, {"name": "app/once", "data": {"n": 2}}]
+    async with raw_app(handler) as app:
+        await register(dev_server, app, function_config(app, "once", event="app/once"))
+        first = await _post(f"{dev_server.url}/e/test", batch, seed)
+        again = await _post(f"{dev_server.url}/e/test", batch, seed)
+        other = await _post(f"{dev_server.url}/e/test", batch[:1])
+        await wait_until(lambda: dev_server.store.count_runs().get("Completed") == 3)
+        await asyncio.sleep(0.1)  # a duplicate run, if any, would have started by now
+    assert first[0] == again[0] == 200
+    assert first[1]["ids"] == again[1]["ids"]
+    assert len(set(first[1]["ids"])) == 2
+    assert other[1]["ids"][0] not in first[1]["ids"]
+    assert sum(dev_server.store.count_runs().values()) == 3
+    sent = [e for e in dev_server.store.list_events(100) if e.name == "app/once"]
+    assert len(sent) == 3
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "fragment"),
+    [
+        (b'{"name": "app/x", "data": {"v": NaN}}', {}, "not valid JSON"),
+        (b'{"name": "app/x"}', {"X-Inngest-Event-Id-Seed": "soon,abc"}, "Event-Id-Seed"),
+    ],
+    ids=["nan", "bad-seed"],
+)
+async def test_event_api_refuses_nan_and_malformed_seeds(
+    dev_server: DevServer, body: bytes, headers: dict[str, str], fragment: str
+) -> None:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{dev_server.url}/e/test", data=body, headers=headers) as response,
+    ):
+        reply = await response.json()
+    assert response.status == 400
+    assert fragment in reply["error"]
+    assert dev_server.store.count_events() == 0
