@@ -41,9 +41,8 @@ from inngest_dsl._wire import (
 )
 from inngest_dsl.errors import EventError, NonRetriableError, RetryAfterError
 
-__all__ = ["DEFAULT_MAX_ATTEMPTS", "ExecutionPlan", "execute", "hash_step_id", "plan_for"]
+__all__ = ["ExecutionPlan", "execute", "hash_step_id", "plan_for"]
 
-DEFAULT_MAX_ATTEMPTS = 5
 """Attempts per request when neither the request nor the function says (4 retries + 1)."""
 
 # Kinds of planned op, compared by identity on the hot path.
@@ -101,7 +100,8 @@ def _kind(op: Op) -> int:
     return _WAIT
 
 
-def _build_plan(spec: FunctionSpec) -> ExecutionPlan:
+def plan_for(spec: FunctionSpec) -> ExecutionPlan:
+    """The execution plan of `spec` (hashed ids, body kinds): build it once and keep it."""
     seen: dict[str, int] = {}
     planned: list[PlannedOp] = []
     hashes: dict[str, int] = {}
@@ -130,15 +130,6 @@ def _build_plan(spec: FunctionSpec) -> ExecutionPlan:
     return ExecutionPlan(spec=spec, ops=tuple(planned), hashes=hashes)
 
 
-_plans: dict[int, ExecutionPlan] = {}
-
-
-def plan_for(spec: FunctionSpec) -> ExecutionPlan:
-    """The (cached) execution plan of `spec`; the op list is static, so it is built once."""
-    plan = _plans.get(id(spec))
-    if plan is None or plan.spec is not spec:
-        plan = _plans[id(spec)] = _build_plan(spec)
-    return plan
 
 
 # ---------------------------------------------------------------------------------------------
@@ -240,10 +231,7 @@ def _wait_result(value: Any) -> Any:
 
 def _context(plan: ExecutionPlan, request: CallRequest, app_id: str) -> Context:
     ctx = request.ctx
-    max_attempts = ctx.max_attempts
-    if max_attempts is None:
-        retries = plan.spec.retries
-        max_attempts = DEFAULT_MAX_ATTEMPTS if retries is None else retries + 1
+    max_attempts = plan.spec.max_attempts if ctx.max_attempts is None else ctx.max_attempts
     return Context(
         event=request.event,
         events=request.events,
@@ -377,8 +365,8 @@ async def _run_step(entry: PlannedOp, ctx: Context, instance: object) -> CallRes
         # As the official SDK does: these decide the whole request's fate, not the step's.
         return _function_error(exc)
     except Exception as exc:
-        attempts = ctx.max_attempts or DEFAULT_MAX_ATTEMPTS
-        op = "StepFailed" if ctx.attempt + 1 >= attempts else "StepError"
+        assert ctx.max_attempts is not None  # `_context` always sets it
+        op = "StepFailed" if ctx.attempt + 1 >= ctx.max_attempts else "StepError"
         error = _error_body(exc, "unknown")
         return CallResult(206, [_op(entry, op, entry.user_id, error=error)])
     try:

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from inngest_dsl._context import Context
 
 __all__ = [
+    "DEFAULT_RETRIES",
     "Body",
     "CronTrigger",
     "EventTrigger",
@@ -28,6 +29,9 @@ __all__ = [
     "Trigger",
     "WaitForEventOp",
 ]
+
+DEFAULT_RETRIES = 4
+"""Retries Inngest gives a function that does not set `retries`."""
 
 Body = Callable[[Any, "Context"], Any | Awaitable[Any]]
 """A block's body: a method taking `(self, ctx)`, sync or async."""
@@ -136,6 +140,11 @@ class FunctionSpec:
     cls: type = field(repr=False)
     retries: int | None = None
     description: str | None = None
+
+    @property
+    def max_attempts(self) -> int:
+        """Attempts per step or request: the retries plus the first try (Inngest's default 5)."""
+        return (DEFAULT_RETRIES if self.retries is None else self.retries) + 1
 
     def composite_id(self, app_id: str) -> str:
         """The id Inngest knows the function by: `<app_id>-<id>`."""

@@ -24,7 +24,7 @@ from ulid import ULID
 from inngest_dsl._dsl import spec_of
 from inngest_dsl._durations import format_instant, parse_instant
 from inngest_dsl._event import Event
-from inngest_dsl._execution import DEFAULT_MAX_ATTEMPTS, ExecutionPlan, execute, plan_for
+from inngest_dsl._execution import ExecutionPlan, execute, plan_for
 from inngest_dsl._expressions import compile_expression
 from inngest_dsl._spec import (
     CronTrigger,
@@ -427,7 +427,7 @@ async def run_function(
     """
     spec = function if isinstance(function, FunctionSpec) else spec_of(function)
     if max_attempts is None:
-        max_attempts = DEFAULT_MAX_ATTEMPTS if spec.retries is None else spec.retries + 1
+        max_attempts = spec.max_attempts
     if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
         raise RunFunctionError(f"max_attempts must be a whole number >= 1, got {max_attempts!r}")
     if isinstance(max_calls, bool) or not isinstance(max_calls, int) or max_calls < 1:

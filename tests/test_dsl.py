@@ -345,3 +345,14 @@ def test_default_id_from_class_name(class_name: str, function_id: str) -> None:
 def test_spec_of_rejects_non_functions() -> None:
     with pytest.raises(TypeError, match="not a concrete InngestFunction"):
         spec_of(int)
+
+
+def test_max_attempts_is_retries_plus_one_with_inngest_default() -> None:
+    class Default(InngestFunction, event="a/b"):
+        pass
+
+    class Never(InngestFunction, event="a/b", retries=0):
+        pass
+
+    assert spec_of(Default).max_attempts == 5
+    assert spec_of(Never).max_attempts == 1

@@ -74,11 +74,6 @@ def test_plan_hashes_memoised_ops_with_repeat_counters() -> None:
     assert plan.hashes[hash_step_id("sleep 5m:2")] == 4
 
 
-def test_plan_is_built_once_per_spec() -> None:
-    spec = spec_of(Repeats)
-    assert plan_for(spec) is plan_for(spec)
-
-
 class Folds(InngestFunction, id="folds", event="app/go"):
     @run("mapping")
     def mapping(self, ctx: Context) -> dict[str, int]:
