@@ -212,6 +212,10 @@ class _Entry:
         )
 
 
+def _code_of(error: object) -> str | None:
+    return error.code if isinstance(error, ErrorBody) else None
+
+
 def _error_info(error: object) -> ErrorInfo:
     if isinstance(error, ErrorBody):
         return ErrorInfo(name=error.name, message=error.message, stack=error.stack)
@@ -246,6 +250,7 @@ class _Run:
         self.entries: dict[int, _Entry] = {}
         self.last_ctx: Context | None = None
         self.raised_in_call: int | None = None
+        self.started_in_call: int | None = None
 
     # -- Observer --------------------------------------------------------------------------
 
@@ -264,6 +269,7 @@ class _Run:
         entry.attempts += 1
         entry.mocked = entry.mocked or mocked
         self.last_ctx = ctx
+        self.started_in_call = index
 
     def returned(self, index: int, value: Any) -> None:
         entry = self.entry(index)
@@ -463,7 +469,7 @@ async def _drive(
     target: str | None = None
     planned: deque[str] = deque()
     for calls in range(1, max_calls + 1):
-        run.raised_in_call = None
+        run.raised_in_call = run.started_in_call = None
         request = CallRequest(
             event=trigger,
             events=batch,
@@ -482,11 +488,15 @@ async def _drive(
             return run.result("completed", output, result.body, None, run_id, started_at, calls)
         if result.status != 206:
             if result.no_retry is True or attempt + 1 >= max_attempts:
+                error = _error_info(result.body)
                 if run.raised_in_call is not None:
                     entry = run.entry(run.raised_in_call)
                     entry.error = entry.errors[-1]
+                elif _code_of(result.body) == "output_unserializable":
+                    # The block returned without raising; what failed is its result.
+                    assert run.started_in_call is not None
+                    run.entry(run.started_in_call).error = error
                 data = dict(run.last_ctx.data) if run.last_ctx is not None else {}
-                error = _error_info(result.body)
                 return run.result("failed", None, data, error, run_id, started_at, calls)
             attempt += 1
             continue

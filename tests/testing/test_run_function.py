@@ -391,3 +391,21 @@ def test_the_function_still_runs_normally_outside_the_kit() -> None:
     # The kit instruments a copy of the spec; the class's own spec is untouched.
     original = spec_of(SignUp).ops[1]
     assert original.body is SignUp.send_welcome  # type: ignore[union-attr]
+
+
+async def test_a_result_that_is_not_json_fails_the_block_that_returned_it() -> None:
+    class Sets(InngestFunction, event="app/sets", retries=0):
+        @step("fine")
+        def fine(self, ctx: Context) -> dict[str, int]:
+            return {"n": 1}
+
+        @step("bad")
+        def bad(self, ctx: Context) -> set[int]:
+            return {1, 2}
+
+    result = await run_function(Sets, {"name": "app/sets"})
+    assert result.status == "failed"
+    assert result.step("bad").error is not None
+    assert "not JSON-serialisable" in result.step("bad").error.message
+    assert result.step("fine").error is None
+    assert "step 'bad'" in result.format_trace()
