@@ -209,7 +209,6 @@ class Api:
         except (RegistrationError, _BadRequest) as exc:
             return _error(400, str(exc))
         modified = self.server.registry.register(registration, self.server.clock())
-        self.server.functions_changed()
         if modified:
             log.info(
                 "synced app %s (%s): %d functions",

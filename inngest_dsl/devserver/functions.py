@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -247,6 +247,8 @@ class Registry:
         self._store = store
         self.functions: dict[str, FunctionInfo] = {}
         self.triggers = TriggerIndex(())
+        # Called after a sync changed the functions (the cron scheduler re-reads them).
+        self.on_change: Callable[[], None] = lambda: None
         self.reload()
 
     def reload(self) -> None:
@@ -276,5 +278,7 @@ class Registry:
             rows.append((config["id"], config["name"], step["runtime"]["url"], json.dumps(config)))
         with self._store.transaction():
             self._store.save_app(app, rows)
-        self.reload()
+        if modified:
+            self.reload()
+            self.on_change()
         return modified

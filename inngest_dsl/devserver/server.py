@@ -85,6 +85,7 @@ class DevServer:
         self.cron = CronScheduler(
             self.registry, self.runs, next_fire=config.next_fire, clock=self.clock
         )
+        self.registry.on_change = self.cron.functions_changed
         self.syncer = AppSyncer(
             self.store,
             self.registry,
@@ -114,10 +115,6 @@ class DevServer:
         self.executor.start()
         self.cron.start()
         self.syncer.start()
-
-    def functions_changed(self) -> None:
-        """Re-read cron schedules after a sync changed the registered functions."""
-        self.cron.functions_changed()
 
     async def stop(self) -> None:
         """Stop syncing, scheduling and calling, then close the port and the store."""

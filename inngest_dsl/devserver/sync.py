@@ -61,8 +61,11 @@ class AppSyncer:
         body = _signing.canonical_json({"url": url})
         headers = {"Content-Type": "application/json"}
         if self._signing_key:
-            # Signed like Cloud: SDKs in cloud mode refuse a ping that announces a dev server.
+            # Signed like Cloud: SDKs in cloud mode refuse a ping that announces a dev server,
+            # and asked for an in-band sync they answer with their configuration instead of
+            # registering with their (Cloud) API origin.
             headers["X-Inngest-Signature"] = _signing.sign(body, self._signing_key)
+            headers["X-Inngest-Sync-Kind"] = "in_band"
         else:
             headers["X-Inngest-Server-Kind"] = "dev"
         try:
