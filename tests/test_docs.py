@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from inngest_dsl.devserver.server import DevServer, DevServerConfig
+from inngest_dsl.testing import DevServerHarness
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "guides").glob("*.md"))]
@@ -51,8 +52,27 @@ def _code_of(page: Path, line: int, code: str, compile_only: bool) -> Any:
     return compile(tree, str(page), "exec", ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
 
 
+async def _run_with_dev_server(test: Any) -> None:
+    """Run an example test that takes the `inngest_dev_server` fixture, as pytest would."""
+    harnesses: list[DevServerHarness] = []
+
+    async def start(functions: Any, **options: Any) -> DevServerHarness:
+        harness = DevServerHarness(functions, **options)
+        harnesses.append(harness)
+        return await harness.start()
+
+    try:
+        await test(inngest_dev_server=start)
+    finally:
+        for harness in harnesses:
+            await harness.close()
+
+
 def run_page(page: Path) -> int:
-    """Execute a page's blocks; returns how many ran."""
+    """Execute a page's blocks, then the example tests that need the dev server fixture.
+
+    Returns how many blocks ran. Blocks call their other tests themselves.
+    """
     namespace: dict[str, Any] = {"__name__": f"docs_{page.stem.replace('-', '_')}"}
     blocks = python_blocks(page)
     loop = asyncio.new_event_loop()
@@ -63,6 +83,13 @@ def run_page(page: Path) -> int:
                 loop.run_until_complete(eval(compiled, namespace))
             else:
                 exec(compiled, namespace)
+        for name, value in list(namespace.items()):
+            if (
+                name.startswith("test_")
+                and inspect.iscoroutinefunction(value)
+                and list(inspect.signature(value).parameters) == ["inngest_dev_server"]
+            ):
+                loop.run_until_complete(_run_with_dev_server(value))
     finally:
         loop.close()
     return len(blocks)

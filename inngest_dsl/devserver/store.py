@@ -371,11 +371,16 @@ class Store:
         )
         return [_run(row) for row in rows]
 
-    def count_runs(self) -> dict[str, int]:
-        return {
-            status: int(n)
-            for status, n in self._all("SELECT status, COUNT(*) FROM runs GROUP BY status")
-        }
+    def count_runs(self, function_id: str | None = None) -> dict[str, int]:
+        """Runs by status, of one function or of all."""
+        if function_id is None:
+            rows = self._all("SELECT status, COUNT(*) FROM runs GROUP BY status")
+        else:
+            rows = self._all(
+                "SELECT status, COUNT(*) FROM runs WHERE function_id = ? GROUP BY status",
+                (function_id,),
+            )
+        return {status: int(n) for status, n in rows}
 
     def mark_running(self, run_id: str, now: float) -> None:
         self._db.execute(

@@ -140,7 +140,7 @@ class Ui:
                 f"{esc(', '.join(RunStatus.ALL))}.</p>"
             )
             status = None
-        counts = store.count_runs()
+        counts = store.count_runs(function_id)
         tabs = [
             f'<a href="/{_qs(function=function_id)}"{" class=active" if status is None else ""}>'
             f"All <span class=count>{sum(counts.values())}</span></a>"

@@ -156,6 +156,10 @@ async def test_status_filter_shows_only_runs_in_that_status(
     assert f"/runs/{checkout_run.run_id}" in both
     _, _, by_function = await get(dev_server, "/?function=raw-broken")
     assert f"/runs/{checkout_run.run_id}" not in by_function
+    # The tab counts follow the function filter too.
+    assert "All <span class=count>1</span>" in by_function
+    assert "Completed <span class=count>0</span>" in by_function
+    assert "All <span class=count>2</span>" in both
     status, _, unknown = await get(dev_server, "/?status=<nope>")
     assert status == 200
     assert "Unknown status &lt;nope&gt;" in unknown
