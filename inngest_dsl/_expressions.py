@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from typing import Any
 
 import celpy
+from celpy.adapter import json_to_cel
 from celpy.celparser import CELParseError
 
-__all__ = ["compile_expression", "expression_problem"]
+__all__ = ["compile_expression", "expression_is_true", "expression_problem"]
 
 _environment = celpy.Environment()
 
@@ -34,3 +36,14 @@ def expression_problem(expression: object) -> str | None:
     except ValueError as exc:
         return str(exc)
     return None
+
+
+def expression_is_true(expression: str, variables: Mapping[str, Any]) -> bool:
+    """Whether `expression` is boolean true with these JSON `variables` bound.
+
+    Raises `ValueError` if it does not compile; evaluation errors (a missing field,
+    mismatched types) propagate as celpy raises them.
+    """
+    program = compile_expression(expression)
+    result = program.evaluate({name: json_to_cel(value) for name, value in variables.items()})
+    return isinstance(result, celpy.celtypes.BoolType) and bool(result)

@@ -17,15 +17,13 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
-import celpy
-from celpy.adapter import json_to_cel
 from ulid import ULID
 
 from inngest_dsl._dsl import spec_of
 from inngest_dsl._durations import format_instant, parse_instant
 from inngest_dsl._event import Event
 from inngest_dsl._execution import ExecutionPlan, execute, plan_for
-from inngest_dsl._expressions import compile_expression
+from inngest_dsl._expressions import expression_is_true
 from inngest_dsl._spec import (
     CronTrigger,
     EventTrigger,
@@ -391,14 +389,10 @@ def _check_condition(op: WaitForEventOp, trigger: Event, candidate: Event) -> No
     assert op.if_ is not None
     problem = "it evaluates to false"
     try:
-        program = compile_expression(op.if_)
-        value = program.evaluate(
-            {"event": json_to_cel(trigger.to_wire()), "async": json_to_cel(candidate.to_wire())}
-        )
+        if expression_is_true(op.if_, {"event": trigger.to_wire(), "async": candidate.to_wire()}):
+            return
     except Exception as exc:  # celpy reports evaluation problems with its own types
-        value, problem = None, f"it cannot be evaluated: {exc}"
-    if isinstance(value, celpy.celtypes.BoolType) and bool(value):
-        return
+        problem = f"it cannot be evaluated: {exc}"
     raise RunFunctionError(
         f"waits[{op.id!r}] does not satisfy the wait's condition {op.if_!r} ({problem}), "
         "so the server would never resume the run with it; fix the event's data, or script "

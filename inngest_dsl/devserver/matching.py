@@ -13,10 +13,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
-import celpy
-from celpy.adapter import json_to_cel
 
-from inngest_dsl._expressions import compile_expression
+from inngest_dsl._expressions import compile_expression, expression_is_true
 
 __all__ = ["ExpressionError", "TriggerIndex", "check_expression", "evaluate"]
 
@@ -40,11 +38,9 @@ def check_expression(expression: str) -> None:
 def evaluate(expression: str, variables: Mapping[str, Any]) -> bool:
     """True iff the expression evaluates to boolean true with these JSON variables."""
     try:
-        program = _program(expression)
-        result = program.evaluate({k: json_to_cel(v) for k, v in variables.items()})
+        return expression_is_true(expression, variables)
     except Exception:
         return False
-    return isinstance(result, celpy.celtypes.BoolType) and bool(result)
 
 
 @attrs.frozen
