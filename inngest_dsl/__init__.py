@@ -4,6 +4,7 @@ from inngest_dsl._context import Context
 from inngest_dsl._discover import discover
 from inngest_dsl._dsl import (
     InngestFunction,
+    on_failure,
     run,
     sleep,
     sleep_until,
@@ -12,6 +13,18 @@ from inngest_dsl._dsl import (
     wait_for_event,
 )
 from inngest_dsl._event import Event
+from inngest_dsl._failure import Failure, failure_spec
+from inngest_dsl._options import (
+    Batch,
+    Cancel,
+    Concurrency,
+    Debounce,
+    Priority,
+    RateLimit,
+    Singleton,
+    Throttle,
+    Timeouts,
+)
 from inngest_dsl._spec import FunctionSpec
 from inngest_dsl._version import __version__
 from inngest_dsl.client import Inngest
@@ -27,21 +40,33 @@ from inngest_dsl.errors import (
 )
 
 __all__ = [
+    "Batch",
+    "Cancel",
+    "Concurrency",
     "ConfigError",
     "Context",
+    "Debounce",
     "DefinitionError",
     "Event",
     "EventError",
+    "Failure",
     "FunctionSpec",
     "Inngest",
     "InngestError",
     "InngestFunction",
     "NonRetriableError",
+    "Priority",
+    "RateLimit",
     "RetryAfterError",
     "SendEventError",
+    "Singleton",
     "StepError",
+    "Throttle",
+    "Timeouts",
     "__version__",
     "discover",
+    "failure_spec",
+    "on_failure",
     "run",
     "sleep",
     "sleep_until",

@@ -9,14 +9,26 @@ class is complete, `InngestFunction.__init_subclass__` compiles the declarations
 from __future__ import annotations
 
 import datetime as _dt
+import inspect
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, overload
 
 from attrs import define, field
 
 from inngest_dsl._compile import compile_function
 from inngest_dsl._durations import format_duration, parse_duration, parse_instant
+from inngest_dsl._options import (
+    Batch,
+    Cancel,
+    Concurrency,
+    Debounce,
+    Priority,
+    RateLimit,
+    Singleton,
+    Throttle,
+    Timeouts,
+)
 from inngest_dsl._spec import (
     FunctionSpec,
     Op,
@@ -30,6 +42,7 @@ from inngest_dsl.errors import DefinitionError
 
 __all__ = [
     "InngestFunction",
+    "on_failure",
     "run",
     "sleep",
     "sleep_until",
@@ -60,6 +73,7 @@ class _Declarations:
     items: list[Op | _Pending] = field(factory=list)
     explicit_ids: list[str] = field(factory=list)
     problems: list[str] = field(factory=list)
+    failure_handlers: list[Callable[..., Any]] = field(factory=list)
 
 
 class _Namespace(dict[str, Any]):
@@ -222,6 +236,45 @@ def wait_for_event(
     return op
 
 
+def on_failure(handler: F) -> F:
+    """Declare the method that runs after the function has failed for good (retries exhausted).
+
+    Use as a bare decorator, once per class, on a `(self, ctx, failure)` method, sync or async;
+    `failure` is a `Failure` (the failed run's event, its error as a `StepError`, its run id).
+    Inngest runs it as a companion function, `<id>-failure`, which is not retried.
+    """
+    decl = _declarations("on_failure")
+    if isinstance(handler, str):
+        decl.problems.append(
+            "on_failure takes no message: write @on_failure above the method, "
+            f"not @on_failure({handler!r})"
+        )
+        return _unchanged  # keeps the class body running
+    name = getattr(handler, "__name__", repr(handler))
+    if not callable(handler):
+        decl.problems.append(f"on_failure: the decorated object is not callable: {handler!r}")
+    elif decl.failure_handlers:
+        first = getattr(decl.failure_handlers[0], "__name__", "?")
+        decl.problems.append(
+            f"on_failure: a function has one failure handler, got {first!r} and {name!r}"
+        )
+    else:
+        try:
+            inspect.signature(handler).bind(None, None, None)
+        except TypeError:
+            decl.problems.append(
+                f"on_failure {name!r}: the method must take (self, ctx, failure)"
+            )
+        except ValueError:  # no signature to inspect (some builtins): trust the caller
+            pass
+        decl.failure_handlers.append(handler)
+    return handler
+
+
+def _unchanged(method: F) -> F:
+    return method
+
+
 class _FunctionMeta(type):
     """Gives class bodies a recording namespace and hands what they declared to the class."""
 
@@ -254,6 +307,13 @@ class InngestFunction(_Base):
     Class keywords: `name`, `id`, one trigger (`event=` / `event_name=` with an optional
     `expression=` / `if_=` filter, or `cron=`), `retries`, and `abstract=True` for a base that
     only contributes blocks.
+
+    Function options, also class keywords, belong to the concrete class (not inherited):
+    `concurrency` (a limit, a `Concurrency` or a list of up to two), `throttle` (`Throttle`),
+    `rate_limit` (`RateLimit`), `debounce` (`Debounce`), `batch_events` (`Batch`), `cancel_on`
+    (an event name, a `Cancel` or a list of up to five), `priority` (an expression or
+    `Priority`), `idempotency` (an expression), `timeouts` (`Timeouts`) and `singleton`
+    (`Singleton`). `@on_failure` in the body declares the failure handler.
     """
 
     __inngest_spec__: ClassVar[FunctionSpec | None] = None
@@ -272,6 +332,16 @@ class InngestFunction(_Base):
         cron: str | None = None,
         retries: int | None = None,
         abstract: bool = False,
+        concurrency: int | Concurrency | Sequence[int | Concurrency] | None = None,
+        throttle: Throttle | None = None,
+        rate_limit: RateLimit | None = None,
+        debounce: Debounce | None = None,
+        batch_events: Batch | None = None,
+        cancel_on: str | Cancel | Sequence[str | Cancel] | None = None,
+        priority: str | Priority | None = None,
+        idempotency: str | None = None,
+        timeouts: Timeouts | None = None,
+        singleton: Singleton | None = None,
     ) -> None:
         super().__init_subclass__()
         declarations = cls.__dict__.get("__inngest_declarations__")
@@ -295,6 +365,19 @@ class InngestFunction(_Base):
             cron=cron,
             retries=retries,
             abstract=abstract,
+            options={
+                "concurrency": concurrency,
+                "throttle": throttle,
+                "rate_limit": rate_limit,
+                "debounce": debounce,
+                "batch_events": batch_events,
+                "cancel_on": cancel_on,
+                "priority": priority,
+                "idempotency": idempotency,
+                "timeouts": timeouts,
+                "singleton": singleton,
+            },
+            on_failure=declarations.failure_handlers[0] if declarations.failure_handlers else None,
         )
 
     def __init__(self) -> None:

@@ -12,14 +12,28 @@ from typing import TYPE_CHECKING, Any
 
 from attrs import field, frozen
 
+from inngest_dsl._options import (
+    Batch,
+    Cancel,
+    Concurrency,
+    Debounce,
+    Priority,
+    RateLimit,
+    Singleton,
+    Throttle,
+    Timeouts,
+)
+
 if TYPE_CHECKING:
     from inngest_dsl._context import Context
+    from inngest_dsl._failure import Failure
 
 __all__ = [
     "DEFAULT_RETRIES",
     "Body",
     "CronTrigger",
     "EventTrigger",
+    "FailureHandler",
     "FunctionSpec",
     "Op",
     "RunOp",
@@ -35,6 +49,9 @@ DEFAULT_RETRIES = 4
 
 Body = Callable[[Any, "Context"], Any | Awaitable[Any]]
 """A block's body: a method taking `(self, ctx)`, sync or async."""
+
+FailureHandler = Callable[[Any, "Context", "Failure"], Any | Awaitable[Any]]
+"""An `@on_failure` method: `(self, ctx, failure)`, sync or async."""
 
 
 @frozen
@@ -131,6 +148,10 @@ class FunctionSpec:
 
     `id` is the function's own id (the wire id is `<app_id>-<id>`); `ops` are its blocks in
     declaration order, inherited ones first; `retries` is `None` for the server default.
+
+    The options are as validated: durations are `timedelta`s, a `Cancel`'s `match` is already
+    turned into its `if_`, `concurrency` and `cancel_on` are tuples (empty when not set).
+    `on_failure` is the `@on_failure` method, if any.
     """
 
     id: str
@@ -140,6 +161,17 @@ class FunctionSpec:
     cls: type = field(repr=False)
     retries: int | None = None
     description: str | None = None
+    concurrency: tuple[Concurrency, ...] = ()
+    throttle: Throttle | None = None
+    rate_limit: RateLimit | None = None
+    debounce: Debounce | None = None
+    batch_events: Batch | None = None
+    cancel_on: tuple[Cancel, ...] = ()
+    priority: Priority | None = None
+    idempotency: str | None = None
+    timeouts: Timeouts | None = None
+    singleton: Singleton | None = None
+    on_failure: FailureHandler | None = field(default=None, repr=False)
 
     @property
     def max_attempts(self) -> int:

@@ -9,10 +9,12 @@ import pytest
 
 PUBLIC = {
     "inngest_dsl": [
-        "ConfigError", "Context", "DefinitionError", "Event", "EventError", "FunctionSpec",
-        "Inngest", "InngestError", "InngestFunction", "NonRetriableError", "RetryAfterError",
-        "SendEventError", "StepError", "__version__", "discover", "run", "sleep", "sleep_until",
-        "spec_of", "step", "wait_for_event",
+        "Batch", "Cancel", "Concurrency", "ConfigError", "Context", "Debounce", "DefinitionError",
+        "Event", "EventError", "Failure", "FunctionSpec", "Inngest", "InngestError",
+        "InngestFunction", "NonRetriableError", "Priority", "RateLimit", "RetryAfterError",
+        "SendEventError", "Singleton", "StepError", "Throttle", "Timeouts", "__version__",
+        "discover", "failure_spec", "on_failure", "run", "sleep", "sleep_until", "spec_of",
+        "step", "wait_for_event",
     ],
     "inngest_dsl.testing": [
         "CapturingClient", "DEFAULT_MAX_CALLS", "DevServerHarness", "ErrorInfo", "EventLike",

@@ -20,7 +20,7 @@ def _mypy(path: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_example_user_code_is_strictly_typed() -> None:
-    result = _mypy(TYPING_DIR / "user_functions.py")
+    result = _mypy(TYPING_DIR)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
