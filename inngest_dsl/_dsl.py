@@ -40,6 +40,10 @@ from inngest_dsl._spec import (
 )
 from inngest_dsl.errors import DefinitionError
 
+if TYPE_CHECKING:
+    from inngest_dsl._context import Context
+    from inngest_dsl._failure import Failure
+
 __all__ = [
     "InngestFunction",
     "on_failure",
@@ -52,6 +56,7 @@ __all__ = [
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
+H = TypeVar("H", bound="Callable[[Any, Context, Failure], Any]")
 
 _NO_TIMEOUT = _dt.timedelta(0)
 
@@ -236,7 +241,7 @@ def wait_for_event(
     return op
 
 
-def on_failure(handler: F) -> F:
+def on_failure(handler: H) -> H:
     """Declare the method that runs after the function has failed for good (retries exhausted).
 
     Use as a bare decorator, once per class, on a `(self, ctx, failure)` method, sync or async;
@@ -271,7 +276,7 @@ def on_failure(handler: F) -> F:
     return handler
 
 
-def _unchanged(method: F) -> F:
+def _unchanged(method: H) -> H:
     return method
 
 

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+from inngest_dsl._failure import with_failure_specs
 from inngest_dsl._signing import hash_event_key, hash_signing_key
 from inngest_dsl._spec import FunctionSpec
 from inngest_dsl._version import __version__
@@ -42,8 +43,13 @@ def app_url(request_url: str, serve_origin: str | None, serve_path: str | None) 
 
 
 def function_configs(specs: Sequence[FunctionSpec], app_id: str, url: str) -> list[dict[str, Any]]:
-    """The registration entries of every served function, nulls stripped."""
-    return [to_json(function_config(spec, app_id, url)) for spec in specs]
+    """The registration entries of every served function, nulls stripped.
+
+    A function with an `@on_failure` handler is followed by its companion, `<id>-failure`.
+    """
+    return [
+        to_json(function_config(spec, app_id, url)) for spec in with_failure_specs(specs, app_id)
+    ]
 
 
 def introspection(

@@ -30,6 +30,7 @@ from aiohttp import web
 
 from inngest_dsl._dsl import spec_of
 from inngest_dsl._execution import ExecutionPlan, execute, plan_for
+from inngest_dsl._failure import failure_problem, is_failure_spec, with_failure_specs
 from inngest_dsl._serve_bodies import (
     FRAMEWORK,
     app_url,
@@ -58,7 +59,10 @@ _log = logging.getLogger("inngest_dsl.serve")
 
 @attrs.frozen
 class ServedFunctions:
-    """What one `serve()` call mounted: the client, the path and the functions by wire id."""
+    """What one `serve()` call mounted: the client, the path and the functions by wire id.
+
+    `plans` also holds each `@on_failure` handler's companion, under `<wire id>-failure`.
+    """
 
     client: Inngest
     path: str
@@ -95,6 +99,9 @@ class _Handler:
         }
         if served.client.env:
             self.base_headers["X-Inngest-Env"] = served.client.env
+        self.failure_ids = frozenset(
+            wire_id for wire_id, plan in served.plans.items() if is_failure_spec(plan.spec)
+        )
 
     # -- responses ---------------------------------------------------------------------------
 
@@ -263,6 +270,16 @@ class _Handler:
                 call = await self.fetch_payload(call)
         except WireError as exc:
             return self.respond(exc.status, _error(exc.message, exc.code), key=key)
+        if fn_id in self.failure_ids:
+            problem = failure_problem(call.event)
+            if problem is not None:
+                # Only Inngest sends these events; a retry would get the same one.
+                return self.respond(
+                    400,
+                    _error(problem, "failure_event_invalid"),
+                    key=key,
+                    headers={"X-Inngest-No-Retry": "true"},
+                )
         try:
             result = await execute(
                 plan, call, target=query.get("stepId"), app_id=self.client.app_id
@@ -335,15 +352,15 @@ def serve(
 ) -> ServedFunctions:
     """Mount `functions` (classes or their specs) on `app` at `path` for Inngest to call.
 
-    Raises `ConfigError` in cloud mode without a signing key, and when two functions share a
-    wire id.
+    A function's `@on_failure` handler is served with it, as `<wire id>-failure`. Raises
+    `ConfigError` in cloud mode without a signing key, and when two functions share a wire id.
     """
     client.require_signing_key()
     if not path.startswith("/"):
         raise ConfigError(f"path must start with '/', got {path!r}")
     specs = _specs(functions)
     plans: dict[str, ExecutionPlan] = {}
-    for spec in specs:
+    for spec in with_failure_specs(specs, client.app_id):
         wire_id = spec.composite_id(client.app_id)
         if wire_id in plans:
             raise ConfigError(

@@ -14,16 +14,20 @@ from inngest_dsl import (
     Concurrency,
     Context,
     Debounce,
+    Failure,
     InngestFunction,
     Priority,
     RateLimit,
     Singleton,
     Throttle,
     Timeouts,
+    failure_spec,
+    on_failure,
     spec_of,
     step,
 )
 from inngest_dsl._durations import parse_duration
+from inngest_dsl._spec import EventTrigger
 from inngest_dsl._wire import function_config, to_json
 
 URL = "http://127.0.0.1:3000/api/inngest"
@@ -389,3 +393,53 @@ def test_batch_timeout_has_no_day_units(timeout: Any, wire: str) -> None:
 
     config = to_json(function_config(spec_of(Batched), "shop", URL))
     assert config["batchEvents"] == {"maxSize": 5, "timeout": wire}
+
+
+# ---------------------------------------------------------------------------------------------
+# The failure handler's companion function
+
+
+class Charge(InngestFunction, id="charge", name="Charge card", event="shop/charge", retries=2):
+    @step("charge")
+    def charge(self, ctx: Context) -> None: ...
+
+    @on_failure
+    async def alert(self, ctx: Context, failure: Failure) -> None: ...
+
+
+def test_failure_companion_matches_official_sdk() -> None:
+    async def alert(ctx: inngest.Context) -> None:
+        return None
+
+    @official.create_function(
+        fn_id="charge",
+        name="Charge card",
+        trigger=inngest.TriggerEvent(event="shop/charge"),
+        retries=2,
+        on_failure=alert,
+    )
+    async def fn(ctx: inngest.Context) -> None:
+        return None
+
+    theirs = fn.get_config(URL)
+    assert theirs.on_failure is not None
+    main = to_json(function_config(spec_of(Charge), "shop", URL))
+    companion = to_json(function_config(failure_spec(Charge, "shop"), "shop", URL))
+    assert main == _normalised(theirs.main.to_dict())
+    assert companion == _normalised(theirs.on_failure.to_dict())
+    assert companion["id"] == "shop-charge-failure"
+    assert companion["triggers"] == [
+        {
+            "event": "inngest/function.failed",
+            "expression": "event.data.function_id == 'shop-charge'",
+        }
+    ]
+
+
+def test_failure_companion_without_app_id_watches_the_local_id() -> None:
+    companion = failure_spec(spec_of(Charge))
+    assert companion.id == "charge-failure"
+    assert companion.retries == 0
+    assert companion.triggers[0] == EventTrigger(
+        event="inngest/function.failed", expression="event.data.function_id == 'charge'"
+    )

@@ -93,3 +93,7 @@ if TYPE_CHECKING:
         pass
 
     bad_singleton = Singleton(mode="queue")  # type: ignore[arg-type]
+
+    class WrongHandler(InngestFunction, event="a/b"):
+        @on_failure  # type: ignore[type-var]
+        def alert(self, ctx: Context) -> None: ...
