@@ -300,15 +300,15 @@ def _cancel(checks: _Checks, value: object) -> tuple[Cancel, ...]:
         assert isinstance(item, Cancel)
         if not isinstance(item.event, str) or not item.event.strip():
             checks.add(f"{where} event", f"must be a non-empty event name, got {item.event!r}")
-        condition = item.if_
+        condition, source = item.if_, "if_"
         if item.match is not None and item.if_ is not None:
             checks.add(where, "give match= or if_=, not both")
         elif item.match is not None:
             if not isinstance(item.match, str) or not item.match.strip():
                 checks.add(f"{where} match", "must be a field path such as 'data.cart_id'")
             else:
-                condition = f"event.{item.match} == async.{item.match}"
-        checks.expression(f"{where} {'if_' if item.match is None else 'match'}", condition)
+                condition, source = f"event.{item.match} == async.{item.match}", "match"
+        checks.expression(f"{where} {source}", condition)
         timeout = None
         if item.timeout is not None:
             timeout = checks.duration(f"{where} timeout", item.timeout)
