@@ -43,3 +43,11 @@ def _close_http_clients(client: inngest.Inngest) -> None:
     for value in vars(http).values() if http is not None else ():
         if isinstance(value, httpx.Client):
             value.close()
+
+
+def sdk_client(server_url: str, app_id: str = "sdk-app", **options: Any) -> inngest.Inngest:
+    """An official-SDK client in dev mode, talking to the dev server at `server_url`."""
+    options.setdefault("is_production", False)
+    return inngest.Inngest(
+        app_id=app_id, api_base_url=server_url, event_api_base_url=server_url, **options
+    )
