@@ -294,4 +294,4 @@ def parse_flow(config: Mapping[str, Any]) -> FlowControl:
         singleton=_singleton(config.get("singleton")),
     )
     _refuse_combinations(config, flow)
-    return flow
+    return NO_FLOW if flow == NO_FLOW else flow

@@ -19,9 +19,23 @@ with warnings.catch_warnings():
 
 
 @contextlib.contextmanager
-def serve_sdk_app(client: inngest.Inngest, functions: list[inngest.Function[Any]]) -> Iterator[str]:
-    """Serve the functions with `inngest.flask.serve`; yields the app's `/api/inngest` URL."""
+def serve_sdk_app(
+    client: inngest.Inngest,
+    functions: list[inngest.Function[Any]],
+    step_ids: list[str] | None = None,
+) -> Iterator[str]:
+    """Serve the functions with `inngest.flask.serve`; yields the app's `/api/inngest` URL.
+
+    Given `step_ids`, the `stepId` of every call the app receives is appended to it.
+    """
     app = flask.Flask(__name__)
+    if step_ids is not None:
+
+        @app.before_request
+        def record() -> None:
+            if flask.request.method == "POST":
+                step_ids.append(flask.request.args.get("stepId", ""))
+
     inngest.flask.serve(app, client, functions)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
