@@ -186,7 +186,8 @@ class Api:
         )
 
     async def health(self, request: web.Request) -> web.Response:
-        return _json({"status": "ok", "backlog": self.server.executor.backlog})
+        executor = self.server.executor
+        return _json({"status": "ok", "backlog": executor.backlog, "parked": executor.gates.parked})
 
     async def send_events(self, request: web.Request) -> web.Response:
         expected = self.server.config.event_key

@@ -7,6 +7,7 @@ import threading
 import time
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 from inngest_dsl.devserver import DevServer
@@ -170,12 +171,18 @@ async def test_priority_orders_runs_waiting_for_a_slot(dev_server: DevServer) ->
             await send(dev_server, {"name": "p/go", "data": {"name": name, "prio": prio}})
         await wait_until(lambda: len(dev_server.store.list_runs(RunStatus.QUEUED)) == 4)
         queued = dev_server.store.list_runs(RunStatus.QUEUED)
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"{dev_server.url}/health") as response,
+        ):
+            health = await response.json()
         release.set()
         await wait_until(
             lambda: dev_server.store.count_runs().get(RunStatus.COMPLETED, 0) == 5, timeout=10
         )
     assert started == ["blocker", "clamped", "high", "plain", "low"]
     assert {run.priority for run in queued} == {-100, 0, 300, 600}
+    assert health["parked"] == 4
     assert all(run.reason and "concurrency" in run.reason for run in queued)
     finished = dev_server.store.list_runs(RunStatus.COMPLETED)
     assert all(run.reason is None for run in finished)
