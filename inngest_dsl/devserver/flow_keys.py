@@ -136,17 +136,18 @@ def rate_limit_keys(
 ) -> list[tuple[str, Window, str]]:
     """`(bucket key, window, name)` of the rate limits a new run must pass (idempotency too)."""
     limits = []
+    # Idempotency first: a duplicate must not use up a rate limit token.
+    if flow.idempotency is not None:
+        value = _key(function_id, "idempotency", flow.idempotency, event)
+        if value is not None:
+            window = Window(1, IDEMPOTENCY_PERIOD, 0, flow.idempotency)
+            limits.append((canonical(["idempotency", function_id, value]), window, "idempotency"))
     if flow.rate_limit is not None:
         value = _key(function_id, "rateLimit", flow.rate_limit.key, event)
         if value is not None:
             limits.append(
                 (canonical(["rateLimit", function_id, value]), flow.rate_limit, "rate limit")
             )
-    if flow.idempotency is not None:
-        value = _key(function_id, "idempotency", flow.idempotency, event)
-        if value is not None:
-            window = Window(1, IDEMPOTENCY_PERIOD, 0, flow.idempotency)
-            limits.append((canonical(["idempotency", function_id, value]), window, "idempotency"))
     return limits
 
 

@@ -257,7 +257,9 @@ class Runs:
             return None
         flow = function.flow
         if flow is NO_FLOW:
-            return self.start_run(function, [trigger], now, correlation_id=correlation_id)
+            return self.start_run(
+                function, [trigger], now, correlation_id=correlation_id, run_id=run_id
+            )
         if not invoked and batches_event(flow, event):
             self._holds.add_to_batch(function, trigger, now)
             return None
@@ -267,12 +269,16 @@ class Runs:
                 reason = f"{name}: over {window.limit} per {_duration_text(window.period)}"
                 if window.key:
                     reason += f" for this key ({window.key})"
-                self.skip_run(function, [trigger], now, reason, correlation_id=correlation_id)
+                self.skip_run(
+                    function, [trigger], now, reason, correlation_id=correlation_id, run_id=run_id
+                )
                 return None
         held = flow.debounce is not None and not invoked
         if held and self._holds.debounce(function, trigger, now):
             return None
-        return self.start_run(function, [trigger], now, correlation_id=correlation_id)
+        return self.start_run(
+            function, [trigger], now, correlation_id=correlation_id, run_id=run_id
+        )
 
     def fire_debounce(self, item: QueueItem) -> None:
         now = self._clock()
@@ -294,9 +300,10 @@ class Runs:
         reason: str,
         *,
         correlation_id: str | None = None,
+        run_id: str | None = None,
     ) -> str:
         """Record a run that flow control dropped; an invoking run gets an error at once."""
-        run_id = new_id()
+        run_id = run_id or new_id()
         events_json = "[" + ",".join(body for _, _, body in events) + "]"
         self._store.insert_skipped_run(
             run_id, function.id, events_json, now, reason, correlation_id
@@ -319,8 +326,10 @@ class Runs:
         now: float,
         *,
         correlation_id: str | None = None,
+        run_id: str | None = None,
     ) -> str | None:
         """Queue a run for its triggering events; None if its singleton skipped it."""
+        run_id = run_id or new_id()
         first = events[0][1]
         shape = shape_run(function.id, function.flow, first)
         if shape.singleton is not None:
@@ -328,13 +337,12 @@ class Runs:
             holders = self._store.singleton_holders(shape.singleton)
             if holders and singleton is not None and singleton.mode == "skip":
                 reason = f"singleton: run {holders[0]} is still in progress"
-                self.skip_run(function, events, now, reason, correlation_id=correlation_id)
+                self.skip_run(
+                    function, events, now, reason, correlation_id=correlation_id, run_id=run_id
+                )
                 return None
-            run_id = new_id()
             for holder in holders:
                 self.cancel_run(holder, now, f"singleton: replaced by run {run_id}")
-        else:
-            run_id = new_id()
         events_json = "[" + ",".join(body for _, _, body in events) + "]"
         self._store.insert_run(
             run_id,
