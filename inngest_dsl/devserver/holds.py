@@ -43,12 +43,14 @@ class Holds:
 
     # -- batches ----------------------------------------------------------------------------
 
-    def add_to_batch(self, function: FunctionInfo, trigger: Trigger, now: float) -> None:
+    def add_to_batch(self, function: FunctionInfo, trigger: Trigger, now: float) -> bool:
+        """Add the event to its batch; False if its key cannot be evaluated (it runs alone)."""
         batching = function.flow.batch
         assert batching is not None
         internal_id, event, body_json = trigger
         key = batch_key(function.id, function.flow, event)
-        key = "" if key is None else key
+        if key is None:
+            return False
         batch = self._store.open_batch(function.id, key)
         if batch is None:
             batch = BatchRecord(str(ULID()), function.id, key, now, 0)
@@ -57,6 +59,7 @@ class Holds:
         size = self._store.add_to_batch(batch, internal_id, body_json)
         if size >= batching.max_size:
             self._flush(batch.id, function, now)
+        return True
 
     def flush(self, batch_id: str, now: float) -> None:
         """The batch's timeout came: run it with what it holds."""

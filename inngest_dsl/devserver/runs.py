@@ -260,8 +260,8 @@ class Runs:
             return self.start_run(
                 function, [trigger], now, correlation_id=correlation_id, run_id=run_id
             )
-        if not invoked and batches_event(flow, event):
-            self._holds.add_to_batch(function, trigger, now)
+        batched = not invoked and batches_event(flow, event)
+        if batched and self._holds.add_to_batch(function, trigger, now):
             return None
         for key, window, name in rate_limit_keys(function.id, flow, event):
             decision = self._limiter.take(key, now, window.period, window.limit, window.limit)

@@ -136,3 +136,24 @@ async def test_skipped_runs_show_their_reason_in_the_api_and_the_ui(dev_server: 
     events = dev_server.store.list_events(name="inngest/function.finished")
     assert [e.body["data"]["run_id"] for e in events] != []
     assert skipped.run_id not in {e.body["data"]["run_id"] for e in events}
+
+
+async def test_a_key_that_cannot_be_evaluated_leaves_the_option_off(
+    dev_server: DevServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def handler(step_id: str, body: dict[str, Any]) -> web.Response:
+        return done_response(body["event"]["data"]["n"])
+
+    async with raw_app(handler) as app:
+        config = function_config(
+            app,
+            "keyed",
+            event="k/go",
+            rateLimit={"limit": 1, "period": "1h", "key": "event.data.user"},
+            batchEvents={"maxSize": 5, "timeout": "1h", "key": "event.data.user"},
+        )
+        await register(dev_server, app, config)
+        await send(dev_server, [{"name": "k/go", "data": {"n": n}} for n in range(3)])
+        await wait_until(lambda: dev_server.store.count_runs().get(RunStatus.COMPLETED) == 3)
+    assert sorted(run.output for run in dev_server.store.list_runs()) == [0, 1, 2]
+    assert "cannot evaluate the key" in caplog.text
