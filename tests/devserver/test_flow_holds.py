@@ -27,14 +27,14 @@ async def _echo(step_id: str, body: dict[str, Any]) -> web.Response:
 
 async def test_debounce_runs_a_burst_once_with_the_last_event(dev_server: DevServer) -> None:
     async with raw_app(_echo) as app:
-        debounce = {"period": "300ms", "key": "event.data.user"}
+        debounce = {"period": "400ms", "key": "event.data.user"}
         await register(dev_server, app, function_config(app, "db", event="d/go", debounce=debounce))
         for n in range(5):
             await send(dev_server, {"name": "d/go", "data": {"user": "a", "n": n}})
             await asyncio.sleep(0.05)
         await send(dev_server, {"name": "d/go", "data": {"user": "b", "n": 9}})
         last_sent = time.time()
-        await asyncio.sleep(0.15)
+        await asyncio.sleep(0.1)
         assert dev_server.store.list_runs() == []  # still quiet-waiting
         await wait_until(lambda: _completed(dev_server) == 2)
         await asyncio.sleep(0.4)
@@ -46,7 +46,7 @@ async def test_debounce_runs_a_burst_once_with_the_last_event(dev_server: DevSer
         "events": [{"user": "a", "n": 4}],
     }
     assert by_user["b"].output["event"]["n"] == 9
-    assert by_user["b"].queued_at >= last_sent + 0.29
+    assert by_user["b"].queued_at >= last_sent + 0.39
 
 
 async def test_debounce_timeout_caps_the_delay_from_the_first_event(dev_server: DevServer) -> None:
@@ -59,7 +59,7 @@ async def test_debounce_timeout_caps_the_delay_from_the_first_event(dev_server: 
             await asyncio.sleep(0.1)
         await wait_until(lambda: _completed(dev_server) == 2, timeout=5)
     first, second = sorted(dev_server.store.list_runs(), key=lambda run: run.queued_at)
-    assert first.queued_at - first_sent < 0.8  # the timeout, not the end of the burst
+    assert first.queued_at - first_sent < 1.2  # the timeout, not the end of the burst (1.4 s)
     assert 3 <= first.output["event"]["n"] < 10  # the latest event at that moment
     assert second.output["event"]["n"] == 10
 
@@ -79,8 +79,6 @@ async def test_a_batch_arrives_as_events_with_the_first_as_event(dev_server: Dev
         await dev_server.syncer.sync(url)
         sent = time.time()
         await send(dev_server, [{"name": "sdk/item", "data": {"n": n}} for n in range(7)])
-        await wait_until(lambda: _completed(dev_server) == 2, timeout=10)
-        full_at = time.time()
         await wait_until(lambda: _completed(dev_server) == 3, timeout=10)
     outputs = sorted(
         (run.output for run in dev_server.store.list_runs()), key=lambda out: out["event"]
@@ -90,9 +88,9 @@ async def test_a_batch_arrives_as_events_with_the_first_as_event(dev_server: Dev
         {"event": 3, "events": [3, 4, 5]},
         {"event": 6, "events": [6]},
     ]
-    assert full_at - sent < 0.9  # full batches do not wait for the timeout
-    last = max(dev_server.store.list_runs(), key=lambda run: run.queued_at)
-    assert last.queued_at - sent >= 0.95  # the partial one does
+    queued = sorted(run.queued_at - sent for run in dev_server.store.list_runs())
+    assert queued[1] < 0.5  # full batches do not wait for the timeout
+    assert queued[2] >= 0.95  # the partial one does
 
 
 async def test_batches_are_per_key_and_events_failing_if_run_alone(dev_server: DevServer) -> None:
