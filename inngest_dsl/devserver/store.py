@@ -790,12 +790,6 @@ class Store:
         """Drop the queued timers of a batch or debounce (its id stands in the run_id column)."""
         self._db.execute("DELETE FROM queue WHERE run_id = ?", (owner_id,))
 
-    def list_debounces(self) -> list[DebounceRecord]:
-        return [
-            DebounceRecord(*row)
-            for row in self._all(f"SELECT {_DEBOUNCE_COLUMNS} FROM debounces ORDER BY due")
-        ]
-
     def open_batch(self, function_id: str, batch_key: str) -> BatchRecord | None:
         row = self._one(
             f"SELECT {_BATCH_COLUMNS} FROM batches WHERE function_id = ? AND batch_key = ?",
@@ -833,12 +827,6 @@ class Store:
         self._db.execute("DELETE FROM batches WHERE id = ?", (batch_id,))
         self.drop_timers(batch_id)
         return [(internal_id, event) for internal_id, event in rows]
-
-    def list_batches(self) -> list[BatchRecord]:
-        return [
-            BatchRecord(*row)
-            for row in self._all(f"SELECT {_BATCH_COLUMNS} FROM batches ORDER BY opened_at")
-        ]
 
 
 _DEBOUNCE_COLUMNS = "id, function_id, debounce_key, internal_id, event, first_at, due"
