@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -12,6 +15,7 @@ from inngest_dsl.devserver import DevServer
 from inngest_dsl.devserver.flow import NO_FLOW, FlowConfigError, parse_flow
 from inngest_dsl.devserver.limiter import gcra
 from inngest_dsl.devserver.records import RunStatus
+from inngest_dsl.devserver.store import Store
 
 from .conftest import APP_ID, done_response, function_config, raw_app, register, send, wait_until
 from .test_ui import get, text_of
@@ -157,3 +161,31 @@ async def test_a_key_that_cannot_be_evaluated_leaves_the_option_off(
         await wait_until(lambda: dev_server.store.count_runs().get(RunStatus.COMPLETED) == 3)
     assert sorted(run.output for run in dev_server.store.list_runs()) == [0, 1, 2]
     assert "cannot evaluate the key" in caplog.text
+
+
+def test_a_database_from_before_flow_control_gains_its_columns(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        db.execute(
+            "CREATE TABLE runs (run_id TEXT PRIMARY KEY, function_id TEXT NOT NULL, "
+            "status TEXT NOT NULL, events TEXT NOT NULL, output TEXT, error TEXT, "
+            "queued_at REAL NOT NULL, started_at REAL, ended_at REAL, "
+            "outstanding INTEGER NOT NULL DEFAULT 0, force_plan INTEGER NOT NULL DEFAULT 0, "
+            "version INTEGER NOT NULL DEFAULT -1, correlation_id TEXT)"
+        )
+        db.execute(
+            "INSERT INTO runs (run_id, function_id, status, events, queued_at) "
+            "VALUES ('r1', 'app-fn', 'Queued', '[]', 1.0)"
+        )
+        db.commit()
+    store = Store(str(path))
+    try:
+        run = store.get_run("r1")
+        assert run is not None
+        assert (run.priority, run.flow_json, run.singleton, run.reason) == (0, None, None, None)
+        store.set_run_reason("r1", "waiting")
+        updated = store.get_run("r1")
+        assert updated is not None
+        assert updated.reason == "waiting"
+    finally:
+        store.close()
