@@ -25,7 +25,7 @@ from inngest_dsl.devserver import DevServer, DevServerConfig
 
 __all__ = ["DevServerHarness", "ServerRun"]
 
-_FINAL = ("Completed", "Failed", "Cancelled")
+_FINAL = ("Completed", "Failed", "Cancelled", "Skipped")
 _POLL = 0.02
 
 
@@ -252,9 +252,7 @@ class DevServerHarness:
         def reached(run: ServerRun) -> bool:
             return any(s.get("name") == name and s.get("status") == status for s in run.steps)
 
-        return await self._poll(
-            event_id, function, timeout, f"had step {name!r} {status}", reached
-        )
+        return await self._poll(event_id, function, timeout, f"had step {name!r} {status}", reached)
 
     async def _poll(
         self,

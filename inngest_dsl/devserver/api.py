@@ -89,6 +89,10 @@ def run_json(run: RunRecord, steps: list[StepRecord] | None = None) -> dict[str,
     }
     if run.correlation_id:
         body["correlation_id"] = run.correlation_id
+    if run.reason:
+        body["reason"] = run.reason
+    if run.priority:
+        body["priority"] = run.priority
     if steps is not None:
         body["event"] = run.events[0] if run.events else None
         body["events"] = run.events
@@ -182,7 +186,8 @@ class Api:
         )
 
     async def health(self, request: web.Request) -> web.Response:
-        return _json({"status": "ok", "backlog": self.server.executor.backlog})
+        executor = self.server.executor
+        return _json({"status": "ok", "backlog": executor.backlog, "parked": executor.gates.parked})
 
     async def send_events(self, request: web.Request) -> web.Response:
         expected = self.server.config.event_key
@@ -272,7 +277,7 @@ class Api:
         if run is None:
             return _error(404, "run not found")
         with self.server.runs.transaction():
-            self.server.runs.cancel_run(run_id, self.server.clock())
+            self.server.runs.cancel_run(run_id, self.server.clock(), "cancelled through the API")
         refreshed = self.server.store.get_run(run_id)
         return _json({"data": run_json(refreshed or run)})
 

@@ -21,6 +21,8 @@ from inngest_dsl import _signing
 from inngest_dsl._version import __version__
 from inngest_dsl.devserver import protocol
 from inngest_dsl.devserver.functions import FunctionInfo, Registry
+from inngest_dsl.devserver.gates import Gates, Ticket
+from inngest_dsl.devserver.limiter import Limiter
 from inngest_dsl.devserver.protocol import CallOutcome, error_object
 from inngest_dsl.devserver.records import QueueItem, RunStatus
 from inngest_dsl.devserver.runs import Runs, new_id
@@ -66,6 +68,8 @@ class Executor:
         self._wakeup = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop_task: asyncio.Task[None] | None = None
+        self.gates = Gates(store, Limiter(store), start=self._start_admitted, clock=clock)
+        self._stopping = False
 
     # -- queue ------------------------------------------------------------------------------
 
@@ -80,6 +84,8 @@ class Executor:
         self._loop_task = asyncio.get_running_loop().create_task(self._loop())
 
     async def stop(self) -> None:
+        self._stopping = True
+        self.gates.close()
         if self._loop_task is not None:
             self._loop_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -108,23 +114,46 @@ class Executor:
             _, _, item = heapq.heappop(self._heap)
             try:
                 if item.kind == "call":
-                    # The slot is taken inside the task: wake-ups and expiries must never
-                    # queue behind calls waiting for one.
-                    task = asyncio.get_running_loop().create_task(self._call(item))
-                    self._tasks.add(task)
-                    task.add_done_callback(self._tasks.discard)
+                    self._admit(item)
                 elif item.kind == "wake":
                     self._runs.wake(item)
                 elif item.kind == "expire":
                     self._runs.expire(item)
+                elif item.kind == "timeout":
+                    self._runs.time_out(item)
+                elif item.kind == "debounce":
+                    self._runs.fire_debounce(item)
+                elif item.kind == "batch":
+                    self._runs.flush_batch(item)
             except Exception:
                 log.exception("could not process queue item %s", item)
 
     # -- calls ------------------------------------------------------------------------------
 
-    async def _call(self, item: QueueItem) -> None:
-        async with self._slots:
-            await self._call_guarded(item)
+    def _admit(self, item: QueueItem) -> None:
+        """Start a due call unless its run ended, or park it behind its run's limits."""
+        run = self._store.get_run(item.run_id)
+        if run is None or run.status in RunStatus.FINAL:
+            return
+        ticket = self.gates.admit(item, run)
+        if ticket is not None:
+            self._start_admitted(item, ticket)
+
+    def _start_admitted(self, item: QueueItem, ticket: Ticket) -> None:
+        if self._stopping:
+            return
+        # The server-wide slot is taken inside the task: wake-ups and expiries must never
+        # queue behind calls waiting for one.
+        task = asyncio.get_running_loop().create_task(self._call(item, ticket))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _call(self, item: QueueItem, ticket: Ticket) -> None:
+        try:
+            async with self._slots:
+                await self._call_guarded(item)
+        finally:
+            self.gates.release(ticket)
 
     async def _call_guarded(self, item: QueueItem) -> None:
         try:
@@ -156,7 +185,7 @@ class Executor:
             self._runs.apply_call(item, _missing(run.function_id), _gone(run.function_id), 0.0)
             return
         if run.status == RunStatus.QUEUED:
-            self._runs.mark_running(run)
+            self._runs.mark_running(run, function)
         body = protocol.build_call_body(
             events_json=run.events_json,
             memos=self._store.memos(run.run_id),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -12,6 +13,7 @@ from urllib.parse import urlsplit
 import attrs
 
 from inngest_dsl import _cron, _durations
+from inngest_dsl.devserver.flow import NO_FLOW, FlowConfigError, FlowControl, parse_flow
 from inngest_dsl.devserver.matching import ExpressionError, TriggerIndex, check_expression
 from inngest_dsl.devserver.protocol import canonical
 from inngest_dsl.devserver.records import AppRecord, FunctionRecord
@@ -26,6 +28,8 @@ __all__ = [
     "Registry",
     "validate_registration",
 ]
+
+log = logging.getLogger("inngest_dsl.devserver")
 
 DEFAULT_RETRIES = 4
 """Retries when `retries.attempts` is omitted (5 attempts in all)."""
@@ -56,6 +60,7 @@ class FunctionInfo:
     max_attempts: int
     cancel: tuple[CancelSpec, ...]
     config: Mapping[str, Any]
+    flow: FlowControl = NO_FLOW
 
 
 @attrs.frozen
@@ -181,7 +186,13 @@ def _problem_in_function(config: Any, app_name: str) -> tuple[str, str | None]:
         problem = _problem_in_trigger(trigger, f"triggers[{index}]", seen)
         if problem:
             return label, problem
-    return label, _problem_in_steps(config.get("steps")) or _problem_in_cancel(config.get("cancel"))
+    problem = _problem_in_steps(config.get("steps")) or _problem_in_cancel(config.get("cancel"))
+    if problem is None:
+        try:
+            parse_flow(config)
+        except FlowConfigError as exc:
+            problem = str(exc)
+    return label, problem
 
 
 def validate_registration(body: Any) -> Registration:
@@ -229,6 +240,11 @@ def _info(record: FunctionRecord) -> FunctionInfo:
         CancelSpec(c["event"], c.get("if") or None, c.get("timeout") or None)
         for c in config.get("cancel") or ()
     )
+    try:
+        flow = parse_flow(config)
+    except FlowConfigError as exc:  # stored by a version that did not check it
+        log.warning("function %s: flow control ignored: %s", record.id, exc)
+        flow = NO_FLOW
     return FunctionInfo(
         id=record.id,
         name=record.name,
@@ -237,6 +253,7 @@ def _info(record: FunctionRecord) -> FunctionInfo:
         max_attempts=(DEFAULT_RETRIES if retries is None else int(retries)) + 1,
         cancel=cancels,
         config=config,
+        flow=flow,
     )
 
 

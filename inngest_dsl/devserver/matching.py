@@ -13,10 +13,20 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
+from celpy import celtypes
+from celpy.adapter import json_to_cel
 
 from inngest_dsl._expressions import compile_expression, expression_is_true
+from inngest_dsl.devserver.protocol import canonical
 
-__all__ = ["ExpressionError", "TriggerIndex", "check_expression", "evaluate"]
+__all__ = [
+    "ExpressionError",
+    "TriggerIndex",
+    "check_expression",
+    "evaluate",
+    "evaluate_key",
+    "evaluate_value",
+]
 
 
 class ExpressionError(ValueError):
@@ -41,6 +51,45 @@ def evaluate(expression: str, variables: Mapping[str, Any]) -> bool:
         return expression_is_true(expression, variables)
     except Exception:
         return False
+
+
+def _plain(value: Any) -> Any:
+    """A CEL result as plain JSON-like Python (integral doubles become ints)."""
+    if isinstance(value, Exception):
+        raise ValueError(str(value.args[0] if value.args else value))
+    if value is None or isinstance(value, celtypes.BoolType):
+        return None if value is None else bool(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        number = float(value)
+        return int(number) if number.is_integer() else number
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {str(_plain(k)): _plain(v) for k, v in value.items()}
+    return str(value)
+
+
+def evaluate_value(expression: str, variables: Mapping[str, Any]) -> Any:
+    """The value of an expression (a key, a priority) with these JSON variables bound.
+
+    Raises `ValueError` when it does not compile or cannot be evaluated (a missing field...).
+    """
+    program = _program(expression)
+    try:
+        result = program.evaluate({name: json_to_cel(v) for name, v in variables.items()})
+    except Exception as exc:
+        raise ValueError(f"{expression!r}: {exc.args[0] if exc.args else exc}") from None
+    return _plain(result)
+
+
+def evaluate_key(expression: str, event: Mapping[str, Any]) -> str:
+    """A key expression's value over `event`, as text (strings as-is, other values as JSON)."""
+    value = evaluate_value(expression, {"event": event})
+    return value if isinstance(value, str) else canonical(value)
 
 
 @attrs.frozen

@@ -31,9 +31,11 @@ class RunStatus:
     COMPLETED = "Completed"
     FAILED = "Failed"
     CANCELLED = "Cancelled"
+    SKIPPED = "Skipped"
+    """Dropped by flow control (rate limit, idempotency, singleton) before it started."""
 
-    ALL = (QUEUED, RUNNING, COMPLETED, FAILED, CANCELLED)
-    FINAL = frozenset((COMPLETED, FAILED, CANCELLED))
+    ALL = (QUEUED, RUNNING, COMPLETED, FAILED, CANCELLED, SKIPPED)
+    FINAL = frozenset((COMPLETED, FAILED, CANCELLED, SKIPPED))
 
 
 def _loads(text: str | None) -> Any:
@@ -105,6 +107,13 @@ class RunRecord:
     force_plan: bool
     version: int
     correlation_id: str | None
+    priority: int = 0
+    """Seconds the run's calls count as enqueued earlier (`priority.run`), -600..600."""
+    flow_json: str | None = None
+    """Concurrency keys and throttle key of the run, JSON; None without such limits."""
+    singleton: str | None = None
+    reason: str | None = None
+    """Why it is queued, was skipped or was cancelled, in words; None otherwise."""
 
     @property
     def events(self) -> list[dict[str, Any]]:

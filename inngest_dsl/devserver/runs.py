@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import json
 import logging
 import time
@@ -18,8 +19,13 @@ from typing import Any
 
 from ulid import ULID
 
+from inngest_dsl import _durations
 from inngest_dsl.devserver import protocol
+from inngest_dsl.devserver.flow import NO_FLOW
+from inngest_dsl.devserver.flow_keys import batches_event, rate_limit_keys, shape_run
 from inngest_dsl.devserver.functions import FunctionInfo, Registry
+from inngest_dsl.devserver.holds import Holds, Trigger
+from inngest_dsl.devserver.limiter import Limiter
 from inngest_dsl.devserver.matching import ExpressionError, check_expression, evaluate
 from inngest_dsl.devserver.protocol import CallOutcome, Op, canonical, error_object
 from inngest_dsl.devserver.records import PauseRecord, QueueItem, RunRecord, RunStatus
@@ -41,6 +47,7 @@ INVOKE_TIMEOUT_ERROR = {
     "name": "InngestInvokeTimeoutError",
     "message": "Timed out waiting for invoked function to complete",
 }
+CANCELLED_ERROR = {"name": "Error", "message": "function cancelled"}
 
 _STEP_KINDS = {
     "StepRun": "Run",
@@ -56,6 +63,10 @@ _STEP_KINDS = {
 
 def new_id() -> str:
     return str(ULID())
+
+
+def _duration_text(seconds: float) -> str:
+    return _durations.format_duration(datetime.timedelta(seconds=seconds))
 
 
 class Runs:
@@ -80,6 +91,8 @@ class Runs:
         self._ingest_batch: list[
             tuple[Sequence[dict[str, Any]], Sequence[str] | None, asyncio.Future[list[str]]]
         ] = []
+        self._limiter = Limiter(store)
+        self._holds = Holds(store, registry, start_run=self.start_run, enqueue=self._enqueue)
 
     def set_on_due(self, on_due: Callable[[Sequence[QueueItem]], None]) -> None:
         """Where newly committed queue items go (the executor's heap)."""
@@ -191,13 +204,14 @@ class Runs:
             internal_id, str(event["id"]), event["name"], body_json, int(event["ts"]), now
         )
         name = event["name"]
+        trigger = (internal_id, event, body_json)
         if internal and name == INVOKED:
-            self._start_invoked(event, internal_id, body_json, now)
+            self._start_invoked(trigger, now)
         else:
             for function_id in self._registry.triggers.match(event):
                 function = self._registry.get(function_id)
                 if function is not None:
-                    self.start_run(function, [(internal_id, event, body_json)], now)
+                    self.schedule(function, trigger, now)
         self._resume_pauses(event, body_json, now)
         return internal_id
 
@@ -210,39 +224,141 @@ class Runs:
             self._store.insert_event(
                 internal_id, str(event["id"]), event["name"], body_json, int(event["ts"]), now
             )
-            return self.start_run(function, [(internal_id, event, body_json)], now)
+            return self.schedule(function, (internal_id, event, body_json), now)
 
-    def _start_invoked(
-        self, event: dict[str, Any], internal_id: str, body_json: str, now: float
-    ) -> None:
-        meta = (event.get("data") or {}).get("_inngest") or {}
+    def _start_invoked(self, trigger: Trigger, now: float) -> None:
+        meta = (trigger[1].get("data") or {}).get("_inngest") or {}
         function = self._registry.get(str(meta.get("fn_id", "")))
         if function is not None:
-            self.start_run(
-                function,
-                [(internal_id, event, body_json)],
-                now,
-                correlation_id=meta.get("correlation_id"),
+            correlation_id = meta.get("correlation_id")
+            self.schedule(function, trigger, now, correlation_id=correlation_id, invoked=True)
+
+    # -- flow control at the start of a run -------------------------------------------------
+
+    def schedule(
+        self,
+        function: FunctionInfo,
+        trigger: Trigger,
+        now: float,
+        *,
+        correlation_id: str | None = None,
+        invoked: bool = False,
+    ) -> str | None:
+        """Start, hold back or skip a run of `function` for one event (§8.1).
+
+        In Inngest's order: event-id dedup, batching, rate limit and idempotency (skip),
+        debounce (hold), then the run starts (where singleton may skip it). Invoked runs are
+        never batched or debounced: their caller waits for exactly this run.
+        Returns the id of a run started now, else None.
+        """
+        _, event, _ = trigger
+        run_id = new_id()
+        if not self._store.claim_event_id(function.id, str(event["id"]), run_id):
+            return None
+        flow = function.flow
+        if flow is NO_FLOW:
+            return self.start_run(
+                function, [trigger], now, correlation_id=correlation_id, run_id=run_id
             )
+        batched = not invoked and batches_event(flow, event)
+        if batched and self._holds.add_to_batch(function, trigger, now):
+            return None
+        for key, window, name in rate_limit_keys(function.id, flow, event):
+            decision = self._limiter.take(key, now, window.period, window.limit, window.limit)
+            if not decision.allowed:
+                reason = f"{name}: over {window.limit} per {_duration_text(window.period)}"
+                if window.key:
+                    reason += f" for this key ({window.key})"
+                self.skip_run(
+                    function, [trigger], now, reason, correlation_id=correlation_id, run_id=run_id
+                )
+                return None
+        held = flow.debounce is not None and not invoked
+        if held and self._holds.debounce(function, trigger, now):
+            return None
+        return self.start_run(
+            function, [trigger], now, correlation_id=correlation_id, run_id=run_id
+        )
+
+    def fire_debounce(self, item: QueueItem) -> None:
+        now = self._clock()
+        with self.transaction():
+            if self._store.dequeue(item.id):
+                self._holds.fire(item.run_id, now)
+
+    def flush_batch(self, item: QueueItem) -> None:
+        now = self._clock()
+        with self.transaction():
+            if self._store.dequeue(item.id):
+                self._holds.flush(item.run_id, now)
+
+    def skip_run(
+        self,
+        function: FunctionInfo,
+        events: Sequence[Trigger],
+        now: float,
+        reason: str,
+        *,
+        correlation_id: str | None = None,
+        run_id: str | None = None,
+    ) -> str:
+        """Record a run that flow control dropped; an invoking run gets an error at once."""
+        run_id = run_id or new_id()
+        events_json = "[" + ",".join(body for _, _, body in events) + "]"
+        self._store.insert_skipped_run(
+            run_id, function.id, events_json, now, reason, correlation_id
+        )
+        for internal_id, _, _ in events:
+            self._store.link_event_run(internal_id, run_id)
+        self._log_state(run_id, function.id, RunStatus.SKIPPED, f" ({reason})")
+        if correlation_id:
+            pause = self._store.pause_for_correlation(correlation_id)
+            if pause is not None and self._store.delete_pause(pause.id):
+                message = f"the invoked function {function.id} was skipped: {reason}"
+                memo = canonical({"error": error_object("Error", message)})
+                self._finish_branch(pause.run_id, pause.step_id, memo, now)
+        return run_id
 
     def start_run(
         self,
         function: FunctionInfo,
-        events: Sequence[tuple[str, dict[str, Any], str]],
+        events: Sequence[Trigger],
         now: float,
         *,
         correlation_id: str | None = None,
+        run_id: str | None = None,
     ) -> str | None:
-        """Queue a run for `(internal id, event, event JSON)` triggers; None if deduplicated."""
-        run_id = new_id()
+        """Queue a run for its triggering events; None if its singleton skipped it."""
+        run_id = run_id or new_id()
         first = events[0][1]
-        if not self._store.claim_event_id(function.id, str(first["id"]), run_id):
-            return None
+        shape = shape_run(function.id, function.flow, first)
+        if shape.singleton is not None:
+            singleton = function.flow.singleton
+            holders = self._store.singleton_holders(shape.singleton)
+            if holders and singleton is not None and singleton.mode == "skip":
+                reason = f"singleton: run {holders[0]} is still in progress"
+                self.skip_run(
+                    function, events, now, reason, correlation_id=correlation_id, run_id=run_id
+                )
+                return None
+            for holder in holders:
+                self.cancel_run(holder, now, f"singleton: replaced by run {run_id}")
         events_json = "[" + ",".join(body for _, _, body in events) + "]"
-        self._store.insert_run(run_id, function.id, events_json, now, correlation_id)
+        self._store.insert_run(
+            run_id,
+            function.id,
+            events_json,
+            now,
+            correlation_id,
+            priority=shape.priority,
+            flow_json=shape.flow_json,
+            singleton=shape.singleton,
+        )
         for internal_id, _, _ in events:
             self._store.link_event_run(internal_id, run_id)
         self._enqueue(run_id, "call", DISCOVERY, 0, now)
+        if function.flow.start_timeout is not None:
+            self._enqueue(run_id, "timeout", "start", 0, now + function.flow.start_timeout)
         for cancel in function.cancel:
             expires = now + ONE_YEAR
             if cancel.timeout:
@@ -281,7 +397,7 @@ class Runs:
             if not self._store.delete_pause(pause.id):
                 continue
             if pause.kind == "cancel":
-                self.cancel_run(pause.run_id, now)
+                self.cancel_run(pause.run_id, now, f"cancelled by the event {name} ({event['id']})")
             else:
                 self._finish_branch(pause.run_id, pause.step_id, body_json, now)
 
@@ -317,10 +433,36 @@ class Runs:
 
     # -- calls ------------------------------------------------------------------------------
 
-    def mark_running(self, run: RunRecord) -> None:
+    def time_out(self, item: QueueItem) -> None:
+        """`timeouts.start` or `timeouts.finish` ran out: cancel the run if it is still at it."""
+        now = self._clock()
         with self.transaction():
-            self._store.mark_running(run.run_id, self._clock())
+            if not self._store.dequeue(item.id):
+                return
+            run = self._store.get_run(item.run_id)
+            if run is None or run.status in RunStatus.FINAL:
+                return
+            function = self._registry.get(run.function_id)
+            flow = function.flow if function is not None else NO_FLOW
+            if item.step_id == "start":
+                if run.status != RunStatus.QUEUED:
+                    return
+                limit = flow.start_timeout
+                reason = "timeouts.start: not started within"
+            else:
+                limit = flow.finish_timeout
+                reason = "timeouts.finish: not finished within"
+            detail = f" {_duration_text(limit)}" if limit else ""
+            self.finish_run(run, RunStatus.CANCELLED, now, reason=reason + detail)
+
+    def mark_running(self, run: RunRecord, function: FunctionInfo | None = None) -> None:
+        with self.transaction():
+            now = self._clock()
+            self._store.mark_running(run.run_id, now)
             self._log_state(run.run_id, run.function_id, RunStatus.RUNNING)
+            finish = function.flow.finish_timeout if function is not None else None
+            if finish is not None:
+                self._enqueue(run.run_id, "timeout", "finish", 0, now + finish)
 
     def apply_call(
         self, item: QueueItem, function: FunctionInfo, outcome: CallOutcome, started_at: float
@@ -618,10 +760,10 @@ class Runs:
             run_id, outstanding=outstanding, force_plan=force_plan, version=run.version
         )
 
-    def cancel_run(self, run_id: str, now: float) -> None:
+    def cancel_run(self, run_id: str, now: float, reason: str = "cancelled") -> None:
         run = self._store.get_run(run_id)
         if run is not None and run.status not in RunStatus.FINAL:
-            self.finish_run(run, RunStatus.CANCELLED, now)
+            self.finish_run(run, RunStatus.CANCELLED, now, reason=reason)
 
     def finish_run(
         self,
@@ -631,13 +773,16 @@ class Runs:
         *,
         output_json: str | None = None,
         error_json: str | None = None,
+        reason: str | None = None,
     ) -> None:
         """End a run, drop its pending work, and emit the internal events of §8.6."""
-        self._store.finish_run(run.run_id, status, now, output_json, error_json)
+        self._store.finish_run(run.run_id, status, now, output_json, error_json, reason)
         self._store.clear_run_work(run.run_id)
         detail = ""
         if error_json is not None:
             detail = f": {json.loads(error_json).get('message', '')}"
+        elif reason is not None:
+            detail = f" ({reason})"
         started = run.started_at or run.queued_at
         self._log_state(run.run_id, run.function_id, status, f" in {now - started:.3f}s{detail}")
         events = run.events
@@ -654,6 +799,9 @@ class Runs:
             data["result"] = json.loads(output_json) if output_json is not None else None
         if error_json is not None:
             data["error"] = json.loads(error_json)
+        elif status == RunStatus.CANCELLED:
+            # What Inngest sends, so that an invoking run raises instead of getting null.
+            data["error"] = dict(CANCELLED_ERROR)
         internal: list[dict[str, Any]] = []
         if status == RunStatus.FAILED:
             internal.append({"name": FAILED, "id": run.run_id, "data": dict(data)})

@@ -13,6 +13,8 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
+import attrs
+
 from inngest_dsl.devserver.records import (
     AppRecord,
     EventRecord,
@@ -23,7 +25,7 @@ from inngest_dsl.devserver.records import (
     StepRecord,
 )
 
-__all__ = ["Store"]
+__all__ = ["BatchRecord", "DebounceRecord", "Store"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -66,7 +68,11 @@ CREATE TABLE IF NOT EXISTS runs (
     outstanding INTEGER NOT NULL DEFAULT 0,
     force_plan INTEGER NOT NULL DEFAULT 0,
     version INTEGER NOT NULL DEFAULT -1,
-    correlation_id TEXT
+    correlation_id TEXT,
+    priority INTEGER NOT NULL DEFAULT 0,
+    flow TEXT,
+    singleton TEXT,
+    reason TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_status ON runs(status);
 CREATE TABLE IF NOT EXISTS event_runs (
@@ -120,11 +126,51 @@ CREATE TABLE IF NOT EXISTS pauses (
 CREATE INDEX IF NOT EXISTS pauses_event ON pauses(event_name);
 CREATE INDEX IF NOT EXISTS pauses_run ON pauses(run_id);
 CREATE INDEX IF NOT EXISTS pauses_correlation ON pauses(correlation_id);
+CREATE TABLE IF NOT EXISTS limiter (
+    key TEXT PRIMARY KEY,
+    tat REAL NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS debounces (
+    id TEXT PRIMARY KEY,
+    function_id TEXT NOT NULL,
+    debounce_key TEXT NOT NULL,
+    internal_id TEXT NOT NULL,
+    event TEXT NOT NULL,
+    first_at REAL NOT NULL,
+    due REAL NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS debounces_key ON debounces(function_id, debounce_key);
+CREATE TABLE IF NOT EXISTS batches (
+    id TEXT PRIMARY KEY,
+    function_id TEXT NOT NULL,
+    batch_key TEXT NOT NULL,
+    opened_at REAL NOT NULL,
+    size INTEGER NOT NULL DEFAULT 0
+);
+CREATE UNIQUE INDEX IF NOT EXISTS batches_key ON batches(function_id, batch_key);
+CREATE TABLE IF NOT EXISTS batch_events (
+    batch_id TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    internal_id TEXT NOT NULL,
+    event TEXT NOT NULL,
+    PRIMARY KEY (batch_id, position)
+) WITHOUT ROWID;
+"""
+
+# Columns added to tables of databases created by earlier versions, then what depends on them.
+_ADDED_COLUMNS = (
+    ("runs", "priority", "INTEGER NOT NULL DEFAULT 0"),
+    ("runs", "flow", "TEXT"),
+    ("runs", "singleton", "TEXT"),
+    ("runs", "reason", "TEXT"),
+)
+_AFTER_MIGRATION = """
+CREATE INDEX IF NOT EXISTS runs_singleton ON runs(singleton) WHERE singleton IS NOT NULL;
 """
 
 _RUN_COLUMNS = (
     "run_id, function_id, status, events, output, error, queued_at, started_at, ended_at, "
-    "outstanding, force_plan, version, correlation_id"
+    "outstanding, force_plan, version, correlation_id, priority, flow, singleton, reason"
 )
 _STEP_COLUMNS = (
     "run_id, step_id, position, kind, display_name, status, memo, error, opts, attempts, "
@@ -151,6 +197,10 @@ def _run(row: Sequence[Any]) -> RunRecord:
         force_plan,
         version,
         correlation_id,
+        priority,
+        flow,
+        singleton,
+        reason,
     ) = row
     return RunRecord(
         run_id=run_id,
@@ -166,7 +216,35 @@ def _run(row: Sequence[Any]) -> RunRecord:
         force_plan=bool(force_plan),
         version=version,
         correlation_id=correlation_id,
+        priority=priority,
+        flow_json=flow,
+        singleton=singleton,
+        reason=reason,
     )
+
+
+@attrs.frozen
+class DebounceRecord:
+    """A debounced function waiting for a quiet `period`: it will run with `event`."""
+
+    id: str
+    function_id: str
+    debounce_key: str
+    internal_id: str
+    event_json: str
+    first_at: float
+    due: float
+
+
+@attrs.frozen
+class BatchRecord:
+    """An open batch of events for one function and batch key."""
+
+    id: str
+    function_id: str
+    batch_key: str
+    opened_at: float
+    size: int
 
 
 class Store:
@@ -182,6 +260,7 @@ class Store:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=OFF")
         self._db.executescript(_SCHEMA)
+        self._migrate()
         self._in_tx = False
         # Event names that may have pauses (a superset): most events skip the pause query.
         self._pause_names: set[str] = {
@@ -193,6 +272,13 @@ class Store:
 
     def close(self) -> None:
         self._db.close()
+
+    def _migrate(self) -> None:
+        for table, column, declaration in _ADDED_COLUMNS:
+            columns = {row[1] for row in self._all(f"PRAGMA table_info({table})")}
+            if column not in columns:
+                self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+        self._db.executescript(_AFTER_MIGRATION)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
@@ -342,12 +428,45 @@ class Store:
         events_json: str,
         now: float,
         correlation_id: str | None = None,
+        *,
+        priority: int = 0,
+        flow_json: str | None = None,
+        singleton: str | None = None,
     ) -> None:
         self._db.execute(
-            "INSERT INTO runs (run_id, function_id, status, events, queued_at, correlation_id) "
-            "VALUES (?, ?, 'Queued', ?, ?, ?)",
-            (run_id, function_id, events_json, now, correlation_id),
+            "INSERT INTO runs (run_id, function_id, status, events, queued_at, correlation_id, "
+            "priority, flow, singleton) VALUES (?, ?, 'Queued', ?, ?, ?, ?, ?, ?)",
+            (run_id, function_id, events_json, now, correlation_id, priority, flow_json, singleton),
         )
+
+    def insert_skipped_run(
+        self,
+        run_id: str,
+        function_id: str,
+        events_json: str,
+        now: float,
+        reason: str,
+        correlation_id: str | None = None,
+    ) -> None:
+        """Record a run that flow control dropped before it started (never called)."""
+        self._db.execute(
+            "INSERT INTO runs (run_id, function_id, status, events, queued_at, ended_at, "
+            "correlation_id, reason) VALUES (?, ?, 'Skipped', ?, ?, ?, ?, ?)",
+            (run_id, function_id, events_json, now, now, correlation_id, reason),
+        )
+
+    def set_run_reason(self, run_id: str, reason: str | None) -> None:
+        """Why a run is waiting, was skipped or was cancelled (shown by the API and the UI)."""
+        self._db.execute("UPDATE runs SET reason = ? WHERE run_id = ?", (reason, run_id))
+
+    def singleton_holders(self, singleton: str) -> list[str]:
+        """Runs holding a singleton key: queued or running ones."""
+        rows = self._all(
+            "SELECT run_id FROM runs WHERE singleton = ? AND status IN ('Queued', 'Running') "
+            "ORDER BY run_id",
+            (singleton,),
+        )
+        return [run_id for (run_id,) in rows]
 
     def get_run(self, run_id: str) -> RunRecord | None:
         row = self._one(f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = ?", (run_id,))
@@ -384,8 +503,8 @@ class Store:
 
     def mark_running(self, run_id: str, now: float) -> None:
         self._db.execute(
-            "UPDATE runs SET status = 'Running', started_at = COALESCE(started_at, ?) "
-            "WHERE run_id = ?",
+            "UPDATE runs SET status = 'Running', started_at = COALESCE(started_at, ?), "
+            "reason = NULL WHERE run_id = ?",
             (now, run_id),
         )
 
@@ -404,11 +523,12 @@ class Store:
         now: float,
         output_json: str | None = None,
         error_json: str | None = None,
+        reason: str | None = None,
     ) -> None:
         self._db.execute(
             "UPDATE runs SET status = ?, output = ?, error = ?, ended_at = ?, outstanding = 0, "
-            "started_at = COALESCE(started_at, ?) WHERE run_id = ?",
-            (status, output_json, error_json, now, now, run_id),
+            "started_at = COALESCE(started_at, ?), reason = ? WHERE run_id = ?",
+            (status, output_json, error_json, now, now, reason, run_id),
         )
 
     # -- steps ------------------------------------------------------------------------------
@@ -622,6 +742,95 @@ class Store:
             return False
         self._db.execute("DELETE FROM queue WHERE kind = 'expire' AND ref = ?", (pause_id,))
         return True
+
+    # -- flow control -------------------------------------------------------------------------
+
+    def limiter_tat(self, key: str) -> float | None:
+        """The theoretical arrival time of a rate limiter or throttle key (None: fresh)."""
+        row = self._one("SELECT tat FROM limiter WHERE key = ?", (key,))
+        return None if row is None else float(row[0])
+
+    def set_limiter_tat(self, key: str, tat: float) -> None:
+        self._db.execute(
+            "INSERT INTO limiter (key, tat) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET tat = excluded.tat",
+            (key, tat),
+        )
+
+    def get_debounce(self, function_id: str, debounce_key: str) -> DebounceRecord | None:
+        row = self._one(
+            f"SELECT {_DEBOUNCE_COLUMNS} FROM debounces WHERE function_id = ? AND debounce_key = ?",
+            (function_id, debounce_key),
+        )
+        return None if row is None else DebounceRecord(*row)
+
+    def debounce_by_id(self, debounce_id: str) -> DebounceRecord | None:
+        row = self._one(f"SELECT {_DEBOUNCE_COLUMNS} FROM debounces WHERE id = ?", (debounce_id,))
+        return None if row is None else DebounceRecord(*row)
+
+    def save_debounce(self, record: DebounceRecord) -> None:
+        self._db.execute(
+            f"INSERT OR REPLACE INTO debounces ({_DEBOUNCE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                record.id,
+                record.function_id,
+                record.debounce_key,
+                record.internal_id,
+                record.event_json,
+                record.first_at,
+                record.due,
+            ),
+        )
+
+    def delete_debounce(self, debounce_id: str) -> None:
+        self._db.execute("DELETE FROM debounces WHERE id = ?", (debounce_id,))
+        self.drop_timers(debounce_id)
+
+    def drop_timers(self, owner_id: str) -> None:
+        """Drop the queued timers of a batch or debounce (its id stands in the run_id column)."""
+        self._db.execute("DELETE FROM queue WHERE run_id = ?", (owner_id,))
+
+    def open_batch(self, function_id: str, batch_key: str) -> BatchRecord | None:
+        row = self._one(
+            f"SELECT {_BATCH_COLUMNS} FROM batches WHERE function_id = ? AND batch_key = ?",
+            (function_id, batch_key),
+        )
+        return None if row is None else BatchRecord(*row)
+
+    def batch_by_id(self, batch_id: str) -> BatchRecord | None:
+        row = self._one(f"SELECT {_BATCH_COLUMNS} FROM batches WHERE id = ?", (batch_id,))
+        return None if row is None else BatchRecord(*row)
+
+    def create_batch(self, batch_id: str, function_id: str, batch_key: str, now: float) -> None:
+        self._db.execute(
+            "INSERT INTO batches (id, function_id, batch_key, opened_at, size) "
+            "VALUES (?, ?, ?, ?, 0)",
+            (batch_id, function_id, batch_key, now),
+        )
+
+    def add_to_batch(self, batch: BatchRecord, internal_id: str, event_json: str) -> int:
+        """Append an event; returns the batch's new size."""
+        self._db.execute(
+            "INSERT INTO batch_events (batch_id, position, internal_id, event) VALUES (?, ?, ?, ?)",
+            (batch.id, batch.size, internal_id, event_json),
+        )
+        self._db.execute("UPDATE batches SET size = size + 1 WHERE id = ?", (batch.id,))
+        return batch.size + 1
+
+    def take_batch(self, batch_id: str) -> list[tuple[str, str]]:
+        """Close a batch: its `(internal id, event JSON)` in arrival order, then it is gone."""
+        rows = self._all(
+            "SELECT internal_id, event FROM batch_events WHERE batch_id = ? ORDER BY position",
+            (batch_id,),
+        )
+        self._db.execute("DELETE FROM batch_events WHERE batch_id = ?", (batch_id,))
+        self._db.execute("DELETE FROM batches WHERE id = ?", (batch_id,))
+        self.drop_timers(batch_id)
+        return [(internal_id, event) for internal_id, event in rows]
+
+
+_DEBOUNCE_COLUMNS = "id, function_id, debounce_key, internal_id, event, first_at, due"
+_BATCH_COLUMNS = "id, function_id, batch_key, opened_at, size"
 
 
 def attrs_tuple(record: AppRecord) -> tuple[Any, ...]:

@@ -192,6 +192,10 @@ class Ui:
         ]
         if run.correlation_id:
             facts.append(("Invoked by", f"<code>{esc(run.correlation_id)}</code>"))
+        if run.priority:
+            facts.append(("Priority", f"{run.priority:+d}s"))
+        if run.reason:
+            facts.append(("Reason", f'<span class="reason">{esc(run.reason)}</span>'))
         dl = "".join(f"<dt>{label}</dt><dd>{value}</dd>" for label, value in facts)
         outcome = ""
         if run.status == RunStatus.FAILED or run.error is not None:

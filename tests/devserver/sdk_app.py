@@ -19,9 +19,23 @@ with warnings.catch_warnings():
 
 
 @contextlib.contextmanager
-def serve_sdk_app(client: inngest.Inngest, functions: list[inngest.Function[Any]]) -> Iterator[str]:
-    """Serve the functions with `inngest.flask.serve`; yields the app's `/api/inngest` URL."""
+def serve_sdk_app(
+    client: inngest.Inngest,
+    functions: list[inngest.Function[Any]],
+    step_ids: list[str] | None = None,
+) -> Iterator[str]:
+    """Serve the functions with `inngest.flask.serve`; yields the app's `/api/inngest` URL.
+
+    Given `step_ids`, the `stepId` of every call the app receives is appended to it.
+    """
     app = flask.Flask(__name__)
+    if step_ids is not None:
+
+        @app.before_request
+        def record() -> None:
+            if flask.request.method == "POST":
+                step_ids.append(flask.request.args.get("stepId", ""))
+
     inngest.flask.serve(app, client, functions)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -43,3 +57,11 @@ def _close_http_clients(client: inngest.Inngest) -> None:
     for value in vars(http).values() if http is not None else ():
         if isinstance(value, httpx.Client):
             value.close()
+
+
+def sdk_client(server_url: str, app_id: str = "sdk-app", **options: Any) -> inngest.Inngest:
+    """An official-SDK client in dev mode, talking to the dev server at `server_url`."""
+    options.setdefault("is_production", False)
+    return inngest.Inngest(
+        app_id=app_id, api_base_url=server_url, event_api_base_url=server_url, **options
+    )

@@ -3,94 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import socket
-import sys
-import time
 from collections import Counter
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 from aiohttp import web
 
 from .conftest import APP_ID, done_response, function_config, op, ops_response, raw_app
+from .dev_process import dev_process, poll, request_json
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@asynccontextmanager
-async def dev_process(db: Path) -> AsyncIterator[tuple[asyncio.subprocess.Process, str]]:
-    """`inngest-dsl dev` in a subprocess; yields it and its URL once healthy."""
-    port = _free_port()
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "inngest_dsl.devserver",
-        "dev",
-        "--port",
-        str(port),
-        "--db",
-        str(db),
-        "--retry-interval",
-        "0.05",
-        "--poll-interval",
-        "3600",
-        "-q",
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 15
-        async with aiohttp.ClientSession() as session:
-            while True:
-                try:
-                    async with session.get(f"{url}/health") as response:
-                        if response.status == 200:
-                            break
-                except aiohttp.ClientError:
-                    pass
-                if time.monotonic() > deadline or process.returncode is not None:
-                    raise AssertionError("the dev server subprocess did not become healthy")
-                await asyncio.sleep(0.05)
-        yield process, url
-    finally:
-        if process.returncode is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(process.wait(), 10)
-            except asyncio.TimeoutError:
-                process.kill()
-                await process.wait()
-
-
-async def _json(method: str, url: str, body: Any = None) -> Any:
-    async with (
-        aiohttp.ClientSession() as session,
-        session.request(method, url, json=body) as response,
-    ):
-        assert response.status == 200, await response.text()
-        return await response.json()
-
-
-async def _poll(condition: Any, timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = await condition()
-        if result:
-            return result
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 async def test_sigkill_during_sleep_wait_and_after_accepting_events(tmp_path: Path) -> None:
@@ -131,25 +55,25 @@ async def test_sigkill_during_sleep_wait_and_after_accepting_events(tmp_path: Pa
             "functions": [function_config(app, "crash", event="crash/start")],
         }
         async with dev_process(db) as (process, url):
-            await _json("POST", f"{url}/fn/register", register_body)
-            await _json(
+            await request_json("POST", f"{url}/fn/register", register_body)
+            await request_json(
                 "POST",
                 f"{url}/e/key",
                 [{"name": "crash/start", "data": {"kind": k}} for k in ("sleep", "wait", "expire")],
             )
 
             async def all_paused() -> bool:
-                runs = (await _json("GET", f"{url}/v1/runs"))["data"]
+                runs = (await request_json("GET", f"{url}/v1/runs"))["data"]
                 if len(runs) != 3:
                     return False
-                details = [await _json("GET", f"{url}/v1/runs/{r['run_id']}") for r in runs]
+                details = [await request_json("GET", f"{url}/v1/runs/{r['run_id']}") for r in runs]
                 statuses = {s["status"] for d in details for s in d["data"]["steps"]}
                 return statuses == {"Completed", "Sleeping", "Waiting"} and all(
                     len(d["data"]["steps"]) == 2 for d in details
                 )
 
-            await _poll(all_paused)
-            burst = await _json(
+            await poll(all_paused)
+            burst = await request_json(
                 "POST",
                 f"{url}/e/key",
                 [{"name": "crash/start", "data": {"kind": "burst", "n": i}} for i in range(20)],
@@ -162,14 +86,14 @@ async def test_sigkill_during_sleep_wait_and_after_accepting_events(tmp_path: Pa
         await asyncio.sleep(1.6)  # the expiring wait's deadline passes while the server is down
 
         async with dev_process(db) as (_, url):
-            await _json("POST", f"{url}/e/key", {"name": "crash/resume", "data": {"ok": 1}})
+            await request_json("POST", f"{url}/e/key", {"name": "crash/resume", "data": {"ok": 1}})
 
             async def all_done() -> list[dict[str, Any]] | None:
-                runs = (await _json("GET", f"{url}/v1/runs?limit=100"))["data"]
+                runs = (await request_json("GET", f"{url}/v1/runs?limit=100"))["data"]
                 finished = [r for r in runs if r["status"] == "Completed"]
                 return runs if len(runs) == 23 and len(finished) == 23 else None
 
-            runs = await _poll(all_done, timeout=30)
+            runs = await poll(all_done, timeout=30)
 
     outputs = Counter(r["output"]["kind"] for r in runs)
     assert outputs == {"sleep": 1, "wait": 1, "expire": 1, "burst": 20}

@@ -1,0 +1,169 @@
+"""Evaluating a function's flow control expressions over a run's first event.
+
+Every limit is counted per key: the key expression's value (CEL over `event`) inside a
+namespace (the function, or the whole server for `env`/`account` concurrency scopes). An
+expression that cannot be evaluated for an event (a missing field...) leaves that option off
+for the run, with a warning in the log, so a bad key never blocks work forever.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from inngest_dsl.devserver.flow import IDEMPOTENCY_PERIOD, PRIORITY_LIMIT, FlowControl, Window
+from inngest_dsl.devserver.matching import evaluate, evaluate_key, evaluate_value
+from inngest_dsl.devserver.protocol import canonical
+
+__all__ = [
+    "RunShape",
+    "ThrottleGate",
+    "batch_key",
+    "batches_event",
+    "debounce_key",
+    "gates_of",
+    "rate_limit_keys",
+    "shape_run",
+]
+
+log = logging.getLogger("inngest_dsl.devserver")
+
+
+def _key(
+    function_id: str, option: str, expression: str | None, event: Mapping[str, Any]
+) -> str | None:
+    """The key text, or None when the expression fails (the option is then not applied)."""
+    if expression is None:
+        return ""
+    try:
+        return evaluate_key(expression, event)
+    except ValueError as exc:
+        log.warning("%s of %s: cannot evaluate the key %s", option, function_id, exc)
+        return None
+
+
+@attrs.frozen
+class ThrottleGate:
+    """A run's throttle: the bucket key and its GCRA parameters."""
+
+    key: str
+    limit: int
+    period: float
+    capacity: int
+
+
+@attrs.frozen
+class RunShape:
+    """What flow control decided for a new run, from its first event."""
+
+    priority: int = 0
+    concurrency: tuple[tuple[str, int], ...] = ()
+    throttle: ThrottleGate | None = None
+    singleton: str | None = None
+
+    @property
+    def flow_json(self) -> str | None:
+        """The gates as stored with the run (None when its calls are never gated)."""
+        if not self.concurrency and self.throttle is None:
+            return None
+        value: dict[str, Any] = {}
+        if self.concurrency:
+            value["concurrency"] = [list(pair) for pair in self.concurrency]
+        if self.throttle is not None:
+            value["throttle"] = attrs.asdict(self.throttle)
+        return canonical(value)
+
+
+def gates_of(flow_json: str | None) -> tuple[tuple[tuple[str, int], ...], ThrottleGate | None]:
+    """The concurrency keys and throttle of a run, from its stored `flow_json`."""
+    if flow_json is None:
+        return (), None
+    value = json.loads(flow_json)
+    concurrency = tuple((str(key), int(limit)) for key, limit in value.get("concurrency", ()))
+    throttle = value.get("throttle")
+    return concurrency, ThrottleGate(**throttle) if throttle else None
+
+
+def _priority(function_id: str, expression: str, event: Mapping[str, Any]) -> int:
+    try:
+        value = evaluate_value(expression, {"event": event})
+    except ValueError as exc:
+        log.warning("priority of %s: cannot evaluate %s", function_id, exc)
+        return 0
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        log.warning("priority of %s: %r is not a number of seconds", function_id, value)
+        return 0
+    return max(-PRIORITY_LIMIT, min(PRIORITY_LIMIT, int(value)))
+
+
+def shape_run(function_id: str, flow: FlowControl, event: Mapping[str, Any]) -> RunShape:
+    """Priority, concurrency keys, throttle and singleton key of a run triggered by `event`."""
+    if not flow.shapes_runs:
+        return RunShape()
+    concurrency = []
+    for limit in flow.concurrency:
+        value = _key(function_id, "concurrency", limit.key, event)
+        if value is None:
+            continue
+        namespace = function_id if limit.scope == "fn" else ""
+        concurrency.append((canonical([limit.scope, namespace, value]), limit.limit))
+    throttle = None
+    if flow.throttle is not None:
+        value = _key(function_id, "throttle", flow.throttle.key, event)
+        if value is not None:
+            window = flow.throttle
+            throttle = ThrottleGate(
+                canonical(["throttle", function_id, value]),
+                window.limit,
+                window.period,
+                window.limit + window.burst,
+            )
+    singleton = None
+    if flow.singleton is not None:
+        value = _key(function_id, "singleton", flow.singleton.key, event)
+        if value is not None:
+            singleton = canonical(["singleton", function_id, value])
+    priority = 0 if flow.priority is None else _priority(function_id, flow.priority, event)
+    return RunShape(priority, tuple(concurrency), throttle, singleton)
+
+
+def rate_limit_keys(
+    function_id: str, flow: FlowControl, event: Mapping[str, Any]
+) -> list[tuple[str, Window, str]]:
+    """`(bucket key, window, name)` of the rate limits a new run must pass (idempotency too)."""
+    limits = []
+    # Idempotency first: a duplicate must not use up a rate limit token.
+    if flow.idempotency is not None:
+        value = _key(function_id, "idempotency", flow.idempotency, event)
+        if value is not None:
+            window = Window(1, IDEMPOTENCY_PERIOD, 0, flow.idempotency)
+            limits.append((canonical(["idempotency", function_id, value]), window, "idempotency"))
+    if flow.rate_limit is not None:
+        value = _key(function_id, "rateLimit", flow.rate_limit.key, event)
+        if value is not None:
+            limits.append(
+                (canonical(["rateLimit", function_id, value]), flow.rate_limit, "rate limit")
+            )
+    return limits
+
+
+def debounce_key(function_id: str, flow: FlowControl, event: Mapping[str, Any]) -> str | None:
+    assert flow.debounce is not None
+    return _key(function_id, "debounce", flow.debounce.key, event)
+
+
+def batch_key(function_id: str, flow: FlowControl, event: Mapping[str, Any]) -> str | None:
+    assert flow.batch is not None
+    return _key(function_id, "batchEvents", flow.batch.key, event)
+
+
+def batches_event(flow: FlowControl, event: Mapping[str, Any]) -> bool:
+    """Whether `event` joins a batch: batching is on and its `if` (if any) is true."""
+    if flow.batch is None:
+        return False
+    condition = flow.batch.condition
+    return condition is None or evaluate(condition, {"event": event})

@@ -1,0 +1,193 @@
+"""Admitting calls under concurrency limits and throttles (PROTOCOL.md §5.2).
+
+A concurrency limit counts calls in flight per key: a run that sleeps or waits holds no slot.
+A throttle counts run starts: it gates the first call of a queued run. Calls over a limit are
+parked here, never dropped, and leave in priority order (`due - priority`, then arrival) as
+capacity frees. Only the counters and the parking lots live in memory: every parked call is
+still a row of the store's queue, so a restarted server parks it again from there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+from collections.abc import Callable
+
+import attrs
+
+from inngest_dsl.devserver.flow_keys import ThrottleGate, gates_of
+from inngest_dsl.devserver.limiter import Limiter
+from inngest_dsl.devserver.records import QueueItem, RunRecord, RunStatus
+from inngest_dsl.devserver.store import Store
+
+__all__ = ["Gates", "Ticket"]
+
+DISCOVERY = "step"
+
+_Parked = tuple[float, int, QueueItem]
+
+
+@attrs.frozen
+class Ticket:
+    """The concurrency slots a call holds until it returns."""
+
+    keys: tuple[str, ...] = ()
+
+
+FREE = Ticket()
+
+
+class Gates:
+    """Concurrency slots per key, throttle buckets, and the calls waiting for either."""
+
+    def __init__(
+        self,
+        store: Store,
+        limiter: Limiter,
+        *,
+        start: Callable[[QueueItem, Ticket], None],
+        clock: Callable[[], float],
+    ) -> None:
+        self._store = store
+        self._limiter = limiter
+        self._start = start
+        self._clock = clock
+        self._in_flight: dict[str, int] = {}
+        self._waiting: dict[str, list[_Parked]] = {}
+        self._throttle_timers: dict[str, asyncio.TimerHandle] = {}
+        # Runs whose start the throttle admitted but a concurrency limit then held back.
+        self._throttled: set[str] = set()
+
+    def in_flight(self, key: str) -> int:
+        return self._in_flight.get(key, 0)
+
+    @property
+    def parked(self) -> int:
+        return sum(len(heap) for heap in self._waiting.values())
+
+    def close(self) -> None:
+        for handle in self._throttle_timers.values():
+            handle.cancel()
+        self._throttle_timers.clear()
+
+    # -- admission --------------------------------------------------------------------------
+
+    def admit(self, item: QueueItem, run: RunRecord) -> Ticket | None:
+        """Take the slots `item` needs and return them, or park it and return None."""
+        if run.flow_json is None:
+            return FREE
+        concurrency, throttle = gates_of(run.flow_json)
+        order = item.due - run.priority
+        for key, limit in concurrency:
+            if self.in_flight(key) >= limit:
+                self._park(key, order, item)
+                self._note(run, f"waiting for a concurrency slot (limit {limit})")
+                return None
+        if (
+            throttle is not None
+            and self._starts_run(item, run)
+            and (self._waiting.get(throttle.key) or not self._take(throttle, item))
+        ):
+            self._park(throttle.key, order, item)
+            self._arm_throttle(throttle)
+            self._note(run, f"waiting for the throttle ({throttle.limit} per {throttle.period:g}s)")
+            return None
+        keys = tuple(key for key, _ in concurrency)
+        for key in keys:
+            self._in_flight[key] = self.in_flight(key) + 1
+        self._throttled.discard(run.run_id)
+        return Ticket(keys)
+
+    def release(self, ticket: Ticket) -> None:
+        """A call returned: free its slots and admit what waited for them."""
+        for key in ticket.keys:
+            count = self.in_flight(key) - 1
+            if count > 0:
+                self._in_flight[key] = count
+            else:
+                self._in_flight.pop(key, None)
+        for key in ticket.keys:
+            self._wake(key)
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _starts_run(self, item: QueueItem, run: RunRecord) -> bool:
+        return (
+            run.status == RunStatus.QUEUED
+            and item.step_id == DISCOVERY
+            and item.attempt == 0
+            and run.run_id not in self._throttled
+        )
+
+    def _take(self, throttle: ThrottleGate, item: QueueItem) -> bool:
+        decision = self._limiter.take(
+            throttle.key, self._clock(), throttle.period, throttle.limit, throttle.capacity
+        )
+        if decision.allowed:
+            self._throttled.add(item.run_id)
+        return decision.allowed
+
+    def _park(self, key: str, order: float, item: QueueItem) -> None:
+        heapq.heappush(self._waiting.setdefault(key, []), (order, item.id, item))
+
+    def _note(self, run: RunRecord, reason: str) -> None:
+        if run.status == RunStatus.QUEUED and run.reason != reason:
+            self._store.set_run_reason(run.run_id, reason)
+
+    def _live_run(self, item: QueueItem) -> RunRecord | None:
+        """The run of a parked call, or None if the run ended or the call was dropped."""
+        run = self._store.get_run(item.run_id)
+        if run is None or run.status in RunStatus.FINAL:
+            return None
+        if not self._store.has_queue_item(item.id):
+            return None
+        return run
+
+    def _pop(self, key: str) -> None:
+        heap = self._waiting[key]
+        heapq.heappop(heap)
+        if not heap:
+            del self._waiting[key]
+
+    def _wake(self, key: str) -> None:
+        while self._waiting.get(key):
+            _, _, item = self._waiting[key][0]
+            run = self._live_run(item)
+            if run is None:
+                self._pop(key)
+                continue
+            limit = dict(gates_of(run.flow_json)[0]).get(key)
+            if limit is not None and self.in_flight(key) >= limit:
+                return
+            self._pop(key)
+            ticket = self.admit(item, run)
+            if ticket is not None:
+                self._start(item, ticket)
+
+    def _arm_throttle(self, throttle: ThrottleGate) -> None:
+        if throttle.key in self._throttle_timers:
+            return
+        tat = self._store.limiter_tat(throttle.key)
+        emission = throttle.period / max(throttle.limit, 1)
+        now = self._clock()
+        ready = now if tat is None else tat + emission - emission * throttle.capacity
+        delay = max(ready - now, 0.001)
+        loop = asyncio.get_running_loop()
+        self._throttle_timers[throttle.key] = loop.call_later(delay, self._drain, throttle)
+
+    def _drain(self, throttle: ThrottleGate) -> None:
+        """A throttle bucket has a token again: start the next waiting runs while it has."""
+        self._throttle_timers.pop(throttle.key, None)
+        while self._waiting.get(throttle.key):
+            _, _, item = self._waiting[throttle.key][0]
+            run = self._live_run(item)
+            if run is None:
+                self._pop(throttle.key)
+                continue
+            if not self._take(throttle, item):
+                self._arm_throttle(throttle)
+                return
+            self._pop(throttle.key)
+            ticket = self.admit(item, run)
+            if ticket is not None:
+                self._start(item, ticket)

@@ -1,0 +1,121 @@
+"""Debounce runs a burst once with its last event; batching hands many events to one run."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from aiohttp import web
+
+from inngest_dsl.devserver import DevServer
+from inngest_dsl.devserver.records import RunStatus
+
+from .conftest import done_response, function_config, raw_app, register, send, wait_until
+from .sdk_app import inngest, sdk_client, serve_sdk_app
+
+
+def _completed(server: DevServer) -> int:
+    return server.store.count_runs().get(RunStatus.COMPLETED, 0)
+
+
+async def _echo(step_id: str, body: dict[str, Any]) -> web.Response:
+    return done_response(
+        {"event": body["event"]["data"], "events": [e["data"] for e in body["events"]]}
+    )
+
+
+async def test_debounce_runs_a_burst_once_with_the_last_event(dev_server: DevServer) -> None:
+    async with raw_app(_echo) as app:
+        debounce = {"period": "400ms", "key": "event.data.user"}
+        await register(dev_server, app, function_config(app, "db", event="d/go", debounce=debounce))
+        for n in range(5):
+            await send(dev_server, {"name": "d/go", "data": {"user": "a", "n": n}})
+            await asyncio.sleep(0.05)
+        await send(dev_server, {"name": "d/go", "data": {"user": "b", "n": 9}})
+        last_sent = time.time()
+        await asyncio.sleep(0.1)
+        assert dev_server.store.list_runs() == []  # still quiet-waiting
+        await wait_until(lambda: _completed(dev_server) == 2)
+        await asyncio.sleep(0.4)
+    runs = dev_server.store.list_runs()
+    assert len(runs) == 2
+    by_user = {run.output["event"]["user"]: run for run in runs}
+    assert by_user["a"].output == {
+        "event": {"user": "a", "n": 4},
+        "events": [{"user": "a", "n": 4}],
+    }
+    assert by_user["b"].output["event"]["n"] == 9
+    assert by_user["b"].queued_at >= last_sent + 0.39
+
+
+async def test_debounce_timeout_caps_the_delay_from_the_first_event(dev_server: DevServer) -> None:
+    async with raw_app(_echo) as app:
+        debounce = {"period": "300ms", "timeout": "600ms"}
+        await register(dev_server, app, function_config(app, "db", event="d/go", debounce=debounce))
+        first_sent = time.time()
+        for n in range(11):  # one event every 100 ms: never quiet for 300 ms
+            await send(dev_server, {"name": "d/go", "data": {"n": n}})
+            await asyncio.sleep(0.1)
+        await wait_until(lambda: _completed(dev_server) == 2, timeout=5)
+    first, second = sorted(dev_server.store.list_runs(), key=lambda run: run.queued_at)
+    assert first.queued_at - first_sent < 1.2  # the timeout, not the end of the burst (1.4 s)
+    assert 3 <= first.output["event"]["n"] < 10  # the latest event at that moment
+    assert second.output["event"]["n"] == 10
+
+
+async def test_a_batch_arrives_as_events_with_the_first_as_event(dev_server: DevServer) -> None:
+    client = sdk_client(dev_server.url)
+
+    @client.create_function(
+        fn_id="batched",
+        trigger=inngest.TriggerEvent(event="sdk/item"),
+        batch_events=inngest.Batch(max_size=3, timeout=1000),
+    )
+    def batched(ctx: inngest.ContextSync) -> dict[str, Any]:
+        return {"event": ctx.event.data["n"], "events": [e.data["n"] for e in ctx.events]}
+
+    with serve_sdk_app(client, [batched]) as url:
+        await dev_server.syncer.sync(url)
+        sent = time.time()
+        await send(dev_server, [{"name": "sdk/item", "data": {"n": n}} for n in range(7)])
+        await wait_until(lambda: _completed(dev_server) == 3, timeout=10)
+    outputs = sorted(
+        (run.output for run in dev_server.store.list_runs()), key=lambda out: out["event"]
+    )
+    assert outputs == [
+        {"event": 0, "events": [0, 1, 2]},
+        {"event": 3, "events": [3, 4, 5]},
+        {"event": 6, "events": [6]},
+    ]
+    queued = sorted(run.queued_at - sent for run in dev_server.store.list_runs())
+    assert queued[1] < 0.5  # full batches do not wait for the timeout
+    assert queued[2] >= 0.95  # the partial one does
+
+
+async def test_batches_are_per_key_and_events_failing_if_run_alone(dev_server: DevServer) -> None:
+    async with raw_app(_echo) as app:
+        batch = {
+            "maxSize": 2,
+            "timeout": "300ms",
+            "key": "event.data.user",
+            "if": "event.data.batch",
+        }
+        await register(dev_server, app, function_config(app, "bk", event="b/go", batchEvents=batch))
+        await send(
+            dev_server,
+            [
+                {"name": "b/go", "data": {"user": "a", "n": 1, "batch": True}},
+                {"name": "b/go", "data": {"user": "b", "n": 2, "batch": True}},
+                {"name": "b/go", "data": {"user": "x", "n": 3, "batch": False}},
+                {"name": "b/go", "data": {"user": "a", "n": 4, "batch": True}},
+            ],
+        )
+        await wait_until(lambda: _completed(dev_server) == 2)
+        early = sorted(
+            [e["n"] for e in run.output["events"]] for run in dev_server.store.list_runs()
+        )
+        await wait_until(lambda: _completed(dev_server) == 3)
+    assert early == [[1, 4], [3]]
+    late = [run.output["events"] for run in dev_server.store.list_runs()]
+    assert sorted([e["n"] for e in events] for events in late) == [[1, 4], [2], [3]]
