@@ -4,7 +4,10 @@ from inngest_dsl._context import Context
 from inngest_dsl._discover import discover
 from inngest_dsl._dsl import (
     InngestFunction,
+    invoke,
+    parallel,
     run,
+    send_event,
     sleep,
     sleep_until,
     spec_of,
@@ -42,7 +45,10 @@ __all__ = [
     "StepError",
     "__version__",
     "discover",
+    "invoke",
+    "parallel",
     "run",
+    "send_event",
     "sleep",
     "sleep_until",
     "spec_of",

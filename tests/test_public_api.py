@@ -13,6 +13,7 @@ PUBLIC = {
         "Inngest", "InngestError", "InngestFunction", "NonRetriableError", "RetryAfterError",
         "SendEventError", "StepError", "__version__", "discover", "run", "sleep", "sleep_until",
         "spec_of", "step", "wait_for_event",
+        "invoke", "parallel", "send_event",
     ],
     "inngest_dsl.testing": [
         "CapturingClient", "DEFAULT_MAX_CALLS", "DevServerHarness", "ErrorInfo", "EventLike",
