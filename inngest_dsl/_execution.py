@@ -19,6 +19,7 @@ from attrs import field, frozen
 
 from inngest_dsl._context import Context
 from inngest_dsl._durations import parse_instant
+from inngest_dsl._dynamic import StepObserver, Steps, Stop
 from inngest_dsl._event import Event
 from inngest_dsl._outcomes import (
     WRAPPED_KEYS,
@@ -246,35 +247,39 @@ async def execute(
     target: str | None = None,
     app_id: str = "",
     client: Inngest | None = None,
+    observer: StepObserver | None = None,
 ) -> CallResult:
     """Run one call request; `target` is the `stepId` query value (`None`/"step" = discovery).
 
     `client` is the serving client: `send_event` blocks send through it, and its app id
-    names invoked functions (unless `app_id` is given). Never raises for anything user code
-    or the request does: every outcome is a `CallResult`.
+    names invoked functions (unless `app_id` is given). `observer` watches `ctx.step` calls
+    (the testing kit). Never raises for anything user code or the request does: every
+    outcome is a `CallResult`.
     """
     if target == "step" or (target is not None and target in request.steps):
         # A target that finished meanwhile (a repeated call) carries on as discovery.
         target = None
-    if target is not None and target not in plan.hashes:
-        return failure(
-            f"step {target!r} is not a step of function {plan.spec.id!r}; "
-            "was the function changed while this run was in flight?",
-            "step_not_found",
-            retry=False,
-        )
     if client is not None and not app_id:
         app_id = client.app_id
     ctx = _context(plan, request, app_id)
-    call = _Call(plan, request, ctx, target, app_id, client)
+    call = _Call(plan, request, ctx, target, app_id, client, observer)
+    steps = call.steps
     data = ctx.data
     memo = request.steps
     for kind, hashed, user_id, entry in plan.rows:
         if kind == _RUN:
+            # A run block may add steps at run time; they answer to the request's target.
+            steps.enter(user_id, target, "")
             try:
                 result = await _call_body(entry, call.instance(), ctx)
+            except Stop as stop:
+                return stop.result
             except Exception as exc:
                 return function_error(exc)
+            finally:
+                steps.leave()
+            if steps.stopped is not None:
+                return steps.stopped
             if result is not None:
                 try:
                     check_json(result)
@@ -302,6 +307,8 @@ async def execute(
                 _fold(data, user_id, value)
         else:
             _fold_memo(data, entry, value)
+    if call.search:
+        return call.not_found()
     return CallResult(200, data)
 
 
@@ -320,7 +327,18 @@ async def _call_body(entry: PlannedOp, instance: object, ctx: Context) -> Any:
 class _Call:
     """One call in progress, for everything off the hot path: pending ops and groups."""
 
-    __slots__ = ("_instance", "app_id", "client", "ctx", "plan", "request", "target")
+    __slots__ = (
+        "_instance",
+        "app_id",
+        "client",
+        "ctx",
+        "observer",
+        "plan",
+        "request",
+        "search",
+        "steps",
+        "target",
+    )
 
     def __init__(
         self,
@@ -330,13 +348,18 @@ class _Call:
         target: str | None,
         app_id: str,
         client: Inngest | None,
+        observer: StepObserver | None,
     ) -> None:
         self.plan = plan
         self.request = request
         self.ctx = ctx
         self.target = target
+        # A target that is no declared op may be a step a body adds at run time: look for it.
+        self.search = target is not None and target not in plan.hashes
         self.app_id = app_id
         self.client = client
+        self.observer = observer
+        self.steps = ctx._steps = Steps(self)
         self._instance: object = None
 
     def instance(self) -> object:
@@ -345,8 +368,29 @@ class _Call:
             self._instance = self.plan.spec.cls()
         return self._instance
 
-    async def body(self, entry: PlannedOp) -> Any:
-        return await _call_body(entry, self.instance(), self.ctx)
+    async def body(
+        self,
+        entry: PlannedOp,
+        *,
+        block: str | None = None,
+        target: str | None = None,
+        where: str = "",
+    ) -> Any:
+        """Call `entry`'s body; only a `block` body may use ctx.step (`where` says why not)."""
+        steps = self.steps
+        steps.enter(block, target, where or f"in the body of {entry.what}")
+        try:
+            return await _call_body(entry, self.instance(), self.ctx)
+        finally:
+            steps.leave()
+
+    def not_found(self) -> CallResult:
+        return failure(
+            f"step {self.target!r} is not a step of function {self.plan.spec.id!r}; "
+            "was the function changed while this run was in flight?",
+            "step_not_found",
+            retry=False,
+        )
 
     # -- the first unfinished op -----------------------------------------------------------
 
@@ -354,6 +398,8 @@ class _Call:
         """Run the op (a step the server lets run now) or report it."""
         target = self.target
         if target is not None and target != entry.hashed:
+            if self.search:
+                return await self.search_in(entry)
             return failure(
                 f"targeted step {target!r} is not the next unfinished op "
                 f"(that is {entry.user_id!r}); the run's memo does not match this function",
@@ -363,26 +409,49 @@ class _Call:
         if entry.kind in (_STEP, _SEND):
             if self.request.ctx.disable_immediate_execution and target is None:
                 return CallResult(206, [entry.ref.opcode("StepPlanned", entry.user_id)])
-            return await self.run(entry)
+            return await self.run(entry, container=True)
         reported = await self.report(entry)
         if isinstance(reported, CallResult):
             return reported
         return CallResult(206, [reported])
 
-    async def run(self, entry: PlannedOp) -> CallResult:
-        """Run a step or send step now."""
+    async def search_in(self, entry: PlannedOp) -> CallResult:
+        """The target may be a step `entry`'s body adds at run time: replay it to find out."""
+        if entry.kind != _STEP or not entry.is_async:
+            return self.not_found()  # sync bodies cannot add steps
+        try:
+            await self.body(entry, block=entry.user_id, target=self.target)
+        except Stop as stop:
+            return stop.result
+        except Exception as exc:
+            return function_error(exc)
+        return self.steps.stopped or self.not_found()
+
+    async def run(self, entry: PlannedOp, *, container: bool) -> CallResult:
+        """Run a step or send step now; a `container` step's body may use ctx.step."""
         ctx = self.ctx
         assert ctx.max_attempts is not None  # `_context` always sets it
         if entry.kind == _SEND:
             produce = self._sender(entry)
+        elif container:
+
+            async def produce() -> Any:
+                return await self.body(entry, block=entry.user_id)
+
         else:
 
             async def produce() -> Any:
-                return await self.body(entry)
+                return await self.body(
+                    entry, where=f"in {entry.what}, which is in a parallel group"
+                )
 
-        return await run_step(
-            entry.ref, entry.what, produce, attempt=ctx.attempt, max_attempts=ctx.max_attempts
-        )
+        try:
+            result = await run_step(
+                entry.ref, entry.what, produce, attempt=ctx.attempt, max_attempts=ctx.max_attempts
+            )
+        except Stop as stop:
+            return stop.result
+        return self.steps.stopped or result
 
     def _sender(self, entry: PlannedOp) -> Any:
         op = entry.op
@@ -478,7 +547,9 @@ class _Call:
         if target is not None:
             for member in unfinished:
                 if member.hashed == target and member.kind in (_STEP, _SEND):
-                    return await self.run(member)
+                    return await self.run(member, container=False)
+            if self.search:
+                return self.not_found()
             return failure(
                 f"targeted step {target!r} is not an unfinished step of {entry.what}; "
                 "the run's memo does not match this function",

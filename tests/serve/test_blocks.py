@@ -21,6 +21,7 @@ from inngest_dsl import (
     NonRetriableError,
     invoke,
     parallel,
+    run,
     send_event,
     sleep,
     step,
@@ -172,3 +173,43 @@ async def test_group_members_without_the_group_are_not_run(aiohttp_client: Aioht
     reply = await post_call(client, "order", call_body(trigger=event("shop/order", sku="x")))
     assert [op["op"] for op in reply.body] == ["StepPlanned", "StepPlanned", "Sleep"]
     assert calls == {}
+
+
+# -- steps added at run time -----------------------------------------------------------------
+
+
+class Batch(InngestFunction, id="batch", event="shop/batch"):
+    @run("process")
+    async def process(self, ctx: Context) -> dict[str, Any]:
+        totals = [
+            await ctx.step.run(f"price {sku}", lambda sku=sku: len(sku))
+            for sku in ctx.event.data["skus"]
+        ]
+        checks = await ctx.step.parallel(("check a", lambda: "ok a"), ("check b", lambda: "ok b"))
+        stock = await ctx.step.invoke("stock", function=Reserve, data={"sku": "hat"})
+        await ctx.step.sleep("cool down", "1s")
+        ids = await ctx.step.send_event("done", {"name": "shop/batch.done"})
+        return {"totals": totals, "checks": checks, "stock": stock, "ids": ids}
+
+
+async def test_dynamic_steps_run_through_the_handler(aiohttp_client: AiohttpClient) -> None:
+    capturing = CapturingClient(APP_ID)
+    app = web.Application()
+    serve(app, capturing, [Batch, Reserve])
+    client = await aiohttp_client(app)
+    executor = MultiOpExecutor(client)
+
+    reply = await executor.run("batch", event("shop/batch", skus=["a", "bb", "ccc"]))
+
+    assert reply.status == 200
+    assert reply.body == {
+        "totals": [1, 2, 3],
+        "checks": ["ok a", "ok b"],
+        "stock": {"reserved": "hat"},
+        "ids": capturing.sent_ids,
+    }
+    reported = [ops for _, ops in executor.calls]
+    assert reported[:3] == [["StepRun price a"], ["StepRun price bb"], ["StepRun price ccc"]]
+    assert reported[3] == ["StepPlanned check a", "StepPlanned check b"]
+    assert [ops[0].split()[0] for ops in reported[6:]] == ["InvokeFunction", "Sleep", "StepRun"]
+    assert len(capturing.sent) == 1

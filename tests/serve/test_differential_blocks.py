@@ -26,7 +26,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     import inngest.flask
 
-from inngest_dsl import Context, InngestFunction, invoke, parallel, send_event, sleep, step
+from inngest_dsl import Context, InngestFunction, invoke, parallel, run, send_event, sleep, step
 from inngest_dsl._execution import hash_step_id
 from inngest_dsl.aiohttp import serve
 from inngest_dsl.testing import CapturingClient
@@ -79,13 +79,32 @@ def flow(ctx: inngest.ContextSync) -> None:
     ctx.step.send_event("send", [inngest.Event(name="app/sent", data={})])
 
 
+class Dynamic(InngestFunction, id="dynamic", name="Dynamic", event="app/flow"):
+    @run("all")
+    async def all(self, ctx: Context) -> None:
+        await ctx.step.parallel(("a", lambda: {"a": 1}), ("b", lambda: 2))
+        await ctx.step.invoke("inv", function=Callee, data={"x": 1}, timeout="1h")
+        await ctx.step.run("last", lambda: "done")
+
+
+@official.create_function(
+    fn_id="dynamic", name="Dynamic", trigger=inngest.TriggerEvent(event="app/flow")
+)
+def dynamic(ctx: inngest.ContextSync) -> None:
+    ctx.group.parallel(
+        (lambda: ctx.step.run("a", lambda: {"a": 1}), lambda: ctx.step.run("b", lambda: 2))
+    )
+    ctx.step.invoke("inv", function=callee, data={"x": 1}, timeout=dt.timedelta(hours=1))
+    ctx.step.run("last", lambda: "done")
+
+
 flask_app = flask.Flask(__name__)
-inngest.flask.serve(flask_app, official, [callee, flow])
+inngest.flask.serve(flask_app, official, [callee, flow, dynamic])
 
 
-def call_official(body: dict[str, Any], step_id: str) -> Reply:
+def call_official(body: dict[str, Any], step_id: str, fn_id: str = "flow") -> Reply:
     response = flask_app.test_client().post(
-        f"{PATH}?fnId={APP_ID}-flow&stepId={step_id}", json=body
+        f"{PATH}?fnId={APP_ID}-{fn_id}&stepId={step_id}", json=body
     )
     raw = response.get_data()
     return Reply(response.status_code, json.loads(raw), CIMultiDict(response.headers), raw)
@@ -117,7 +136,7 @@ async def both(client: Any, body: dict[str, Any], step_id: str = "step") -> tupl
 
 async def served(aiohttp_client: AiohttpClient) -> Any:
     app = web.Application()
-    serve(app, CapturingClient(APP_ID), [Callee, Flow])
+    serve(app, CapturingClient(APP_ID), [Callee, Flow, Dynamic])
     return await aiohttp_client(app)
 
 
@@ -197,3 +216,41 @@ async def test_a_failed_invoke_fails_both_without_retry(aiohttp_client: AiohttpC
     assert ours.headers["X-Inngest-No-Retry"] == theirs.headers["X-Inngest-No-Retry"] == "true"
     assert ours.body["code"] == theirs.body["code"] == "step_errored"
     assert ours.body["message"] == theirs.body["message"] == "callee broke"
+
+
+async def test_dynamic_steps_report_the_official_op_shapes(aiohttp_client: AiohttpClient) -> None:
+    """Same ops, fields and order; only the ids differ (ours are scoped by block)."""
+    client = await served(aiohttp_client)
+
+    async def ours(memo: dict[str, Any], step_id: str = "step") -> Reply:
+        return await post_call(
+            client, "dynamic", call_body(steps=memo, trigger=TRIGGER), step_id=step_id
+        )
+
+    async def theirs(memo: dict[str, Any], step_id: str = "step") -> Reply:
+        return call_official(call_body(steps=memo, trigger=TRIGGER), step_id, "dynamic")
+
+    memos: dict[Any, dict[str, Any]] = {ours: {}, theirs: {}}
+    seen = []
+    for _ in range(8):
+        replies = {side: await side(memo) for side, memo in memos.items()}
+        assert replies[ours].status == replies[theirs].status
+        if replies[ours].status != 206:
+            break
+        our_ops, their_ops = replies[ours].body, replies[theirs].body
+        assert [{**shape(o), "id": ""} for o in our_ops] == [
+            {**shape(o), "id": ""} for o in their_ops
+        ]
+        seen.append([o["op"] for o in our_ops])
+        for side, memo in memos.items():
+            for op in replies[side].body:
+                if op["op"] == "StepPlanned":
+                    [ran] = (await side(memo, op["id"])).body
+                    assert (ran["op"], ran["displayName"]) == ("StepRun", op["displayName"])
+                    memo[op["id"]] = {"data": ran["data"]}
+                elif op["op"] == "StepRun":
+                    memo[op["id"]] = {"data": op["data"]}
+                else:
+                    memo[op["id"]] = {"data": "invoked"}
+    assert replies[ours].status == 200
+    assert seen == [["StepPlanned", "StepPlanned"], ["InvokeFunction"], ["StepRun"]]
