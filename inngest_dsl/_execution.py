@@ -262,12 +262,15 @@ async def execute(
     if client is not None and not app_id:
         app_id = client.app_id
     ctx = _context(plan, request, app_id)
-    call = _Call(plan, request, ctx, target, app_id, client, observer)
-    steps = call.steps
+    # Made on demand: a call that only folds memoised results needs none of it.
+    call: _Call | None = None
     data = ctx.data
     memo = request.steps
     for kind, hashed, user_id, entry in plan.rows:
         if kind == _RUN:
+            if call is None:
+                call = _Call(plan, request, ctx, target, app_id, client, observer)
+            steps = call.steps
             # A run block may add steps at run time; they answer to the request's target.
             steps.enter(user_id, target, "")
             try:
@@ -288,12 +291,16 @@ async def execute(
                 _fold(data, user_id, result)
             continue
         if kind == _GROUP:
+            if call is None:
+                call = _Call(plan, request, ctx, target, app_id, client, observer)
             outcome = await call.group(entry)
             if outcome is not None:
                 return outcome
             continue
         value = memo.get(hashed, _ABSENT)
         if value is _ABSENT:
+            if call is None:
+                call = _Call(plan, request, ctx, target, app_id, client, observer)
             return await call.pending(entry)
         if type(value) is dict and value.keys() <= WRAPPED_KEYS:
             if value.get("error") is not None:
@@ -307,8 +314,8 @@ async def execute(
                 _fold(data, user_id, value)
         else:
             _fold_memo(data, entry, value)
-    if call.search:
-        return call.not_found()
+    if target is not None:  # a target no block reached
+        return _not_found(plan, target)
     return CallResult(200, data)
 
 
@@ -322,6 +329,15 @@ async def _call_body(entry: PlannedOp, instance: object, ctx: Context) -> Any:
     if inspect.isawaitable(result):
         result = await result
     return result
+
+
+def _not_found(plan: ExecutionPlan, target: str) -> CallResult:
+    return failure(
+        f"step {target!r} is not a step of function {plan.spec.id!r}; "
+        "was the function changed while this run was in flight?",
+        "step_not_found",
+        retry=False,
+    )
 
 
 class _Call:
@@ -385,12 +401,8 @@ class _Call:
             steps.leave()
 
     def not_found(self) -> CallResult:
-        return failure(
-            f"step {self.target!r} is not a step of function {self.plan.spec.id!r}; "
-            "was the function changed while this run was in flight?",
-            "step_not_found",
-            retry=False,
-        )
+        assert self.target is not None
+        return _not_found(self.plan, self.target)
 
     # -- the first unfinished op -----------------------------------------------------------
 
