@@ -433,3 +433,27 @@ async def test_a_body_swallowing_the_stop_still_ends_the_request() -> None:
 
     [op] = ops(await call(Swallow))
     assert (op["op"], op["displayName"]) == ("StepRun", "x")
+
+
+class FanInStep(InngestFunction, id="fan-in-step", event="app/go"):
+    @step("both")
+    async def both(self, ctx: Context) -> dict[str, Any]:
+        calls["both body"] += 1
+        return {"both": await ctx.step.parallel(("a", process, "a"), ("b", process, "b"))}
+
+
+async def test_parallel_inside_a_step_block_is_found_by_targeted_calls() -> None:
+    a, b = dynamic("both", "a"), dynamic("both", "b")
+    assert [o["id"] for o in ops(await call(FanInStep))] == [a, b]
+    planned = {"disable_immediate_execution": True}
+    [op] = ops(await call(FanInStep, target=a, **planned))
+    assert (op["op"], op["id"], op["data"]) == ("StepRun", a, {"item": "A"})
+    [op] = ops(await call(FanInStep, {a: {"data": 1}}, target=b, **planned))
+    assert (op["op"], op["id"]) == ("StepRun", b)
+    assert calls == {"both body": 3, "a": 1, "b": 1}
+    # Still planning after the fan-in: the step itself is planned, then targeted.
+    memo = {a: {"data": 1}, b: {"data": 2}}
+    [op] = ops(await call(FanInStep, memo, **planned))
+    assert (op["op"], op["id"]) == ("StepPlanned", hash_step_id("both"))
+    [op] = ops(await call(FanInStep, memo, target=hash_step_id("both"), **planned))
+    assert (op["op"], op["data"]) == ("StepRun", {"both": [1, 2]})
