@@ -4,8 +4,11 @@ from inngest_dsl._context import Context
 from inngest_dsl._discover import discover
 from inngest_dsl._dsl import (
     InngestFunction,
+    invoke,
     on_failure,
+    parallel,
     run,
+    send_event,
     sleep,
     sleep_until,
     spec_of,
@@ -66,8 +69,11 @@ __all__ = [
     "__version__",
     "discover",
     "failure_spec",
+    "invoke",
     "on_failure",
+    "parallel",
     "run",
+    "send_event",
     "sleep",
     "sleep_until",
     "spec_of",

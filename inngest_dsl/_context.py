@@ -10,6 +10,7 @@ from attrs import define, field
 from inngest_dsl._spec import WaitForEventOp
 
 if TYPE_CHECKING:
+    from inngest_dsl._dynamic import Steps
     from inngest_dsl._event import Event
 
 __all__ = ["Context"]
@@ -33,6 +34,22 @@ class Context:
     max_attempts: int | None = None
     function_id: str = ""
     logger: logging.Logger | logging.LoggerAdapter[logging.Logger] = _default_logger
+    _steps: Steps | None = field(default=None, repr=False, alias="_steps")
+
+    @property
+    def step(self) -> Steps:
+        """Steps added at run time, in async `run` and `step` blocks.
+
+        `await ctx.step.run("id", fn, *args)`, `.sleep`, `.sleep_until`, `.wait_for_event`,
+        `.invoke`, `.send_event`, `.parallel`. Each is memoised; a block using them is
+        replayed until they are all done (code between them re-runs), then goes on.
+        """
+        steps = self._steps
+        if steps is None:
+            raise RuntimeError(
+                "ctx.step is only available in the blocks of a function the engine is running"
+            )
+        return steps
 
     @overload
     def __getitem__(self, key: WaitForEventOp) -> Event | None: ...

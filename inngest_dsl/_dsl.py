@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import datetime as _dt
 import inspect
+import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, overload
 
+import attrs
 from attrs import define, field
 
 from inngest_dsl._compile import compile_function
 from inngest_dsl._durations import format_duration, parse_duration, parse_instant
+from inngest_dsl._event import Event
 from inngest_dsl._options import (
     Batch,
     Cancel,
@@ -31,14 +35,18 @@ from inngest_dsl._options import (
 )
 from inngest_dsl._spec import (
     FunctionSpec,
+    InvokeOp,
     Op,
+    ParallelOp,
     RunOp,
+    SendEventOp,
     SleepOp,
     SleepUntilOp,
     StepOp,
     WaitForEventOp,
 )
-from inngest_dsl.errors import DefinitionError
+from inngest_dsl.client import _to_events
+from inngest_dsl.errors import DefinitionError, EventError
 
 if TYPE_CHECKING:
     from inngest_dsl._context import Context
@@ -46,8 +54,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "InngestFunction",
+    "invoke",
     "on_failure",
+    "parallel",
     "run",
+    "send_event",
     "sleep",
     "sleep_until",
     "spec_of",
@@ -75,10 +86,11 @@ class _Pending:
 class _Declarations:
     """What one class body declared: ops in order, and the problems found on the way."""
 
-    items: list[Op | _Pending] = field(factory=list)
+    items: list[Op | _Pending | _Deferred] = field(factory=list)
     explicit_ids: list[str] = field(factory=list)
     problems: list[str] = field(factory=list)
     failure_handlers: list[Callable[..., Any]] = field(factory=list)
+    open_group: str | None = None
 
 
 class _Namespace(dict[str, Any]):
@@ -278,6 +290,214 @@ def on_failure(handler: H) -> H:
 
 def _unchanged(method: H) -> H:
     return method
+@define
+class _Deferred:
+    """A block that works either as given (plain form) or with a body from its decorator."""
+
+    template: InvokeOp | SendEventOp
+    verb: str
+    # The keyword that gave the plain form its value (`data=`), if given; and the one the
+    # plain form cannot do without (`events=`), if any.
+    static: str | None = None
+    required: str | None = None
+    body: Callable[..., Any] | None = None
+    applied: bool = False
+
+    def attach(self, body: F) -> F:
+        self.body = body
+        self.applied = True
+        return body
+
+    def finish(self, ops: list[Op], problems: list[str]) -> None:
+        where = f"{self.verb} {self.template.id!r}"
+        if not self.applied:
+            if self.required is not None and self.static is None:
+                problems.append(
+                    f"{where}: give {self.required} or decorate a method that returns them"
+                )
+            else:
+                ops.append(self.template)
+        elif self.static is not None:
+            problems.append(f"{where}: give {self.static} or decorate a method, not both")
+        elif not callable(self.body):
+            problems.append(f"{where}: the decorated object is not callable: {self.body!r}")
+        else:
+            ops.append(attrs.evolve(self.template, body=self.body))
+
+
+def _json_problem(value: object) -> str | None:
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        return str(exc)
+    return None
+
+
+def _callee(
+    where: str, function: object, problems: list[str]
+) -> tuple[str, bool, type | None]:
+    """(function id, same app?, class) of an invoke target, or a problem."""
+    if isinstance(function, str):
+        if not function.strip():
+            problems.append(f"{where}: function= must name a function, got {function!r}")
+        return function, False, None
+    spec = function if isinstance(function, FunctionSpec) else None
+    if spec is None and isinstance(function, type) and issubclass(function, InngestFunction):
+        spec = function.__inngest_spec__
+    if spec is None:
+        problems.append(
+            f"{where}: function= must be a concrete InngestFunction class or a "
+            f"'<app id>-<function id>' string, got {function!r}"
+        )
+        return str(function), True, None
+    return spec.id, True, spec.cls
+
+
+def invoke(
+    message: str,
+    *,
+    function: type | FunctionSpec | str,
+    data: Mapping[str, Any] | None = None,
+    timeout: str | _dt.timedelta | None = None,
+    id: str | None = None,
+) -> Callable[[F], F]:
+    """Declare a call of another function: it runs as its own run and this one waits for it.
+
+    `function` is the callee's class (invoked in the same app) or its wire id
+    `"<app id>-<function id>"`. The callee's trigger event carries `data` (plain form,
+    `invoke("charge", function=Charge, data={...})`), or what a decorated `(self, ctx)` method
+    returns (`@invoke("charge", function=Charge)`). Memoised: the callee's return value is
+    folded into `ctx.data` like a step's; a failed callee (or `timeout` passing) fails this
+    function as a failed step does.
+    """
+    decl = _declarations("invoke")
+    block_id = _check_message(decl, "invoke", message, id)
+    where = f"invoke {block_id!r}"
+    function_id, same_app, callee = _callee(where, function, decl.problems)
+    if data is not None:
+        if not isinstance(data, Mapping):
+            decl.problems.append(f"{where}: data= must be a mapping, got {type(data).__name__}")
+            data = None
+        else:
+            problem = _json_problem(dict(data))
+            if problem is not None:
+                decl.problems.append(f"{where}: data= is not JSON-serialisable: {problem}")
+    delta = None
+    if timeout is not None:
+        try:
+            delta = parse_duration(timeout)
+        except (TypeError, ValueError) as exc:
+            decl.problems.append(f"{where}: timeout: {exc}")
+    op = InvokeOp(
+        id=block_id,
+        function_id=function_id,
+        same_app=same_app,
+        data=dict(data) if data is not None else None,
+        timeout=delta,
+        callee=callee,
+    )
+    deferred = _Deferred(op, "invoke", static=None if data is None else "data=")
+    decl.items.append(deferred)
+    return deferred.attach
+
+
+def _static_events(where: str, events: object, problems: list[str]) -> tuple[Event, ...] | None:
+    try:
+        return tuple(_to_events(events))  # type: ignore[arg-type]  # checked by _to_events
+    except EventError as exc:
+        problems.append(f"{where}: {exc}")
+        return None
+
+
+def send_event(
+    message: str,
+    *,
+    events: Event | Mapping[str, Any] | Sequence[Event | Mapping[str, Any]] | None = None,
+    id: str | None = None,
+) -> Callable[[F], F]:
+    """Declare a memoised step that sends events exactly once.
+
+    Decorate a `(self, ctx)` method returning an `Event`, a mapping, or a list of them, or
+    give `events=` in the plain form. The events go through the serving `Inngest` client;
+    those without an `id` get one derived from the run id and the step (so a retried send is
+    deduplicated by the server: functions it triggers do not run twice). The block's result
+    is the list of event ids, stored in `ctx.data` under the block id.
+    """
+    decl = _declarations("send_event")
+    block_id = _check_message(decl, "send_event", message, id)
+    where = f"send_event {block_id!r}"
+    static = None if events is None else _static_events(where, events, decl.problems)
+    deferred = _Deferred(
+        SendEventOp(id=block_id, events=static),
+        "send_event",
+        static=None if events is None else "events=",
+        required="events=",
+    )
+    decl.items.append(deferred)
+    return deferred.attach
+
+
+class _ParallelGroup:
+    """The context manager `parallel(...)` returns: the blocks declared inside form a group."""
+
+    def __init__(self, decl: _Declarations, block_id: str) -> None:
+        self._decl = decl
+        self._id = block_id
+        self._start = -1
+
+    def __enter__(self) -> None:
+        decl = self._decl
+        if decl.open_group is not None:
+            decl.problems.append(
+                f"parallel {self._id!r}: parallel groups cannot be nested "
+                f"(it is inside parallel {decl.open_group!r})"
+            )
+            return
+        decl.open_group = self._id
+        self._start = len(decl.items)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        decl = self._decl
+        if self._start < 0:
+            return
+        decl.open_group = None
+        if exc_type is not None:
+            return
+        members = decl.items[self._start :]
+        where = f"parallel {self._id!r}"
+        if not members:
+            decl.problems.append(f"{where}: the group declares no blocks")
+            return
+        for item in members:
+            if isinstance(item, _Pending) and item.kind == "run":
+                decl.problems.append(
+                    f"{where}: run block {item.id!r} cannot run in parallel; a group holds "
+                    "memoised blocks only (step, sleep, sleep_until, wait_for_event, invoke, "
+                    "send_event)"
+                )
+        decl.items.insert(self._start, ParallelOp(id=self._id, size=len(members)))
+
+
+def parallel(message: str, *, id: str | None = None) -> _ParallelGroup:
+    """Declare a group of memoised blocks that run side by side; use it as `with parallel(...):`.
+
+    When the run reaches the group, every unfinished block in it is reported at once and runs
+    in its own request; the run goes on once all have finished, with their results folded
+    into `ctx.data` in declaration order. Each block sees `ctx.data` as it was before the
+    group. Groups cannot be nested, hold no `run` blocks, and their steps cannot use
+    `ctx.step`.
+    """
+    decl = _declarations("parallel")
+    block_id = id if id is not None else message
+    if not isinstance(block_id, str) or not block_id.strip():
+        decl.problems.append(f"parallel: the message must be a non-empty string, got {block_id!r}")
+        block_id = str(block_id)
+    return _ParallelGroup(decl, block_id)
 
 
 class _FunctionMeta(type):
@@ -393,6 +613,9 @@ def _finish_declarations(decl: _Declarations) -> tuple[tuple[Op, ...], list[str]
     problems = list(decl.problems)
     ops: list[Op] = []
     for item in decl.items:
+        if isinstance(item, _Deferred):
+            item.finish(ops, problems)
+            continue
         if not isinstance(item, _Pending):
             ops.append(item)
             continue

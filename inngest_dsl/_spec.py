@@ -7,7 +7,7 @@ concerns: the registration JSON and the opcodes are derived from it elsewhere.
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from attrs import field, frozen
@@ -26,6 +26,7 @@ from inngest_dsl._options import (
 
 if TYPE_CHECKING:
     from inngest_dsl._context import Context
+    from inngest_dsl._event import Event
     from inngest_dsl._failure import Failure
 
 __all__ = [
@@ -35,8 +36,11 @@ __all__ = [
     "EventTrigger",
     "FailureHandler",
     "FunctionSpec",
+    "InvokeOp",
     "Op",
+    "ParallelOp",
     "RunOp",
+    "SendEventOp",
     "SleepOp",
     "SleepUntilOp",
     "StepOp",
@@ -139,7 +143,74 @@ class WaitForEventOp:
         return True
 
 
-Op = RunOp | StepOp | SleepOp | SleepUntilOp | WaitForEventOp
+@frozen
+class InvokeOp:
+    """`invoke`: runs another function with a payload and waits for its result.
+
+    `function_id` is the callee's own id when `same_app` (the wire id is then built with the
+    serving app's id), else its full `<app_id>-<fn id>`; `callee` is the callee's class when
+    one was given. The payload is `data`, or what `body` returns; `timeout` bounds the wait
+    (`None`: the server's default of one year).
+    """
+
+    id: str
+    function_id: str
+    same_app: bool = True
+    data: Mapping[str, Any] | None = field(default=None, hash=False)
+    timeout: _dt.timedelta | None = None
+    body: Body | None = field(default=None, repr=False)
+    callee: type | None = field(default=None, repr=False)
+
+    @property
+    def memoised(self) -> bool:
+        return True
+
+    def composite_id(self, app_id: str) -> str:
+        """The callee's wire id when served by app `app_id`."""
+        if self.same_app and app_id:
+            return f"{app_id}-{self.function_id}"
+        return self.function_id
+
+
+@frozen
+class SendEventOp:
+    """`send_event`: sends `events` (or what `body` returns) exactly once, as a memoised step."""
+
+    id: str
+    events: tuple[Event, ...] | None = field(default=None, hash=False)
+    body: Body | None = field(default=None, repr=False)
+
+    @property
+    def memoised(self) -> bool:
+        return True
+
+
+@frozen
+class ParallelOp:
+    """`with parallel(...)`: the `size` ops declared right after it run side by side.
+
+    A marker, not a block: it has no wire op of its own. When the walk reaches it, every
+    unfinished member is reported in one response and each runs in its own request.
+    """
+
+    id: str
+    size: int
+
+    @property
+    def memoised(self) -> bool:
+        return False
+
+
+Op = (
+    RunOp
+    | StepOp
+    | SleepOp
+    | SleepUntilOp
+    | WaitForEventOp
+    | InvokeOp
+    | SendEventOp
+    | ParallelOp
+)
 
 
 @frozen

@@ -16,7 +16,16 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
-from inngest_dsl._spec import Body, FunctionSpec, Op, RunOp, SleepUntilOp, StepOp
+from inngest_dsl._spec import (
+    Body,
+    FunctionSpec,
+    InvokeOp,
+    Op,
+    RunOp,
+    SendEventOp,
+    SleepUntilOp,
+    StepOp,
+)
 
 if TYPE_CHECKING:
     from inngest_dsl._context import Context
@@ -115,7 +124,7 @@ async def _finish_later(observer: Observer, index: int, pending: Awaitable[Any])
 def _instrument_op(op: Op, index: int) -> Op:
     if isinstance(op, (RunOp, StepOp)):
         return attrs.evolve(op, body=_wrap(op.body, index))
-    if isinstance(op, SleepUntilOp) and op.body is not None:
+    if isinstance(op, (SleepUntilOp, InvokeOp, SendEventOp)) and op.body is not None:
         return attrs.evolve(op, body=_wrap(op.body, index))
     return op
 

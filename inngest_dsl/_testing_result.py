@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import datetime as _dt
 import reprlib
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from attrs import field, frozen
 
+if TYPE_CHECKING:
+    from inngest_dsl._event import Event
+
 __all__ = ["ErrorInfo", "OpKind", "RunResult", "RunStatus", "TraceOp"]
 
-OpKind = Literal["run", "step", "sleep", "sleep_until", "wait_for_event"]
+OpKind = Literal[
+    "run", "step", "sleep", "sleep_until", "wait_for_event", "invoke", "send_event"
+]
 
 class _ShortRepr(reprlib.Repr):
     def repr_Event(self, event: Any, level: int) -> str:  # reprlib dispatches on the type name
@@ -51,10 +56,12 @@ class TraceOp:
 
     `data` is what the block produced: a step's result (as memoised, so after a JSON round
     trip), a run block's latest return value, a sleep's duration (`timedelta`), a
-    `sleep_until`'s instant (`datetime`), a wait's `Event` (or `None` after its timeout).
+    `sleep_until`'s instant (`datetime`), a wait's `Event` (or `None` after its timeout), an
+    invoke's result (the invoked function's output), a send's event ids.
     `attempts` counts the calls of the body (for a run block: one per request that reached
     it); `errors` holds the error of every failed attempt and `error` the final one, if the
-    block failed for good. `at` is the virtual time at which the block finished.
+    block failed for good. `at` is the virtual time at which the block finished. `dynamic`
+    is true for a step a body added at run time with `ctx.step`.
     """
 
     kind: OpKind
@@ -65,6 +72,7 @@ class TraceOp:
     errors: tuple[ErrorInfo, ...] = ()
     mocked: bool = False
     at: _dt.datetime | None = None
+    dynamic: bool = False
 
     @property
     def timed_out(self) -> bool:
@@ -85,6 +93,8 @@ class TraceOp:
             outcome = f"FAILED after {self.attempts} {noun}: {self.error}"
         elif self.kind == "run":
             outcome = f"ran {self.attempts}x -> {_short(self.data)}"
+        elif self.kind == "send_event":
+            outcome = f"sent {_short(self.data)}"
         else:
             outcome = f"-> {_short(self.data)}"
             if self.attempts > 1:
@@ -93,6 +103,8 @@ class TraceOp:
             outcome += f"; earlier errors: {', '.join(str(e) for e in self.errors)}"
         if self.mocked:
             outcome += " [mocked]"
+        if self.dynamic:
+            outcome += " [ctx.step]"
         if started_at is not None and self.at is not None and self.at != started_at:
             outcome += f"  (at +{self.at - started_at})"
         return f"{label}  {outcome}"
@@ -124,7 +136,8 @@ class RunResult:
     the run failed); `data` is `ctx.data` when the run stopped (waits as `Event`s); `error` is
     why it failed; `trace` lists the blocks in the order they ran; `sleeps` the virtual time
     each sleep took; `started_at`/`finished_at` are virtual times; `calls` counts the
-    requests the engine served.
+    requests the engine served; `sent_events` are the events the run's `send_event` blocks
+    and `ctx.step.send_event` calls sent, in order.
     """
 
     function_id: str
@@ -138,6 +151,7 @@ class RunResult:
     started_at: _dt.datetime
     finished_at: _dt.datetime
     calls: int
+    sent_events: tuple[Event, ...] = ()
 
     @property
     def completed(self) -> bool:

@@ -282,7 +282,11 @@ class _Handler:
                 )
         try:
             result = await execute(
-                plan, call, target=query.get("stepId"), app_id=self.client.app_id
+                plan,
+                call,
+                target=query.get("stepId"),
+                app_id=self.client.app_id,
+                client=self.client,
             )
         except Exception:  # the engine promises results; this is a bug, not user code
             _log.exception("inngest_dsl: internal error running %s", fn_id)

@@ -15,9 +15,12 @@ async def test_sign_up() -> None:
 ```
 
 `run_function` drives the real engine call by call as the executor would; `run_function_sync`
-does the same from a plain test. `CapturingClient` records the events a function sends. The
-pytest plugin (installed with the package) adds the `inngest_client` and `inngest_dev_server`
-fixtures. See guides/testing.md.
+does the same from a plain test. Parallel groups fan out through targeted calls, an `invoke`
+takes its mocked result (`steps={"charge": {...}}`) or runs the invoked function in-process,
+events sent by `send_event` blocks land in a `CapturingClient` and on `result.sent_events`,
+and steps added at run time with `ctx.step` show in the trace (`TraceOp.dynamic`) and are
+mocked and scripted by id like declared ones. The pytest plugin (installed with the package)
+adds the `inngest_client` and `inngest_dev_server` fixtures. See guides/testing.md.
 """
 
 from __future__ import annotations

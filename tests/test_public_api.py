@@ -15,6 +15,7 @@ PUBLIC = {
         "SendEventError", "Singleton", "StepError", "Throttle", "Timeouts", "__version__",
         "discover", "failure_spec", "on_failure", "run", "sleep", "sleep_until", "spec_of",
         "step", "wait_for_event",
+        "invoke", "parallel", "send_event",
     ],
     "inngest_dsl.testing": [
         "CapturingClient", "DEFAULT_MAX_CALLS", "DevServerHarness", "ErrorInfo", "EventLike",

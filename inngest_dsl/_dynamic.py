@@ -1,0 +1,509 @@
+"""`ctx.step`: steps added at run time, for what a class body cannot declare.
+
+```python
+class ProcessItems(InngestFunction, event="app/items"):
+    @run("process")
+    async def process(self, ctx: Context) -> dict[str, list[Any]]:
+        done = [await ctx.step.run(f"process {item}", handle, item)
+                for item in ctx.event.data["items"]]
+        return {"done": done}
+```
+
+How it behaves (the escape hatch trades "resume" for "replay", inside one block):
+
+* A block that uses `ctx.step` is **replayed** until its dynamic steps are done: each request
+  that reaches the block calls its body again; every `ctx.step` call whose step is memoised
+  returns the memoised value at once (a memoised failure raises `StepError`) without running
+  anything, and the first one that is not memoised ends the request: a `run` step runs right
+  there (`StepRun`, or `StepError`/`StepFailed` if it raises), anything else is reported (its
+  own op; `StepPlanned` when the server asks for it). Code between `ctx.step` calls re-runs on
+  every such request, so keep it deterministic and cheap, and do side effects inside steps.
+* In a `run` block the block's return value is folded into `ctx.data` on every request, as
+  for any `run` block. In a `step` block the body is replayed until it returns; its return
+  value is then memoised once, like any step's, and the body never runs again.
+* Only async `run` and `step` bodies outside parallel groups can use `ctx.step`; sync bodies
+  run in worker threads and cannot await. `ctx.step` calls are awaited one at a time (use
+  `ctx.step.parallel` to fan out) and cannot be nested in a step's function.
+* Step ids: the protocol's rules (`<id>`, then `<id>:1`, `<id>:2`, ... for repeats, counted
+  per request), applied to the id scoped by its block: the pre-hash is
+  `<length of block id>:<block id>/<id>`. Blocks whose bodies are skipped once memoised can
+  thus never collide with later blocks using the same ids, and a dynamic id equal to a
+  declared one hashes differently (the counter also starts from the declared ids' counts).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as _dt
+import inspect
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
+
+from inngest_dsl._durations import parse_duration, parse_instant
+from inngest_dsl._event import Event
+from inngest_dsl._expressions import expression_problem
+from inngest_dsl._outcomes import (
+    WRAPPED_KEYS,
+    StepRef,
+    failure,
+    hash_step_id,
+    invoke_opcode,
+    memoised_error,
+    run_step,
+    send_step,
+    sent_ids,
+    sleep_opcode,
+    sleep_until_opcode,
+    to_events,
+    wait_opcode,
+)
+from inngest_dsl._spec import FunctionSpec
+from inngest_dsl._wire import CallResult, Opcode
+from inngest_dsl.errors import EventError, NonRetriableError
+
+if TYPE_CHECKING:
+    from inngest_dsl._execution import _Call
+
+__all__ = ["NO_MOCK", "StepObserver", "Steps", "Stop"]
+
+T = TypeVar("T")
+
+NO_MOCK: Any = object()
+"""What `StepObserver.dynamic_mock` returns for a step whose function should run."""
+
+_ABSENT: Any = object()
+
+
+class Stop(BaseException):
+    """Ends the request from inside a body: a dynamic step ran, or must be reported.
+
+    A `BaseException`, so that `except Exception` in user code lets it through.
+    """
+
+    def __init__(self, result: CallResult) -> None:
+        super().__init__("the request ends here")
+        self.result = result
+
+
+class StepObserver(Protocol):
+    """What the testing kit is told about dynamic steps (the engine works without one)."""
+
+    def dynamic_reached(self, ref: StepRef, kind: str, callee: type | None) -> None:
+        """An unfinished dynamic step of `kind` was run or reported."""
+
+    def dynamic_mock(self, ref: StepRef) -> Any:
+        """The mocked result of a dynamic `run` step, or `NO_MOCK`."""
+
+    def dynamic_started(self, ref: StepRef, mocked: bool) -> None:
+        """A dynamic `run` step's function is being called (or its mock used)."""
+
+    def dynamic_returned(self, ref: StepRef, value: Any) -> None:
+        """A dynamic `run` step's function returned `value`."""
+
+    def dynamic_raised(self, ref: StepRef, exc: BaseException) -> None:
+        """A dynamic `run` step's function raised `exc`."""
+
+
+def _misuse(message: str) -> NonRetriableError:
+    # A programming error: retrying cannot help, so the run fails now, saying why.
+    return NonRetriableError(message)
+
+
+def _unwrap(user_id: str, value: Any) -> Any:
+    if type(value) is dict and value.keys() <= WRAPPED_KEYS:
+        if value.get("error") is not None:
+            raise memoised_error(user_id, value["error"])
+        return value.get("data")
+    return value
+
+
+class Steps:
+    """`ctx.step`: durable steps chosen at run time; see the module documentation.
+
+    Every method takes the step's id first and returns an awaitable; await it right away.
+    """
+
+    __slots__ = ("_block", "_busy", "_call", "_counts", "_stop", "_target", "_where")
+
+    def __init__(self, call: _Call) -> None:
+        self._call = call
+        self._counts: dict[str, int] | None = None
+        # The block whose body may use ctx.step now (None: no such body is running), and
+        # the step the request targets as far as this body is concerned.
+        self._block: str | None = None
+        self._target: str | None = None
+        self._where = "outside the function's blocks"
+        self._busy = False
+        self._stop: CallResult | None = None
+
+    # -- the engine's side -----------------------------------------------------------------
+
+    def enter(self, block: str | None, target: str | None, where: str) -> None:
+        """A body starts: `block` may use ctx.step (None: it may not, and `where` says why)."""
+        self._block = block
+        self._target = target
+        self._where = where
+
+    def leave(self) -> None:
+        """The body ended."""
+        self._block = None
+        self._where = "outside the function's blocks (after the block returned)"
+
+    @property
+    def stopped(self) -> CallResult | None:
+        """The response a dynamic step decided, if a body swallowed the `Stop` it raised."""
+        return self._stop
+
+    def _halt(self, result: CallResult) -> Stop:
+        self._stop = result
+        return Stop(result)
+
+    # -- ids and memo ----------------------------------------------------------------------
+
+    def _ref(self, verb: str, id: object) -> StepRef:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            raise _misuse(
+                f"ctx.step.{verb}() was called from a sync block body, which runs in a worker "
+                "thread and cannot await: make the block `async def`"
+            ) from None
+        block = self._block
+        if block is None:
+            raise _misuse(
+                f"ctx.step.{verb}() was called {self._where}; only async run and step blocks "
+                "(outside parallel groups) can add steps at run time"
+            )
+        if self._busy:
+            raise _misuse(
+                f"ctx.step.{verb}({id!r}) was called while another ctx.step call is running; "
+                "await them one at a time (ctx.step.parallel fans out), and do not nest them "
+                "in a step's function"
+            )
+        if not isinstance(id, str) or not id.strip():
+            raise _misuse(f"ctx.step.{verb}(): the step id must be a non-empty string, got {id!r}")
+        if self._stop is not None:
+            raise Stop(self._stop)
+        counts = self._counts
+        if counts is None:
+            counts = self._counts = dict(self._call.plan.declared)
+        key = f"{len(block)}:{block}/{id}"
+        count = counts.get(key, 0)
+        counts[key] = count + 1
+        return StepRef(id, hash_step_id(f"{key}:{count}" if count else key), count or None)
+
+    def _memo(self, ref: StepRef) -> Any:
+        return self._call.request.steps.get(ref.hashed, _ABSENT)
+
+    def _observe(self, ref: StepRef, kind: str, callee: type | None = None) -> None:
+        observer = self._call.observer
+        if observer is not None:
+            observer.dynamic_reached(ref, kind, callee)
+
+    # -- running and reporting -------------------------------------------------------------
+
+    async def _run_now(self, ref: StepRef, produce: Callable[[], Awaitable[Any]]) -> Stop:
+        ctx = self._call.ctx
+        assert ctx.max_attempts is not None  # the engine always sets it
+        self._busy = True
+        try:
+            result = await run_step(
+                ref,
+                f"step {ref.user_id!r}",
+                produce,
+                attempt=ctx.attempt,
+                max_attempts=ctx.max_attempts,
+            )
+        finally:
+            self._busy = False
+        return self._halt(result)
+
+    async def _unfinished(
+        self,
+        ref: StepRef,
+        kind: str,
+        produce: Callable[[], Awaitable[Any]] | None,
+        report: Callable[[], Opcode],
+        callee: type | None = None,
+    ) -> Stop:
+        """The first unfinished dynamic step: run it, report it, or refuse it when targeting."""
+        target = self._target
+        if target is not None and target != ref.hashed:
+            return self._halt(
+                failure(
+                    f"found step {ref.user_id!r} ({ref.hashed}) while the request targets step "
+                    f"{target!r}; the run's memo does not match this function",
+                    "step_unexpected",
+                    retry=False,
+                )
+            )
+        self._observe(ref, kind, callee)
+        if produce is not None and (
+            target is not None or not self._call.request.ctx.disable_immediate_execution
+        ):
+            return await self._run_now(ref, produce)
+        return self._halt(CallResult(206, [report()]))
+
+    def _producer(self, ref: StepRef, fn: Callable[..., Any], args: Sequence[Any]) -> Any:
+        observer = self._call.observer
+
+        async def produce() -> Any:
+            if observer is not None:
+                mocked = observer.dynamic_mock(ref)
+                observer.dynamic_started(ref, mocked is not NO_MOCK)
+                if mocked is not NO_MOCK:
+                    if isinstance(mocked, BaseException):
+                        observer.dynamic_raised(ref, mocked)
+                        raise mocked
+                    observer.dynamic_returned(ref, mocked)
+                    return mocked
+            try:
+                if inspect.iscoroutinefunction(fn):
+                    value = await fn(*args)
+                else:
+                    # A sync function may block: keep it off the event loop.
+                    value = await asyncio.to_thread(fn, *args)
+                    if inspect.isawaitable(value):
+                        value = await value
+            except BaseException as exc:
+                if observer is not None:
+                    observer.dynamic_raised(ref, exc)
+                raise
+            if observer is not None:
+                observer.dynamic_returned(ref, value)
+            return value
+
+        return produce
+
+    # -- the API ---------------------------------------------------------------------------
+
+    @overload
+    def run(
+        self, id: str, fn: Callable[..., Awaitable[T]], *args: Any
+    ) -> Coroutine[Any, Any, T]: ...
+
+    @overload
+    def run(self, id: str, fn: Callable[..., T], *args: Any) -> Coroutine[Any, Any, T]: ...
+
+    def run(self, id: str, fn: Callable[..., Any], *args: Any) -> Coroutine[Any, Any, Any]:
+        """Run `fn(*args)` as a memoised step (sync or async `fn`); returns its result.
+
+        Runs once: retried on its own when it raises, its (JSON) result kept afterwards.
+        """
+        ref = self._ref("run", id)
+        if not callable(fn):
+            raise _misuse(f"ctx.step.run({id!r}): fn must be callable, got {fn!r}")
+        produce = self._producer(ref, fn, args)
+
+        async def step() -> Any:
+            value = self._memo(ref)
+            if value is not _ABSENT:
+                return _unwrap(ref.user_id, value)
+            raise await self._unfinished(
+                ref, "step", produce, lambda: ref.opcode("StepPlanned", ref.user_id)
+            )
+
+        return step()
+
+    def sleep(self, id: str, duration: str | _dt.timedelta) -> Coroutine[Any, Any, None]:
+        """Pause the run for `duration` (`"30s"`, `"1h30m"`, or a `timedelta`)."""
+        ref = self._ref("sleep", id)
+        try:
+            delta = parse_duration(duration)
+        except (TypeError, ValueError) as exc:
+            raise _misuse(f"ctx.step.sleep({id!r}): {exc}") from None
+        return self._pause(ref, "sleep", lambda: sleep_opcode(ref, delta))
+
+    def sleep_until(
+        self, id: str, at: str | _dt.datetime | _dt.date
+    ) -> Coroutine[Any, Any, None]:
+        """Pause the run until the instant `at` (a past instant does not pause)."""
+        ref = self._ref("sleep_until", id)
+        try:
+            instant = parse_instant(at)
+        except (TypeError, ValueError) as exc:
+            raise _misuse(f"ctx.step.sleep_until({id!r}): {exc}") from None
+        return self._pause(ref, "sleep_until", lambda: sleep_until_opcode(ref, instant))
+
+    async def _pause(self, ref: StepRef, kind: str, report: Callable[[], Opcode]) -> None:
+        if self._memo(ref) is _ABSENT:
+            raise await self._unfinished(ref, kind, None, report)
+
+    def wait_for_event(
+        self,
+        id: str,
+        *,
+        event: str,
+        timeout: str | _dt.timedelta,
+        match: str | None = None,
+        if_: str | None = None,
+    ) -> Coroutine[Any, Any, Event | None]:
+        """Wait for a later event named `event`; returns it, or `None` once `timeout` passed.
+
+        `match="data.user_id"` pairs it with the triggering event on that field; `if_=` takes
+        a full expression over `event` (the trigger) and `async` (the candidate).
+        """
+        ref = self._ref("wait_for_event", id)
+        where = f"ctx.step.wait_for_event({id!r})"
+        if not isinstance(event, str) or not event.strip():
+            raise _misuse(f"{where}: event= must be an event name, got {event!r}")
+        try:
+            delta = parse_duration(timeout)
+        except (TypeError, ValueError) as exc:
+            raise _misuse(f"{where}: timeout: {exc}") from None
+        if match is not None and if_ is not None:
+            raise _misuse(f"{where}: give match= or if_=, not both")
+        expression = f"event.{match} == async.{match}" if match is not None else if_
+        if expression is not None:
+            problem = expression_problem(expression)
+            if problem is not None:
+                raise _misuse(f"{where}: {problem}")
+
+        async def wait() -> Event | None:
+            value = self._memo(ref)
+            if value is _ABSENT:
+                raise await self._unfinished(
+                    ref, "wait_for_event", None, lambda: wait_opcode(ref, event, delta, expression)
+                )
+            value = _unwrap(ref.user_id, value)
+            if isinstance(value, dict):
+                try:
+                    return Event.from_wire(value)
+                except EventError:
+                    return None
+            return None
+
+        return wait()
+
+    def invoke(
+        self,
+        id: str,
+        *,
+        function: type | FunctionSpec | str,
+        data: Mapping[str, Any] | None = None,
+        timeout: str | _dt.timedelta | None = None,
+    ) -> Coroutine[Any, Any, Any]:
+        """Run another function with `data` as its event data; returns what it returned.
+
+        `function` is its class (same app) or its wire id `"<app id>-<function id>"`. A
+        failed callee, or `timeout` passing, raises `StepError`.
+        """
+        ref = self._ref("invoke", id)
+        where = f"ctx.step.invoke({id!r})"
+        function_id, callee = self._callee(where, function)
+        payload = dict(data) if data is not None else {}
+        if data is not None and not isinstance(data, Mapping):
+            raise _misuse(f"{where}: data= must be a mapping, got {type(data).__name__}")
+        try:
+            delta = None if timeout is None else parse_duration(timeout)
+        except (TypeError, ValueError) as exc:
+            raise _misuse(f"{where}: timeout: {exc}") from None
+
+        async def call() -> Any:
+            value = self._memo(ref)
+            if value is _ABSENT:
+                raise await self._unfinished(
+                    ref,
+                    "invoke",
+                    None,
+                    lambda: invoke_opcode(ref, function_id, payload, delta),
+                    callee,
+                )
+            return _unwrap(ref.user_id, value)
+
+        return call()
+
+    def _callee(self, where: str, function: object) -> tuple[str, type | None]:
+        if isinstance(function, str) and function.strip():
+            return function, None
+        spec = function if isinstance(function, FunctionSpec) else None
+        if spec is None and isinstance(function, type):
+            candidate = getattr(function, "__inngest_spec__", None)
+            spec = candidate if isinstance(candidate, FunctionSpec) else None
+        if spec is None:
+            raise _misuse(
+                f"{where}: function= must be a concrete InngestFunction class or a "
+                f"'<app id>-<function id>' string, got {function!r}"
+            )
+        app_id = self._call.app_id
+        return (f"{app_id}-{spec.id}" if app_id else spec.id), spec.cls
+
+    def send_event(
+        self,
+        id: str,
+        events: Event | Mapping[str, Any] | Sequence[Event | Mapping[str, Any]],
+    ) -> Coroutine[Any, Any, list[str]]:
+        """Send events exactly once, as a memoised step; returns their ids.
+
+        Events without an `id` get one derived from the run and the step, so a retried send
+        is deduplicated by the server.
+        """
+        ref = self._ref("send_event", id)
+        what = f"ctx.step.send_event({id!r})"
+        batch = to_events(what, events)
+        call = self._call
+
+        async def produce() -> Any:
+            return await send_step(
+                call.client, what, batch, run_id=call.ctx.run_id, hashed=ref.hashed
+            )
+
+        async def send() -> list[str]:
+            value = self._memo(ref)
+            if value is not _ABSENT:
+                ids: list[str] = sent_ids(_unwrap(ref.user_id, value))
+                return ids
+            raise await self._unfinished(
+                ref, "send_event", produce, lambda: ref.opcode("StepPlanned", ref.user_id)
+            )
+
+        return send()
+
+    def parallel(self, *steps: tuple[Any, ...]) -> Coroutine[Any, Any, list[Any]]:
+        """Run `(id, fn, *args)` steps side by side; returns their results, in order.
+
+        Unfinished steps are reported together, each runs in its own request, and the body
+        goes on once all have finished. A memoised failure of any raises `StepError`.
+        """
+        members: list[tuple[StepRef, Any]] = []
+        for item in steps:
+            if not isinstance(item, tuple) or len(item) < 2 or not callable(item[1]):
+                raise _misuse(
+                    "ctx.step.parallel() takes (id, fn, *args) tuples, e.g. "
+                    f"ctx.step.parallel(('a', fetch_a), ('b', fetch_b)); got {item!r}"
+                )
+            ref = self._ref("parallel", item[0])
+            members.append((ref, self._producer(ref, item[1], item[2:])))
+
+        async def fan_out() -> list[Any]:
+            values: list[Any] = []
+            unfinished: list[tuple[StepRef, Any]] = []
+            for ref, produce in members:
+                value = self._memo(ref)
+                if value is _ABSENT:
+                    unfinished.append((ref, produce))
+                else:
+                    values.append(_unwrap(ref.user_id, value))
+            if not unfinished:
+                return values
+            target = self._target
+            if target is not None:
+                for ref, produce in unfinished:
+                    if ref.hashed == target:
+                        self._observe(ref, "step")
+                        raise await self._run_now(ref, produce)
+                raise self._halt(
+                    failure(
+                        f"the request targets step {target!r}, which is none of the unfinished "
+                        "steps of this ctx.step.parallel(); the run's memo does not match",
+                        "step_unexpected",
+                        retry=False,
+                    )
+                )
+            for ref, _ in unfinished:
+                self._observe(ref, "step")
+            raise self._halt(
+                CallResult(206, [ref.opcode("StepPlanned", ref.user_id) for ref, _ in unfinished])
+            )
+
+        return fan_out()
