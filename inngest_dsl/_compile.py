@@ -15,7 +15,7 @@ import attrs
 
 from inngest_dsl._cron import validate_cron
 from inngest_dsl._durations import format_duration, parse_duration
-from inngest_dsl._expressions import expression_problem
+from inngest_dsl._expressions import expression_problem, match_expression
 from inngest_dsl._options import (
     Batch,
     Cancel,
@@ -307,7 +307,7 @@ def _cancel(checks: _Checks, value: object) -> tuple[Cancel, ...]:
             if not isinstance(item.match, str) or not item.match.strip():
                 checks.add(f"{where} match", "must be a field path such as 'data.cart_id'")
             else:
-                condition, source = f"event.{item.match} == async.{item.match}", "match"
+                condition, source = match_expression(item.match), "match"
         checks.expression(f"{where} {source}", condition)
         timeout = None
         if item.timeout is not None:

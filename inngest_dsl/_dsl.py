@@ -22,6 +22,7 @@ from attrs import define, field
 from inngest_dsl._compile import compile_function
 from inngest_dsl._durations import format_duration, parse_duration, parse_instant
 from inngest_dsl._event import Event
+from inngest_dsl._expressions import match_expression
 from inngest_dsl._options import (
     Batch,
     Cancel,
@@ -91,6 +92,7 @@ class _Declarations:
     problems: list[str] = field(factory=list)
     failure_handlers: list[Callable[..., Any]] = field(factory=list)
     open_group: str | None = None
+    groups: list[_ParallelGroup] = field(factory=list)
 
 
 class _Namespace(dict[str, Any]):
@@ -247,20 +249,35 @@ def wait_for_event(
         if not isinstance(match, str) or not match.strip():
             decl.problems.append(f"{where}: match= must be a field path such as 'data.user_id'")
         else:
-            expression = f"event.{match} == async.{match}"
+            expression = match_expression(match)
     op = WaitForEventOp(id=block_id, event=event, timeout=delta, if_=expression)
     decl.items.append(op)
     return op
 
 
-def on_failure(handler: H) -> H:
+@overload
+def on_failure(handler: H) -> H: ...
+
+
+@overload
+def on_failure() -> Callable[[H], H]: ...
+
+
+def on_failure(handler: H | None = None) -> H | Callable[[H], H]:
     """Declare the method that runs after the function has failed for good (retries exhausted).
 
-    Use as a bare decorator, once per class, on a `(self, ctx, failure)` method, sync or async;
-    `failure` is a `Failure` (the failed run's event, its error as a `StepError`, its run id).
-    Inngest runs it as a companion function, `<id>-failure`, which is not retried.
+    Use as a decorator, `@on_failure` (or `@on_failure()`), once per class, on a
+    `(self, ctx, failure)` method, sync or async; `failure` is a `Failure` (the failed run's
+    event, its error as a `StepError`, its run id). Inngest runs it as a companion function,
+    `<id>-failure`, which is not retried.
     """
     decl = _declarations("on_failure")
+    if handler is None:
+        return lambda method: _failure_handler(decl, method)
+    return _failure_handler(decl, handler)
+
+
+def _failure_handler(decl: _Declarations, handler: H) -> H:
     if isinstance(handler, str):
         decl.problems.append(
             "on_failure takes no message: write @on_failure above the method, "
@@ -290,6 +307,8 @@ def on_failure(handler: H) -> H:
 
 def _unchanged(method: H) -> H:
     return method
+
+
 @define
 class _Deferred:
     """A block that works either as given (plain form) or with a body from its decorator."""
@@ -444,8 +463,10 @@ class _ParallelGroup:
         self._decl = decl
         self._id = block_id
         self._start = -1
+        self.entered = False
 
     def __enter__(self) -> None:
+        self.entered = True
         decl = self._decl
         if decl.open_group is not None:
             decl.problems.append(
@@ -497,7 +518,9 @@ def parallel(message: str, *, id: str | None = None) -> _ParallelGroup:
     if not isinstance(block_id, str) or not block_id.strip():
         decl.problems.append(f"parallel: the message must be a non-empty string, got {block_id!r}")
         block_id = str(block_id)
-    return _ParallelGroup(decl, block_id)
+    group = _ParallelGroup(decl, block_id)
+    decl.groups.append(group)
+    return group
 
 
 class _FunctionMeta(type):
@@ -611,6 +634,11 @@ class InngestFunction(_Base):
 
 def _finish_declarations(decl: _Declarations) -> tuple[tuple[Op, ...], list[str]]:
     problems = list(decl.problems)
+    problems.extend(
+        f"parallel {group._id!r}: use it as `with parallel(...):` around the blocks it groups"
+        for group in decl.groups
+        if not group.entered
+    )
     ops: list[Op] = []
     for item in decl.items:
         if isinstance(item, _Deferred):

@@ -28,7 +28,7 @@ How it behaves (the escape hatch trades "resume" for "replay", inside one block)
   per request), applied to the id scoped by its block: the pre-hash is
   `<length of block id>:<block id>/<id>`. Blocks whose bodies are skipped once memoised can
   thus never collide with later blocks using the same ids, and a dynamic id equal to a
-  declared one hashes differently (the counter also starts from the declared ids' counts).
+  declared one hashes differently.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
 
 from inngest_dsl._durations import parse_duration, parse_instant
 from inngest_dsl._event import Event
-from inngest_dsl._expressions import expression_problem
+from inngest_dsl._expressions import expression_problem, match_expression
 from inngest_dsl._outcomes import (
     WRAPPED_KEYS,
     StepRef,
@@ -58,7 +58,7 @@ from inngest_dsl._outcomes import (
     wait_opcode,
 )
 from inngest_dsl._spec import FunctionSpec
-from inngest_dsl._wire import CallResult, Opcode
+from inngest_dsl._wire import CallResult, Opcode, check_json
 from inngest_dsl.errors import EventError, NonRetriableError
 
 if TYPE_CHECKING:
@@ -186,7 +186,7 @@ class Steps:
             raise Stop(self._stop)
         counts = self._counts
         if counts is None:
-            counts = self._counts = dict(self._call.plan.declared)
+            counts = self._counts = {}
         key = f"{len(block)}:{block}/{id}"
         count = counts.get(key, 0)
         counts[key] = count + 1
@@ -205,6 +205,12 @@ class Steps:
     async def _run_now(self, ref: StepRef, produce: Callable[[], Awaitable[Any]]) -> Stop:
         ctx = self._call.ctx
         assert ctx.max_attempts is not None  # the engine always sets it
+        if self._busy:
+            # Two unfinished steps awaited together (asyncio.gather): one request runs one.
+            raise _misuse(
+                f"ctx.step.run({ref.user_id!r}) ran while another ctx.step call was running; "
+                "await ctx.step calls one at a time (ctx.step.parallel fans out)"
+            )
         self._busy = True
         try:
             result = await run_step(
@@ -227,6 +233,9 @@ class Steps:
         callee: type | None = None,
     ) -> Stop:
         """The first unfinished dynamic step: run it, report it, or refuse it when targeting."""
+        if self._stop is not None:
+            # A sibling awaited alongside this one already decided the response.
+            raise Stop(self._stop)
         target = self._target
         if target is not None and target != ref.hashed:
             return self._halt(
@@ -353,7 +362,7 @@ class Steps:
             raise _misuse(f"{where}: timeout: {exc}") from None
         if match is not None and if_ is not None:
             raise _misuse(f"{where}: give match= or if_=, not both")
-        expression = f"event.{match} == async.{match}" if match is not None else if_
+        expression = match_expression(match) if match is not None else if_
         if expression is not None:
             problem = expression_problem(expression)
             if problem is not None:
@@ -391,9 +400,13 @@ class Steps:
         ref = self._ref("invoke", id)
         where = f"ctx.step.invoke({id!r})"
         function_id, callee = self._callee(where, function)
-        payload = dict(data) if data is not None else {}
         if data is not None and not isinstance(data, Mapping):
             raise _misuse(f"{where}: data= must be a mapping, got {type(data).__name__}")
+        payload = dict(data) if data is not None else {}
+        try:
+            check_json(payload)
+        except (TypeError, ValueError) as exc:
+            raise _misuse(f"{where}: data= is not JSON-serialisable: {exc}") from None
         try:
             delta = None if timeout is None else parse_duration(timeout)
         except (TypeError, ValueError) as exc:

@@ -111,15 +111,13 @@ class ExecutionPlan:
     """A spec's ops, hashed and classified once.
 
     `ops` matches `spec.ops` one to one; `hashes` maps wire ids to positions in it; `top` are
-    the ops the walk visits (a parallel group's members only through the group);
-    `declared` counts each id among the memoised ops.
+    the ops the walk visits (a parallel group's members only through the group).
     """
 
     spec: FunctionSpec
     ops: tuple[PlannedOp, ...]
     hashes: Mapping[str, int]
     top: tuple[PlannedOp, ...]
-    declared: Mapping[str, int]
     rows: tuple[tuple[int, str, str, PlannedOp], ...] = field(init=False)
 
     @rows.default
@@ -183,7 +181,7 @@ def plan_for(spec: FunctionSpec) -> ExecutionPlan:
         )
     top = _grouped(spec, planned)
     return ExecutionPlan(
-        spec=spec, ops=tuple(planned), hashes=hashes, top=tuple(top), declared=seen
+        spec=spec, ops=tuple(planned), hashes=hashes, top=tuple(top)
     )
 
 
@@ -256,9 +254,12 @@ async def execute(
     (the testing kit). Never raises for anything user code or the request does: every
     outcome is a `CallResult`.
     """
-    if target == "step" or (target is not None and target in request.steps):
-        # A target that finished meanwhile (a repeated call) carries on as discovery.
+    if target == "step":
         target = None
+    elif target is not None and target in request.steps:
+        # A repeated call for a step that already finished: nothing to do. Carrying on as a
+        # discovery would report its still-running siblings (a parallel group) a second time.
+        return CallResult(206, [])
     if client is not None and not app_id:
         app_id = client.app_id
     ctx = _context(plan, request, app_id)

@@ -10,9 +10,15 @@ import celpy
 from celpy.adapter import json_to_cel
 from celpy.celparser import CELParseError
 
-__all__ = ["compile_expression", "expression_is_true", "expression_problem"]
+__all__ = ["compile_expression", "expression_is_true", "expression_problem", "match_expression"]
 
 _environment = celpy.Environment()
+
+
+def match_expression(path: str) -> str:
+    """`match="data.user_id"` as the condition Inngest evaluates: the trigger's field equals
+    the incoming event's."""
+    return f"event.{path} == async.{path}"
 
 
 @functools.lru_cache(maxsize=4096)

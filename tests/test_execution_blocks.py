@@ -389,6 +389,20 @@ def test_misused_blocks_are_reported_together() -> None:
     assert "parallel 'inner': parallel groups cannot be nested" in problems
 
 
+def test_a_group_used_without_with_is_a_definition_error() -> None:
+    with pytest.raises(DefinitionError) as info:
+
+        class Forgot(InngestFunction, event="app/go"):
+            parallel("side by side")
+
+            @step("a")
+            def a(self, ctx: Context) -> None: ...
+
+    assert info.value.problems == (
+        "parallel 'side by side': use it as `with parallel(...):` around the blocks it groups",
+    )
+
+
 def test_an_abstract_base_is_not_an_invoke_target() -> None:
     class Base(InngestFunction, abstract=True):
         pass

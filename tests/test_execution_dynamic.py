@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 from collections import Counter
@@ -457,3 +458,69 @@ async def test_parallel_inside_a_step_block_is_found_by_targeted_calls() -> None
     assert (op["op"], op["id"]) == ("StepPlanned", hash_step_id("both"))
     [op] = ops(await call(FanInStep, memo, target=hash_step_id("both"), **planned))
     assert (op["op"], op["data"]) == ("StepRun", {"both": [1, 2]})
+
+
+# ---------------------------------------------------------------------------------------------
+# Review fixes
+
+
+async def _work(name: str, delay: float) -> str:
+    calls[name] += 1
+    await asyncio.sleep(delay)
+    return name
+
+
+class Gathered(InngestFunction, id="gathered", event="app/go"):
+    @run("fan")
+    async def fan(self, ctx: Context) -> dict[str, list[str]]:
+        done = await asyncio.gather(
+            ctx.step.run("a", _work, "a", 0.01), ctx.step.run("b", _work, "b", 0.05)
+        )
+        return {"done": list(done)}
+
+
+async def test_steps_awaited_together_never_run_twice() -> None:
+    first = await call(Gathered)
+    # One request runs one step: awaiting two unfinished ones together is refused, clearly.
+    assert first.status == 500
+    assert first.no_retry
+    assert "one at a time" in to_json(first.body)["message"]
+    await asyncio.sleep(0.1)  # let the orphaned sibling finish, if any ran
+    assert calls == {"a": 1}
+
+
+async def test_a_memoised_target_reports_nothing() -> None:
+    class Group(InngestFunction, id="group", event="app/go"):
+        with parallel("both"):
+
+            @step("a")
+            def a(self, ctx: Context) -> int:
+                calls["a"] += 1
+                return 1
+
+            @step("b")
+            def b(self, ctx: Context) -> int:
+                calls["b"] += 1
+                return 2
+
+    a_id = hash_step_id("a")
+    result = await call(Group, {a_id: {"data": 1}}, target=a_id, disable_immediate_execution=True)
+    # A repeated call for a finished step must not plan its still-running sibling again.
+    assert (result.status, result.body) == (206, [])
+    assert calls == {}
+
+
+@pytest.mark.parametrize(
+    ("data", "problem"),
+    [("abc", "data= must be a mapping, got str"), ({"at": dt.datetime(2030, 1, 1)}, "not JSON")],
+)
+async def test_dynamic_invoke_refuses_bad_data(data: Any, problem: str) -> None:
+    class Caller(InngestFunction, id="caller", event="app/go"):
+        @run("call")
+        async def go(self, ctx: Context) -> None:
+            await ctx.step.invoke("inv", function="other-app-fn", data=data)
+
+    result = await call(Caller)
+    assert result.status == 500
+    assert result.no_retry
+    assert problem in to_json(result.body)["message"]

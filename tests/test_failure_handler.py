@@ -98,6 +98,14 @@ def _problems(body: Any) -> tuple[str, ...]:
     return caught.value.problems
 
 
+def test_the_decorator_may_be_called_with_no_arguments() -> None:
+    class Called(InngestFunction, id="called", event="a/b"):
+        @on_failure()
+        def alert(self, ctx: Context, failure: Failure) -> None: ...
+
+    assert failure_spec(Called).id == "called-failure"
+
+
 def test_one_handler_per_class() -> None:
     def define() -> None:
         class Twice(InngestFunction, event="a/b"):
