@@ -15,7 +15,8 @@ from typing import Any
 
 import attrs
 
-from inngest_dsl.devserver.flow import IDEMPOTENCY_PERIOD, PRIORITY_LIMIT, FlowControl, Window
+from inngest_dsl import _limits
+from inngest_dsl.devserver.flow import IDEMPOTENCY_PERIOD, FlowControl, Window
 from inngest_dsl.devserver.matching import evaluate, evaluate_key, evaluate_value
 from inngest_dsl.devserver.protocol import canonical
 
@@ -97,7 +98,7 @@ def _priority(function_id: str, expression: str, event: Mapping[str, Any]) -> in
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         log.warning("priority of %s: %r is not a number of seconds", function_id, value)
         return 0
-    return max(-PRIORITY_LIMIT, min(PRIORITY_LIMIT, int(value)))
+    return _limits.clamp_priority(int(value))
 
 
 def shape_run(function_id: str, flow: FlowControl, event: Mapping[str, Any]) -> RunShape:
