@@ -22,10 +22,10 @@ from ulid import ULID
 from inngest_dsl import _durations
 from inngest_dsl.devserver import protocol
 from inngest_dsl.devserver.flow import NO_FLOW
-from inngest_dsl.devserver.flow_keys import batches_event, rate_limit_keys, shape_run
+from inngest_dsl.devserver.flow_keys import batches_event, shape_run, start_limits
 from inngest_dsl.devserver.functions import FunctionInfo, Registry
 from inngest_dsl.devserver.holds import Holds, Trigger
-from inngest_dsl.devserver.limiter import Limiter
+from inngest_dsl.devserver.limiter import Bucket, Limiter
 from inngest_dsl.devserver.matching import ExpressionError, check_expression, evaluate
 from inngest_dsl.devserver.protocol import CallOutcome, Op, canonical, error_object
 from inngest_dsl.devserver.records import PauseRecord, QueueItem, RunRecord, RunStatus
@@ -211,7 +211,7 @@ class Runs:
             for function_id in self._registry.triggers.match(event):
                 function = self._registry.get(function_id)
                 if function is not None:
-                    self.schedule(function, trigger, now)
+                    self._schedule_apart(function, trigger, now)
         self._resume_pauses(event, body_json, now)
         return internal_id
 
@@ -224,14 +224,39 @@ class Runs:
             self._store.insert_event(
                 internal_id, str(event["id"]), event["name"], body_json, int(event["ts"]), now
             )
-            return self.schedule(function, (internal_id, event, body_json), now)
+            return self._schedule_apart(function, (internal_id, event, body_json), now)
 
     def _start_invoked(self, trigger: Trigger, now: float) -> None:
         meta = (trigger[1].get("data") or {}).get("_inngest") or {}
         function = self._registry.get(str(meta.get("fn_id", "")))
         if function is not None:
             correlation_id = meta.get("correlation_id")
-            self.schedule(function, trigger, now, correlation_id=correlation_id, invoked=True)
+            self._schedule_apart(
+                function, trigger, now, correlation_id=correlation_id, invoked=True
+            )
+
+    def _schedule_apart(
+        self,
+        function: FunctionInfo,
+        trigger: Trigger,
+        now: float,
+        *,
+        correlation_id: str | None = None,
+        invoked: bool = False,
+    ) -> str | None:
+        """`schedule`, where a failure skips only this function's run, never the event."""
+        pending, logs = len(self._pending), len(self._logs)
+        try:
+            with self._store.savepoint():
+                return self.schedule(
+                    function, trigger, now, correlation_id=correlation_id, invoked=invoked
+                )
+        except Exception as exc:
+            del self._pending[pending:], self._logs[logs:]
+            log.exception("flow control of %s failed for event %s", function.id, trigger[0])
+            reason = f"flow control failed: {type(exc).__name__}: {exc}"
+            self.skip_run(function, [trigger], now, reason, correlation_id=correlation_id)
+            return None
 
     # -- flow control at the start of a run -------------------------------------------------
 
@@ -263,12 +288,17 @@ class Runs:
         batched = not invoked and batches_event(flow, event)
         if batched and self._holds.add_to_batch(function, trigger, now):
             return None
-        for key, window, name in rate_limit_keys(function.id, flow, event):
-            decision = self._limiter.take(key, now, window.period, window.limit, window.limit)
-            if not decision.allowed:
-                reason = f"{name}: over {window.limit} per {_duration_text(window.period)}"
-                if window.key:
-                    reason += f" for this key ({window.key})"
+        limits = start_limits(function.id, flow, event)
+        if limits:
+            # Every limit must allow the start before any token is taken: an event skipped by
+            # the rate limit has not used up its idempotency key.
+            buckets = [
+                Bucket(limit.bucket, limit.window.period, limit.window.limit, limit.window.limit)
+                for limit in limits
+            ]
+            refused = self._limiter.take_all(buckets, now)
+            if refused is not None:
+                reason = limits[refused].refusal
                 self.skip_run(
                     function, [trigger], now, reason, correlation_id=correlation_id, run_id=run_id
                 )

@@ -297,6 +297,19 @@ class Store:
         self._in_tx = False
         self._db.execute("COMMIT")
 
+    @contextlib.contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Inside a transaction: undo only this block's writes if it raises."""
+        assert self._in_tx, "a savepoint needs an open transaction"
+        self._db.execute("SAVEPOINT part")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK TO part")
+            self._db.execute("RELEASE part")
+            raise
+        self._db.execute("RELEASE part")
+
     def _one(self, sql: str, args: Sequence[Any] = ()) -> Any:
         return self._db.execute(sql, args).fetchone()
 
