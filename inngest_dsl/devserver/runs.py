@@ -88,6 +88,10 @@ class Runs:
         self._clock = clock
         self._pending: list[QueueItem] = []
         self._logs: list[str] = []
+        self._started_ungated: list[str] = []
+        self._ended: list[str] = []
+        self._on_started_ungated: Callable[[Sequence[str]], None] = lambda run_ids: None
+        self._on_ended: Callable[[Sequence[str]], None] = lambda run_ids: None
         self._ingest_batch: list[
             tuple[Sequence[dict[str, Any]], Sequence[str] | None, asyncio.Future[list[str]]]
         ] = []
@@ -97,6 +101,19 @@ class Runs:
     def set_on_due(self, on_due: Callable[[Sequence[QueueItem]], None]) -> None:
         """Where newly committed queue items go (the executor's heap)."""
         self._on_due = on_due
+
+    def set_on_runs(
+        self,
+        *,
+        started_ungated: Callable[[Sequence[str]], None],
+        ended: Callable[[Sequence[str]], None],
+    ) -> None:
+        """Who hears, after each commit, of new runs whose calls pass no gate and of ended runs.
+
+        Both hear before the commit's queue items are handed to `on_due`.
+        """
+        self._on_started_ungated = started_ungated
+        self._on_ended = ended
 
     # -- transactions -----------------------------------------------------------------------
 
@@ -109,16 +126,30 @@ class Runs:
                 yield
         except BaseException:
             if outer:
-                self._pending.clear()
-                self._logs.clear()
+                self._rewind((0, 0, 0, 0))
             raise
         if outer:
             pending, self._pending = self._pending, []
             logs, self._logs = self._logs, []
+            started, self._started_ungated = self._started_ungated, []
+            ended, self._ended = self._ended, []
+            if started:
+                self._on_started_ungated(started)
+            if ended:
+                self._on_ended(ended)
             if pending:
                 self._on_due(pending)
             for line in logs:
                 log.info("%s", line)
+
+    def _mark(self) -> tuple[int, int, int, int]:
+        """Where the after-commit notes stand now, to `_rewind` to if a part is rolled back."""
+        return len(self._pending), len(self._logs), len(self._started_ungated), len(self._ended)
+
+    def _rewind(self, mark: tuple[int, int, int, int]) -> None:
+        pending, logs, started, ended = mark
+        del self._pending[pending:], self._logs[logs:]
+        del self._started_ungated[started:], self._ended[ended:]
 
     def _enqueue(
         self, run_id: str, kind: str, step_id: str, attempt: int, due: float, ref: int | None = None
@@ -245,14 +276,14 @@ class Runs:
         invoked: bool = False,
     ) -> str | None:
         """`schedule`, where a failure skips only this function's run, never the event."""
-        pending, logs = len(self._pending), len(self._logs)
+        mark = self._mark()
         try:
             with self._store.savepoint():
                 return self.schedule(
                     function, trigger, now, correlation_id=correlation_id, invoked=invoked
                 )
         except Exception as exc:
-            del self._pending[pending:], self._logs[logs:]
+            self._rewind(mark)
             log.exception("flow control of %s failed for event %s", function.id, trigger[0])
             reason = f"flow control failed: {type(exc).__name__}: {exc}"
             self.skip_run(function, [trigger], now, reason, correlation_id=correlation_id)
@@ -386,6 +417,8 @@ class Runs:
         )
         for internal_id, _, _ in events:
             self._store.link_event_run(internal_id, run_id)
+        if shape.flow_json is None:
+            self._started_ungated.append(run_id)
         self._enqueue(run_id, "call", DISCOVERY, 0, now)
         if function.flow.start_timeout is not None:
             self._enqueue(run_id, "timeout", "start", 0, now + function.flow.start_timeout)
@@ -808,6 +841,7 @@ class Runs:
         """End a run, drop its pending work, and emit the internal events of §8.6."""
         self._store.finish_run(run.run_id, status, now, output_json, error_json, reason)
         self._store.clear_run_work(run.run_id)
+        self._ended.append(run.run_id)
         detail = ""
         if error_json is not None:
             detail = f": {json.loads(error_json).get('message', '')}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,17 @@ from inngest_dsl.devserver.flow_keys import shape_run
 from inngest_dsl.devserver.records import RunRecord, RunStatus
 
 from .clocked import clocked_dev_server
-from .conftest import APP_ID, done_response, function_config, raw_app, register, send, wait_until
+from .conftest import (
+    APP_ID,
+    done_response,
+    function_config,
+    op,
+    ops_response,
+    raw_app,
+    register,
+    send,
+    wait_until,
+)
 
 
 async def _echo(step_id: str, body: dict[str, Any]) -> web.Response:
@@ -158,3 +169,89 @@ async def test_a_failure_in_flow_control_skips_only_that_functions_run(
     )
     completed = _runs(dev_server, RunStatus.COMPLETED)
     assert {run.function_id for run in completed} == {f"{APP_ID}-fine"}
+
+
+async def _health(server: DevServer) -> dict[str, Any]:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"{server.url}/health") as response,
+    ):
+        body: dict[str, Any] = await response.json()
+        return body
+
+
+async def _cancel(server: DevServer, run_id: str) -> None:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{server.url}/v1/runs/{run_id}/cancel") as response,
+    ):
+        assert response.status == 200, await response.text()
+
+
+async def test_parked_calls_of_cancelled_runs_are_dropped_at_once(dev_server: DevServer) -> None:
+    release = asyncio.Event()
+
+    async def handler(step_id: str, body: dict[str, Any]) -> web.Response:
+        if body["event"]["data"]["n"] == 0:
+            await release.wait()
+        return done_response(body["event"]["data"]["n"])
+
+    async with raw_app(handler) as app:
+        await register(
+            dev_server,
+            app,
+            function_config(app, "one", event="g/one", concurrency=1),
+            function_config(
+                app, "paced", event="g/paced", throttle={"limit": 1, "period": "1h"}
+            ),
+        )
+        await send(dev_server, [{"name": "g/one", "data": {"n": n}} for n in range(3)])
+        await send(dev_server, [{"name": "g/paced", "data": {"n": n}} for n in (7, 8)])
+        await wait_until(lambda: dev_server.executor.gates.parked == 3)
+        waiting = _runs(dev_server, RunStatus.QUEUED)
+        assert len(waiting) == 3
+        for run in waiting:
+            await _cancel(dev_server, run.run_id)
+        parked_after_cancel = (await _health(dev_server))["parked"]
+        release.set()
+        await wait_until(lambda: len(_runs(dev_server, RunStatus.COMPLETED)) == 2)
+        final = await _health(dev_server)
+    assert parked_after_cancel == 0
+    assert final["parked"] == 0
+    assert sorted(run.output for run in _runs(dev_server, RunStatus.COMPLETED)) == [0, 7]
+    assert len(app.calls) == 2  # the cancelled runs were never called
+
+
+async def test_calls_of_runs_without_gates_start_without_an_admission_read(
+    dev_server: DevServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    readers: list[str] = []
+    real_get_run = dev_server.store.get_run
+
+    def get_run(run_id: str) -> RunRecord | None:
+        readers.append(sys._getframe(1).f_code.co_name)
+        return real_get_run(run_id)
+
+    monkeypatch.setattr(dev_server.store, "get_run", get_run)
+
+    async def handler(step_id: str, body: dict[str, Any]) -> web.Response:
+        if step_id == "step" and not body["steps"]:
+            return ops_response(op("StepRun", "a", data=1))
+        return done_response(body["event"]["name"])
+
+    async with raw_app(handler) as app:
+        await register(
+            dev_server,
+            app,
+            function_config(app, "free", event="x/free"),
+            function_config(app, "gated", event="x/gated", concurrency=5),
+        )
+        await send(dev_server, [{"name": "x/free"}] * 3)
+        await wait_until(lambda: len(_runs(dev_server, RunStatus.COMPLETED)) == 3)
+        free_reads = readers.count("_admit")
+        await send(dev_server, [{"name": "x/gated"}])
+        await wait_until(lambda: len(_runs(dev_server, RunStatus.COMPLETED)) == 4)
+        gated_reads = readers.count("_admit")
+    assert len(app.calls) == 8  # two calls a run: the step, then completion
+    assert free_reads == 0
+    assert gated_reads == 2  # the gated run's two calls are admitted after reading it
