@@ -17,27 +17,21 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from ulid import ULID
-
 from inngest_dsl import _durations
 from inngest_dsl.devserver import protocol
+from inngest_dsl.devserver.admission import DISCOVERY, ONE_YEAR, Admission, RunHooks, new_id
 from inngest_dsl.devserver.flow import NO_FLOW
-from inngest_dsl.devserver.flow_keys import batches_event, shape_run, start_limits
 from inngest_dsl.devserver.functions import FunctionInfo, Registry
-from inngest_dsl.devserver.holds import Holds, Trigger
-from inngest_dsl.devserver.limiter import Bucket, Limiter
+from inngest_dsl.devserver.holds import Trigger
 from inngest_dsl.devserver.matching import ExpressionError, check_expression, evaluate
 from inngest_dsl.devserver.protocol import CallOutcome, Op, canonical, error_object
 from inngest_dsl.devserver.records import PauseRecord, QueueItem, RunRecord, RunStatus
 from inngest_dsl.devserver.store import Store
 
-__all__ = ["DISCOVERY", "Runs"]
+__all__ = ["DISCOVERY", "Runs", "new_id"]
 
 log = logging.getLogger("inngest_dsl.devserver")
 
-DISCOVERY = "step"
-"""The `stepId` of a discovery call (no step targeted)."""
-ONE_YEAR = 366 * 86400.0
 
 FINISHED = "inngest/function.finished"
 FAILED = "inngest/function.failed"
@@ -59,10 +53,6 @@ _STEP_KINDS = {
     "WaitForEvent": "WaitForEvent",
     "InvokeFunction": "InvokeFunction",
 }
-
-
-def new_id() -> str:
-    return str(ULID())
 
 
 def _duration_text(seconds: float) -> str:
@@ -95,8 +85,18 @@ class Runs:
         self._ingest_batch: list[
             tuple[Sequence[dict[str, Any]], Sequence[str] | None, asyncio.Future[list[str]]]
         ] = []
-        self._limiter = Limiter(store)
-        self._holds = Holds(store, registry, start_run=self.start_run, enqueue=self._enqueue)
+        self.admission = Admission(
+            store,
+            registry,
+            RunHooks(
+                enqueue=self._enqueue,
+                log_state=self._log_state,
+                cancel_run=self.cancel_run,
+                fail_invoker=self._fail_invoker,
+                started_ungated=self._started_ungated_note,
+                isolated=self._isolated,
+            ),
+        )
 
     def set_on_due(self, on_due: Callable[[Sequence[QueueItem]], None]) -> None:
         """Where newly committed queue items go (the executor's heap)."""
@@ -151,10 +151,30 @@ class Runs:
         del self._pending[pending:], self._logs[logs:]
         del self._started_ungated[started:], self._ended[ended:]
 
+    @contextlib.contextmanager
+    def _isolated(self) -> Iterator[None]:
+        """Inside a transaction: undo only this block's writes and notes if it raises."""
+        mark = self._mark()
+        try:
+            with self._store.savepoint():
+                yield
+        except BaseException:
+            self._rewind(mark)
+            raise
+
     def _enqueue(
         self, run_id: str, kind: str, step_id: str, attempt: int, due: float, ref: int | None = None
     ) -> None:
         self._pending.append(self._store.enqueue(run_id, kind, step_id, attempt, due, ref))
+
+    def _started_ungated_note(self, run_id: str) -> None:
+        self._started_ungated.append(run_id)
+
+    def _fail_invoker(self, correlation_id: str, message: str, now: float) -> None:
+        pause = self._store.pause_for_correlation(correlation_id)
+        if pause is not None and self._store.delete_pause(pause.id):
+            memo = canonical({"error": error_object("Error", message)})
+            self._finish_branch(pause.run_id, pause.step_id, memo, now)
 
     def _log_state(self, run_id: str, function_id: str, status: str, detail: str = "") -> None:
         self._logs.append(f"run {run_id} {function_id}: {status}{detail}")
@@ -242,7 +262,7 @@ class Runs:
             for function_id in self._registry.triggers.match(event):
                 function = self._registry.get(function_id)
                 if function is not None:
-                    self._schedule_apart(function, trigger, now)
+                    self.admission.schedule(function, trigger, now)
         self._resume_pauses(event, body_json, now)
         return internal_id
 
@@ -255,191 +275,30 @@ class Runs:
             self._store.insert_event(
                 internal_id, str(event["id"]), event["name"], body_json, int(event["ts"]), now
             )
-            return self._schedule_apart(function, (internal_id, event, body_json), now)
+            return self.admission.schedule(function, (internal_id, event, body_json), now)
 
     def _start_invoked(self, trigger: Trigger, now: float) -> None:
         meta = (trigger[1].get("data") or {}).get("_inngest") or {}
         function = self._registry.get(str(meta.get("fn_id", "")))
         if function is not None:
             correlation_id = meta.get("correlation_id")
-            self._schedule_apart(
+            self.admission.schedule(
                 function, trigger, now, correlation_id=correlation_id, invoked=True
             )
 
-    def _schedule_apart(
-        self,
-        function: FunctionInfo,
-        trigger: Trigger,
-        now: float,
-        *,
-        correlation_id: str | None = None,
-        invoked: bool = False,
-    ) -> str | None:
-        """`schedule`, where a failure skips only this function's run, never the event."""
-        mark = self._mark()
-        try:
-            with self._store.savepoint():
-                return self.schedule(
-                    function, trigger, now, correlation_id=correlation_id, invoked=invoked
-                )
-        except Exception as exc:
-            self._rewind(mark)
-            log.exception("flow control of %s failed for event %s", function.id, trigger[0])
-            reason = f"flow control failed: {type(exc).__name__}: {exc}"
-            self.skip_run(function, [trigger], now, reason, correlation_id=correlation_id)
-            return None
-
-    # -- flow control at the start of a run -------------------------------------------------
-
-    def schedule(
-        self,
-        function: FunctionInfo,
-        trigger: Trigger,
-        now: float,
-        *,
-        correlation_id: str | None = None,
-        invoked: bool = False,
-    ) -> str | None:
-        """Start, hold back or skip a run of `function` for one event (§8.1).
-
-        In Inngest's order: event-id dedup, batching, rate limit and idempotency (skip),
-        debounce (hold), then the run starts (where singleton may skip it). Invoked runs are
-        never batched or debounced: their caller waits for exactly this run.
-        Returns the id of a run started now, else None.
-        """
-        _, event, _ = trigger
-        run_id = new_id()
-        if not self._store.claim_event_id(function.id, str(event["id"]), run_id):
-            return None
-        flow = function.flow
-        if flow is NO_FLOW:
-            return self.start_run(
-                function, [trigger], now, correlation_id=correlation_id, run_id=run_id
-            )
-        batched = not invoked and batches_event(flow, event)
-        if batched and self._holds.add_to_batch(function, trigger, now):
-            return None
-        limits = start_limits(function.id, flow, event)
-        if limits:
-            # Every limit must allow the start before any token is taken: an event skipped by
-            # the rate limit has not used up its idempotency key.
-            buckets = [
-                Bucket(limit.bucket, limit.window.period, limit.window.limit, limit.window.limit)
-                for limit in limits
-            ]
-            refused = self._limiter.take_all(buckets, now)
-            if refused is not None:
-                reason = limits[refused].refusal
-                self.skip_run(
-                    function, [trigger], now, reason, correlation_id=correlation_id, run_id=run_id
-                )
-                return None
-        held = flow.debounce is not None and not invoked
-        if held and self._holds.debounce(function, trigger, now):
-            return None
-        return self.start_run(
-            function, [trigger], now, correlation_id=correlation_id, run_id=run_id
-        )
-
     def fire_debounce(self, item: QueueItem) -> None:
+        """A debounce timer is due: start its run (unless it was replaced meanwhile)."""
         now = self._clock()
         with self.transaction():
             if self._store.dequeue(item.id):
-                self._holds.fire(item.run_id, now)
+                self.admission.fire_debounce(item.run_id, now)
 
     def flush_batch(self, item: QueueItem) -> None:
+        """A batch timer is due: start the batch's run with what it holds."""
         now = self._clock()
         with self.transaction():
             if self._store.dequeue(item.id):
-                self._holds.flush(item.run_id, now)
-
-    def skip_run(
-        self,
-        function: FunctionInfo,
-        events: Sequence[Trigger],
-        now: float,
-        reason: str,
-        *,
-        correlation_id: str | None = None,
-        run_id: str | None = None,
-    ) -> str:
-        """Record a run that flow control dropped; an invoking run gets an error at once."""
-        run_id = run_id or new_id()
-        events_json = "[" + ",".join(body for _, _, body in events) + "]"
-        self._store.insert_skipped_run(
-            run_id, function.id, events_json, now, reason, correlation_id
-        )
-        for internal_id, _, _ in events:
-            self._store.link_event_run(internal_id, run_id)
-        self._log_state(run_id, function.id, RunStatus.SKIPPED, f" ({reason})")
-        if correlation_id:
-            pause = self._store.pause_for_correlation(correlation_id)
-            if pause is not None and self._store.delete_pause(pause.id):
-                message = f"the invoked function {function.id} was skipped: {reason}"
-                memo = canonical({"error": error_object("Error", message)})
-                self._finish_branch(pause.run_id, pause.step_id, memo, now)
-        return run_id
-
-    def start_run(
-        self,
-        function: FunctionInfo,
-        events: Sequence[Trigger],
-        now: float,
-        *,
-        correlation_id: str | None = None,
-        run_id: str | None = None,
-    ) -> str | None:
-        """Queue a run for its triggering events; None if its singleton skipped it."""
-        run_id = run_id or new_id()
-        first = events[0][1]
-        shape = shape_run(function.id, function.flow, first)
-        if shape.singleton is not None:
-            singleton = function.flow.singleton
-            holders = self._store.singleton_holders(shape.singleton)
-            if holders and singleton is not None and singleton.mode == "skip":
-                reason = f"singleton: run {holders[0]} is still in progress"
-                self.skip_run(
-                    function, events, now, reason, correlation_id=correlation_id, run_id=run_id
-                )
-                return None
-            for holder in holders:
-                self.cancel_run(holder, now, f"singleton: replaced by run {run_id}")
-        events_json = "[" + ",".join(body for _, _, body in events) + "]"
-        self._store.insert_run(
-            run_id,
-            function.id,
-            events_json,
-            now,
-            correlation_id,
-            priority=shape.priority,
-            flow_json=shape.flow_json,
-            singleton=shape.singleton,
-        )
-        for internal_id, _, _ in events:
-            self._store.link_event_run(internal_id, run_id)
-        if shape.flow_json is None:
-            self._started_ungated.append(run_id)
-        self._enqueue(run_id, "call", DISCOVERY, 0, now)
-        if function.flow.start_timeout is not None:
-            self._enqueue(run_id, "timeout", "start", 0, now + function.flow.start_timeout)
-        for cancel in function.cancel:
-            expires = now + ONE_YEAR
-            if cancel.timeout:
-                with contextlib.suppress(ValueError):
-                    expires = protocol.deadline(cancel.timeout, now)
-            pause = self._store.insert_pause(
-                run_id,
-                "",
-                "cancel",
-                event_name=cancel.event,
-                expression=cancel.expression,
-                correlation_id=None,
-                expires=expires,
-                trigger_json=events[0][2],
-            )
-            self._enqueue(run_id, "expire", "", 0, expires, pause.id)
-        self._log_state(run_id, function.id, RunStatus.QUEUED, f" (event {first['name']})")
-        return run_id
+                self.admission.flush_batch(item.run_id, now)
 
     def _resume_pauses(self, event: dict[str, Any], body_json: str, now: float) -> None:
         name = event["name"]

@@ -139,16 +139,16 @@ def test_a_nan_priority_is_zero_with_a_warning(caplog: pytest.LogCaptureFixture)
 async def test_a_failure_in_flow_control_skips_only_that_functions_run(
     dev_server: DevServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from inngest_dsl.devserver import runs as runs_module
+    from inngest_dsl.devserver import admission
 
-    real_shape_run = runs_module.shape_run
+    real_shape_run = admission.shape_run
 
     def shape_run(function_id: str, flow: Any, event: Any) -> Any:
         if function_id == f"{APP_ID}-broken":
             raise RuntimeError("the key store is on fire")
         return real_shape_run(function_id, flow, event)
 
-    monkeypatch.setattr(runs_module, "shape_run", shape_run)
+    monkeypatch.setattr(admission, "shape_run", shape_run)
     async with raw_app(_echo) as app:
         await register(
             dev_server,
@@ -255,3 +255,27 @@ async def test_calls_of_runs_without_gates_start_without_an_admission_read(
     assert len(app.calls) == 8  # two calls a run: the step, then completion
     assert free_reads == 0
     assert gated_reads == 2  # the gated run's two calls are admitted after reading it
+
+
+async def test_a_failure_when_a_debounce_fires_skips_its_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from inngest_dsl.devserver import admission
+
+    def shape_run(function_id: str, flow: Any, event: Any) -> Any:
+        raise RuntimeError("no shape today")
+
+    monkeypatch.setattr(admission, "shape_run", shape_run)
+    async with clocked_dev_server(tmp_path) as (server, clock), raw_app(_echo) as app:
+        config = function_config(app, "db", event="d/go", debounce={"period": "1s"})
+        await register(server, app, config)
+        await send(server, {"name": "d/go", "data": {"n": 1}})
+        clock.advance(1.0)
+        await wait_until(lambda: len(_runs(server, RunStatus.SKIPPED)) == 1)
+        (skipped,) = _runs(server, RunStatus.SKIPPED)
+        debounces_left = server.store._one("SELECT COUNT(*) FROM debounces")[0]
+        queue_left = len(server.store.queue_items())
+    assert skipped.reason == "flow control failed: RuntimeError: no shape today"
+    assert skipped.events[0]["data"] == {"n": 1}
+    assert (debounces_left, queue_left) == (0, 0)
+    assert app.calls == []
