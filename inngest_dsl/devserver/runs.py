@@ -3,7 +3,8 @@
 Each public method runs inside `transaction()`, so an event and the runs it starts, or a call's
 outcome and the work it schedules, are committed together; a process killed between two
 transactions loses nothing and repeats nothing that was memoised. New due work is handed to
-the scheduler only after its transaction committed.
+the scheduler only after its transaction committed. Whether an event's run starts at all is
+`admission.py`'s decision, taken inside these transactions.
 """
 
 from __future__ import annotations
