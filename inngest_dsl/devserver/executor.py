@@ -21,7 +21,7 @@ from inngest_dsl import _signing
 from inngest_dsl._version import __version__
 from inngest_dsl.devserver import protocol
 from inngest_dsl.devserver.functions import FunctionInfo, Registry
-from inngest_dsl.devserver.gates import Gates, Ticket
+from inngest_dsl.devserver.gates import FREE, Gates, Ticket
 from inngest_dsl.devserver.limiter import Limiter
 from inngest_dsl.devserver.protocol import CallOutcome, error_object
 from inngest_dsl.devserver.records import QueueItem, RunStatus
@@ -132,6 +132,10 @@ class Executor:
 
     def _admit(self, item: QueueItem) -> None:
         """Start a due call unless its run ended, or park it behind its run's limits."""
+        if self.gates.ungated(item.run_id):
+            # Nothing to admit: `_call_once` reads the run (and sees if it ended) anyway.
+            self._start_admitted(item, FREE)
+            return
         run = self._store.get_run(item.run_id)
         if run is None or run.status in RunStatus.FINAL:
             return

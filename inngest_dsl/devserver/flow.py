@@ -9,12 +9,13 @@ executor and the scheduler read only these records, never the raw JSON.
 from __future__ import annotations
 
 import datetime
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
 
-from inngest_dsl import _durations
+from inngest_dsl import _durations, _limits
 from inngest_dsl.devserver.matching import ExpressionError, check_expression
 
 __all__ = [
@@ -28,14 +29,9 @@ __all__ = [
     "parse_flow",
 ]
 
-MAX_CONCURRENCY_ENTRIES = 2
 SCOPES = ("fn", "env", "account")
 SINGLETON_MODES = ("skip", "cancel")
-MAX_RATE_LIMIT_PERIOD = 86400.0
-MAX_DEBOUNCE_PERIOD = 7 * 86400.0
-IDEMPOTENCY_PERIOD = 86400.0
-PRIORITY_LIMIT = 600
-"""`priority.run` results are clamped to ±this many seconds."""
+IDEMPOTENCY_PERIOD = _limits.IDEMPOTENCY_PERIOD / datetime.timedelta(seconds=1)
 
 
 class FlowConfigError(ValueError):
@@ -63,6 +59,9 @@ class Window:
 
 @attrs.frozen
 class Debounce:
+    """Run once `period` seconds after the last event of a burst (per key), at most `timeout`
+    seconds after its first event."""
+
     period: float
     key: str | None
     timeout: float | None
@@ -70,6 +69,9 @@ class Debounce:
 
 @attrs.frozen
 class Batching:
+    """Hand up to `max_size` events (per key, those passing `condition`) to one run, flushing a
+    partial batch `timeout` seconds after it opened."""
+
     max_size: int
     timeout: float
     key: str | None
@@ -78,6 +80,8 @@ class Batching:
 
 @attrs.frozen
 class Singleton:
+    """At most one queued or running run per key: a new one is skipped, or replaces it."""
+
     mode: str
     key: str | None
 
@@ -117,7 +121,13 @@ class FlowControl:
 NO_FLOW = FlowControl()
 
 
-def _seconds(value: Any, where: str, *, go_only: bool = False) -> float:
+def _seconds(
+    value: Any,
+    where: str,
+    *,
+    go_only: bool = False,
+    bounds: _limits.DurationRange | None = None,
+) -> float:
     if isinstance(value, bool) or not isinstance(value, str) or not value.strip():
         raise FlowConfigError(f"{where}: must be a duration string like '30s' or '1h'")
     if go_only and any(unit in value for unit in ("d", "w")):
@@ -129,14 +139,23 @@ def _seconds(value: Any, where: str, *, go_only: bool = False) -> float:
         delta = _durations.parse_duration(value)
     except ValueError as exc:
         raise FlowConfigError(f"{where}: {exc}") from None
+    problem = None if bounds is None else bounds.problem(delta)
+    if problem is not None:
+        raise FlowConfigError(f"{where}: {problem}, got {value!r}")
     return delta / datetime.timedelta(seconds=1)
 
 
-def _int(value: Any, where: str, *, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+def _int(value: Any, where: str, *, minimum: int, maximum: int | None = None) -> int:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or (isinstance(value, float) and not (math.isfinite(value) and value.is_integer()))
+    ):
         raise FlowConfigError(f"{where}: must be an integer")
     if value < minimum:
         raise FlowConfigError(f"{where}: must be at least {minimum}")
+    if maximum is not None and value > maximum:
+        raise FlowConfigError(f"{where}: must be at most {maximum}")
     return int(value)
 
 
@@ -167,9 +186,9 @@ def _concurrency(value: Any) -> tuple[ConcurrencyLimit, ...]:
         value = [value]
     if not isinstance(value, Sequence) or isinstance(value, str):
         raise FlowConfigError("concurrency: must be a number, an object or a list of objects")
-    if len(value) > MAX_CONCURRENCY_ENTRIES:
+    if len(value) > _limits.MAX_CONCURRENCY_LIMITS:
         raise FlowConfigError(
-            f"concurrency: at most {MAX_CONCURRENCY_ENTRIES} limits, got {len(value)}"
+            f"concurrency: at most {_limits.MAX_CONCURRENCY_LIMITS} limits, got {len(value)}"
         )
     limits = []
     for index, raw in enumerate(value):
@@ -192,9 +211,9 @@ def _window(value: Any, where: str, *, throttle: bool) -> Window | None:
         return None
     entry = _object(value, where)
     limit = _int(entry.get("limit"), f"{where}.limit", minimum=1)
-    period = _seconds(entry.get("period"), f"{where}.period")
-    if not throttle and period > MAX_RATE_LIMIT_PERIOD:
-        raise FlowConfigError(f"{where}.period: must be at most 24h")
+    bounds = _limits.THROTTLE_PERIOD if throttle else _limits.RATE_LIMIT_PERIOD
+    period = _seconds(entry.get("period"), f"{where}.period", bounds=bounds)
+    # An omitted burst is none: `limit` starts at once (capacity is `limit + burst`).
     burst = 0
     if throttle and entry.get("burst") is not None:
         burst = _int(entry.get("burst"), f"{where}.burst", minimum=0)
@@ -205,9 +224,7 @@ def _debounce(value: Any) -> Debounce | None:
     if value is None:
         return None
     entry = _object(value, "debounce")
-    period = _seconds(entry.get("period"), "debounce.period")
-    if period > MAX_DEBOUNCE_PERIOD:
-        raise FlowConfigError("debounce.period: must be at most 7d")
+    period = _seconds(entry.get("period"), "debounce.period", bounds=_limits.DEBOUNCE_PERIOD)
     timeout = None
     if entry.get("timeout") is not None:
         timeout = _seconds(entry.get("timeout"), "debounce.timeout")
@@ -218,8 +235,15 @@ def _batch(value: Any) -> Batching | None:
     if value is None:
         return None
     entry = _object(value, "batchEvents")
-    max_size = _int(entry.get("maxSize"), "batchEvents.maxSize", minimum=2)
-    timeout = _seconds(entry.get("timeout"), "batchEvents.timeout", go_only=True)
+    max_size = _int(
+        entry.get("maxSize"),
+        "batchEvents.maxSize",
+        minimum=_limits.MIN_BATCH_SIZE,
+        maximum=_limits.MAX_BATCH_SIZE,
+    )
+    timeout = _seconds(
+        entry.get("timeout"), "batchEvents.timeout", go_only=True, bounds=_limits.BATCH_TIMEOUT
+    )
     return Batching(
         max_size,
         timeout,

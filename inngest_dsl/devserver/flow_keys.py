@@ -8,26 +8,30 @@ for the run, with a warning in the log, so a bad key never blocks work forever.
 
 from __future__ import annotations
 
+import datetime
 import json
 import logging
+import math
 from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
-from inngest_dsl.devserver.flow import IDEMPOTENCY_PERIOD, PRIORITY_LIMIT, FlowControl, Window
+from inngest_dsl import _durations, _limits
+from inngest_dsl.devserver.flow import IDEMPOTENCY_PERIOD, FlowControl, Window
 from inngest_dsl.devserver.matching import evaluate, evaluate_key, evaluate_value
 from inngest_dsl.devserver.protocol import canonical
 
 __all__ = [
     "RunShape",
+    "StartLimit",
     "ThrottleGate",
     "batch_key",
     "batches_event",
     "debounce_key",
     "gates_of",
-    "rate_limit_keys",
     "shape_run",
+    "start_limits",
 ]
 
 log = logging.getLogger("inngest_dsl.devserver")
@@ -94,10 +98,14 @@ def _priority(function_id: str, expression: str, event: Mapping[str, Any]) -> in
     except ValueError as exc:
         log.warning("priority of %s: cannot evaluate %s", function_id, exc)
         return 0
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or (isinstance(value, float) and not math.isfinite(value))
+    ):
         log.warning("priority of %s: %r is not a number of seconds", function_id, value)
         return 0
-    return max(-PRIORITY_LIMIT, min(PRIORITY_LIMIT, int(value)))
+    return _limits.clamp_priority(int(value))
 
 
 def shape_run(function_id: str, flow: FlowControl, event: Mapping[str, Any]) -> RunShape:
@@ -131,32 +139,58 @@ def shape_run(function_id: str, flow: FlowControl, event: Mapping[str, Any]) -> 
     return RunShape(priority, tuple(concurrency), throttle, singleton)
 
 
-def rate_limit_keys(
-    function_id: str, flow: FlowControl, event: Mapping[str, Any]
-) -> list[tuple[str, Window, str]]:
-    """`(bucket key, window, name)` of the rate limits a new run must pass (idempotency too)."""
+@attrs.frozen
+class StartLimit:
+    """A limit a new run must pass to start (a rate limit, or idempotency as 1 per 24h)."""
+
+    bucket: str
+    """The limiter key: option, function and key value."""
+    window: Window
+    name: str
+    """`"idempotency"` or `"rate limit"`."""
+    value: str
+    """The key expression's value for this event ("" without a key)."""
+
+    @property
+    def refusal(self) -> str:
+        """Why a run over this limit is skipped, as shown with the run."""
+        if self.name == "idempotency":
+            return (
+                f"idempotency: duplicate of an earlier event with idempotency key {self.value!r}"
+            )
+        window = self.window
+        period = _durations.format_duration(datetime.timedelta(seconds=window.period))
+        reason = f"rate limit: over {window.limit} per {period}"
+        if window.key:
+            reason += f" for the key {self.value!r} ({window.key})"
+        return reason
+
+
+def start_limits(function_id: str, flow: FlowControl, event: Mapping[str, Any]) -> list[StartLimit]:
+    """The limits a new run must pass, idempotency first (its key value names the duplicate)."""
     limits = []
-    # Idempotency first: a duplicate must not use up a rate limit token.
     if flow.idempotency is not None:
         value = _key(function_id, "idempotency", flow.idempotency, event)
         if value is not None:
             window = Window(1, IDEMPOTENCY_PERIOD, 0, flow.idempotency)
-            limits.append((canonical(["idempotency", function_id, value]), window, "idempotency"))
+            bucket = canonical(["idempotency", function_id, value])
+            limits.append(StartLimit(bucket, window, "idempotency", value))
     if flow.rate_limit is not None:
         value = _key(function_id, "rateLimit", flow.rate_limit.key, event)
         if value is not None:
-            limits.append(
-                (canonical(["rateLimit", function_id, value]), flow.rate_limit, "rate limit")
-            )
+            bucket = canonical(["rateLimit", function_id, value])
+            limits.append(StartLimit(bucket, flow.rate_limit, "rate limit", value))
     return limits
 
 
 def debounce_key(function_id: str, flow: FlowControl, event: Mapping[str, Any]) -> str | None:
+    """The debounce key value of `event` ("" without a key; None if it cannot be evaluated)."""
     assert flow.debounce is not None
     return _key(function_id, "debounce", flow.debounce.key, event)
 
 
 def batch_key(function_id: str, flow: FlowControl, event: Mapping[str, Any]) -> str | None:
+    """The batch key value of `event` ("" without a key; None if it cannot be evaluated)."""
     assert flow.batch is not None
     return _key(function_id, "batchEvents", flow.batch.key, event)
 

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from inngest_dsl import _cron, _durations
+from inngest_dsl import _cron, _durations, _limits
 from inngest_dsl.devserver.flow import NO_FLOW, FlowConfigError, FlowControl, parse_flow
 from inngest_dsl.devserver.matching import ExpressionError, TriggerIndex, check_expression
 from inngest_dsl.devserver.protocol import canonical
@@ -33,9 +33,6 @@ log = logging.getLogger("inngest_dsl.devserver")
 
 DEFAULT_RETRIES = 4
 """Retries when `retries.attempts` is omitted (5 attempts in all)."""
-MAX_RETRIES = 20
-MAX_TRIGGERS = 10
-MAX_CANCELS = 5
 
 
 class RegistrationError(ValueError):
@@ -129,17 +126,18 @@ def _problem_in_steps(steps: Any) -> str | None:
         if attempts is not None and (
             not isinstance(attempts, int)
             or isinstance(attempts, bool)
-            or not 0 <= attempts <= MAX_RETRIES
+            or not 0 <= attempts <= _limits.MAX_RETRIES
         ):
-            return f"steps.step.retries.attempts: must be an integer from 0 to {MAX_RETRIES}"
+            most = _limits.MAX_RETRIES
+            return f"steps.step.retries.attempts: must be an integer from 0 to {most}"
     return None
 
 
 def _problem_in_cancel(cancel: Any) -> str | None:
     if cancel is None:
         return None
-    if not isinstance(cancel, Sequence) or len(cancel) > MAX_CANCELS:
-        return f"cancel: must be a list of at most {MAX_CANCELS} entries"
+    if not isinstance(cancel, Sequence) or len(cancel) > _limits.MAX_CANCELS:
+        return f"cancel: must be a list of at most {_limits.MAX_CANCELS} entries"
     for index, entry in enumerate(cancel):
         where = f"cancel[{index}]"
         if not isinstance(entry, Mapping) or not isinstance(entry.get("event"), str):
@@ -179,8 +177,8 @@ def _problem_in_function(config: Any, app_name: str) -> tuple[str, str | None]:
     if not isinstance(config.get("name"), str) or not config["name"]:
         return label, "name: must not be empty"
     triggers = config.get("triggers") or []
-    if not isinstance(triggers, Sequence) or len(triggers) > MAX_TRIGGERS:
-        return label, f"triggers: must be a list of at most {MAX_TRIGGERS} triggers"
+    if not isinstance(triggers, Sequence) or len(triggers) > _limits.MAX_TRIGGERS:
+        return label, f"triggers: must be a list of at most {_limits.MAX_TRIGGERS} triggers"
     seen: set[str] = set()
     for index, trigger in enumerate(triggers):
         problem = _problem_in_trigger(trigger, f"triggers[{index}]", seen)

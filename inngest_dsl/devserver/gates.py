@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import attrs
 
@@ -20,7 +20,7 @@ from inngest_dsl.devserver.limiter import Limiter
 from inngest_dsl.devserver.records import QueueItem, RunRecord, RunStatus
 from inngest_dsl.devserver.store import Store
 
-__all__ = ["Gates", "Ticket"]
+__all__ = ["FREE", "Gates", "Ticket"]
 
 DISCOVERY = "step"
 
@@ -57,13 +57,43 @@ class Gates:
         self._throttle_timers: dict[str, asyncio.TimerHandle] = {}
         # Runs whose start the throttle admitted but a concurrency limit then held back.
         self._throttled: set[str] = set()
+        # Live runs known to have no gates: their calls start without reading the run.
+        self._ungated: set[str] = set()
+        # For each run with parked calls: under which keys, and how many.
+        self._parked_runs: dict[str, dict[str, int]] = {}
 
     def in_flight(self, key: str) -> int:
+        """How many calls hold a slot of the concurrency key `key` now."""
         return self._in_flight.get(key, 0)
 
     @property
     def parked(self) -> int:
+        """How many calls wait for a concurrency slot or a throttle token."""
         return sum(len(heap) for heap in self._waiting.values())
+
+    def ungated(self, run_id: str) -> bool:
+        """Whether the run is known to have no gates (its calls need no admission)."""
+        return run_id in self._ungated
+
+    def runs_started_ungated(self, run_ids: Sequence[str]) -> None:
+        """New runs whose calls pass no gate (their function has no concurrency or throttle)."""
+        self._ungated.update(run_ids)
+
+    def runs_ended(self, run_ids: Sequence[str]) -> None:
+        """Runs that finished or were cancelled: forget them and drop their parked calls."""
+        for run_id in run_ids:
+            self._ungated.discard(run_id)
+            self._throttled.discard(run_id)
+            for key in self._parked_runs.pop(run_id, {}):
+                kept = [entry for entry in self._waiting.get(key, ()) if entry[2].run_id != run_id]
+                if kept:
+                    heapq.heapify(kept)
+                    self._waiting[key] = kept
+                else:
+                    self._waiting.pop(key, None)
+                    handle = self._throttle_timers.pop(key, None)
+                    if handle is not None:
+                        handle.cancel()
 
     def close(self) -> None:
         for handle in self._throttle_timers.values():
@@ -75,6 +105,7 @@ class Gates:
     def admit(self, item: QueueItem, run: RunRecord) -> Ticket | None:
         """Take the slots `item` needs and return them, or park it and return None."""
         if run.flow_json is None:
+            self._ungated.add(run.run_id)
             return FREE
         concurrency, throttle = gates_of(run.flow_json)
         order = item.due - run.priority
@@ -129,6 +160,8 @@ class Gates:
 
     def _park(self, key: str, order: float, item: QueueItem) -> None:
         heapq.heappush(self._waiting.setdefault(key, []), (order, item.id, item))
+        keys = self._parked_runs.setdefault(item.run_id, {})
+        keys[key] = keys.get(key, 0) + 1
 
     def _note(self, run: RunRecord, reason: str) -> None:
         if run.status == RunStatus.QUEUED and run.reason != reason:
@@ -145,9 +178,16 @@ class Gates:
 
     def _pop(self, key: str) -> None:
         heap = self._waiting[key]
-        heapq.heappop(heap)
+        _, _, item = heapq.heappop(heap)
         if not heap:
             del self._waiting[key]
+        keys = self._parked_runs.get(item.run_id)
+        if keys is not None:
+            keys[key] -= 1
+            if not keys[key]:
+                del keys[key]
+                if not keys:
+                    del self._parked_runs[item.run_id]
 
     def _wake(self, key: str) -> None:
         while self._waiting.get(key):

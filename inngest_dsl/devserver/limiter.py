@@ -8,11 +8,13 @@ Inngest documents them ("limit + burst runs start at once, then one every period
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import attrs
 
 from inngest_dsl.devserver.store import Store
 
-__all__ = ["Decision", "Limiter", "gcra"]
+__all__ = ["Bucket", "Decision", "Limiter", "gcra"]
 
 _EPSILON = 1e-6
 
@@ -37,6 +39,16 @@ def gcra(tat: float | None, now: float, period: float, limit: int, capacity: int
     return Decision(False, base, allow_at)
 
 
+@attrs.frozen
+class Bucket:
+    """One GCRA bucket to take a token from: its key and parameters."""
+
+    key: str
+    period: float
+    limit: int
+    capacity: int
+
+
 class Limiter:
     """GCRA buckets by key, persisted in the store."""
 
@@ -49,3 +61,21 @@ class Limiter:
         if decision.allowed:
             self._store.set_limiter_tat(key, decision.tat)
         return decision
+
+    def take_all(self, buckets: Sequence[Bucket], now: float) -> int | None:
+        """Take a token from every bucket, or from none of them.
+
+        Returns None when all allowed (and records them all), else the index of the first
+        bucket that refused: nothing is recorded then, so a start that did not happen never
+        uses up another bucket's token.
+        """
+        decisions = []
+        for index, bucket in enumerate(buckets):
+            tat = self._store.limiter_tat(bucket.key)
+            decision = gcra(tat, now, bucket.period, bucket.limit, bucket.capacity)
+            if not decision.allowed:
+                return index
+            decisions.append(decision)
+        for bucket, decision in zip(buckets, decisions, strict=True):
+            self._store.set_limiter_tat(bucket.key, decision.tat)
+        return None

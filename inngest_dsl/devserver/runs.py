@@ -3,7 +3,8 @@
 Each public method runs inside `transaction()`, so an event and the runs it starts, or a call's
 outcome and the work it schedules, are committed together; a process killed between two
 transactions loses nothing and repeats nothing that was memoised. New due work is handed to
-the scheduler only after its transaction committed.
+the scheduler only after its transaction committed. Whether an event's run starts at all is
+`admission.py`'s decision, taken inside these transactions.
 """
 
 from __future__ import annotations
@@ -17,27 +18,21 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from ulid import ULID
-
 from inngest_dsl import _durations
 from inngest_dsl.devserver import protocol
+from inngest_dsl.devserver.admission import DISCOVERY, ONE_YEAR, Admission, RunHooks, new_id
 from inngest_dsl.devserver.flow import NO_FLOW
-from inngest_dsl.devserver.flow_keys import batches_event, rate_limit_keys, shape_run
 from inngest_dsl.devserver.functions import FunctionInfo, Registry
-from inngest_dsl.devserver.holds import Holds, Trigger
-from inngest_dsl.devserver.limiter import Limiter
+from inngest_dsl.devserver.holds import Trigger
 from inngest_dsl.devserver.matching import ExpressionError, check_expression, evaluate
 from inngest_dsl.devserver.protocol import CallOutcome, Op, canonical, error_object
 from inngest_dsl.devserver.records import PauseRecord, QueueItem, RunRecord, RunStatus
 from inngest_dsl.devserver.store import Store
 
-__all__ = ["DISCOVERY", "Runs"]
+__all__ = ["DISCOVERY", "Runs", "new_id"]
 
 log = logging.getLogger("inngest_dsl.devserver")
 
-DISCOVERY = "step"
-"""The `stepId` of a discovery call (no step targeted)."""
-ONE_YEAR = 366 * 86400.0
 
 FINISHED = "inngest/function.finished"
 FAILED = "inngest/function.failed"
@@ -59,10 +54,6 @@ _STEP_KINDS = {
     "WaitForEvent": "WaitForEvent",
     "InvokeFunction": "InvokeFunction",
 }
-
-
-def new_id() -> str:
-    return str(ULID())
 
 
 def _duration_text(seconds: float) -> str:
@@ -88,15 +79,42 @@ class Runs:
         self._clock = clock
         self._pending: list[QueueItem] = []
         self._logs: list[str] = []
+        self._started_ungated: list[str] = []
+        self._ended: list[str] = []
+        self._on_started_ungated: Callable[[Sequence[str]], None] = lambda run_ids: None
+        self._on_ended: Callable[[Sequence[str]], None] = lambda run_ids: None
         self._ingest_batch: list[
             tuple[Sequence[dict[str, Any]], Sequence[str] | None, asyncio.Future[list[str]]]
         ] = []
-        self._limiter = Limiter(store)
-        self._holds = Holds(store, registry, start_run=self.start_run, enqueue=self._enqueue)
+        self.admission = Admission(
+            store,
+            registry,
+            RunHooks(
+                enqueue=self._enqueue,
+                log_state=self._log_state,
+                cancel_run=self.cancel_run,
+                fail_invoker=self._fail_invoker,
+                started_ungated=self._started_ungated_note,
+                isolated=self._isolated,
+            ),
+        )
 
     def set_on_due(self, on_due: Callable[[Sequence[QueueItem]], None]) -> None:
         """Where newly committed queue items go (the executor's heap)."""
         self._on_due = on_due
+
+    def set_on_runs(
+        self,
+        *,
+        started_ungated: Callable[[Sequence[str]], None],
+        ended: Callable[[Sequence[str]], None],
+    ) -> None:
+        """Who hears, after each commit, of new runs whose calls pass no gate and of ended runs.
+
+        Both hear before the commit's queue items are handed to `on_due`.
+        """
+        self._on_started_ungated = started_ungated
+        self._on_ended = ended
 
     # -- transactions -----------------------------------------------------------------------
 
@@ -109,21 +127,55 @@ class Runs:
                 yield
         except BaseException:
             if outer:
-                self._pending.clear()
-                self._logs.clear()
+                self._rewind((0, 0, 0, 0))
             raise
         if outer:
             pending, self._pending = self._pending, []
             logs, self._logs = self._logs, []
+            started, self._started_ungated = self._started_ungated, []
+            ended, self._ended = self._ended, []
+            if started:
+                self._on_started_ungated(started)
+            if ended:
+                self._on_ended(ended)
             if pending:
                 self._on_due(pending)
             for line in logs:
                 log.info("%s", line)
 
+    def _mark(self) -> tuple[int, int, int, int]:
+        """Where the after-commit notes stand now, to `_rewind` to if a part is rolled back."""
+        return len(self._pending), len(self._logs), len(self._started_ungated), len(self._ended)
+
+    def _rewind(self, mark: tuple[int, int, int, int]) -> None:
+        pending, logs, started, ended = mark
+        del self._pending[pending:], self._logs[logs:]
+        del self._started_ungated[started:], self._ended[ended:]
+
+    @contextlib.contextmanager
+    def _isolated(self) -> Iterator[None]:
+        """Inside a transaction: undo only this block's writes and notes if it raises."""
+        mark = self._mark()
+        try:
+            with self._store.savepoint():
+                yield
+        except BaseException:
+            self._rewind(mark)
+            raise
+
     def _enqueue(
         self, run_id: str, kind: str, step_id: str, attempt: int, due: float, ref: int | None = None
     ) -> None:
         self._pending.append(self._store.enqueue(run_id, kind, step_id, attempt, due, ref))
+
+    def _started_ungated_note(self, run_id: str) -> None:
+        self._started_ungated.append(run_id)
+
+    def _fail_invoker(self, correlation_id: str, message: str, now: float) -> None:
+        pause = self._store.pause_for_correlation(correlation_id)
+        if pause is not None and self._store.delete_pause(pause.id):
+            memo = canonical({"error": error_object("Error", message)})
+            self._finish_branch(pause.run_id, pause.step_id, memo, now)
 
     def _log_state(self, run_id: str, function_id: str, status: str, detail: str = "") -> None:
         self._logs.append(f"run {run_id} {function_id}: {status}{detail}")
@@ -211,7 +263,7 @@ class Runs:
             for function_id in self._registry.triggers.match(event):
                 function = self._registry.get(function_id)
                 if function is not None:
-                    self.schedule(function, trigger, now)
+                    self.admission.schedule(function, trigger, now)
         self._resume_pauses(event, body_json, now)
         return internal_id
 
@@ -224,159 +276,30 @@ class Runs:
             self._store.insert_event(
                 internal_id, str(event["id"]), event["name"], body_json, int(event["ts"]), now
             )
-            return self.schedule(function, (internal_id, event, body_json), now)
+            return self.admission.schedule(function, (internal_id, event, body_json), now)
 
     def _start_invoked(self, trigger: Trigger, now: float) -> None:
         meta = (trigger[1].get("data") or {}).get("_inngest") or {}
         function = self._registry.get(str(meta.get("fn_id", "")))
         if function is not None:
             correlation_id = meta.get("correlation_id")
-            self.schedule(function, trigger, now, correlation_id=correlation_id, invoked=True)
-
-    # -- flow control at the start of a run -------------------------------------------------
-
-    def schedule(
-        self,
-        function: FunctionInfo,
-        trigger: Trigger,
-        now: float,
-        *,
-        correlation_id: str | None = None,
-        invoked: bool = False,
-    ) -> str | None:
-        """Start, hold back or skip a run of `function` for one event (§8.1).
-
-        In Inngest's order: event-id dedup, batching, rate limit and idempotency (skip),
-        debounce (hold), then the run starts (where singleton may skip it). Invoked runs are
-        never batched or debounced: their caller waits for exactly this run.
-        Returns the id of a run started now, else None.
-        """
-        _, event, _ = trigger
-        run_id = new_id()
-        if not self._store.claim_event_id(function.id, str(event["id"]), run_id):
-            return None
-        flow = function.flow
-        if flow is NO_FLOW:
-            return self.start_run(
-                function, [trigger], now, correlation_id=correlation_id, run_id=run_id
+            self.admission.schedule(
+                function, trigger, now, correlation_id=correlation_id, invoked=True
             )
-        batched = not invoked and batches_event(flow, event)
-        if batched and self._holds.add_to_batch(function, trigger, now):
-            return None
-        for key, window, name in rate_limit_keys(function.id, flow, event):
-            decision = self._limiter.take(key, now, window.period, window.limit, window.limit)
-            if not decision.allowed:
-                reason = f"{name}: over {window.limit} per {_duration_text(window.period)}"
-                if window.key:
-                    reason += f" for this key ({window.key})"
-                self.skip_run(
-                    function, [trigger], now, reason, correlation_id=correlation_id, run_id=run_id
-                )
-                return None
-        held = flow.debounce is not None and not invoked
-        if held and self._holds.debounce(function, trigger, now):
-            return None
-        return self.start_run(
-            function, [trigger], now, correlation_id=correlation_id, run_id=run_id
-        )
 
     def fire_debounce(self, item: QueueItem) -> None:
+        """A debounce timer is due: start its run (unless it was replaced meanwhile)."""
         now = self._clock()
         with self.transaction():
             if self._store.dequeue(item.id):
-                self._holds.fire(item.run_id, now)
+                self.admission.fire_debounce(item.run_id, now)
 
     def flush_batch(self, item: QueueItem) -> None:
+        """A batch timer is due: start the batch's run with what it holds."""
         now = self._clock()
         with self.transaction():
             if self._store.dequeue(item.id):
-                self._holds.flush(item.run_id, now)
-
-    def skip_run(
-        self,
-        function: FunctionInfo,
-        events: Sequence[Trigger],
-        now: float,
-        reason: str,
-        *,
-        correlation_id: str | None = None,
-        run_id: str | None = None,
-    ) -> str:
-        """Record a run that flow control dropped; an invoking run gets an error at once."""
-        run_id = run_id or new_id()
-        events_json = "[" + ",".join(body for _, _, body in events) + "]"
-        self._store.insert_skipped_run(
-            run_id, function.id, events_json, now, reason, correlation_id
-        )
-        for internal_id, _, _ in events:
-            self._store.link_event_run(internal_id, run_id)
-        self._log_state(run_id, function.id, RunStatus.SKIPPED, f" ({reason})")
-        if correlation_id:
-            pause = self._store.pause_for_correlation(correlation_id)
-            if pause is not None and self._store.delete_pause(pause.id):
-                message = f"the invoked function {function.id} was skipped: {reason}"
-                memo = canonical({"error": error_object("Error", message)})
-                self._finish_branch(pause.run_id, pause.step_id, memo, now)
-        return run_id
-
-    def start_run(
-        self,
-        function: FunctionInfo,
-        events: Sequence[Trigger],
-        now: float,
-        *,
-        correlation_id: str | None = None,
-        run_id: str | None = None,
-    ) -> str | None:
-        """Queue a run for its triggering events; None if its singleton skipped it."""
-        run_id = run_id or new_id()
-        first = events[0][1]
-        shape = shape_run(function.id, function.flow, first)
-        if shape.singleton is not None:
-            singleton = function.flow.singleton
-            holders = self._store.singleton_holders(shape.singleton)
-            if holders and singleton is not None and singleton.mode == "skip":
-                reason = f"singleton: run {holders[0]} is still in progress"
-                self.skip_run(
-                    function, events, now, reason, correlation_id=correlation_id, run_id=run_id
-                )
-                return None
-            for holder in holders:
-                self.cancel_run(holder, now, f"singleton: replaced by run {run_id}")
-        events_json = "[" + ",".join(body for _, _, body in events) + "]"
-        self._store.insert_run(
-            run_id,
-            function.id,
-            events_json,
-            now,
-            correlation_id,
-            priority=shape.priority,
-            flow_json=shape.flow_json,
-            singleton=shape.singleton,
-        )
-        for internal_id, _, _ in events:
-            self._store.link_event_run(internal_id, run_id)
-        self._enqueue(run_id, "call", DISCOVERY, 0, now)
-        if function.flow.start_timeout is not None:
-            self._enqueue(run_id, "timeout", "start", 0, now + function.flow.start_timeout)
-        for cancel in function.cancel:
-            expires = now + ONE_YEAR
-            if cancel.timeout:
-                with contextlib.suppress(ValueError):
-                    expires = protocol.deadline(cancel.timeout, now)
-            pause = self._store.insert_pause(
-                run_id,
-                "",
-                "cancel",
-                event_name=cancel.event,
-                expression=cancel.expression,
-                correlation_id=None,
-                expires=expires,
-                trigger_json=events[0][2],
-            )
-            self._enqueue(run_id, "expire", "", 0, expires, pause.id)
-        self._log_state(run_id, function.id, RunStatus.QUEUED, f" (event {first['name']})")
-        return run_id
+                self.admission.flush_batch(item.run_id, now)
 
     def _resume_pauses(self, event: dict[str, Any], body_json: str, now: float) -> None:
         name = event["name"]
@@ -778,6 +701,7 @@ class Runs:
         """End a run, drop its pending work, and emit the internal events of §8.6."""
         self._store.finish_run(run.run_id, status, now, output_json, error_json, reason)
         self._store.clear_run_work(run.run_id)
+        self._ended.append(run.run_id)
         detail = ""
         if error_json is not None:
             detail = f": {json.loads(error_json).get('message', '')}"

@@ -82,6 +82,10 @@ class DevServer:
             clock=self.clock,
         )
         self.runs.set_on_due(self.executor.push)
+        self.runs.set_on_runs(
+            started_ungated=self.executor.gates.runs_started_ungated,
+            ended=self.executor.gates.runs_ended,
+        )
         self.cron = CronScheduler(
             self.registry, self.runs, next_fire=config.next_fire, clock=self.clock
         )

@@ -297,6 +297,19 @@ class Store:
         self._in_tx = False
         self._db.execute("COMMIT")
 
+    @contextlib.contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Inside a transaction: undo only this block's writes if it raises."""
+        assert self._in_tx, "a savepoint needs an open transaction"
+        self._db.execute("SAVEPOINT part")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK TO part")
+            self._db.execute("RELEASE part")
+            raise
+        self._db.execute("RELEASE part")
+
     def _one(self, sql: str, args: Sequence[Any] = ()) -> Any:
         return self._db.execute(sql, args).fetchone()
 
@@ -751,6 +764,7 @@ class Store:
         return None if row is None else float(row[0])
 
     def set_limiter_tat(self, key: str, tat: float) -> None:
+        """Record a limiter or throttle key's new theoretical arrival time."""
         self._db.execute(
             "INSERT INTO limiter (key, tat) VALUES (?, ?) "
             "ON CONFLICT (key) DO UPDATE SET tat = excluded.tat",
@@ -758,6 +772,7 @@ class Store:
         )
 
     def get_debounce(self, function_id: str, debounce_key: str) -> DebounceRecord | None:
+        """The pending debounce of a function for one key value, if any."""
         row = self._one(
             f"SELECT {_DEBOUNCE_COLUMNS} FROM debounces WHERE function_id = ? AND debounce_key = ?",
             (function_id, debounce_key),
@@ -765,10 +780,12 @@ class Store:
         return None if row is None else DebounceRecord(*row)
 
     def debounce_by_id(self, debounce_id: str) -> DebounceRecord | None:
+        """A pending debounce by its id (None once it fired or was replaced)."""
         row = self._one(f"SELECT {_DEBOUNCE_COLUMNS} FROM debounces WHERE id = ?", (debounce_id,))
         return None if row is None else DebounceRecord(*row)
 
     def save_debounce(self, record: DebounceRecord) -> None:
+        """Create a debounce, or update it with a later event and due time."""
         self._db.execute(
             f"INSERT OR REPLACE INTO debounces ({_DEBOUNCE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
@@ -783,6 +800,7 @@ class Store:
         )
 
     def delete_debounce(self, debounce_id: str) -> None:
+        """Forget a debounce (it fired) and its timer."""
         self._db.execute("DELETE FROM debounces WHERE id = ?", (debounce_id,))
         self.drop_timers(debounce_id)
 
@@ -791,6 +809,7 @@ class Store:
         self._db.execute("DELETE FROM queue WHERE run_id = ?", (owner_id,))
 
     def open_batch(self, function_id: str, batch_key: str) -> BatchRecord | None:
+        """The batch collecting events of a function for one key value, if one is open."""
         row = self._one(
             f"SELECT {_BATCH_COLUMNS} FROM batches WHERE function_id = ? AND batch_key = ?",
             (function_id, batch_key),
@@ -798,10 +817,12 @@ class Store:
         return None if row is None else BatchRecord(*row)
 
     def batch_by_id(self, batch_id: str) -> BatchRecord | None:
+        """An open batch by its id (None once it was flushed)."""
         row = self._one(f"SELECT {_BATCH_COLUMNS} FROM batches WHERE id = ?", (batch_id,))
         return None if row is None else BatchRecord(*row)
 
     def create_batch(self, batch_id: str, function_id: str, batch_key: str, now: float) -> None:
+        """Open an empty batch for a function and key value."""
         self._db.execute(
             "INSERT INTO batches (id, function_id, batch_key, opened_at, size) "
             "VALUES (?, ?, ?, ?, 0)",

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp import web
 
 from inngest_dsl.devserver import DevServer
 from inngest_dsl.devserver.records import RunStatus
 
+from .clocked import clocked_dev_server
 from .conftest import done_response, function_config, raw_app, register, send, wait_until
 from .sdk_app import inngest, sdk_client, serve_sdk_app
 
@@ -25,20 +28,21 @@ async def _echo(step_id: str, body: dict[str, Any]) -> web.Response:
     )
 
 
-async def test_debounce_runs_a_burst_once_with_the_last_event(dev_server: DevServer) -> None:
-    async with raw_app(_echo) as app:
-        debounce = {"period": "400ms", "key": "event.data.user"}
-        await register(dev_server, app, function_config(app, "db", event="d/go", debounce=debounce))
+async def test_debounce_runs_a_burst_once_with_the_last_event(tmp_path: Path) -> None:
+    async with clocked_dev_server(tmp_path) as (server, clock), raw_app(_echo) as app:
+        debounce = {"period": "1s", "key": "event.data.user"}
+        await register(server, app, function_config(app, "db", event="d/go", debounce=debounce))
         for n in range(5):
-            await send(dev_server, {"name": "d/go", "data": {"user": "a", "n": n}})
-            await asyncio.sleep(0.05)
-        await send(dev_server, {"name": "d/go", "data": {"user": "b", "n": 9}})
-        last_sent = time.time()
-        await asyncio.sleep(0.1)
-        assert dev_server.store.list_runs() == []  # still quiet-waiting
-        await wait_until(lambda: _completed(dev_server) == 2)
-        await asyncio.sleep(0.4)
-    runs = dev_server.store.list_runs()
+            clock.advance(0.25)
+            await send(server, {"name": "d/go", "data": {"user": "a", "n": n}})
+        await send(server, {"name": "d/go", "data": {"user": "b", "n": 9}})
+        last_sent = clock.now
+        clock.advance(0.9)
+        await asyncio.sleep(0.05)
+        assert server.store.list_runs() == []  # still quiet-waiting
+        clock.advance(0.1)
+        await wait_until(lambda: _completed(server) == 2)
+        runs = server.store.list_runs()
     assert len(runs) == 2
     by_user = {run.output["event"]["user"]: run for run in runs}
     assert by_user["a"].output == {
@@ -46,22 +50,25 @@ async def test_debounce_runs_a_burst_once_with_the_last_event(dev_server: DevSer
         "events": [{"user": "a", "n": 4}],
     }
     assert by_user["b"].output["event"]["n"] == 9
-    assert by_user["b"].queued_at >= last_sent + 0.39
+    assert by_user["b"].queued_at == pytest.approx(last_sent + 1.0)
 
 
-async def test_debounce_timeout_caps_the_delay_from_the_first_event(dev_server: DevServer) -> None:
-    async with raw_app(_echo) as app:
-        debounce = {"period": "300ms", "timeout": "600ms"}
-        await register(dev_server, app, function_config(app, "db", event="d/go", debounce=debounce))
-        first_sent = time.time()
-        for n in range(11):  # one event every 100 ms: never quiet for 300 ms
-            await send(dev_server, {"name": "d/go", "data": {"n": n}})
-            await asyncio.sleep(0.1)
-        await wait_until(lambda: _completed(dev_server) == 2, timeout=5)
-    first, second = sorted(dev_server.store.list_runs(), key=lambda run: run.queued_at)
-    assert first.queued_at - first_sent < 1.2  # the timeout, not the end of the burst (1.4 s)
-    assert 3 <= first.output["event"]["n"] < 10  # the latest event at that moment
-    assert second.output["event"]["n"] == 10
+async def test_debounce_timeout_caps_the_delay_from_the_first_event(tmp_path: Path) -> None:
+    async with clocked_dev_server(tmp_path) as (server, clock), raw_app(_echo) as app:
+        debounce = {"period": "1s", "timeout": "2s"}
+        await register(server, app, function_config(app, "db", event="d/go", debounce=debounce))
+        first_sent = clock.now
+        for n in range(4):  # one event every 500 ms: never quiet for a second
+            await send(server, {"name": "d/go", "data": {"n": n}})
+            clock.advance(0.5)
+        await wait_until(lambda: _completed(server) == 1)  # 2 s after the first event
+        await send(server, {"name": "d/go", "data": {"n": 4}})
+        clock.advance(1.0)
+        await wait_until(lambda: _completed(server) == 2)
+        first, second = sorted(server.store.list_runs(), key=lambda run: run.queued_at)
+    assert first.queued_at == pytest.approx(first_sent + 2.0)  # the timeout, not a quiet second
+    assert first.output["event"]["n"] == 3  # the latest event at that moment
+    assert second.output["event"]["n"] == 4
 
 
 async def test_a_batch_arrives_as_events_with_the_first_as_event(dev_server: DevServer) -> None:
@@ -93,17 +100,17 @@ async def test_a_batch_arrives_as_events_with_the_first_as_event(dev_server: Dev
     assert queued[2] >= 0.95  # the partial one does
 
 
-async def test_batches_are_per_key_and_events_failing_if_run_alone(dev_server: DevServer) -> None:
-    async with raw_app(_echo) as app:
+async def test_batches_are_per_key_and_events_failing_if_run_alone(tmp_path: Path) -> None:
+    async with clocked_dev_server(tmp_path) as (server, clock), raw_app(_echo) as app:
         batch = {
             "maxSize": 2,
-            "timeout": "300ms",
+            "timeout": "1s",
             "key": "event.data.user",
             "if": "event.data.batch",
         }
-        await register(dev_server, app, function_config(app, "bk", event="b/go", batchEvents=batch))
+        await register(server, app, function_config(app, "bk", event="b/go", batchEvents=batch))
         await send(
-            dev_server,
+            server,
             [
                 {"name": "b/go", "data": {"user": "a", "n": 1, "batch": True}},
                 {"name": "b/go", "data": {"user": "b", "n": 2, "batch": True}},
@@ -111,11 +118,10 @@ async def test_batches_are_per_key_and_events_failing_if_run_alone(dev_server: D
                 {"name": "b/go", "data": {"user": "a", "n": 4, "batch": True}},
             ],
         )
-        await wait_until(lambda: _completed(dev_server) == 2)
-        early = sorted(
-            [e["n"] for e in run.output["events"]] for run in dev_server.store.list_runs()
-        )
-        await wait_until(lambda: _completed(dev_server) == 3)
+        await wait_until(lambda: _completed(server) == 2)
+        early = sorted([e["n"] for e in run.output["events"]] for run in server.store.list_runs())
+        clock.advance(1.0)
+        await wait_until(lambda: _completed(server) == 3)
+        late = [run.output["events"] for run in server.store.list_runs()]
     assert early == [[1, 4], [3]]
-    late = [run.output["events"] for run in dev_server.store.list_runs()]
     assert sorted([e["n"] for e in events] for events in late) == [[1, 4], [2], [3]]
