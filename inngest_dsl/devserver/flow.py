@@ -213,10 +213,12 @@ def _window(value: Any, where: str, *, throttle: bool) -> Window | None:
     limit = _int(entry.get("limit"), f"{where}.limit", minimum=1)
     bounds = _limits.THROTTLE_PERIOD if throttle else _limits.RATE_LIMIT_PERIOD
     period = _seconds(entry.get("period"), f"{where}.period", bounds=bounds)
-    # An omitted burst is none: `limit` starts at once (capacity is `limit + burst`).
+    # Capacity is `limit + burst`. Inngest reads an omitted or zero burst as 1 (its
+    # Throttle.UnmarshalJSON), as the SDKs' default is: so `limit + 1` start at once.
     burst = 0
-    if throttle and entry.get("burst") is not None:
-        burst = _int(entry.get("burst"), f"{where}.burst", minimum=0)
+    if throttle:
+        given = entry.get("burst")
+        burst = 1 if given is None else max(1, _int(given, f"{where}.burst", minimum=0))
     return Window(limit, period, burst, _expression(entry.get("key"), f"{where}.key"))
 
 

@@ -120,7 +120,7 @@ async def test_a_registration_with_1e400_is_a_400_naming_the_field(dev_server: D
     assert dev_server.registry.functions == {}
 
 
-def test_throttle_burst_zero_or_omitted_starts_exactly_limit_at_once() -> None:
+def test_throttle_burst_zero_or_omitted_is_one_as_inngest_reads_it() -> None:
     for throttle in (
         {"limit": 3, "period": "3s", "burst": 0},
         {"limit": 3, "period": "3s"},
@@ -128,17 +128,17 @@ def test_throttle_burst_zero_or_omitted_starts_exactly_limit_at_once() -> None:
     ):
         flow = parse_flow({"throttle": throttle})
         assert flow.throttle is not None
-        assert flow.throttle.burst == 0
+        assert flow.throttle.burst == 1
         gate = shape_run("fn", flow, {"name": "x", "data": {}}).throttle
         assert gate is not None
-        assert gate.capacity == 3
+        assert gate.capacity == 4
         tat = None
         allowed = []
-        for _ in range(4):
+        for _ in range(5):
             decision = gcra(tat, 100.0, gate.period, gate.limit, gate.capacity)
             allowed.append(decision.allowed)
             tat = decision.tat if decision.allowed else tat
-        assert allowed == [True, True, True, False]
+        assert allowed == [True, True, True, True, False]
 
 
 def test_throttle_burst_adds_to_the_limit() -> None:

@@ -70,7 +70,8 @@ async def test_pending_batch_debounce_and_queued_runs_survive_sigkill(tmp_path: 
             async def settled() -> bool:
                 runs = (await request_json("GET", f"{url}/v1/runs?limit=100"))["data"]
                 done = [r for r in runs if r["status"] == "Completed"]
-                return len(runs) == 6 and len(done) == 1  # 3 limited, 3 throttled
+                # 3 limited, 3 throttled; limit 1 plus the default burst of 1 start at once
+                return len(runs) == 6 and len(done) == 2
 
             await poll(settled, timeout=10)
             runs = (await request_json("GET", f"{url}/v1/runs?limit=100"))["data"]
@@ -104,5 +105,4 @@ async def test_pending_batch_debounce_and_queued_runs_survive_sigkill(tmp_path: 
     started = [at for _, at in sorted(throttle_starts, key=lambda pair: pair[1])]
     assert len(started) == 3
     # The throttle's state survived: the restart did not hand out a fresh token early.
-    assert started[1] - started[0] >= 1.9
-    assert started[2] - started[1] >= 1.9
+    assert started[2] - started[0] >= 1.9

@@ -206,7 +206,8 @@ async def test_parked_calls_of_cancelled_runs_are_dropped_at_once(dev_server: De
             ),
         )
         await send(dev_server, [{"name": "g/one", "data": {"n": n}} for n in range(3)])
-        await send(dev_server, [{"name": "g/paced", "data": {"n": n}} for n in (7, 8)])
+        # Limit 1 plus the default burst of 1: two start, the third waits an hour.
+        await send(dev_server, [{"name": "g/paced", "data": {"n": n}} for n in (6, 7, 8)])
         await wait_until(lambda: dev_server.executor.gates.parked == 3)
         waiting = _runs(dev_server, RunStatus.QUEUED)
         assert len(waiting) == 3
@@ -214,12 +215,12 @@ async def test_parked_calls_of_cancelled_runs_are_dropped_at_once(dev_server: De
             await _cancel(dev_server, run.run_id)
         parked_after_cancel = (await _health(dev_server))["parked"]
         release.set()
-        await wait_until(lambda: len(_runs(dev_server, RunStatus.COMPLETED)) == 2)
+        await wait_until(lambda: len(_runs(dev_server, RunStatus.COMPLETED)) == 3)
         final = await _health(dev_server)
     assert parked_after_cancel == 0
     assert final["parked"] == 0
-    assert sorted(run.output for run in _runs(dev_server, RunStatus.COMPLETED)) == [0, 7]
-    assert len(app.calls) == 2  # the cancelled runs were never called
+    assert sorted(run.output for run in _runs(dev_server, RunStatus.COMPLETED)) == [0, 6, 7]
+    assert len(app.calls) == 3  # the cancelled runs were never called
 
 
 async def test_calls_of_runs_without_gates_start_without_an_admission_read(
