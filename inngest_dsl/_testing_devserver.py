@@ -27,6 +27,12 @@ __all__ = ["DevServerHarness", "ServerRun"]
 
 _FINAL = ("Completed", "Failed", "Cancelled", "Skipped")
 _POLL = 0.02
+_SHUTDOWN_GRACE = 0.5
+"""Seconds the app's in-flight calls get on close before they are cancelled.
+
+aiohttp's default (60 s, waited twice) would make a test that fails while a step body is
+stuck, e.g. awaiting an `asyncio.Event` it never gets, hang for two minutes in teardown.
+"""
 
 
 @attrs.frozen
@@ -143,7 +149,9 @@ class DevServerHarness:
         )
         app = web.Application()
         serve(app, self._client, self.specs)
-        self._app_runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        self._app_runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, shutdown_timeout=_SHUTDOWN_GRACE
+        )
         await self._app_runner.setup()
         site = web.TCPSite(self._app_runner, "127.0.0.1", 0)
         await site.start()

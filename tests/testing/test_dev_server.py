@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 import pytest
@@ -131,3 +133,28 @@ async def test_wait_for_runs_waits_for_a_count_and_checks_their_status(
     ) == 1
     with pytest.raises(ValueError, match="status must be one of"):
         await server.wait_for_runs(1, Tally, status="Sleeping")
+
+
+stuck_entered: list[str] = []
+
+
+class Stuck(InngestFunction, id="stuck", event="test/stuck"):
+    @step("hang")
+    async def hang(self, ctx: Context) -> None:
+        stuck_entered.append(ctx.run_id)
+        await asyncio.Event().wait()  # never set: the call is still in flight at close
+
+
+async def test_a_step_still_running_does_not_hold_up_closing() -> None:
+    stuck_entered.clear()
+    server = await DevServerHarness([Stuck]).start()
+    try:
+        await server.send("test/stuck", {})
+        deadline = time.monotonic() + 10
+        while not stuck_entered:
+            assert time.monotonic() < deadline, "the step never started"
+            await asyncio.sleep(0.01)
+    finally:
+        started = time.monotonic()
+        await server.close()
+    assert time.monotonic() - started < 10  # not aiohttp's default grace of 2 x 60 s
