@@ -41,6 +41,9 @@ class ServerRun:
 
     `steps` are the JSON step records (`name`, `kind`, `status`, `attempts`, `output`,
     `error`, ...) in the order the dev server lists them; `raw` is the whole JSON object.
+    `events` are the events the run was started with (several for a batch, the last of a
+    burst for a debounce); `reason` says why flow control skipped, cancelled or is holding
+    the run (`None` otherwise).
     """
 
     run_id: str
@@ -50,6 +53,8 @@ class ServerRun:
     error: Any
     steps: tuple[dict[str, Any], ...]
     raw: dict[str, Any] = attrs.field(repr=False)
+    events: tuple[dict[str, Any], ...] = attrs.field(default=(), repr=False)
+    reason: str | None = None
 
     def step(self, name: str) -> dict[str, Any]:
         """The step record whose name (the block id) is `name`."""
@@ -69,6 +74,8 @@ class ServerRun:
             error=raw.get("error"),
             steps=tuple(raw.get("steps") or ()),
             raw=raw,
+            events=tuple(raw.get("events") or ()),
+            reason=raw.get("reason"),
         )
 
 
@@ -400,7 +407,8 @@ def _expected_status(status: str | None) -> str | None:
 
 def _describe(run: ServerRun) -> str:
     lines = [
-        f"run {run.run_id} of {run.function_id}: {run.status}",
+        f"run {run.run_id} of {run.function_id}: {run.status}"
+        + (f" ({run.reason})" if run.reason else ""),
         f"output: {run.output!r}",
         f"error: {run.error!r}",
         "steps:",

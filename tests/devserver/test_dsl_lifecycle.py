@@ -102,7 +102,7 @@ async def test_a_finish_timeout_cancels_a_long_sleeping_run(
     assert run.step("start")["status"] == "Completed"
     assert run.step("sleep 30s")["status"] == "Sleeping"  # cut short, never woke
     assert finished_late == []
-    assert "timeout" in run.raw.get("reason", "").lower(), run.raw
+    assert "timeout" in (run.reason or "").lower(), run
 
 
 # -- singletons -------------------------------------------------------------------------------
@@ -141,7 +141,7 @@ async def test_a_skip_singleton_drops_runs_while_one_is_in_progress(
 
     assert done.output == {"work": 1}
     assert third.output == {"work": 3}
-    assert "singleton" in skipped.raw["reason"]
+    assert "singleton" in (skipped.reason or "")
     assert skip_entered == [1, 3]
 
 
@@ -174,7 +174,7 @@ async def test_a_cancel_singleton_replaces_the_run_in_progress(
     replacement = await server.wait_for_run(new)
     assert replacement.output == {"n": 2}
     assert cancel_mode_done == [2]
-    assert "singleton" in replaced.raw["reason"]
+    assert "singleton" in (replaced.reason or "")
 
 
 # -- failure handlers -------------------------------------------------------------------------

@@ -8,7 +8,15 @@ from typing import Any
 
 import pytest
 
-from inngest_dsl import Context, InngestFunction, NonRetriableError, sleep, step, wait_for_event
+from inngest_dsl import (
+    Context,
+    InngestFunction,
+    NonRetriableError,
+    RateLimit,
+    sleep,
+    step,
+    wait_for_event,
+)
 from inngest_dsl.pytest_plugin import StartDevServer
 from inngest_dsl.testing import DevServerHarness
 
@@ -158,3 +166,31 @@ async def test_a_step_still_running_does_not_hold_up_closing() -> None:
         started = time.monotonic()
         await server.close()
     assert time.monotonic() - started < 10  # not aiohttp's default grace of 2 x 60 s
+
+
+class OncePerHour(
+    InngestFunction,
+    id="once-per-hour",
+    event="test/once",
+    rate_limit=RateLimit(limit=1, period="1h"),
+):
+    @step("count")
+    def count(self, ctx: Context) -> int:
+        return len(ctx.events)
+
+
+async def test_a_run_shows_its_events_and_why_flow_control_skipped_it(
+    inngest_dev_server: StartDevServer,
+) -> None:
+    server = await inngest_dev_server([OncePerHour])
+    first, second = await server.send([{"name": "test/once", "data": {"n": n}} for n in (1, 2)])
+
+    ran = await server.wait_for_run(first)
+    skipped = await server.wait_for_run(second, "Skipped")
+
+    assert [event["data"] for event in ran.events] == [{"n": 1}]
+    assert ran.reason is None
+    assert [event["data"] for event in skipped.events] == [{"n": 2}]
+    assert skipped.reason == "rate limit: over 1 per 1h"
+    with pytest.raises(AssertionError, match=r"Skipped \(rate limit: over 1 per 1h\)"):
+        await server.wait_for_run(second)
