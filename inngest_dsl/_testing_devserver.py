@@ -281,12 +281,7 @@ class DevServerHarness:
         the `@on_failure` handler of `id="charge"`). `status` keeps only runs in that status
         (`"Queued"`, `"Running"`, `"Skipped"`, ...); `limit` caps how many (newest kept).
         """
-        summaries = await self._run_summaries(function, status, limit)
-        runs = []
-        for summary in summaries:
-            _, detail = await self._get(f"/v1/runs/{summary['run_id']}")
-            runs.append(ServerRun.from_json(detail["data"]))
-        return runs
+        return await self._details(await self._run_summaries(function, status, limit))
 
     async def wait_for_runs(
         self,
@@ -310,18 +305,13 @@ class DevServerHarness:
             ended = [s for s in summaries if s["status"] in _FINAL]
             wrong = [s for s in ended if expected is not None and s["status"] != expected]
             if wrong:
-                _, detail = await self._get(f"/v1/runs/{wrong[0]['run_id']}")
-                run = ServerRun.from_json(detail["data"])
+                [run] = await self._details(wrong[:1])
                 raise AssertionError(
                     f"the run {run.run_id} of {run.function_id} ended {run.status}, "
                     f"expected {expected}\n{_describe(run)}"
                 )
             if len(ended) >= count:
-                runs = []
-                for summary in ended:
-                    _, detail = await self._get(f"/v1/runs/{summary['run_id']}")
-                    runs.append(ServerRun.from_json(detail["data"]))
-                return runs
+                return await self._details(ended)
             if time.monotonic() >= deadline:
                 seen = ", ".join(f"{s['run_id']} {s['status']}" for s in summaries) or "none"
                 raise AssertionError(
@@ -355,6 +345,14 @@ class DevServerHarness:
             if response.status != 200:
                 raise ValueError(f"listing runs failed: {body.get('error', body)}")
         return list(reversed(body["data"]))  # the API lists newest first
+
+    async def _details(self, summaries: list[dict[str, Any]]) -> list[ServerRun]:
+        """The full runs (with steps) of run summaries, in the same order."""
+        runs = []
+        for summary in summaries:
+            _, detail = await self._get(f"/v1/runs/{summary['run_id']}")
+            runs.append(ServerRun.from_json(detail["data"]))
+        return runs
 
     async def _poll(
         self,
