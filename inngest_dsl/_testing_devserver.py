@@ -27,6 +27,12 @@ __all__ = ["DevServerHarness", "ServerRun"]
 
 _FINAL = ("Completed", "Failed", "Cancelled", "Skipped")
 _POLL = 0.02
+_SHUTDOWN_GRACE = 0.5
+"""Seconds the app's in-flight calls get on close before they are cancelled.
+
+aiohttp's default (60 s, waited twice) would make a test that fails while a step body is
+stuck, e.g. awaiting an `asyncio.Event` it never gets, hang for two minutes in teardown.
+"""
 
 
 @attrs.frozen
@@ -35,6 +41,9 @@ class ServerRun:
 
     `steps` are the JSON step records (`name`, `kind`, `status`, `attempts`, `output`,
     `error`, ...) in the order the dev server lists them; `raw` is the whole JSON object.
+    `events` are the events the run was started with (several for a batch, the last of a
+    burst for a debounce); `reason` says why flow control skipped, cancelled or is holding
+    the run (`None` otherwise).
     """
 
     run_id: str
@@ -44,6 +53,8 @@ class ServerRun:
     error: Any
     steps: tuple[dict[str, Any], ...]
     raw: dict[str, Any] = attrs.field(repr=False)
+    events: tuple[dict[str, Any], ...] = attrs.field(default=(), repr=False)
+    reason: str | None = None
 
     def step(self, name: str) -> dict[str, Any]:
         """The step record whose name (the block id) is `name`."""
@@ -63,6 +74,8 @@ class ServerRun:
             error=raw.get("error"),
             steps=tuple(raw.get("steps") or ()),
             raw=raw,
+            events=tuple(raw.get("events") or ()),
+            reason=raw.get("reason"),
         )
 
 
@@ -143,7 +156,9 @@ class DevServerHarness:
         )
         app = web.Application()
         serve(app, self._client, self.specs)
-        self._app_runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        self._app_runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, shutdown_timeout=_SHUTDOWN_GRACE
+        )
         await self._app_runner.setup()
         site = web.TCPSite(self._app_runner, "127.0.0.1", 0)
         await site.start()
@@ -212,17 +227,16 @@ class DevServerHarness:
         status: str | None = "Completed",
         timeout: float = 10.0,
         *,
-        function: type | FunctionSpec | None = None,
+        function: type | FunctionSpec | str | None = None,
     ) -> ServerRun:
         """Wait until the run started by event `event_id` ends; return it.
 
         `status` is the final status expected (`"Completed"`, `"Failed"`, `"Cancelled"`,
         any case; `None` for any): another one raises `AssertionError` showing the run. If
-        the event started runs of several functions, name one with `function=`.
+        the event started runs of several functions, name one with `function=` (a class,
+        its spec, or its id within the app).
         """
-        expected = None if status is None else status.capitalize()
-        if expected is not None and expected not in _FINAL:
-            raise ValueError(f"status must be one of {', '.join(_FINAL)} or None, got {status!r}")
+        expected = _expected_status(status)
         run = await self._poll(
             event_id, function, timeout, "ended", lambda run: run.status in _FINAL
         )
@@ -240,7 +254,7 @@ class DevServerHarness:
         status: str = "Waiting",
         timeout: float = 10.0,
         *,
-        function: type | FunctionSpec | None = None,
+        function: type | FunctionSpec | str | None = None,
     ) -> ServerRun:
         """Wait until the run started by `event_id` has step `name` in `status`; return the run.
 
@@ -254,18 +268,101 @@ class DevServerHarness:
 
         return await self._poll(event_id, function, timeout, f"had step {name!r} {status}", reached)
 
+    async def runs(
+        self,
+        function: type | FunctionSpec | str | None = None,
+        *,
+        status: str | None = None,
+        limit: int = 100,
+    ) -> list[ServerRun]:
+        """The runs of `function` (all functions if None), oldest first, each with its steps.
+
+        `function` is a class, its spec, or its id within the app (`"charge-failure"` for
+        the `@on_failure` handler of `id="charge"`). `status` keeps only runs in that status
+        (`"Queued"`, `"Running"`, `"Skipped"`, ...); `limit` caps how many (newest kept).
+        """
+        return await self._details(await self._run_summaries(function, status, limit))
+
+    async def wait_for_runs(
+        self,
+        count: int,
+        function: type | FunctionSpec | str | None = None,
+        *,
+        status: str | None = "Completed",
+        timeout: float = 10.0,
+    ) -> list[ServerRun]:
+        """Wait until at least `count` runs of `function` have ended; return the ended runs.
+
+        For runs whose events you do not hold: debounced, batched, sent by the code under
+        test, failure handlers. The runs come oldest first, with their steps. `status` is the
+        final status each must end in (`None` for any): a run ending in another one raises
+        `AssertionError` showing it. Runs still queued or running are not returned.
+        """
+        expected = _expected_status(status)
+        deadline = time.monotonic() + timeout
+        while True:
+            summaries = await self._run_summaries(function, None, 1000)
+            ended = [s for s in summaries if s["status"] in _FINAL]
+            wrong = [s for s in ended if expected is not None and s["status"] != expected]
+            if wrong:
+                [run] = await self._details(wrong[:1])
+                raise AssertionError(
+                    f"the run {run.run_id} of {run.function_id} ended {run.status}, "
+                    f"expected {expected}\n{_describe(run)}"
+                )
+            if len(ended) >= count:
+                return await self._details(ended)
+            if time.monotonic() >= deadline:
+                seen = ", ".join(f"{s['run_id']} {s['status']}" for s in summaries) or "none"
+                raise AssertionError(
+                    f"fewer than {count} runs of {self._function_id(function) or 'any function'} "
+                    f"ended within {timeout}s ({len(ended)} did); runs seen: {seen}"
+                )
+            await asyncio.sleep(_POLL)
+
+    def _function_id(self, function: type | FunctionSpec | str | None) -> str | None:
+        """The wire id (`<app_id>-<id>`) of a class, spec or id within the app."""
+        if function is None:
+            return None
+        if isinstance(function, str):
+            return f"{self.app_id}-{function}"
+        spec = function if isinstance(function, FunctionSpec) else spec_of(function)
+        return spec.composite_id(self.app_id)
+
+    async def _run_summaries(
+        self, function: type | FunctionSpec | str | None, status: str | None, limit: int
+    ) -> list[dict[str, Any]]:
+        """Run summaries from `/v1/runs`, oldest first."""
+        query: dict[str, str] = {"limit": str(limit)}
+        wanted = self._function_id(function)
+        if wanted is not None:
+            query["function_id"] = wanted
+        if status is not None:
+            query["status"] = status
+        assert self._session is not None
+        async with self._session.get(f"{self.url}/v1/runs", params=query) as response:
+            body = await response.json()
+            if response.status != 200:
+                raise ValueError(f"listing runs failed: {body.get('error', body)}")
+        return list(reversed(body["data"]))  # the API lists newest first
+
+    async def _details(self, summaries: list[dict[str, Any]]) -> list[ServerRun]:
+        """The full runs (with steps) of run summaries, in the same order."""
+        runs = []
+        for summary in summaries:
+            _, detail = await self._get(f"/v1/runs/{summary['run_id']}")
+            runs.append(ServerRun.from_json(detail["data"]))
+        return runs
+
     async def _poll(
         self,
         event_id: str,
-        function: type | FunctionSpec | None,
+        function: type | FunctionSpec | str | None,
         timeout: float,
         what: str,
         reached: Callable[[ServerRun], bool],
     ) -> ServerRun:
-        wanted = None
-        if function is not None:
-            spec = function if isinstance(function, FunctionSpec) else spec_of(function)
-            wanted = spec.composite_id(self.app_id)
+        wanted = self._function_id(function)
         deadline = time.monotonic() + timeout
         while True:
             run = await self._run_of(event_id, wanted)
@@ -299,9 +396,17 @@ class DevServerHarness:
         return ServerRun.from_json(detail["data"])
 
 
+def _expected_status(status: str | None) -> str | None:
+    expected = None if status is None else status.capitalize()
+    if expected is not None and expected not in _FINAL:
+        raise ValueError(f"status must be one of {', '.join(_FINAL)} or None, got {status!r}")
+    return expected
+
+
 def _describe(run: ServerRun) -> str:
     lines = [
-        f"run {run.run_id} of {run.function_id}: {run.status}",
+        f"run {run.run_id} of {run.function_id}: {run.status}"
+        + (f" ({run.reason})" if run.reason else ""),
         f"output: {run.output!r}",
         f"error: {run.error!r}",
         "steps:",
