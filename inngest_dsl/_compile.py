@@ -16,6 +16,17 @@ import attrs
 from inngest_dsl._cron import validate_cron
 from inngest_dsl._durations import format_duration, parse_duration
 from inngest_dsl._expressions import expression_problem, match_expression
+from inngest_dsl._limits import (
+    DEBOUNCE_PERIOD,
+    MAX_BATCH_SIZE,
+    MAX_CANCELS,
+    MAX_CONCURRENCY_LIMITS,
+    MAX_RETRIES,
+    MIN_BATCH_SIZE,
+    RATE_LIMIT_PERIOD,
+    SDK_MIN_DURATION,
+    THROTTLE_PERIOD,
+)
 from inngest_dsl._options import (
     Batch,
     Cancel,
@@ -38,32 +49,7 @@ from inngest_dsl._spec import (
 )
 from inngest_dsl.errors import DefinitionError
 
-__all__ = [
-    "MAX_BATCH_SIZE",
-    "MAX_CANCEL",
-    "MAX_CONCURRENCY",
-    "MAX_RETRIES",
-    "OPTION_KEYWORDS",
-    "compile_function",
-    "compile_options",
-    "slugify",
-]
-
-MAX_RETRIES = 20
-"""The most retries Inngest accepts for one function."""
-
-MAX_CONCURRENCY = 2
-"""The most concurrency limits one function may have."""
-
-MAX_CANCEL = 5
-"""The most cancellation events one function may have."""
-
-MAX_BATCH_SIZE = 100
-"""The largest batch: the server's `MaxBatchSize`, also Inngest Cloud's documented limit."""
-
-_SECOND = _dt.timedelta(seconds=1)
-_DAY = _dt.timedelta(days=1)
-_WEEK = _dt.timedelta(days=7)
+__all__ = ["OPTION_KEYWORDS", "compile_function", "compile_options", "slugify"]
 
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
@@ -186,7 +172,7 @@ class _Checks:
         except (TypeError, ValueError) as exc:
             self.add(where, str(exc))
             return None
-        if delta < _SECOND or (maximum is not None and delta > maximum):
+        if delta < SDK_MIN_DURATION or (maximum is not None and delta > maximum):
             bounds = "at least 1s"
             if maximum is not None:
                 bounds = f"between 1s and {format_duration(maximum)}"
@@ -215,8 +201,8 @@ def _concurrency(checks: _Checks, value: object) -> tuple[Concurrency, ...]:
     if value is None:
         return ()
     items = _as_list(value)
-    if len(items) > MAX_CONCURRENCY:
-        checks.add("concurrency=", f"at most {MAX_CONCURRENCY} limits, got {len(items)}")
+    if len(items) > MAX_CONCURRENCY_LIMITS:
+        checks.add("concurrency=", f"at most {MAX_CONCURRENCY_LIMITS} limits, got {len(items)}")
     limits: list[Concurrency] = []
     for index, item in enumerate(items):
         where = "concurrency=" if len(items) == 1 else f"concurrency=[{index}]"
@@ -245,7 +231,7 @@ def _throttle(checks: _Checks, value: object) -> Throttle | None:
     checks.whole("throttle= limit", value.limit, 1)
     checks.whole("throttle= burst", value.burst, 1)
     checks.expression("throttle= key", value.key)
-    period = checks.duration("throttle= period", value.period, _WEEK)
+    period = checks.duration("throttle= period", value.period, THROTTLE_PERIOD.maximum)
     return None if period is None else attrs.evolve(value, period=period)
 
 
@@ -255,7 +241,7 @@ def _rate_limit(checks: _Checks, value: object) -> RateLimit | None:
     assert isinstance(value, RateLimit)
     checks.whole("rate_limit= limit", value.limit, 1)
     checks.expression("rate_limit= key", value.key)
-    period = checks.duration("rate_limit= period", value.period, _DAY)
+    period = checks.duration("rate_limit= period", value.period, RATE_LIMIT_PERIOD.maximum)
     return None if period is None else attrs.evolve(value, period=period)
 
 
@@ -264,7 +250,7 @@ def _debounce(checks: _Checks, value: object) -> Debounce | None:
         return None
     assert isinstance(value, Debounce)
     checks.expression("debounce= key", value.key)
-    period = checks.duration("debounce= period", value.period, _WEEK)
+    period = checks.duration("debounce= period", value.period, DEBOUNCE_PERIOD.maximum)
     timeout = None
     if value.timeout is not None:
         timeout = checks.duration("debounce= timeout", value.timeout)
@@ -277,7 +263,7 @@ def _batch(checks: _Checks, value: object) -> Batch | None:
     if value is None or not checks.instance("batch_events=", value, Batch, "Batch(...)"):
         return None
     assert isinstance(value, Batch)
-    checks.whole("batch_events= max_size", value.max_size, 2, MAX_BATCH_SIZE)
+    checks.whole("batch_events= max_size", value.max_size, MIN_BATCH_SIZE, MAX_BATCH_SIZE)
     checks.expression("batch_events= key", value.key)
     checks.expression("batch_events= if_", value.if_)
     timeout = checks.duration("batch_events= timeout", value.timeout)
@@ -288,8 +274,8 @@ def _cancel(checks: _Checks, value: object) -> tuple[Cancel, ...]:
     if value is None:
         return ()
     items = _as_list(value)
-    if len(items) > MAX_CANCEL:
-        checks.add("cancel_on=", f"at most {MAX_CANCEL} cancellation events, got {len(items)}")
+    if len(items) > MAX_CANCELS:
+        checks.add("cancel_on=", f"at most {MAX_CANCELS} cancellation events, got {len(items)}")
     cancels: list[Cancel] = []
     for index, item in enumerate(items):
         where = "cancel_on=" if len(items) == 1 else f"cancel_on=[{index}]"

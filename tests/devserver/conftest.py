@@ -180,3 +180,21 @@ async def register(
         reply: dict[str, Any] = await response.json()
         assert response.status == 200, reply
         return reply
+
+
+class InFlight:
+    """Counts step bodies executing at once (all on the test's event loop), and the most seen."""
+
+    def __init__(self) -> None:
+        self.now = 0
+        self.most = 0
+
+    def reset(self) -> None:
+        self.now = self.most = 0
+
+    def __enter__(self) -> None:
+        self.now += 1
+        self.most = max(self.most, self.now)
+
+    def __exit__(self, *exc: object) -> None:
+        self.now -= 1

@@ -37,25 +37,7 @@ from inngest_dsl import (
 from inngest_dsl.aiohttp import serve
 from inngest_dsl.pytest_plugin import StartDevServer
 
-from .conftest import running_dev_server, send, wait_until
-
-
-class InFlight:
-    """Counts step bodies executing at once (all on the test's event loop), and the most seen."""
-
-    def __init__(self) -> None:
-        self.now = 0
-        self.most = 0
-
-    def reset(self) -> None:
-        self.now = self.most = 0
-
-    def __enter__(self) -> None:
-        self.now += 1
-        self.most = max(self.most, self.now)
-
-    def __exit__(self, *exc: object) -> None:
-        self.now -= 1
+from .conftest import InFlight, running_dev_server, send, wait_until
 
 
 async def _busy(counter: InFlight, value: Any) -> Any:
