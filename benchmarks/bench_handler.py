@@ -5,8 +5,8 @@
 Both servers serve the same function: N steps, each returning a small mapping. The call
 carries all N steps memoised, so each request folds N results and finishes with 200 and the
 accumulated data (N = 0, 100, 1000). Ours is `inngest_dsl.aiohttp.serve` under aiohttp; the
-official SDK (inngest 0.5.19) is served by its fastest adapter available here, FastAPI on
-uvicorn (`pip install -e '.[bench]'`), else Flask on werkzeug's threaded server. Each server
+official SDK (inngest 0.5.19) is served by its fastest adapter, FastAPI on uvicorn (install
+them with `pip install -e '.[bench]'`; its async functions cannot run on plain Flask). Each server
 runs in its own process; this process is the load generator (a minimal keep-alive HTTP/1.1
 client, so the generator costs as little CPU as possible), and the servers are measured one
 at a time. Prints requests/s, p50 and p99 latency, and the ratios ours / official.
@@ -125,11 +125,14 @@ def _official_functions() -> tuple[Any, list[Any]]:
 
 
 def official_server_kind() -> str:
+    """What serves the official SDK; exits naming the missing package if it is not installed."""
     try:
         import fastapi  # noqa: F401
         import uvicorn  # noqa: F401
-    except ImportError:
-        return "Flask + werkzeug (threaded)"
+    except ImportError as exc:
+        raise SystemExit(
+            f"{exc.name} is missing: install the benchmark extras, pip install -e '.[bench]'"
+        ) from None
     return "FastAPI + uvicorn"
 
 
@@ -137,23 +140,15 @@ def serve_official(port: int) -> None:
     warnings.simplefilter("ignore")
     import logging
 
+    import fastapi
+    import inngest.fast_api
+    import uvicorn
+
     logging.getLogger("inngest").setLevel(logging.ERROR)
     client, functions = _official_functions()
-    if official_server_kind().startswith("FastAPI"):
-        import fastapi
-        import inngest.fast_api
-        import uvicorn
-
-        app = fastapi.FastAPI()
-        inngest.fast_api.serve(app, client, functions)
-        uvicorn.run(app, host="127.0.0.1", port=port, log_level="error", access_log=False)
-    else:
-        import flask
-        import inngest.flask
-
-        flask_app = flask.Flask(__name__)
-        inngest.flask.serve(flask_app, client, functions)
-        flask_app.run(host="127.0.0.1", port=port, threaded=True)
+    app = fastapi.FastAPI()
+    inngest.fast_api.serve(app, client, functions)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="error", access_log=False)
 
 
 def _wait_until_up(port: int, deadline: float = 20.0) -> None:
@@ -265,6 +260,7 @@ def main() -> None:
         "ours": context.Process(target=serve_ours, args=(ports["ours"],), daemon=True),
         "official": context.Process(target=serve_official, args=(ports["official"],), daemon=True),
     }
+    served_by = official_server_kind()  # before starting anything: exits if not installed
     for process in servers.values():
         process.start()
     try:
@@ -283,7 +279,7 @@ def main() -> None:
 
     python = sys.version.split()[0]
     print(f"python {python}, {os.cpu_count()} CPUs, {args.concurrency} keep-alive connections,")
-    print(f"{args.seconds:g} s per case; official SDK served by {official_server_kind()}")
+    print(f"{args.seconds:g} s per case; official SDK served by {served_by}")
     print()
     header = (
         "| memoised steps | ours req/s | official req/s | ratio | ours p50 / p99 ms "
