@@ -213,7 +213,7 @@ class Api:
             registration = validate_registration(await self._body(request))
         except (RegistrationError, _BadRequest) as exc:
             return _error(400, str(exc))
-        modified = self.server.registry.register(registration, self.server.clock())
+        modified = self.server.registry.register(registration, self.server.clock.now())
         if modified:
             log.info(
                 "synced app %s (%s): %d functions",
@@ -277,7 +277,8 @@ class Api:
         if run is None:
             return _error(404, "run not found")
         with self.server.runs.transaction():
-            self.server.runs.cancel_run(run_id, self.server.clock(), "cancelled through the API")
+            now = self.server.clock.now()
+            self.server.runs.cancel_run(run_id, now, "cancelled through the API")
         refreshed = self.server.store.get_run(run_id)
         return _json({"data": run_json(refreshed or run)})
 

@@ -1,19 +1,17 @@
 """Cron triggers: fire `inngest/scheduled.timer` runs at each function's next cron time (§8.1).
 
 Missed fire times while the server was down are not replayed; the schedule restarts from now.
-`next_fire` and `clock` are injectable so tests need not wait for a real minute.
+The clock's timers drive it, so on a virtual clock cron fires as virtual time passes.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime
 import logging
-import time
 from collections.abc import Callable
 
 from inngest_dsl import _cron, _durations
+from inngest_dsl.devserver.clock import Clock, Timer
 from inngest_dsl.devserver.functions import Registry
 from inngest_dsl.devserver.runs import Runs
 
@@ -38,27 +36,35 @@ class CronScheduler:
         runs: Runs,
         *,
         next_fire: NextFire = _cron.next_fire,
-        clock: Callable[[], float] = time.time,
+        clock: Clock,
     ) -> None:
         self._registry = registry
         self._runs = runs
         self._next_fire = next_fire
         self._clock = clock
         self._due: dict[tuple[str, str], float] = {}
-        self._changed = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._timer: Timer | None = None
+        self._started = False
 
     def functions_changed(self) -> None:
-        self._changed.set()
+        """Functions were (re)registered: look at the cron triggers again, right away."""
+        if self._started:
+            self._arm(self._clock.now())
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._loop())
+        self._started = True
+        self._arm(self._clock.now())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        self._started = False
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _arm(self, when: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = self._clock.call_at(when, self._tick)
 
     def _refresh(self, now: float) -> None:
         wanted = set(self._registry.triggers.crons)
@@ -77,7 +83,7 @@ class CronScheduler:
         function = self._registry.get(function_id)
         if function is None:
             return None
-        now = self._clock()
+        now = self._clock.now()
         stamp = _durations.format_instant(_utc(scheduled_at))
         event = {
             "name": SCHEDULED,
@@ -92,19 +98,17 @@ class CronScheduler:
         }
         return self._runs.ingest_for(function, event)
 
-    async def _loop(self) -> None:
-        while True:
-            self._changed.clear()
-            now = self._clock()
-            self._refresh(now)
-            for key, due in sorted(self._due.items(), key=lambda kv: kv[1]):
-                if due <= now:
-                    try:
-                        self.fire(key[0], key[1], due)
-                    except Exception:
-                        log.exception("cron run of %s failed to start", key[0])
-                    self._schedule(key, max(due, now))
-            wait = min(self._due.values(), default=now + 3600.0) - self._clock()
-            if wait > 0:
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), min(wait, 3600.0))
+    def _tick(self) -> None:
+        """Fire every trigger that is due, then set the timer for the next one."""
+        self._timer = None
+        now = self._clock.now()
+        self._refresh(now)
+        for key, due in sorted(self._due.items(), key=lambda kv: kv[1]):
+            if due <= now:
+                try:
+                    self.fire(key[0], key[1], due)
+                except Exception:
+                    log.exception("cron run of %s failed to start", key[0])
+                self._schedule(key, max(due, now))
+        if self._started and self._due:
+            self._arm(min(self._due.values()))

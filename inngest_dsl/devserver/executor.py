@@ -1,18 +1,19 @@
-"""The executor: runs due work from the persisted queue, calling apps over HTTP.
+"""The executor: runs due work from the persisted queue, calling apps through a transport.
 
-The queue lives in SQLite (`queue` table); this module keeps an in-memory heap of it so due
-work starts without polling. On start the heap is rebuilt from the table, which is how a
-restarted server resumes sleeps, expiries and interrupted calls.
+The queue lives in the store (`queue` table); this module keeps an in-memory heap of it and one
+clock timer for its head, so due work starts without polling, on the wall clock or a virtual
+one. On start the heap is rebuilt from the table, which is how a restarted server resumes
+sleeps, expiries and interrupted calls. How a call reaches the app is the transport's business:
+HTTP for the dev server (`HttpTransport`), a direct call for the testing kit.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import heapq
 import logging
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from typing import Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import aiohttp
@@ -20,6 +21,7 @@ import aiohttp
 from inngest_dsl import _signing
 from inngest_dsl._version import __version__
 from inngest_dsl.devserver import protocol
+from inngest_dsl.devserver.clock import Clock, Timer
 from inngest_dsl.devserver.functions import FunctionInfo, Registry
 from inngest_dsl.devserver.gates import FREE, Gates, Ticket
 from inngest_dsl.devserver.limiter import Limiter
@@ -28,11 +30,13 @@ from inngest_dsl.devserver.records import QueueItem, RunStatus
 from inngest_dsl.devserver.runs import Runs, new_id
 from inngest_dsl.devserver.store import Store
 
-__all__ = ["Executor", "call_url"]
+__all__ = ["Executor", "HttpTransport", "Transport", "call_url"]
 
 log = logging.getLogger("inngest_dsl.devserver")
 
 USER_AGENT = f"inngest-dsl-devserver/{__version__}"
+_DISPATCH_SLICE = 256
+"""Due queue items handled before the event loop gets a turn (requests keep being answered)."""
 
 
 def call_url(url: str, function_id: str, step_id: str) -> str:
@@ -43,6 +47,47 @@ def call_url(url: str, function_id: str, step_id: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
+class Transport(Protocol):
+    """How the executor reaches an app: one call's JSON body in, what the response says out."""
+
+    async def call(
+        self, function: FunctionInfo, step_id: str, body: bytes, run_id: str
+    ) -> CallOutcome: ...
+
+
+class HttpTransport:
+    """Calls apps over HTTP at their registered URL, signed when the server has a key."""
+
+    def __init__(
+        self, session: aiohttp.ClientSession, clock: Clock, signing_key: str | None = None
+    ) -> None:
+        self._session = session
+        self._clock = clock
+        self._signing_key = signing_key
+
+    async def call(
+        self, function: FunctionInfo, step_id: str, body: bytes, run_id: str
+    ) -> CallOutcome:
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            "X-Run-Id": run_id,
+            "X-Inngest-Step-Id": step_id,
+        }
+        if self._signing_key:
+            headers["X-Inngest-Signature"] = _signing.sign(body, self._signing_key)
+        url = call_url(function.url, function.id, step_id)
+        try:
+            async with self._session.post(url, data=body, headers=headers) as response:
+                payload = await response.read()
+                return protocol.interpret_response(
+                    response.status, response.headers, payload, self._clock.now()
+                )
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            message = str(exc) or type(exc).__name__
+            return CallOutcome(error=error_object("ConnectionError", f"{url}: {message}"))
+
+
 class Executor:
     """Dispatches due queue items: calls (bounded concurrency), sleep wake-ups, expiries."""
 
@@ -51,23 +96,22 @@ class Executor:
         store: Store,
         registry: Registry,
         runs: Runs,
-        session: aiohttp.ClientSession,
+        transport: Transport,
         *,
-        signing_key: str | None = None,
         concurrency: int = 64,
-        clock: Callable[[], float] = time.time,
+        clock: Clock,
     ) -> None:
         self._store = store
         self._registry = registry
         self._runs = runs
-        self._session = session
-        self._signing_key = signing_key
+        self._transport = transport
         self._slots = asyncio.Semaphore(concurrency)
         self._clock = clock
         self._heap: list[tuple[float, int, QueueItem]] = []
-        self._wakeup = asyncio.Event()
+        self._timer: Timer | None = None
+        self._timer_at = 0.0
+        self._started = False
         self._tasks: set[asyncio.Task[None]] = set()
-        self._loop_task: asyncio.Task[None] | None = None
         self.gates = Gates(store, Limiter(store), start=self._start_admitted, clock=clock)
         self._stopping = False
 
@@ -77,19 +121,19 @@ class Executor:
         """Make newly committed queue items due (called after their transaction)."""
         for item in items:
             heapq.heappush(self._heap, (item.due, item.id, item))
-        self._wakeup.set()
+        self._arm()
 
     def start(self) -> None:
+        self._started = True
         self.push(self._store.queue_items())
-        self._loop_task = asyncio.get_running_loop().create_task(self._loop())
 
     async def stop(self) -> None:
         self._stopping = True
+        self._started = False
         self.gates.close()
-        if self._loop_task is not None:
-            self._loop_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop_task
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
@@ -99,18 +143,29 @@ class Executor:
     def backlog(self) -> int:
         return len(self._heap)
 
-    async def _loop(self) -> None:
-        while True:
-            if not self._heap:
-                self._wakeup.clear()
-                await self._wakeup.wait()
-                continue
-            delay = self._heap[0][0] - self._clock()
-            if delay > 0:
-                self._wakeup.clear()
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._wakeup.wait(), min(delay, 60.0))
-                continue
+    @property
+    def in_flight(self) -> frozenset[asyncio.Task[None]]:
+        """The calls under way now (the testing kit awaits them before moving time on)."""
+        return frozenset(self._tasks)
+
+    def _arm(self) -> None:
+        """Keep one clock timer set for the earliest queue item."""
+        if not self._started or not self._heap:
+            return
+        due = self._heap[0][0]
+        if self._timer is not None:
+            if self._timer_at <= due:
+                return
+            self._timer.cancel()
+        self._timer_at = due
+        self._timer = self._clock.call_at(due, self._dispatch)
+
+    def _dispatch(self) -> None:
+        self._timer = None
+        now = self._clock.now()
+        for _ in range(_DISPATCH_SLICE):
+            if not self._heap or self._heap[0][0] > now:
+                break
             _, _, item = heapq.heappop(self._heap)
             try:
                 if item.kind == "call":
@@ -127,6 +182,7 @@ class Executor:
                     self._runs.flush_batch(item)
             except Exception:
                 log.exception("could not process queue item %s", item)
+        self._arm()
 
     # -- calls ------------------------------------------------------------------------------
 
@@ -202,31 +258,9 @@ class Executor:
             version=run.version,
             request_id=new_id(),
         )
-        started = self._clock()
-        outcome = await self._post(function, item, body, run.run_id)
+        started = self._clock.now()
+        outcome = await self._transport.call(function, item.step_id, body, run.run_id)
         self._runs.apply_call(item, function, outcome, started)
-
-    async def _post(
-        self, function: FunctionInfo, item: QueueItem, body: bytes, run_id: str
-    ) -> CallOutcome:
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": USER_AGENT,
-            "X-Run-Id": run_id,
-            "X-Inngest-Step-Id": item.step_id,
-        }
-        if self._signing_key:
-            headers["X-Inngest-Signature"] = _signing.sign(body, self._signing_key)
-        url = call_url(function.url, function.id, item.step_id)
-        try:
-            async with self._session.post(url, data=body, headers=headers) as response:
-                payload = await response.read()
-                return protocol.interpret_response(
-                    response.status, response.headers, payload, self._clock()
-                )
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-            message = str(exc) or type(exc).__name__
-            return CallOutcome(error=error_object("ConnectionError", f"{url}: {message}"))
 
 
 def _missing(function_id: str) -> FunctionInfo:

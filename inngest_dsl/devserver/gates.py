@@ -9,12 +9,12 @@ still a row of the store's queue, so a restarted server parks it again from ther
 
 from __future__ import annotations
 
-import asyncio
 import heapq
 from collections.abc import Callable, Sequence
 
 import attrs
 
+from inngest_dsl.devserver.clock import Clock, Timer
 from inngest_dsl.devserver.flow_keys import ThrottleGate, gates_of
 from inngest_dsl.devserver.limiter import Limiter
 from inngest_dsl.devserver.records import QueueItem, RunRecord, RunStatus
@@ -46,7 +46,7 @@ class Gates:
         limiter: Limiter,
         *,
         start: Callable[[QueueItem, Ticket], None],
-        clock: Callable[[], float],
+        clock: Clock,
     ) -> None:
         self._store = store
         self._limiter = limiter
@@ -54,7 +54,7 @@ class Gates:
         self._clock = clock
         self._in_flight: dict[str, int] = {}
         self._waiting: dict[str, list[_Parked]] = {}
-        self._throttle_timers: dict[str, asyncio.TimerHandle] = {}
+        self._throttle_timers: dict[str, Timer] = {}
         # Runs whose start the throttle admitted but a concurrency limit then held back.
         self._throttled: set[str] = set()
         # Live runs known to have no gates: their calls start without reading the run.
@@ -152,7 +152,7 @@ class Gates:
 
     def _take(self, throttle: ThrottleGate, item: QueueItem) -> bool:
         decision = self._limiter.take(
-            throttle.key, self._clock(), throttle.period, throttle.limit, throttle.capacity
+            throttle.key, self._clock.now(), throttle.period, throttle.limit, throttle.capacity
         )
         if decision.allowed:
             self._throttled.add(item.run_id)
@@ -209,11 +209,11 @@ class Gates:
             return
         tat = self._store.limiter_tat(throttle.key)
         emission = throttle.period / max(throttle.limit, 1)
-        now = self._clock()
+        now = self._clock.now()
         ready = now if tat is None else tat + emission - emission * throttle.capacity
-        delay = max(ready - now, 0.001)
-        loop = asyncio.get_running_loop()
-        self._throttle_timers[throttle.key] = loop.call_later(delay, self._drain, throttle)
+        self._throttle_timers[throttle.key] = self._clock.call_at(
+            max(ready, now + 0.001), lambda: self._drain(throttle)
+        )
 
     def _drain(self, throttle: ThrottleGate) -> None:
         """A throttle bucket has a token again: start the next waiting runs while it has."""

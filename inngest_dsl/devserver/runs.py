@@ -14,13 +14,13 @@ import contextlib
 import datetime
 import json
 import logging
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from inngest_dsl import _durations
 from inngest_dsl.devserver import protocol
 from inngest_dsl.devserver.admission import DISCOVERY, ONE_YEAR, Admission, RunHooks, new_id
+from inngest_dsl.devserver.clock import Clock
 from inngest_dsl.devserver.flow import NO_FLOW
 from inngest_dsl.devserver.functions import FunctionInfo, Registry
 from inngest_dsl.devserver.holds import Trigger
@@ -70,7 +70,7 @@ class Runs:
         *,
         retry_interval: float | None = None,
         on_due: Callable[[Sequence[QueueItem]], None] = lambda items: None,
-        clock: Callable[[], float] = time.time,
+        clock: Clock,
     ) -> None:
         self._store = store
         self._registry = registry
@@ -187,7 +187,7 @@ class Runs:
 
         Returns the internal ids. `internal` events (`inngest/...`) only come from here.
         """
-        now = self._clock()
+        now = self._clock.now()
         ids = []
         with self.transaction():
             for event in events:
@@ -213,7 +213,7 @@ class Runs:
     def _flush_ingest(self) -> None:
         batch, self._ingest_batch = self._ingest_batch, []
         try:
-            now = self._clock()
+            now = self._clock.now()
             with self.transaction():
                 results = [
                     [
@@ -269,7 +269,7 @@ class Runs:
 
     def ingest_for(self, function: FunctionInfo, event: dict[str, Any]) -> str | None:
         """Store an internal event and start a run of one function for it (cron)."""
-        now = self._clock()
+        now = self._clock.now()
         with self.transaction():
             internal_id = new_id()
             body_json = canonical(event)
@@ -289,14 +289,14 @@ class Runs:
 
     def fire_debounce(self, item: QueueItem) -> None:
         """A debounce timer is due: start its run (unless it was replaced meanwhile)."""
-        now = self._clock()
+        now = self._clock.now()
         with self.transaction():
             if self._store.dequeue(item.id):
                 self.admission.fire_debounce(item.run_id, now)
 
     def flush_batch(self, item: QueueItem) -> None:
         """A batch timer is due: start the batch's run with what it holds."""
-        now = self._clock()
+        now = self._clock.now()
         with self.transaction():
             if self._store.dequeue(item.id):
                 self.admission.flush_batch(item.run_id, now)
@@ -334,14 +334,14 @@ class Runs:
 
     def wake(self, item: QueueItem) -> None:
         """A sleep is over: memo `null`, then carry on."""
-        now = self._clock()
+        now = self._clock.now()
         with self.transaction():
             if self._store.dequeue(item.id):
                 self._finish_branch(item.run_id, item.step_id, "null", now)
 
     def expire(self, item: QueueItem) -> None:
         """A wait, invoke or cancellation window ran out."""
-        now = self._clock()
+        now = self._clock.now()
         with self.transaction():
             if not self._store.dequeue(item.id) or item.ref is None:
                 return
@@ -358,7 +358,7 @@ class Runs:
 
     def time_out(self, item: QueueItem) -> None:
         """`timeouts.start` or `timeouts.finish` ran out: cancel the run if it is still at it."""
-        now = self._clock()
+        now = self._clock.now()
         with self.transaction():
             if not self._store.dequeue(item.id):
                 return
@@ -380,7 +380,7 @@ class Runs:
 
     def mark_running(self, run: RunRecord, function: FunctionInfo | None = None) -> None:
         with self.transaction():
-            now = self._clock()
+            now = self._clock.now()
             self._store.mark_running(run.run_id, now)
             self._log_state(run.run_id, run.function_id, RunStatus.RUNNING)
             finish = function.flow.finish_timeout if function is not None else None
@@ -391,7 +391,7 @@ class Runs:
         self, item: QueueItem, function: FunctionInfo, outcome: CallOutcome, started_at: float
     ) -> None:
         """Record what a call came to and schedule what follows (§8 steps 3-4)."""
-        now = self._clock()
+        now = self._clock.now()
         with self.transaction():
             if not self._store.dequeue(item.id):
                 return  # the run ended while the call was in flight

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from types import TracebackType
 
 import aiohttp
@@ -12,10 +11,10 @@ from aiohttp import web
 
 from inngest_dsl import _cron
 from inngest_dsl.devserver.api import DEV_SERVER, build_routes, error_middleware
-from inngest_dsl.devserver.cron import CronScheduler, NextFire
-from inngest_dsl.devserver.executor import Executor
-from inngest_dsl.devserver.functions import Registry
-from inngest_dsl.devserver.runs import Runs
+from inngest_dsl.devserver.clock import Clock, WallClock
+from inngest_dsl.devserver.cron import NextFire
+from inngest_dsl.devserver.engine import Engine
+from inngest_dsl.devserver.executor import HttpTransport
 from inngest_dsl.devserver.store import Store
 from inngest_dsl.devserver.sync import AppSyncer
 from inngest_dsl.devserver.ui import build_ui_routes
@@ -47,7 +46,7 @@ class DevServer:
 
     def __init__(self, config: DevServerConfig | None = None) -> None:
         self.config = config or DevServerConfig()
-        self.clock: Callable[[], float] = time.time
+        self.clock: Clock = WallClock()
         self.port = self.config.port
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -64,32 +63,22 @@ class DevServer:
         """
         config = self.config
         self.store = Store(config.db)
-        self.registry = Registry(self.store)
         self._session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=config.call_timeout),
             connector=aiohttp.TCPConnector(limit=config.concurrency * 2),
         )
-        self.runs = Runs(
-            self.store, self.registry, retry_interval=config.retry_interval, clock=self.clock
-        )
-        self.executor = Executor(
+        self.engine = Engine(
             self.store,
-            self.registry,
-            self.runs,
-            self._session,
-            signing_key=config.signing_key,
+            HttpTransport(self._session, self.clock, config.signing_key),
+            self.clock,
+            retry_interval=config.retry_interval,
             concurrency=config.concurrency,
-            clock=self.clock,
+            next_fire=config.next_fire,
         )
-        self.runs.set_on_due(self.executor.push)
-        self.runs.set_on_runs(
-            started_ungated=self.executor.gates.runs_started_ungated,
-            ended=self.executor.gates.runs_ended,
-        )
-        self.cron = CronScheduler(
-            self.registry, self.runs, next_fire=config.next_fire, clock=self.clock
-        )
-        self.registry.on_change = self.cron.functions_changed
+        self.registry = self.engine.registry
+        self.runs = self.engine.runs
+        self.executor = self.engine.executor
+        self.cron = self.engine.cron
         self.syncer = AppSyncer(
             self.store,
             self.registry,
@@ -116,15 +105,13 @@ class DevServer:
         sockets = getattr(server, "sockets", None) or []
         if sockets:
             self.port = sockets[0].getsockname()[1]
-        self.executor.start()
-        self.cron.start()
+        self.engine.start()
         self.syncer.start()
 
     async def stop(self) -> None:
         """Stop syncing, scheduling and calling, then close the port and the store."""
         await self.syncer.stop()
-        await self.cron.stop()
-        await self.executor.stop()
+        await self.engine.stop()
         await self._close()
 
     async def _close(self) -> None:

@@ -10,12 +10,12 @@ import asyncio
 import contextlib
 import json
 import logging
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 import aiohttp
 
 from inngest_dsl import _signing
+from inngest_dsl.devserver.clock import Clock
 from inngest_dsl.devserver.functions import RegistrationError, Registry, validate_registration
 from inngest_dsl.devserver.store import Store
 
@@ -39,7 +39,7 @@ class AppSyncer:
         *,
         signing_key: str | None = None,
         interval: float = 5.0,
-        clock: Callable[[], float] = time.time,
+        clock: Clock,
     ) -> None:
         self._store = store
         self._registry = registry
@@ -99,7 +99,7 @@ class AppSyncer:
             )
         except (ValueError, AttributeError, RegistrationError) as exc:
             raise self._failed(url, f"bad in-band sync response: {exc}") from None
-        self._registry.register(registration, self._clock())
+        self._registry.register(registration, self._clock.now())
 
     def _failed(self, url: str, problem: str) -> SyncError:
         with self._store.transaction():

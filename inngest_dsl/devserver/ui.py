@@ -103,7 +103,7 @@ class Ui:
 
     def _run_rows(self, runs: Iterable[RunRecord]) -> list[str]:
         names = self._function_names()
-        now = self.server.clock()
+        now = self.server.clock.now()
         rows = []
         for run in runs:
             name = names.get(run.function_id, run.function_id)
@@ -173,7 +173,7 @@ class Ui:
         if run is None:
             return _not_found("Run", run_id)
         steps = store.list_steps(run.run_id)
-        now = self.server.clock()
+        now = self.server.clock.now()
         names = self._function_names()
         final = run.status in RunStatus.FINAL
         facts = [

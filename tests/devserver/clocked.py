@@ -8,23 +8,22 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from inngest_dsl.devserver import DevServer, DevServerConfig
+from inngest_dsl.devserver.clock import VirtualClock
 
 
-class FakeClock:
-    """A wall clock that moves only when told to."""
+class FakeClock(VirtualClock):
+    """A virtual clock that starts at the real time and moves only when told to."""
 
     def __init__(self) -> None:
-        self.now = time.time()
-        self.server: DevServer | None = None
-
-    def __call__(self) -> float:
-        return self.now
+        super().__init__(time.time())
 
     def advance(self, seconds: float) -> None:
-        """Move on, and have the executor look at its queue again (timers come due)."""
-        self.now += seconds
-        if self.server is not None:
-            self.server.executor.push([])
+        """Move on, firing the timers (queue items, throttles, cron) that come due."""
+        self.move_to(self.now() + seconds)
+        self.fire_due()
+
+    def fire_now(self) -> None:
+        self.fire_due()
 
 
 @contextlib.asynccontextmanager
@@ -36,6 +35,5 @@ async def clocked_dev_server(tmp_path: Path) -> AsyncIterator[tuple[DevServer, F
     )
     server = DevServer(config)
     server.clock = clock
-    clock.server = server
     async with server:
         yield server, clock

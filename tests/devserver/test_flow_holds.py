@@ -36,7 +36,7 @@ async def test_debounce_runs_a_burst_once_with_the_last_event(tmp_path: Path) ->
             clock.advance(0.25)
             await send(server, {"name": "d/go", "data": {"user": "a", "n": n}})
         await send(server, {"name": "d/go", "data": {"user": "b", "n": 9}})
-        last_sent = clock.now
+        last_sent = clock.now()
         clock.advance(0.9)
         await asyncio.sleep(0.05)
         assert server.store.list_runs() == []  # still quiet-waiting
@@ -57,7 +57,7 @@ async def test_debounce_timeout_caps_the_delay_from_the_first_event(tmp_path: Pa
     async with clocked_dev_server(tmp_path) as (server, clock), raw_app(_echo) as app:
         debounce = {"period": "1s", "timeout": "2s"}
         await register(server, app, function_config(app, "db", event="d/go", debounce=debounce))
-        first_sent = clock.now
+        first_sent = clock.now()
         for n in range(4):  # one event every 500 ms: never quiet for a second
             await send(server, {"name": "d/go", "data": {"n": n}})
             clock.advance(0.5)
