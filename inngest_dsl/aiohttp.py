@@ -28,9 +28,6 @@ import aiohttp
 import attrs
 from aiohttp import web
 
-from inngest_dsl._dsl import spec_of
-from inngest_dsl._execution import ExecutionPlan, execute, plan_for
-from inngest_dsl._failure import failure_problem, is_failure_spec, with_failure_specs
 from inngest_dsl._serve_bodies import (
     FRAMEWORK,
     app_url,
@@ -38,6 +35,7 @@ from inngest_dsl._serve_bodies import (
     introspection,
     register_body,
 )
+from inngest_dsl._serve_call import ServedFunctions, answer_call, error_body, served_functions
 from inngest_dsl._signing import canonical_json, canonicalize_body, parse_json, sign, verify
 from inngest_dsl._spec import FunctionSpec
 from inngest_dsl._wire import (
@@ -57,25 +55,11 @@ DEFAULT_PATH = "/api/inngest"
 _log = logging.getLogger("inngest_dsl.serve")
 
 
-@attrs.frozen
-class ServedFunctions:
-    """What one `serve()` call mounted: the client, the path and the functions by wire id.
-
-    `plans` also holds each `@on_failure` handler's companion, under `<wire id>-failure`.
-    """
-
-    client: Inngest
-    path: str
-    specs: tuple[FunctionSpec, ...]
-    plans: Mapping[str, ExecutionPlan]
-
-
 SERVED = web.AppKey("inngest_dsl.served", dict[str, ServedFunctions])
 """`app[SERVED][path]` describes what `serve()` mounted at `path`."""
 
 
-def _error(message: str, code: str) -> dict[str, str]:
-    return {"error": message, "code": code}
+_error = error_body
 
 
 def _not_json(exc: ValueError) -> dict[str, str]:
@@ -99,9 +83,6 @@ class _Handler:
         }
         if served.client.env:
             self.base_headers["X-Inngest-Env"] = served.client.env
-        self.failure_ids = frozenset(
-            wire_id for wire_id, plan in served.plans.items() if is_failure_spec(plan.spec)
-        )
 
     # -- responses ---------------------------------------------------------------------------
 
@@ -245,53 +226,14 @@ class _Handler:
             key = self.verified_key(request, canonical)
             if key is None:
                 return self.unauthorized(self.signature_problem(request))
-        fn_id = query.get("fnId")
-        if not fn_id:
-            return self.respond(
-                400,
-                _error(
-                    "missing query parameter fnId (the function to call)", "query_param_missing"
-                ),
-                key=key,
-            )
-        plan = self.served.plans.get(fn_id)
-        if plan is None:
-            known = ", ".join(sorted(self.served.plans)) or "none"
-            return self.respond(
-                500,
-                _error(
-                    f"no function {fn_id!r} is served here (served: {known})", "function_not_found"
-                ),
-                key=key,
-            )
         try:
             call = decode_call_request(parsed)
             if call.use_api:
                 call = await self.fetch_payload(call)
         except WireError as exc:
             return self.respond(exc.status, _error(exc.message, exc.code), key=key)
-        if fn_id in self.failure_ids:
-            problem = failure_problem(call.event)
-            if problem is not None:
-                # Only Inngest sends these events; a retry would get the same one.
-                return self.respond(
-                    400,
-                    _error(problem, "failure_event_invalid"),
-                    key=key,
-                    headers={"X-Inngest-No-Retry": "true"},
-                )
-        try:
-            result = await execute(
-                plan,
-                call,
-                target=query.get("stepId"),
-                app_id=self.client.app_id,
-                client=self.client,
-            )
-        except Exception:  # the engine promises results; this is a bug, not user code
-            _log.exception("inngest_dsl: internal error running %s", fn_id)
-            return self.respond(500, _error("internal error in inngest_dsl", "internal"), key=key)
-        return self.respond(result.status, result.body, key=key, headers=result.headers())
+        answer = await answer_call(self.served, call, query.get("fnId"), query.get("stepId"))
+        return self.respond(answer.status, answer.body, key=key, headers=answer.headers)
 
     async def trust_probe(self, request: web.Request, raw: bytes) -> web.Response:
         if self.client.is_dev:
@@ -341,13 +283,6 @@ class _Handler:
         return body
 
 
-def _specs(functions: Iterable[type | FunctionSpec]) -> tuple[FunctionSpec, ...]:
-    specs = []
-    for item in functions:
-        specs.append(item if isinstance(item, FunctionSpec) else spec_of(item))
-    return tuple(specs)
-
-
 def serve(
     app: web.Application,
     client: Inngest,
@@ -362,17 +297,7 @@ def serve(
     client.require_signing_key()
     if not path.startswith("/"):
         raise ConfigError(f"path must start with '/', got {path!r}")
-    specs = _specs(functions)
-    plans: dict[str, ExecutionPlan] = {}
-    for spec in with_failure_specs(specs, client.app_id):
-        wire_id = spec.composite_id(client.app_id)
-        if wire_id in plans:
-            raise ConfigError(
-                f"two served functions have the id {wire_id!r}: "
-                f"{plans[wire_id].spec.cls.__qualname__} and {spec.cls.__qualname__}"
-            )
-        plans[wire_id] = plan_for(spec)
-    served = ServedFunctions(client=client, path=path, specs=specs, plans=plans)
+    served = served_functions(client, functions, path)
     handler = _Handler(served)
     app.router.add_route("GET", path, handler.get)
     app.router.add_route("PUT", path, handler.put)
