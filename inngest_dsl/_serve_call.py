@@ -15,12 +15,21 @@ import attrs
 from inngest_dsl._dsl import spec_of
 from inngest_dsl._execution import ExecutionPlan, execute, plan_for
 from inngest_dsl._failure import failure_problem, is_failure_spec, with_failure_specs
+from inngest_dsl._serve_bodies import FRAMEWORK
 from inngest_dsl._spec import FunctionSpec
-from inngest_dsl._wire import CallRequest
+from inngest_dsl._wire import CallRequest, dumps
 from inngest_dsl.client import Inngest
 from inngest_dsl.errors import ConfigError
 
-__all__ = ["Answer", "ServedFunctions", "answer_call", "error_body", "served_functions"]
+__all__ = [
+    "Answer",
+    "ServedFunctions",
+    "answer_call",
+    "encode_body",
+    "error_body",
+    "sdk_headers",
+    "served_functions",
+]
 
 _log = logging.getLogger("inngest_dsl.serve")
 
@@ -51,6 +60,28 @@ class Answer:
 def error_body(message: str, code: str) -> dict[str, str]:
     """The JSON body of an error answered by the SDK: `{"error": ..., "code": ...}`."""
     return {"error": message, "code": code}
+
+
+def sdk_headers(client: Inngest) -> dict[str, str]:
+    """The headers on every SDK response: content type, SDK, request version, framework."""
+    headers = {
+        "Content-Type": "application/json",
+        "X-Inngest-SDK": client.sdk_header,
+        "X-Inngest-Req-Version": "2",
+        "X-Inngest-Framework": FRAMEWORK,
+    }
+    if client.env:
+        headers["X-Inngest-Env"] = client.env
+    return headers
+
+
+def encode_body(status: int, body: Any) -> tuple[int, bytes]:
+    """The JSON payload of a response; a 500 naming the problem if `body` cannot be JSON."""
+    try:
+        return status, dumps(body)
+    except (TypeError, ValueError) as exc:
+        problem = f"the response is not JSON-serialisable: {exc}"
+        return 500, dumps(error_body(problem, "internal"))
 
 
 def served_functions(

@@ -35,7 +35,14 @@ from inngest_dsl._serve_bodies import (
     introspection,
     register_body,
 )
-from inngest_dsl._serve_call import ServedFunctions, answer_call, error_body, served_functions
+from inngest_dsl._serve_call import (
+    ServedFunctions,
+    answer_call,
+    encode_body,
+    error_body,
+    sdk_headers,
+    served_functions,
+)
 from inngest_dsl._signing import canonical_json, canonicalize_body, parse_json, sign, verify
 from inngest_dsl._spec import FunctionSpec
 from inngest_dsl._wire import (
@@ -43,7 +50,6 @@ from inngest_dsl._wire import (
     WireError,
     decode_call_request,
     decode_events,
-    dumps,
 )
 from inngest_dsl.client import Inngest
 from inngest_dsl.errors import ConfigError
@@ -75,14 +81,7 @@ class _Handler:
         self.keys = tuple(
             k for k in (served.client.signing_key, served.client.signing_key_fallback) if k
         )
-        self.base_headers = {
-            "Content-Type": "application/json",
-            "X-Inngest-SDK": served.client.sdk_header,
-            "X-Inngest-Req-Version": "2",
-            "X-Inngest-Framework": FRAMEWORK,
-        }
-        if served.client.env:
-            self.base_headers["X-Inngest-Env"] = served.client.env
+        self.base_headers = sdk_headers(served.client)
 
     # -- responses ---------------------------------------------------------------------------
 
@@ -95,11 +94,7 @@ class _Handler:
         headers: Mapping[str, str] | None = None,
     ) -> web.Response:
         """A JSON response with the SDK headers, signed with `key` when the request was."""
-        try:
-            payload = dumps(body)
-        except (TypeError, ValueError) as exc:
-            status = 500
-            payload = dumps(_error(f"the response is not JSON-serialisable: {exc}", "internal"))
+        status, payload = encode_body(status, body)
         all_headers = dict(self.base_headers)
         if headers:
             all_headers.update(headers)

@@ -100,6 +100,13 @@ class Admission:
             lambda: self._schedule(function, trigger, now, correlation_id, invoked),
         )
 
+    def start_now(
+        self, function: FunctionInfo, triggers: Sequence[Trigger], now: float
+    ) -> str | None:
+        """Start one run of `function` for `triggers` as given, past batching, debounce and
+        start limits (the testing kit's `run_function`); None if its singleton skipped it."""
+        return self._start_run(function, triggers, now, None, new_id())
+
     def fire_debounce(self, debounce_id: str, now: float) -> None:
         """A debounce's quiet period (or timeout) is over: start its run."""
         self._holds.fire(debounce_id, now)

@@ -245,12 +245,7 @@ class Runs:
             internal_id = new_id()
         elif self._store.has_event(internal_id):
             return internal_id  # a retried send: this event is in already
-        if not event.get("id"):
-            event["id"] = internal_id
-        if event.get("ts") is None:
-            event["ts"] = int(now * 1000)
-        event.setdefault("data", {})
-        event.setdefault("user", {})
+        self._complete(event, internal_id, now)
         body_json = canonical(event)
         self._store.insert_event(
             internal_id, str(event["id"]), event["name"], body_json, int(event["ts"]), now
@@ -267,6 +262,17 @@ class Runs:
         self._resume_pauses(event, body_json, now)
         return internal_id
 
+    @staticmethod
+    def _complete(event: dict[str, Any], internal_id: str, now: float) -> dict[str, Any]:
+        """Fill in what a stored event must have: an id, a time, data and user."""
+        if not event.get("id"):
+            event["id"] = internal_id
+        if event.get("ts") is None:
+            event["ts"] = int(now * 1000)
+        event.setdefault("data", {})
+        event.setdefault("user", {})
+        return event
+
     def ingest_for(self, function: FunctionInfo, event: dict[str, Any]) -> str | None:
         """Store an internal event and start a run of one function for it (cron)."""
         now = self._clock.now()
@@ -277,6 +283,31 @@ class Runs:
                 internal_id, str(event["id"]), event["name"], body_json, int(event["ts"]), now
             )
             return self.admission.schedule(function, (internal_id, event, body_json), now)
+
+    def start_run(self, function: FunctionInfo, events: Sequence[dict[str, Any]]) -> str | None:
+        """Store `events` and start one run of `function` for them, past flow control."""
+        now = self._clock.now()
+        with self.transaction():
+            triggers: list[Trigger] = []
+            for event in events:
+                internal_id = new_id()
+                event = self._complete(event, internal_id, now)
+                body_json = canonical(event)
+                self._store.insert_event(
+                    internal_id, str(event["id"]), event["name"], body_json, int(event["ts"]), now
+                )
+                triggers.append((internal_id, event, body_json))
+            return self.admission.start_now(function, triggers, now)
+
+    def resolve_pause(self, pause: PauseRecord, memo_json: str) -> bool:
+        """Resume a waiting or invoking step with `memo_json`, as a matching event or the
+        invoked run's end would; False if it was resolved already."""
+        now = self._clock.now()
+        with self.transaction():
+            if not self._store.delete_pause(pause.id):
+                return False
+            self._finish_branch(pause.run_id, pause.step_id, memo_json, now)
+            return True
 
     def _start_invoked(self, trigger: Trigger, now: float) -> None:
         meta = (trigger[1].get("data") or {}).get("_inngest") or {}

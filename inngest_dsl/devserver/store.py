@@ -750,6 +750,12 @@ class Store:
         )
         return None if row is None else PauseRecord(*row)
 
+    def pauses_of_run(self, run_id: str) -> list[PauseRecord]:
+        rows = self._all(
+            f"SELECT {_PAUSE_COLUMNS} FROM pauses WHERE run_id = ? ORDER BY id", (run_id,)
+        )
+        return [PauseRecord(*row) for row in rows]
+
     def delete_pause(self, pause_id: int) -> bool:
         if self._db.execute("DELETE FROM pauses WHERE id = ?", (pause_id,)).rowcount != 1:
             return False

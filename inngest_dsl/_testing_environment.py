@@ -1,0 +1,618 @@
+"""`TestEnvironment`: the dev server's run engine in memory, on virtual time, calling in-process.
+
+The engine is the one `inngest-dsl dev` runs (runs, flow control, cron, waits, invokes,
+cancellation, timeouts), on an in-memory store and a `VirtualClock`; calls go straight to the
+functions through the same code that answers Inngest over HTTP, with no port and no network.
+Time moves only when the test says so, and skips to the next timer when nothing else can
+happen, so a week of sleeps, debounces and cron ticks takes milliseconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as _dt
+import inspect
+import json
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from types import TracebackType
+from typing import Any, Protocol, TypeVar
+
+from inngest_dsl._dsl import spec_of
+from inngest_dsl._durations import parse_duration, parse_instant
+from inngest_dsl._dynamic import NO_MOCK
+from inngest_dsl._event import Event
+from inngest_dsl._execution import ExecutionPlan, plan_for
+from inngest_dsl._outcomes import StepRef
+from inngest_dsl._serve_bodies import register_body
+from inngest_dsl._serve_call import (
+    Answer,
+    ServedFunctions,
+    answer_call,
+    encode_body,
+    sdk_headers,
+    served_functions,
+)
+from inngest_dsl._spec import FunctionSpec, RunOp, StepOp
+from inngest_dsl._testing_client import CapturingClient
+from inngest_dsl._testing_devserver import ServerRun
+from inngest_dsl._testing_instrument import NOT_MOCKED, current_observer, instrumented
+from inngest_dsl._wire import WireError, decode_call_request
+from inngest_dsl.client import SendableEvents, _to_events
+from inngest_dsl.devserver.admission import new_id
+from inngest_dsl.devserver.api import run_json
+from inngest_dsl.devserver.clock import VirtualClock
+from inngest_dsl.devserver.engine import Engine
+from inngest_dsl.devserver.events import EventValidationError, normalise_events
+from inngest_dsl.devserver.functions import FunctionInfo, RegistrationError, validate_registration
+from inngest_dsl.devserver.protocol import CallOutcome, error_object, interpret_response
+from inngest_dsl.devserver.records import RunRecord, RunStatus
+from inngest_dsl.devserver.store import Store
+from inngest_dsl.errors import InngestError
+
+__all__ = [
+    "AppCall",
+    "CallHooks",
+    "SyncTestEnvironment",
+    "TestEnvironment",
+    "TestEnvironmentError",
+]
+
+AppCall = Callable[[str, str, bytes], Awaitable[tuple[int, Mapping[str, str], bytes]]]
+"""An app reached in-process: `(function id, step id, request body)` -> status, headers, body."""
+
+_T = TypeVar("_T")
+_FINAL = frozenset(RunStatus.FINAL)
+
+
+class TestEnvironmentError(InngestError):
+    """The test environment cannot do what was asked: an unknown function or mock, a bad
+    duration or time, an event the event API would refuse, a run that does not exist."""
+
+
+class CallHooks(Protocol):
+    """Who watches in-process calls (the testing kit's `run_function` traces through these)."""
+
+    def observer(self, run_id: str, function_id: str) -> Any:
+        """The observer of this call's bodies (see `_testing_instrument`), or None."""
+
+    def answered(self, run_id: str, function_id: str, answer: Answer) -> Answer:
+        """What the function answered; the answer the engine gets (usually the same)."""
+
+
+class _Mocks:
+    """`steps=` of a `TestEnvironment`: results that replace block bodies, by block id."""
+
+    def __init__(self, spec: FunctionSpec, values: Mapping[str, Any]) -> None:
+        self._by_index = {i: values[op.id] for i, op in enumerate(spec.ops) if op.id in values}
+        self._by_id = values
+
+    def mock(self, index: int) -> Any:
+        return self._by_index.get(index, NOT_MOCKED)
+
+    def started(self, index: int, ctx: Any, mocked: bool) -> None:
+        pass
+
+    def returned(self, index: int, value: Any) -> None:
+        pass
+
+    def raised(self, index: int, exc: BaseException) -> None:
+        pass
+
+    def dynamic_reached(self, ref: StepRef, kind: str, callee: type | None) -> None:
+        pass
+
+    def dynamic_mock(self, ref: StepRef) -> Any:
+        return self._by_id.get(ref.user_id, NO_MOCK)
+
+    def dynamic_started(self, ref: StepRef, mocked: bool) -> None:
+        pass
+
+    def dynamic_returned(self, ref: StepRef, value: Any) -> None:
+        pass
+
+    def dynamic_raised(self, ref: StepRef, exc: BaseException) -> None:
+        pass
+
+
+class _MockHooks:
+    def __init__(self, mocks: Mapping[str, _Mocks]) -> None:
+        self._mocks = mocks
+
+    def observer(self, run_id: str, function_id: str) -> Any:
+        return self._mocks.get(function_id)
+
+    def answered(self, run_id: str, function_id: str, answer: Answer) -> Answer:
+        return answer
+
+
+class _InProcessApp:
+    """Functions served in-process: the request body decoded and answered as over HTTP."""
+
+    def __init__(self, served: ServedFunctions, hooks: CallHooks) -> None:
+        self._served = served
+        self._hooks = hooks
+        self._headers = sdk_headers(served.client)
+        self._plans: dict[str, ExecutionPlan] = {
+            wire_id: plan_for(instrumented(plan.spec)) for wire_id, plan in served.plans.items()
+        }
+
+    async def __call__(
+        self, function_id: str, step_id: str, body: bytes
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        try:
+            call = decode_call_request(json.loads(body))
+        except WireError as exc:
+            return 400, self._headers, json.dumps({"error": exc.message}).encode()
+        run_id = call.ctx.run_id
+        observer = self._hooks.observer(run_id, function_id)
+        token = current_observer.set(observer)
+        try:
+            answer = await answer_call(
+                self._served, call, function_id, step_id, plans=self._plans, observer=observer
+            )
+        finally:
+            current_observer.reset(token)
+        answer = self._hooks.answered(run_id, function_id, answer)
+        status, payload = encode_body(answer.status, answer.body)
+        return status, {**self._headers, **answer.headers}, payload
+
+
+class InProcessTransport:
+    """The executor's transport in a test environment: apps by URL, called directly."""
+
+    def __init__(self, clock: VirtualClock) -> None:
+        self._clock = clock
+        self._apps: dict[str, AppCall] = {}
+
+    def add(self, url: str, app: AppCall) -> None:
+        self._apps[url] = app
+
+    async def call(
+        self, function: FunctionInfo, step_id: str, body: bytes, run_id: str
+    ) -> CallOutcome:
+        url = function.url.partition("?")[0]
+        app = self._apps.get(url)
+        if app is None:
+            message = f"{url}: no app at this URL in the test environment"
+            return CallOutcome(error=error_object("ConnectionError", message))
+        status, headers, payload = await app(function.id, step_id, body)
+        return interpret_response(status, headers, payload, self._clock.now())
+
+
+class _EnvironmentClient(CapturingClient):
+    """The functions' client: records what they send, and delivers it to the environment."""
+
+    def __init__(self, environment: TestEnvironment, app_id: str) -> None:
+        super().__init__(app_id)
+        self._environment = environment
+
+    async def send(self, events: SendableEvents) -> list[str]:
+        batch = _to_events(events)
+        ids = await self._environment._deliver(batch)
+        self._keep(batch, ids)
+        return ids
+
+    def send_sync(self, events: SendableEvents) -> list[str]:
+        # A sync body runs in a worker thread; the engine lives on the environment's loop.
+        batch = _to_events(events)
+        loop = self._environment._loop
+        if loop is None:
+            raise RuntimeError("the test environment is not running")
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            ids = asyncio.run_coroutine_threadsafe(
+                self._environment._deliver(batch), loop
+            ).result()
+            self._keep(batch, ids)
+            return ids
+        raise RuntimeError(
+            "send_sync() was called inside a running event loop; use `await client.send()`"
+        )
+
+    def _keep(self, batch: list[Event], ids: list[str]) -> None:
+        with self._lock:
+            self._sent.extend(batch)
+            self._sent_ids.extend(ids)
+
+
+def _seconds(value: str | float | _dt.timedelta, what: str) -> float:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        try:
+            seconds = parse_duration(value).total_seconds()  # type: ignore[arg-type]
+        except (TypeError, ValueError) as exc:
+            raise TestEnvironmentError(f"{what}: {exc}") from None
+    if seconds < 0:
+        raise TestEnvironmentError(f"{what}: time only moves forward, got {value!r}")
+    return seconds
+
+
+def _start_instant(now: _dt.datetime | str | None) -> _dt.datetime:
+    if now is None:
+        return parse_instant(_dt.datetime.now(_dt.timezone.utc))
+    try:
+        return parse_instant(now)
+    except (TypeError, ValueError) as exc:
+        raise TestEnvironmentError(f"now=: {exc}") from None
+
+
+def _spec(function: type | FunctionSpec) -> FunctionSpec:
+    return function if isinstance(function, FunctionSpec) else spec_of(function)
+
+
+def _mockable_ids(spec: FunctionSpec) -> set[str]:
+    return {op.id for op in spec.ops if getattr(op, "body", None) is not None}
+
+
+def _adds_steps(spec: FunctionSpec) -> bool:
+    return any(
+        isinstance(op, (RunOp, StepOp)) and inspect.iscoroutinefunction(op.body)
+        for op in spec.ops
+    )
+
+
+class TestEnvironment:
+    """The dev server's engine in memory on virtual time, calling `functions` in-process.
+
+    ```python
+    async with TestEnvironment([DebouncedSync], now="2026-01-01T00:00:00Z") as env:
+        await env.send({"name": "shop/cart.updated", "data": {"cart": 1}})
+        await env.advance("10m")          # everything due in between happens
+        [run] = await env.runs(DebouncedSync)
+    ```
+
+    `functions` are classes (or specs) served by one app, `app_id`; their `@on_failure`
+    handlers and the functions they invoke by class come along. `steps` mocks blocks and
+    `ctx.step.run` steps by id in every function (the value is the result; an exception
+    instance is raised instead). `now` is the virtual start (default: the real time now);
+    `retry_interval` fixes the seconds between retries (default: the dev server's backoff).
+    """
+
+    __test__ = False  # not a test class, whatever pytest thinks of the name
+
+    def __init__(
+        self,
+        functions: Iterable[type | FunctionSpec] = (),
+        *,
+        now: _dt.datetime | str | None = None,
+        app_id: str = "test-app",
+        steps: Mapping[Any, Any] | None = None,
+        retry_interval: float | None = None,
+        hooks: CallHooks | None = None,
+        deliver_sent: bool = True,
+    ) -> None:
+        self._start = _start_instant(now)
+        self.clock = VirtualClock(self._start.timestamp())
+        self.transport = InProcessTransport(self.clock)
+        self.store = Store(":memory:")
+        self.engine = Engine(
+            self.store, self.transport, self.clock, retry_interval=retry_interval
+        )
+        self.client: CapturingClient = _EnvironmentClient(self, app_id)
+        self.app_id = app_id
+        self._deliver_sent = deliver_sent
+        self._specs = self._with_callees([_spec(f) for f in functions])
+        self._hooks = hooks or _MockHooks(self._mocks(steps or {}))
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._started = False
+
+    # -- set-up -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _with_callees(specs: list[FunctionSpec]) -> tuple[FunctionSpec, ...]:
+        """`specs` and, transitively, the functions their `invoke` blocks name by class."""
+        found: dict[str, FunctionSpec] = {}
+        pending = list(specs)
+        while pending:
+            spec = pending.pop(0)
+            if spec.id in found:
+                continue
+            found[spec.id] = spec
+            for op in spec.ops:
+                callee = getattr(op, "callee", None)
+                if callee is not None:
+                    pending.append(spec_of(callee))
+        return tuple(found.values())
+
+    def _mocks(self, steps: Mapping[Any, Any]) -> dict[str, _Mocks]:
+        values = {getattr(key, "id", key): value for key, value in steps.items()}
+        known = set().union(*(_mockable_ids(spec) for spec in self._specs))
+        dynamic = any(_adds_steps(spec) for spec in self._specs)
+        unknown = sorted(set(values) - known)
+        if unknown and not dynamic:
+            raise TestEnvironmentError(
+                f"steps= mocks {', '.join(map(repr, unknown))}, which no function here has as "
+                f"a block with a body; blocks that can be mocked: "
+                f"{', '.join(map(repr, sorted(known))) or 'none'}"
+            )
+        return {
+            spec.composite_id(self.app_id): _Mocks(spec, values) for spec in self._specs
+        } if values else {}
+
+    def _register(self, specs: Sequence[FunctionSpec]) -> None:
+        url = f"http://{self.app_id}.testing.invalid/api/inngest"
+        served = served_functions(self.client, specs, url)
+        self.transport.add(url, _InProcessApp(served, self._hooks))
+        self.register_app(register_body(self.client, specs, url))
+
+    def register_app(self, body: Mapping[str, Any]) -> bool:
+        """Register an app's functions from a `/fn/register` body, as the dev server does.
+
+        Calls to its URL go to the app added with `add_app` (the served functions are added
+        on start). True if anything changed. Raises `TestEnvironmentError` for a bad body.
+        """
+        try:
+            registration = validate_registration(dict(body))
+        except RegistrationError as exc:
+            raise TestEnvironmentError(f"the app cannot be registered: {exc}") from None
+        return self.engine.registry.register(registration, self.clock.now())
+
+    def add_app(self, url: str, app: AppCall) -> None:
+        """Answer calls for functions registered at `url` with `app` (apps in other SDKs)."""
+        self.transport.add(url, app)
+
+    async def start(self) -> TestEnvironment:
+        """Register the functions and start the engine (also done by `async with`)."""
+        if self._started:
+            return self
+        self._loop = asyncio.get_running_loop()
+        if self._specs:
+            self._register(self._specs)
+        self.engine.start()
+        self._started = True
+        await self.settle()
+        return self
+
+    async def close(self) -> None:
+        """Stop the engine: calls still in flight are cancelled, timers never fire."""
+        if self._started:
+            await self.engine.stop()
+            self._started = False
+        self.store.close()
+
+    async def __aenter__(self) -> TestEnvironment:
+        return await self.start()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # -- time ---------------------------------------------------------------------------------
+
+    @property
+    def now(self) -> _dt.datetime:
+        """The virtual time, in UTC."""
+        return _dt.datetime.fromtimestamp(self.clock.now(), _dt.timezone.utc)
+
+    async def settle(self) -> None:
+        """Let everything happen that can without time passing: calls, their follow-ups,
+        timers due now. Returns when the engine is idle until the clock moves."""
+        executor = self.engine.executor
+        while True:
+            await asyncio.sleep(0)
+            self.clock.fire_due()
+            tasks = executor.in_flight
+            if tasks:
+                await asyncio.wait(tasks)
+                continue
+            due = self.clock.next_at()
+            if due is not None and due <= self.clock.now():
+                continue
+            await asyncio.sleep(0)
+            if not executor.in_flight and not self._due_now():
+                return
+
+    def _due_now(self) -> bool:
+        due = self.clock.next_at()
+        return due is not None and due <= self.clock.now()
+
+    async def advance(self, duration: str | float | _dt.timedelta) -> None:
+        """Move virtual time on by `duration` ("10m", a `timedelta`, or seconds); everything
+        due in between happens, in order, each at its own time."""
+        await self.advance_to(self.clock.now() + _seconds(duration, "advance()"))
+
+    async def advance_to(self, instant: _dt.datetime | str | float) -> None:
+        """Move virtual time on to `instant` (a datetime, RFC 3339 text, or epoch seconds)."""
+        if isinstance(instant, (_dt.datetime, str)):
+            try:
+                target = parse_instant(instant).timestamp()
+            except (TypeError, ValueError) as exc:
+                raise TestEnvironmentError(f"advance_to(): {exc}") from None
+        else:
+            target = float(instant)
+        await self.settle()
+        while (due := self.clock.next_at()) is not None and due <= target:
+            self.clock.move_to(due)
+            await self.settle()
+        self.clock.move_to(target)
+        await self.settle()
+
+    async def run_until(
+        self,
+        condition: Callable[[], bool | Awaitable[bool]],
+        *,
+        within: str | float | _dt.timedelta = "1d",
+    ) -> None:
+        """Move time on, timer by timer, until `condition()` holds (checked after each step).
+
+        Raises `TestEnvironmentError` if it does not hold by `within` of virtual time.
+        """
+        limit = self.clock.now() + _seconds(within, "run_until(within=)")
+        await self.settle()
+        while True:
+            held = condition()
+            if inspect.isawaitable(held):
+                held = await held
+            if held:
+                return
+            due = self.clock.next_at()
+            if due is None or due > limit:
+                raise TestEnvironmentError(
+                    f"the condition did not hold within {within!r} of virtual time "
+                    f"(now {self.now.isoformat()}; "
+                    f"{'nothing else is scheduled' if due is None else 'the next timer is later'})"
+                )
+            self.clock.move_to(due)
+            await self.settle()
+
+    # -- events -------------------------------------------------------------------------------
+
+    async def _deliver(self, batch: Sequence[Event]) -> list[str]:
+        if not self._deliver_sent:
+            return [new_id() for _ in batch]
+        return await self._ingest([event.to_wire() for event in batch])
+
+    async def _ingest(self, raw: list[Any]) -> list[str]:
+        try:
+            events = normalise_events(raw)
+        except EventValidationError as exc:
+            raise TestEnvironmentError(f"the event API would refuse this: {exc}") from None
+        return self.engine.runs.ingest(events)
+
+    async def send(self, events: SendableEvents) -> list[str]:
+        """Send events as through the event API (validated the same way); their ids, in order.
+
+        Runs start, waits resume and cancellations happen as far as they can without time
+        passing (this settles).
+        """
+        try:
+            batch = _to_events(events)
+        except (TypeError, ValueError, InngestError) as exc:
+            raise TestEnvironmentError(f"send(): {exc}") from None
+        ids = await self._ingest([event.to_wire() for event in batch])
+        await self.settle()
+        return ids
+
+    @property
+    def sent_events(self) -> list[Event]:
+        """The events the functions sent (with `send_event` or the client), in order."""
+        return self.client.sent
+
+    # -- runs ---------------------------------------------------------------------------------
+
+    def function_id(self, function: type | FunctionSpec | str) -> str:
+        """The wire id (`<app_id>-<id>`) of a class, spec or id within the app."""
+        if isinstance(function, str):
+            return function if function.startswith(f"{self.app_id}-") else (
+                f"{self.app_id}-{function}"
+            )
+        return _spec(function).composite_id(self.app_id)
+
+    def _server_run(self, record: RunRecord) -> ServerRun:
+        return ServerRun.from_json(run_json(record, self.store.list_steps(record.run_id)))
+
+    async def runs(
+        self,
+        function: type | FunctionSpec | str | None = None,
+        *,
+        status: str | None = None,
+    ) -> list[ServerRun]:
+        """The runs of `function` (of all if None), oldest first, each with its steps, as the
+        dev server's `/v1/runs/{id}` shows them; `status` keeps one status ("Completed")."""
+        function_id = None if function is None else self.function_id(function)
+        records = self.store.list_runs(status=status, limit=1_000_000, function_id=function_id)
+        return [self._server_run(record) for record in reversed(records)]
+
+    async def run(self, run_id: str) -> ServerRun:
+        """One run with its steps; raises `TestEnvironmentError` if there is none."""
+        record = self.store.get_run(run_id)
+        if record is None:
+            raise TestEnvironmentError(f"no run {run_id!r}")
+        return self._server_run(record)
+
+    async def runs_of_event(self, event_id: str) -> list[ServerRun]:
+        """The runs an event (by the id `send` returned) started or was part of."""
+        return [self._server_run(r) for r in self.store.runs_for_event(event_id)]
+
+    async def cancel(self, run_id: str) -> ServerRun:
+        """Cancel a run, as the dev server's API does; the run as it then is."""
+        record = self.store.get_run(run_id)
+        if record is None:
+            raise TestEnvironmentError(f"no run {run_id!r}")
+        with self.engine.runs.transaction():
+            self.engine.runs.cancel_run(run_id, self.clock.now(), "cancelled by the test")
+        await self.settle()
+        return await self.run(run_id)
+
+    def is_final(self, run_id: str) -> bool:
+        record = self.store.get_run(run_id)
+        return record is not None and record.status in _FINAL
+
+
+class SyncTestEnvironment:
+    """`TestEnvironment` for plain (not async) tests: the same methods, without `await`.
+
+    ```python
+    with SyncTestEnvironment([Nightly], now="2026-01-01T00:00:00Z") as env:
+        env.advance("1d")
+        assert len(env.runs(Nightly)) == 1
+    ```
+    """
+
+    __test__ = False
+
+    def __init__(self, functions: Iterable[type | FunctionSpec] = (), **options: Any) -> None:
+        self._loop = asyncio.new_event_loop()
+        self.environment = TestEnvironment(functions, **options)
+
+    def _run(self, awaitable: Awaitable[_T]) -> _T:
+        return self._loop.run_until_complete(awaitable)
+
+    def __enter__(self) -> SyncTestEnvironment:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            raise RuntimeError(
+                "SyncTestEnvironment was used inside a running event loop (an async test?); "
+                "use `async with TestEnvironment(...)` there"
+            )
+        self._run(self.environment.start())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self._run(self.environment.close())
+        finally:
+            self._loop.close()
+
+    @property
+    def now(self) -> _dt.datetime:
+        return self.environment.now
+
+    @property
+    def sent_events(self) -> list[Event]:
+        return self.environment.sent_events
+
+    def send(self, events: SendableEvents) -> list[str]:
+        return self._run(self.environment.send(events))
+
+    def settle(self) -> None:
+        self._run(self.environment.settle())
+
+    def advance(self, duration: str | float | _dt.timedelta) -> None:
+        self._run(self.environment.advance(duration))
+
+    def advance_to(self, instant: _dt.datetime | str | float) -> None:
+        self._run(self.environment.advance_to(instant))
+
+    def runs(
+        self, function: type | FunctionSpec | str | None = None, *, status: str | None = None
+    ) -> list[ServerRun]:
+        return self._run(self.environment.runs(function, status=status))
+
+    def run(self, run_id: str) -> ServerRun:
+        return self._run(self.environment.run(run_id))
+
+    def runs_of_event(self, event_id: str) -> list[ServerRun]:
+        return self._run(self.environment.runs_of_event(event_id))
+
+    def cancel(self, run_id: str) -> ServerRun:
+        return self._run(self.environment.cancel(run_id))
