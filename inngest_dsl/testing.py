@@ -27,6 +27,11 @@ from __future__ import annotations
 
 from inngest_dsl._testing_client import CapturingClient
 from inngest_dsl._testing_devserver import DevServerHarness, ServerRun
+from inngest_dsl._testing_environment import (
+    SyncTestEnvironment,
+    TestEnvironment,
+    TestEnvironmentError,
+)
 from inngest_dsl._testing_result import ErrorInfo, OpKind, RunResult, RunStatus, TraceOp
 from inngest_dsl._testing_run import (
     DEFAULT_MAX_CALLS,
@@ -47,6 +52,9 @@ __all__ = [
     "RunResult",
     "RunStatus",
     "ServerRun",
+    "SyncTestEnvironment",
+    "TestEnvironment",
+    "TestEnvironmentError",
     "TraceOp",
     "run_function",
     "run_function_sync",

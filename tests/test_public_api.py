@@ -19,7 +19,8 @@ PUBLIC = {
     ],
     "inngest_dsl.testing": [
         "CapturingClient", "DEFAULT_MAX_CALLS", "DevServerHarness", "ErrorInfo", "EventLike",
-        "OpKind", "RunFunctionError", "RunResult", "RunStatus", "ServerRun", "TraceOp",
+        "OpKind", "RunFunctionError", "RunResult", "RunStatus", "ServerRun",
+        "SyncTestEnvironment", "TestEnvironment", "TestEnvironmentError", "TraceOp",
         "run_function", "run_function_sync",
     ],
     "inngest_dsl.aiohttp": ["SERVED", "ServedFunctions", "serve"],
