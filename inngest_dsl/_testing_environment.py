@@ -541,6 +541,7 @@ class TestEnvironment:
         return await self.run(run_id)
 
     def is_final(self, run_id: str) -> bool:
+        """Whether the run exists and has ended (completed, failed, cancelled or skipped)."""
         record = self.store.get_run(run_id)
         return record is not None and record.status in _FINAL
 
@@ -585,34 +586,50 @@ class SyncTestEnvironment:
 
     @property
     def now(self) -> _dt.datetime:
+        """`TestEnvironment.now`."""
         return self.environment.now
 
     @property
     def sent_events(self) -> list[Event]:
+        """`TestEnvironment.sent_events`."""
         return self.environment.sent_events
 
     def send(self, events: SendableEvents) -> list[str]:
+        """`TestEnvironment.send`."""
         return self._run(self.environment.send(events))
 
     def settle(self) -> None:
+        """`TestEnvironment.settle`."""
         self._run(self.environment.settle())
 
     def advance(self, duration: str | float | _dt.timedelta) -> None:
+        """`TestEnvironment.advance`."""
         self._run(self.environment.advance(duration))
 
     def advance_to(self, instant: _dt.datetime | str | float) -> None:
+        """`TestEnvironment.advance_to`."""
         self._run(self.environment.advance_to(instant))
+
+    def run_until(
+        self, condition: Callable[[], bool], *, within: str | float | _dt.timedelta = "1d"
+    ) -> None:
+        """`TestEnvironment.run_until`."""
+        self._run(self.environment.run_until(condition, within=within))
 
     def runs(
         self, function: type | FunctionSpec | str | None = None, *, status: str | None = None
     ) -> list[ServerRun]:
+        """`TestEnvironment.runs`."""
         return self._run(self.environment.runs(function, status=status))
 
     def run(self, run_id: str) -> ServerRun:
+        """`TestEnvironment.run`."""
         return self._run(self.environment.run(run_id))
 
     def runs_of_event(self, event_id: str) -> list[ServerRun]:
+        """`TestEnvironment.runs_of_event`."""
         return self._run(self.environment.runs_of_event(event_id))
 
     def cancel(self, run_id: str) -> ServerRun:
+        """`TestEnvironment.cancel`."""
         return self._run(self.environment.cancel(run_id))
