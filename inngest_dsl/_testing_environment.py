@@ -18,7 +18,7 @@ from types import TracebackType
 from typing import Any, Protocol, TypeVar
 
 from inngest_dsl._dsl import spec_of
-from inngest_dsl._durations import parse_duration, parse_instant
+from inngest_dsl._durations import parse_instant
 from inngest_dsl._dynamic import NO_MOCK
 from inngest_dsl._event import Event
 from inngest_dsl._execution import ExecutionPlan, plan_for
@@ -36,6 +36,7 @@ from inngest_dsl._spec import FunctionSpec, RunOp, StepOp
 from inngest_dsl._testing_client import CapturingClient
 from inngest_dsl._testing_devserver import ServerRun
 from inngest_dsl._testing_instrument import NOT_MOCKED, current_observer, instrumented
+from inngest_dsl._testing_time import TestEnvironmentError, VirtualTime
 from inngest_dsl._wire import WireError, decode_call_request
 from inngest_dsl.client import SendableEvents, _to_events
 from inngest_dsl.devserver.admission import new_id
@@ -62,11 +63,6 @@ AppCall = Callable[[str, str, bytes], Awaitable[tuple[int, Mapping[str, str], by
 
 _T = TypeVar("_T")
 _FINAL = frozenset(RunStatus.FINAL)
-
-
-class TestEnvironmentError(InngestError):
-    """The test environment cannot do what was asked: an unknown function or mock, a bad
-    duration or time, an event the event API would refuse, a run that does not exist."""
 
 
 class CallHooks(Protocol):
@@ -216,19 +212,6 @@ class _EnvironmentClient(CapturingClient):
             self._sent_ids.extend(ids)
 
 
-def _seconds(value: str | float | _dt.timedelta, what: str) -> float:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        seconds = float(value)
-    else:
-        try:
-            seconds = parse_duration(value).total_seconds()  # type: ignore[arg-type]
-        except (TypeError, ValueError) as exc:
-            raise TestEnvironmentError(f"{what}: {exc}") from None
-    if seconds < 0:
-        raise TestEnvironmentError(f"{what}: time only moves forward, got {value!r}")
-    return seconds
-
-
 def _start_instant(now: _dt.datetime | str | None) -> _dt.datetime:
     if now is None:
         return parse_instant(_dt.datetime.now(_dt.timezone.utc))
@@ -290,6 +273,7 @@ class TestEnvironment:
         self.engine = Engine(
             self.store, self.transport, self.clock, retry_interval=retry_interval
         )
+        self.time = VirtualTime(self.engine.executor, self.clock)
         self.client: CapturingClient = _EnvironmentClient(self, app_id)
         self.app_id = app_id
         self._deliver_sent = deliver_sent
@@ -393,45 +377,16 @@ class TestEnvironment:
     async def settle(self) -> None:
         """Let everything happen that can without time passing: calls, their follow-ups,
         timers due now. Returns when the engine is idle until the clock moves."""
-        executor = self.engine.executor
-        while True:
-            await asyncio.sleep(0)
-            self.clock.fire_due()
-            tasks = executor.in_flight
-            if tasks:
-                await asyncio.wait(tasks)
-                continue
-            due = self.clock.next_at()
-            if due is not None and due <= self.clock.now():
-                continue
-            await asyncio.sleep(0)
-            if not executor.in_flight and not self._due_now():
-                return
-
-    def _due_now(self) -> bool:
-        due = self.clock.next_at()
-        return due is not None and due <= self.clock.now()
+        await self.time.settle()
 
     async def advance(self, duration: str | float | _dt.timedelta) -> None:
         """Move virtual time on by `duration` ("10m", a `timedelta`, or seconds); everything
         due in between happens, in order, each at its own time."""
-        await self.advance_to(self.clock.now() + _seconds(duration, "advance()"))
+        await self.time.advance(duration)
 
     async def advance_to(self, instant: _dt.datetime | str | float) -> None:
         """Move virtual time on to `instant` (a datetime, RFC 3339 text, or epoch seconds)."""
-        if isinstance(instant, (_dt.datetime, str)):
-            try:
-                target = parse_instant(instant).timestamp()
-            except (TypeError, ValueError) as exc:
-                raise TestEnvironmentError(f"advance_to(): {exc}") from None
-        else:
-            target = float(instant)
-        await self.settle()
-        while (due := self.clock.next_at()) is not None and due <= target:
-            self.clock.move_to(due)
-            await self.settle()
-        self.clock.move_to(target)
-        await self.settle()
+        await self.time.advance_to(instant)
 
     async def run_until(
         self,
@@ -443,23 +398,7 @@ class TestEnvironment:
 
         Raises `TestEnvironmentError` if it does not hold by `within` of virtual time.
         """
-        limit = self.clock.now() + _seconds(within, "run_until(within=)")
-        await self.settle()
-        while True:
-            held = condition()
-            if inspect.isawaitable(held):
-                held = await held
-            if held:
-                return
-            due = self.clock.next_at()
-            if due is None or due > limit:
-                raise TestEnvironmentError(
-                    f"the condition did not hold within {within!r} of virtual time "
-                    f"(now {self.now.isoformat()}; "
-                    f"{'nothing else is scheduled' if due is None else 'the next timer is later'})"
-                )
-            self.clock.move_to(due)
-            await self.settle()
+        await self.time.run_until(condition, within=within)
 
     # -- events -------------------------------------------------------------------------------
 
