@@ -37,9 +37,8 @@ from inngest_dsl._testing_client import CapturingClient
 from inngest_dsl._testing_devserver import ServerRun
 from inngest_dsl._testing_instrument import NOT_MOCKED, current_observer, instrumented
 from inngest_dsl._testing_time import TestEnvironmentError, VirtualTime
-from inngest_dsl._wire import WireError, decode_call_request
+from inngest_dsl._wire import CallRequest, WireError, decode_call_request
 from inngest_dsl.client import SendableEvents, _to_events
-from inngest_dsl.devserver.admission import new_id
 from inngest_dsl.devserver.api import run_json
 from inngest_dsl.devserver.clock import VirtualClock
 from inngest_dsl.devserver.engine import Engine
@@ -68,10 +67,10 @@ _FINAL = frozenset(RunStatus.FINAL)
 class CallHooks(Protocol):
     """Who watches in-process calls (the testing kit's `run_function` traces through these)."""
 
-    def observer(self, run_id: str, function_id: str) -> Any:
+    def observer(self, call: CallRequest, function_id: str) -> Any:
         """The observer of this call's bodies (see `_testing_instrument`), or None."""
 
-    def answered(self, run_id: str, function_id: str, answer: Answer) -> Answer:
+    def answered(self, call: CallRequest, function_id: str, answer: Answer) -> Answer:
         """What the function answered; the answer the engine gets (usually the same)."""
 
 
@@ -114,10 +113,10 @@ class _MockHooks:
     def __init__(self, mocks: Mapping[str, _Mocks]) -> None:
         self._mocks = mocks
 
-    def observer(self, run_id: str, function_id: str) -> Any:
+    def observer(self, call: CallRequest, function_id: str) -> Any:
         return self._mocks.get(function_id)
 
-    def answered(self, run_id: str, function_id: str, answer: Answer) -> Answer:
+    def answered(self, call: CallRequest, function_id: str, answer: Answer) -> Answer:
         return answer
 
 
@@ -139,8 +138,7 @@ class _InProcessApp:
             call = decode_call_request(json.loads(body))
         except WireError as exc:
             return 400, self._headers, json.dumps({"error": exc.message}).encode()
-        run_id = call.ctx.run_id
-        observer = self._hooks.observer(run_id, function_id)
+        observer = self._hooks.observer(call, function_id)
         token = current_observer.set(observer)
         try:
             answer = await answer_call(
@@ -148,7 +146,7 @@ class _InProcessApp:
             )
         finally:
             current_observer.reset(token)
-        answer = self._hooks.answered(run_id, function_id, answer)
+        answer = self._hooks.answered(call, function_id, answer)
         status, payload = encode_body(answer.status, answer.body)
         return status, {**self._headers, **answer.headers}, payload
 
@@ -229,7 +227,8 @@ def _mockable_ids(spec: FunctionSpec) -> set[str]:
     return {op.id for op in spec.ops if getattr(op, "body", None) is not None}
 
 
-def _adds_steps(spec: FunctionSpec) -> bool:
+def adds_steps(spec: FunctionSpec) -> bool:
+    """Whether a body may use `ctx.step` (only async run and step bodies can)."""
     return any(
         isinstance(op, (RunOp, StepOp)) and inspect.iscoroutinefunction(op.body)
         for op in spec.ops
@@ -263,8 +262,6 @@ class TestEnvironment:
         app_id: str = "test-app",
         steps: Mapping[Any, Any] | None = None,
         retry_interval: float | None = None,
-        hooks: CallHooks | None = None,
-        deliver_sent: bool = True,
     ) -> None:
         self._start = _start_instant(now)
         self.clock = VirtualClock(self._start.timestamp())
@@ -274,18 +271,23 @@ class TestEnvironment:
             self.store, self.transport, self.clock, retry_interval=retry_interval
         )
         self.time = VirtualTime(self.engine.executor, self.clock)
-        self.client: CapturingClient = _EnvironmentClient(self, app_id)
         self.app_id = app_id
-        self._deliver_sent = deliver_sent
+        self.client = self._make_client()
         self._specs = self._with_callees([_spec(f) for f in functions])
-        self._hooks = hooks or _MockHooks(self._mocks(steps or {}))
+        self._hooks = self._make_hooks(steps or {})
+        self._attempts: dict[str, int] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._started = False
 
     # -- set-up -------------------------------------------------------------------------------
 
-    @staticmethod
-    def _with_callees(specs: list[FunctionSpec]) -> tuple[FunctionSpec, ...]:
+    def _make_client(self) -> CapturingClient:
+        return _EnvironmentClient(self, self.app_id)
+
+    def _make_hooks(self, steps: Mapping[Any, Any]) -> CallHooks:
+        return _MockHooks(self._mocks(steps))
+
+    def _with_callees(self, specs: list[FunctionSpec]) -> tuple[FunctionSpec, ...]:
         """`specs` and, transitively, the functions their `invoke` blocks name by class."""
         found: dict[str, FunctionSpec] = {}
         pending = list(specs)
@@ -303,7 +305,7 @@ class TestEnvironment:
     def _mocks(self, steps: Mapping[Any, Any]) -> dict[str, _Mocks]:
         values = {getattr(key, "id", key): value for key, value in steps.items()}
         known = set().union(*(_mockable_ids(spec) for spec in self._specs))
-        dynamic = any(_adds_steps(spec) for spec in self._specs)
+        dynamic = any(adds_steps(spec) for spec in self._specs)
         unknown = sorted(set(values) - known)
         if unknown and not dynamic:
             raise TestEnvironmentError(
@@ -319,7 +321,13 @@ class TestEnvironment:
         url = f"http://{self.app_id}.testing.invalid/api/inngest"
         served = served_functions(self.client, specs, url)
         self.transport.add(url, _InProcessApp(served, self._hooks))
-        self.register_app(register_body(self.client, specs, url))
+        body = register_body(self.client, specs, url)
+        for config in body["functions"]:
+            attempts = self._attempts.get(config["id"])
+            if attempts is not None:
+                for step in config["steps"].values():
+                    step["retries"] = {"attempts": attempts - 1}
+        self.register_app(body)
 
     def register_app(self, body: Mapping[str, Any]) -> bool:
         """Register an app's functions from a `/fn/register` body, as the dev server does.
@@ -403,8 +411,6 @@ class TestEnvironment:
     # -- events -------------------------------------------------------------------------------
 
     async def _deliver(self, batch: Sequence[Event]) -> list[str]:
-        if not self._deliver_sent:
-            return [new_id() for _ in batch]
         return await self._ingest([event.to_wire() for event in batch])
 
     async def _ingest(self, raw: list[Any]) -> list[str]:

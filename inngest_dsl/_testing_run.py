@@ -1,11 +1,9 @@
-"""Run a function in-process: the real engine, driven call by call as the executor would.
+"""Run one function in-process, on the dev server's own engine in a `TestEnvironment`.
 
-PROTOCOL §8 is the model: `StepRun` memoises `{"data"}`, `StepError` repeats the call with the
-next attempt, `StepFailed` memoises `{"error"}`, `StepPlanned` is followed by a targeted call
-(several at once, as after a parallel group, with immediate execution disabled until they are
-all done), `Sleep` finishes at once in virtual time, `WaitForEvent` resumes with the event the
-test scripted, `InvokeFunction` resumes with the mocked result or the callee run in-process,
-and failed requests are retried until the attempts run out. Events are sent to a
+The engine applies every rule of PROTOCOL §8 (memoising, retries and their backoff, sleeps,
+parallel fan-out, waits, invokes); this module only starts the run, watches each call's
+answer to keep the run's trace, resumes the waits the test scripted, stands mocked invokes
+in for the real ones, and moves virtual time on until the run ends. Events are sent to a
 `CapturingClient`. Nothing sleeps, nothing touches the network.
 """
 
@@ -13,22 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import datetime as _dt
-import inspect
 import json
-from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
-from ulid import ULID
 
 from inngest_dsl._dsl import spec_of
 from inngest_dsl._durations import format_instant, parse_duration, parse_instant
 from inngest_dsl._dynamic import NO_MOCK
 from inngest_dsl._event import Event
-from inngest_dsl._execution import ExecutionPlan, execute, plan_for
+from inngest_dsl._execution import ExecutionPlan, plan_for
 from inngest_dsl._expressions import expression_is_true
 from inngest_dsl._outcomes import StepRef, sent_ids
+from inngest_dsl._serve_call import Answer
 from inngest_dsl._spec import (
     CronTrigger,
     EventTrigger,
@@ -42,9 +38,13 @@ from inngest_dsl._spec import (
     WaitForEventOp,
 )
 from inngest_dsl._testing_client import CapturingClient
-from inngest_dsl._testing_instrument import NOT_MOCKED, current_observer, instrumented
+from inngest_dsl._testing_environment import CallHooks, TestEnvironment, adds_steps
+from inngest_dsl._testing_instrument import NOT_MOCKED, instrumented
 from inngest_dsl._testing_result import ErrorInfo, OpKind, RunResult, RunStatus, TraceOp
-from inngest_dsl._wire import CallContext, CallRequest, CallResult, ErrorBody, Opcode, dumps
+from inngest_dsl._wire import CallRequest, ErrorBody, Opcode, dumps
+from inngest_dsl.devserver.protocol import canonical
+from inngest_dsl.devserver.records import RunRecord
+from inngest_dsl.devserver.records import RunStatus as RunRecordStatus
 from inngest_dsl.errors import EventError, InngestError
 
 if TYPE_CHECKING:
@@ -183,14 +183,6 @@ class _Mocks:
         return sorted(self.dynamic - self.used)
 
 
-def _adds_steps(spec: FunctionSpec) -> bool:
-    """Whether a body may use `ctx.step` (only async run and step bodies can)."""
-    return any(
-        isinstance(op, (RunOp, StepOp)) and inspect.iscoroutinefunction(op.body)
-        for op in spec.ops
-    )
-
-
 def _mocks(spec: FunctionSpec, steps: Mapping[Any, Any] | None) -> _Mocks:
     mocks = _Mocks()
     indexes = _block_indexes(spec)
@@ -199,7 +191,7 @@ def _mocks(spec: FunctionSpec, steps: Mapping[Any, Any] | None) -> _Mocks:
         block_id = key.id if isinstance(key, (RunOp, StepOp, SleepUntilOp)) else key
         found = [i for i in indexes.get(block_id, ()) if spec.ops[i].id in mockable]
         is_wait = any(isinstance(spec.ops[i], WaitForEventOp) for i in indexes.get(block_id, ()))
-        if not found and (is_wait or not _adds_steps(spec)):
+        if not found and (is_wait or not adds_steps(spec)):
             hint = f"; {block_id!r} is a wait: script it with waits={{{block_id!r}: ...}}"
             raise RunFunctionError(
                 f"steps= mocks {block_id!r}, which is not a block with a body of function "
@@ -221,7 +213,7 @@ def _waits(spec: FunctionSpec, waits: Mapping[Any, Any] | None) -> tuple[dict[st
     scripted: dict[str, Any] = {}
     for key, value in (waits or {}).items():
         wait_id = key.id if isinstance(key, WaitForEventOp) else key
-        if wait_id not in wait_ids and not _adds_steps(spec):
+        if wait_id not in wait_ids and not adds_steps(spec):
             raise RunFunctionError(
                 f"waits= scripts {wait_id!r}, which is not a wait_for_event of function "
                 f"{spec.id!r}; its waits: {', '.join(map(repr, wait_ids)) or 'none'}"
@@ -291,8 +283,8 @@ _Key = int | str
 
 
 class _Run:
-    """One run: its memo, virtual clock and trace; also the observer of its bodies and of
-    the steps they add at run time."""
+    """One run's trace, mocks and scripts: the observer of its bodies and of the steps they
+    add at run time, and the reader of what each of its calls answered."""
 
     def __init__(
         self,
@@ -300,25 +292,33 @@ class _Run:
         plan: ExecutionPlan,
         mocks: _Mocks,
         waits: tuple[dict[str, Any], set[str]],
-        clock: _dt.datetime,
-        client: CapturingClient,
+        trigger: Event,
+        now: Callable[[], _dt.datetime],
         callees: Mapping[str, FunctionSpec],
+        app_id: str,
     ) -> None:
         self.spec = spec
+        self.app_id = app_id
         self.plan = plan
         self.mocks = mocks
         self.waits, self.dynamic_waits = waits
         self.used_waits: set[str] = set()
-        self.clock = clock
-        self.client = client
+        self.trigger = trigger
+        self.now = now
         self.callees = callees
-        self.memo: dict[str, Any] = {}
-        self.stack: list[str] = []
         self.sleeps: list[_dt.timedelta] = []
         self.entries: dict[_Key, _Entry] = {}
         self.last_ctx: Context | None = None
         self.raised_in_call: _Key | None = None
         self.started_in_call: _Key | None = None
+        # Waits to resume with their scripted event once armed, by wire id (a wait scripted
+        # to time out is not here: virtual time runs out its timeout).
+        self.scripted: dict[str, Any] = {}
+        self.invokes: dict[str, _Entry] = {}
+        self.wanted_callees: list[FunctionSpec] = []
+        self.output: Any = None
+        self.data: dict[str, Any] = {}
+        self.failure: tuple[ErrorInfo, _Key | None, _Key | None, str | None] | None = None
 
     # -- Observer of declared bodies -------------------------------------------------------
 
@@ -344,7 +344,7 @@ class _Run:
         entry = self.entry(index)
         if entry.kind == "run":
             entry.data = value
-            entry.at = self.clock
+            entry.at = self.now()
 
     def raised(self, index: int, exc: BaseException) -> None:
         self.entry(index).errors.append(ErrorInfo(name=type(exc).__name__, message=str(exc)))
@@ -384,7 +384,52 @@ class _Run:
         )
         self.raised_in_call = ref.hashed
 
-    # -- Opcodes ---------------------------------------------------------------------------
+    # -- What a call answered ----------------------------------------------------------------
+
+    def call_started(self) -> None:
+        self.raised_in_call = self.started_in_call = None
+
+    def answered(self, answer: Answer, last_attempt: bool) -> Answer:
+        """Trace what one call of this run answered; the engine decides what follows.
+
+        A mocked invoke is handed on as a finished step with the mocked outcome: the engine
+        memoises it as the invoked run's end would, and nothing is invoked.
+        """
+        if answer.status == 200:
+            self.output = _json_round_trip(
+                answer.body, f"the output of function {self.spec.id!r}"
+            )
+            self.data = answer.body if isinstance(answer.body, dict) else {}
+            return answer
+        if answer.status != 206:
+            code = _code_of(answer.body)
+            self.failure = (
+                _error_info(answer.body), self.raised_in_call, self.started_in_call, code
+            )
+            self.data = dict(self.last_ctx.data) if self.last_ctx is not None else {}
+            return answer
+        opcodes: list[Opcode] = list(answer.body)
+        no_retry = answer.headers.get("X-Inngest-No-Retry") == "true"
+        handed_on: list[Opcode] = []
+        for opcode in sorted(opcodes, key=lambda o: o.op != "WaitForEvent"):
+            if opcode.op in ("StepRun", "StepError", "StepFailed"):
+                self.attempted(opcode)
+            if opcode.op == "StepRun":
+                self.step_ran(opcode)
+            elif opcode.op == "StepFailed" or (
+                opcode.op == "StepError" and (last_attempt or no_retry)
+            ):
+                self.step_failed(opcode)
+            elif opcode.op == "StepPlanned":
+                self.entry(self.key_of(opcode))
+            elif opcode.op == "Sleep":
+                self.slept(opcode)
+            elif opcode.op == "WaitForEvent":
+                self.waited(opcode)
+            elif opcode.op == "InvokeFunction":
+                opcode = self.invoked(opcode)
+            handed_on.append(opcode)
+        return attrs.evolve(answer, body=handed_on)
 
     def key_of(self, opcode: Opcode) -> _Key:
         position = self.plan.hashes.get(opcode.id)
@@ -408,28 +453,23 @@ class _Run:
         if opcode.op != "StepRun" and self.raised_in_call != key:
             entry.errors.append(_error_info(opcode.error))
 
-    def finish(self, opcode: Opcode, memo_value: Any) -> None:
-        self.memo[opcode.id] = memo_value
-        self.stack.append(opcode.id)
-
     def step_ran(self, opcode: Opcode) -> None:
         entry = self.entry(self.key_of(opcode))
         data = _json_round_trip(opcode.data, f"the result of step {opcode.display_name!r}")
-        self.finish(opcode, {"data": data})
         entry.data = sent_ids(data) if entry.kind == "send_event" else data
-        entry.at = self.clock
+        entry.at = self.now()
 
     def step_failed(self, opcode: Opcode) -> None:
         entry = self.entry(self.key_of(opcode))
-        error = _json_round_trip(opcode.error, f"the error of step {opcode.display_name!r}")
-        self.finish(opcode, {"error": error})
-        entry.error, entry.at = _error_info(opcode.error), self.clock
+        _json_round_trip(opcode.error, f"the error of step {opcode.display_name!r}")
+        entry.error, entry.at = _error_info(opcode.error), self.now()
 
     def slept(self, opcode: Opcode) -> None:
         key = self.key_of(opcode)
         entry = self.entry(key)
         raw = (opcode.opts or {}).get("duration", opcode.name)
         op = self.spec.ops[key] if isinstance(key, int) else None
+        now = self.now()
         if isinstance(op, SleepOp):
             duration = op.duration
             entry.data = duration
@@ -439,14 +479,12 @@ class _Run:
         else:
             instant = parse_instant(raw)
             # An instant in the past does not sleep at all.
-            duration = max(instant - self.clock, _dt.timedelta(0))
+            duration = max(instant - now, _dt.timedelta(0))
             entry.data = instant
-        self.clock += duration
         self.sleeps.append(duration)
-        entry.at = self.clock
-        self.finish(opcode, None)
+        entry.at = now + duration
 
-    def waited(self, opcode: Opcode, trigger: Event) -> None:
+    def waited(self, opcode: Opcode) -> None:
         entry = self.entry(self.key_of(opcode))
         opts = opcode.opts or {}
         wait_id, event_name = entry.id, str(opts.get("event", opcode.name))
@@ -463,9 +501,8 @@ class _Run:
         self.used_waits.add(wait_id)
         scripted = self.waits[wait_id]
         if scripted is None:
-            self.clock += parse_duration(str(opts.get("timeout")))
-            entry.data, entry.at = None, self.clock
-            self.finish(opcode, None)
+            entry.data = None
+            entry.at = self.now() + parse_duration(str(opts.get("timeout")))
             return
         event = _to_event(scripted, f"waits[{wait_id!r}]", default_name=event_name)
         if event.name != event_name:
@@ -474,16 +511,15 @@ class _Run:
                 f"{event_name!r}: the server would never resume the run with it"
             )
         if condition is not None:
-            _check_condition(wait_id, str(condition), trigger, event)
-        entry.data, entry.at = event, self.clock
-        self.finish(opcode, event.to_wire())
+            _check_condition(wait_id, str(condition), self.trigger, event)
+        entry.data, entry.at = event, self.now()
+        self.scripted[opcode.id] = event.to_wire()
 
-    async def invoked(self, opcode: Opcode, max_calls: int) -> None:
+    def invoked(self, opcode: Opcode) -> Opcode:
+        """Trace an invoke; what the engine is to see of it: a finished step with the mocked
+        outcome, or the invoke of the callee as the test environment serves it."""
         key = self.key_of(opcode)
         entry = self.entry(key)
-        opts = opcode.opts or {}
-        function_id = str(opts.get("function_id"))
-        payload = (opts.get("payload") or {}).get("data") or {}
         if entry.id in self.mocks.by_id:
             self.mocks.used.add(entry.id)
             entry.mocked = True
@@ -495,25 +531,15 @@ class _Run:
             else:
                 memo = {"data": _json_round_trip(outcome, f"steps[{entry.id!r}]")}
                 entry.data = memo["data"]
-        else:
-            callee = self._callee(key, entry, function_id)
-            result = await run_function(
-                callee,
-                {"name": _INVOKED, "data": payload},
-                now=self.clock,
-                client=self.client,
-                functions=tuple(self.callees.values()),
-                max_calls=max_calls,
-            )
-            self.clock = result.finished_at
-            if result.completed:
-                memo, entry.data = {"data": result.output}, result.output
-            else:
-                assert result.error is not None
-                memo = {"error": {"name": result.error.name, "message": result.error.message}}
-                entry.error = result.error
-        entry.at = self.clock
-        self.finish(opcode, memo)
+            entry.at = self.now()
+            return attrs.evolve(opcode, op="Step", opts=None, data=memo)
+        opts = opcode.opts or {}
+        callee = self._callee(key, entry, str(opts.get("function_id")))
+        self.wanted_callees.append(callee)
+        self.invokes[opcode.id] = entry
+        # A callee of another app joins this one: invoke it under the id it has here.
+        served_id = callee.composite_id(self.app_id)
+        return attrs.evolve(opcode, opts={**opts, "function_id": served_id})
 
     def _callee(self, key: _Key, entry: _Entry, function_id: str) -> FunctionSpec:
         op = self.spec.ops[key] if isinstance(key, int) else None
@@ -532,6 +558,15 @@ class _Run:
             f"run in-process: give its result with steps={{{entry.id!r}: ...}} (an exception "
             "instance for a failure), or pass the function with functions=[...]"
         )
+
+    def invoke_finished(self, step_id: str, memo: Any, at: _dt.datetime) -> None:
+        """The invoked run ended: its result (or error) is the invoke's."""
+        entry = self.invokes.pop(step_id)
+        entry.at = at
+        if isinstance(memo, dict) and memo.get("error") is not None:
+            entry.error = _error_info(memo["error"])
+        elif isinstance(memo, dict):
+            entry.data = memo.get("data")
 
     # -- The result ------------------------------------------------------------------------
 
@@ -559,18 +594,35 @@ class _Run:
 
     def result(
         self,
-        status: str,
-        output: Any,
-        data: dict[str, Any],
-        error: ErrorInfo | None,
-        run_id: str,
+        record: RunRecord,
         started_at: _dt.datetime,
         calls: int,
         sent: tuple[Event, ...],
     ) -> RunResult:
+        status = record.status.lower()
+        error: ErrorInfo | None = None
+        output: Any = None
+        data = self.data
+        if record.status == "Completed":
+            output = self.output
+        elif self.failure is not None:
+            error, raised, started, code = self.failure
+            if record.error is not None:
+                error = _error_info(record.error)  # as the engine recorded it
+            if raised is not None:
+                entry = self.entry(raised)
+                entry.error = entry.errors[-1]
+            elif code == "output_unserializable" and started is not None:
+                # The block returned without raising; what failed is its result.
+                self.entry(started).error = error
+        elif record.error is not None:
+            error = _error_info(record.error)
+        elif record.reason is not None:
+            error = ErrorInfo(name="Cancelled", message=record.reason)
+        finished_at = record.ended_at if record.ended_at is not None else started_at.timestamp()
         draft = RunResult(
             function_id=self.spec.id,
-            run_id=run_id,
+            run_id=record.run_id,
             status=RunStatus(status),
             output=output,
             data=data,
@@ -578,7 +630,7 @@ class _Run:
             trace=self.trace(),
             sleeps=tuple(self.sleeps),
             started_at=started_at,
-            finished_at=self.clock,
+            finished_at=_dt.datetime.fromtimestamp(finished_at, _dt.timezone.utc),
             calls=calls,
             sent_events=sent,
         )
@@ -616,6 +668,82 @@ def _callees(
     return {spec.composite_id(app_id): spec for spec in specs}
 
 
+class _Hooks:
+    """Routes the calls of the run under test to its `_Run`; counts them; stops a runaway."""
+
+    def __init__(self, run: _Run, max_calls: int) -> None:
+        self.run = run
+        self.run_id: str | None = None
+        self.max_calls = max_calls
+        self.calls = 0
+        self.problem: RunFunctionError | None = None
+        # Functions the run invokes join the app before the engine starts their runs.
+        self.add_functions: Callable[[Sequence[FunctionSpec]], None] = lambda specs: None
+
+    def observer(self, call: CallRequest, function_id: str) -> Any:
+        if call.ctx.run_id != self.run_id:
+            return None
+        self.run.call_started()
+        return self.run
+
+    def answered(self, call: CallRequest, function_id: str, answer: Answer) -> Answer:
+        if call.ctx.run_id != self.run_id or self.problem is not None:
+            return answer
+        self.calls += 1
+        try:
+            if self.calls > self.max_calls:
+                summary = "\n".join(f"  {op.describe()}" for op in self.run.trace()[-10:])
+                raise RunFunctionError(
+                    f"run of {self.run.spec.id!r} did not finish within {self.max_calls} calls "
+                    f"to the engine (pass max_calls= to allow more); the last blocks:\n{summary}"
+                )
+            limit = call.ctx.max_attempts
+            last = limit is not None and call.ctx.attempt + 1 >= limit
+            answer = self.run.answered(answer, last)
+            if self.run.wanted_callees:
+                self.add_functions(self.run.wanted_callees)
+                self.run.wanted_callees.clear()
+        except RunFunctionError as exc:
+            # Stop the run where it is; `run_function` raises this once the engine is idle.
+            self.problem = exc
+            return Answer(400, {"name": "RunFunctionError", "message": str(exc)},
+                          {"X-Inngest-No-Retry": "true"})
+        return answer
+
+
+class _RunEnvironment(TestEnvironment):
+    """The engine for one `run_function`: the caller's client, the run's hooks, no extras."""
+
+    def __init__(
+        self,
+        specs: Sequence[FunctionSpec],
+        *,
+        now: _dt.datetime,
+        client: CapturingClient,
+        hooks: _Hooks,
+        attempts: Mapping[str, int],
+    ) -> None:
+        self._given_client = client
+        self._run_hooks = hooks
+        super().__init__(specs, now=now, app_id=client.app_id)
+        self._attempts = dict(attempts)
+
+    def _make_client(self) -> CapturingClient:
+        return self._given_client  # it records sends; they trigger nothing here
+
+    def _make_hooks(self, steps: Mapping[Any, Any]) -> CallHooks:
+        return self._run_hooks
+
+    def _with_callees(self, specs: list[FunctionSpec]) -> tuple[FunctionSpec, ...]:
+        return tuple(specs)  # invoked functions join when the run reaches them
+
+    def add_functions(self, specs: Sequence[FunctionSpec]) -> None:
+        new = [spec for spec in specs if spec.id not in {s.id for s in self._specs}]
+        if new:
+            self._specs = (*self._specs, *new)
+            self._register(self._specs)
+
+
 async def run_function(
     function: type | FunctionSpec,
     event: EventLike | None = None,
@@ -629,7 +757,7 @@ async def run_function(
     client: CapturingClient | None = None,
     functions: Sequence[type | FunctionSpec] = (),
 ) -> RunResult:
-    """Run `function` to its end in-process, with the real engine and no server.
+    """Run `function` to its end in-process, on the dev server's engine and virtual time.
 
     `event` triggers the run (an `Event` or a mapping; by default an empty event of the
     function's trigger); `events` is the batch, if several. `steps` mocks blocks by id: the
@@ -638,9 +766,11 @@ async def run_function(
     (else the invoked function runs in-process: its class was given, or it is one of
     `functions`). `waits` scripts each `wait_for_event` (declared or `ctx.step`) by id (or by
     the handle the class body got): the event that arrives, or `None` for a timeout. A mock
-    or a wait for an id the run never met is an error. Sleeps take no real time: `now` sets
-    the virtual start. `max_attempts` defaults to the function's `retries + 1`. Events sent
-    go to `client` (a fresh `CapturingClient` by default) and show in `sent_events`.
+    or a wait for an id the run never met is an error. Sleeps, timeouts and retry backoffs
+    take no real time: `now` sets the virtual start. `max_attempts` defaults to the
+    function's `retries + 1`. Events sent go to `client` (a fresh `CapturingClient` by
+    default) and show in `sent_events`. The run starts at once, whatever the function's flow
+    control; its retries, sleeps, waits and invokes follow the dev server's rules exactly.
     Returns a `RunResult`; raises `RunFunctionError` when the run cannot be driven as asked.
     """
     spec = function if isinstance(function, FunctionSpec) else spec_of(function)
@@ -665,121 +795,86 @@ async def run_function(
         trigger = batch[0]
     else:
         trigger = _default_event(spec, started_at)
+    plan = plan_for(instrumented(spec))
+    environment: _RunEnvironment | None = None
+
+    def virtual_now() -> _dt.datetime:
+        return environment.now if environment is not None else started_at
+
     run = _Run(
         spec,
-        plan_for(instrumented(spec)),
+        plan,
         _mocks(spec, steps),
         _waits(spec, waits),
-        started_at,
-        client,
+        trigger,
+        virtual_now,
         _callees(functions, client.app_id),
+        client.app_id,
     )
-    token = current_observer.set(run)
-    try:
-        return await _drive(run, trigger, batch or (trigger,), max_attempts, max_calls,
-                            started_at)
-    finally:
-        current_observer.reset(token)
+    hooks = _Hooks(run, max_calls)
+    environment = _RunEnvironment(
+        [spec],
+        now=started_at,
+        client=client,
+        hooks=hooks,
+        attempts={spec.composite_id(client.app_id): max_attempts},
+    )
+    hooks.add_functions = environment.add_functions
+    sent_before = len(client.sent)
+    async with environment:
+        record = await _drive(environment, run, hooks, batch or (trigger,))
+        return run.result(
+            record, started_at, hooks.calls, tuple(client.sent[sent_before:])
+        )
 
 
 async def _drive(
-    run: _Run,
-    trigger: Event,
-    batch: tuple[Event, ...],
-    max_attempts: int,
-    max_calls: int,
-    started_at: _dt.datetime,
-) -> RunResult:
-    run_id = str(ULID())
-    attempt = 0
-    target: str | None = None
-    planned: deque[str] = deque()
-    # As the executor: after a response with several ops, immediate execution stays
-    # disabled until the planned steps are all done.
-    force_plan = False
-    sent_before = len(run.client.sent)
-
-    def sent() -> tuple[Event, ...]:
-        return tuple(run.client.sent[sent_before:])
-
-    for calls in range(1, max_calls + 1):
-        run.raised_in_call = run.started_in_call = None
-        request = CallRequest(
-            event=trigger,
-            events=batch,
-            steps=run.memo,
-            ctx=CallContext(
-                run_id=run_id,
-                attempt=attempt,
-                max_attempts=max_attempts,
-                disable_immediate_execution=force_plan,
-                stack=tuple(run.stack),
-                fn_id=run.spec.id,
-            ),
-        )
-        result: CallResult = await execute(
-            run.plan, request, target=target, client=run.client, observer=run
-        )
-        if result.status == 200:
-            output = _json_round_trip(result.body, f"the output of function {run.spec.id!r}")
-            return run.result(
-                "completed", output, result.body, None, run_id, started_at, calls, sent()
+    environment: _RunEnvironment, run: _Run, hooks: _Hooks, batch: tuple[Event, ...]
+) -> RunRecord:
+    """Start the run, then move virtual time on until it ends, resolving what was scripted."""
+    engine, store, clock = environment.engine, environment.store, environment.clock
+    function = engine.registry.get(run.spec.composite_id(environment.app_id))
+    assert function is not None
+    run_id = engine.runs.start_run(function, [event.to_wire() for event in batch])
+    if run_id is None:
+        raise RunFunctionError(f"function {run.spec.id!r} did not start (a singleton skipped it)")
+    hooks.run_id = run_id
+    while True:
+        await environment.settle()
+        if hooks.problem is not None:
+            raise hooks.problem
+        resolved = _resolve_scripted(environment, run, run_id)
+        record = store.get_run(run_id)
+        assert record is not None
+        if record.status in RunRecordStatus.FINAL:
+            return record
+        if resolved:
+            continue
+        due = clock.next_at()
+        if due is None:
+            raise RunFunctionError(
+                f"the run of {run.spec.id!r} can go no further: nothing is scheduled "
+                f"(status {record.status}{f', {record.reason}' if record.reason else ''})"
             )
-        if result.status != 206:
-            if result.no_retry is True or attempt + 1 >= max_attempts:
-                error = _error_info(result.body)
-                if run.raised_in_call is not None:
-                    entry = run.entry(run.raised_in_call)
-                    entry.error = entry.errors[-1]
-                elif _code_of(result.body) == "output_unserializable":
-                    # The block returned without raising; what failed is its result.
-                    assert run.started_in_call is not None
-                    run.entry(run.started_in_call).error = error
-                data = dict(run.last_ctx.data) if run.last_ctx is not None else {}
-                return run.result(
-                    "failed", None, data, error, run_id, started_at, calls, sent()
-                )
-            attempt += 1
-            continue
-        opcodes: list[Opcode] = list(result.body)
-        force_plan = force_plan or len(opcodes) > 1
-        # As the executor does: arm waits first, so a sibling's event is not missed.
-        opcodes.sort(key=lambda o: o.op != "WaitForEvent")
-        retry = False
-        for opcode in opcodes:
-            if opcode.op in ("StepRun", "StepError", "StepFailed"):
-                run.attempted(opcode)
-            if opcode.op == "StepRun":
-                run.step_ran(opcode)
-            elif opcode.op == "StepError":
-                retry = True
-            elif opcode.op == "StepFailed":
-                run.step_failed(opcode)
-            elif opcode.op == "StepPlanned":
-                run.entry(run.key_of(opcode))
-                planned.append(opcode.id)
-            elif opcode.op == "Sleep":
-                run.slept(opcode)
-            elif opcode.op == "WaitForEvent":
-                run.waited(opcode, trigger)
-            elif opcode.op == "InvokeFunction":
-                await run.invoked(opcode, max_calls)
-            else:
-                raise RunFunctionError(
-                    f"the engine reported an op the kit cannot drive: {opcode.op}"
-                )
-        if retry:
-            attempt += 1  # the same call again, as the executor would after a backoff
-            continue
-        attempt = 0
-        target = planned.popleft() if planned else None
-        if target is None:
-            force_plan = False
-    summary = "\n".join(f"  {op.describe()}" for op in run.trace()[-10:])
-    raise RunFunctionError(
-        f"run of {run.spec.id!r} did not finish within {max_calls} calls to the engine "
-        f"(pass max_calls= to allow more); the last blocks:\n{summary}"
-    )
+        clock.move_to(due)
+
+
+def _resolve_scripted(environment: _RunEnvironment, run: _Run, run_id: str) -> bool:
+    """Resume armed waits and invokes whose outcome the test gave; whether any was."""
+    resolved = False
+    for pause in environment.store.pauses_of_run(run_id):
+        memo = run.scripted.pop(pause.step_id, None)
+        if memo is not None:
+            environment.engine.runs.resolve_pause(pause, canonical(memo))
+            resolved = True
+    for step_id in list(run.invokes):
+        step = environment.store.get_step(run_id, step_id)
+        if step is not None and step.status in ("Completed", "Failed"):
+            at = step.ended_at if step.ended_at is not None else environment.clock.now()
+            run.invoke_finished(
+                step_id, step.memo, _dt.datetime.fromtimestamp(at, _dt.timezone.utc)
+            )
+    return resolved
 
 
 def run_function_sync(

@@ -187,6 +187,9 @@ def _as_error(value: Any, fallback: str) -> dict[str, Any]:
         error.setdefault("name", "Error")
         error.setdefault("message", fallback)
         return error
+    if isinstance(value, Mapping) and isinstance(value.get("error"), str):
+        # An SDK's own refusal, `{"error": ..., "code": ...}`: keep what it says.
+        return error_object("Error", value["error"])
     if isinstance(value, str) and value:
         return error_object("Error", value)
     return error_object("Error", fallback)
