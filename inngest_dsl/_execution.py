@@ -76,6 +76,11 @@ _VERBS = ("run", "step", "sleep", "sleep_until", "wait_for_event", "invoke", "se
 _ABSENT: Any = object()
 
 
+def verb_of(op: Op) -> str:
+    """The verb that declares `op` in a class body ("step", "sleep", ...)."""
+    return _VERBS[_KINDS[type(op)]]
+
+
 @frozen
 class PlannedOp:
     """One declared op with everything a request needs precomputed.

@@ -13,7 +13,7 @@ import asyncio
 import datetime as _dt
 import json
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast, get_args
 
 import attrs
 
@@ -21,7 +21,7 @@ from inngest_dsl._dsl import spec_of
 from inngest_dsl._durations import format_instant, parse_duration, parse_instant
 from inngest_dsl._dynamic import NO_MOCK
 from inngest_dsl._event import Event
-from inngest_dsl._execution import ExecutionPlan, plan_for
+from inngest_dsl._execution import ExecutionPlan, plan_for, verb_of
 from inngest_dsl._expressions import expression_is_true
 from inngest_dsl._outcomes import StepRef, sent_ids
 from inngest_dsl._serve_call import Answer
@@ -31,7 +31,6 @@ from inngest_dsl._spec import (
     FunctionSpec,
     InvokeOp,
     RunOp,
-    SendEventOp,
     SleepOp,
     SleepUntilOp,
     StepOp,
@@ -42,7 +41,7 @@ from inngest_dsl._testing_environment import CallHooks, TestEnvironment, adds_st
 from inngest_dsl._testing_instrument import NOT_MOCKED, instrumented
 from inngest_dsl._testing_result import ErrorInfo, OpKind, RunResult, RunStatus, TraceOp
 from inngest_dsl._wire import CallRequest, ErrorBody, Opcode, dumps
-from inngest_dsl.devserver.protocol import canonical
+from inngest_dsl.devserver.protocol import STEP_KINDS, canonical
 from inngest_dsl.devserver.records import RunRecord
 from inngest_dsl.devserver.records import RunStatus as RunRecordStatus
 from inngest_dsl.errors import EventError, InngestError
@@ -65,26 +64,14 @@ EventLike = Event | Mapping[str, Any]
 """An `Event`, or a mapping with its fields (`name`, `data`, `user`, `id`, `ts`, `v`)."""
 
 _EVENT_FIELDS = frozenset({"name", "data", "user", "id", "ts", "v"})
-_KINDS: dict[type, OpKind] = {
-    RunOp: "run",
-    StepOp: "step",
-    SleepOp: "sleep",
-    SleepUntilOp: "sleep_until",
-    WaitForEventOp: "wait_for_event",
-    InvokeOp: "invoke",
-    SendEventOp: "send_event",
-}
-# What an opcode says about a step added at run time that the kit has not seen yet.
-_OP_KINDS: dict[str, OpKind] = {
-    "StepRun": "step",
-    "StepError": "step",
-    "StepFailed": "step",
-    "StepPlanned": "step",
+# The trace's names for the kinds of step an opcode reports (see `protocol.STEP_KINDS`).
+_TRACE_KINDS: dict[str, OpKind] = {
+    "Run": "step",
     "Sleep": "sleep",
     "WaitForEvent": "wait_for_event",
     "InvokeFunction": "invoke",
 }
-_DYNAMIC_KINDS: dict[str, OpKind] = {kind: kind for kind in _KINDS.values()}
+_VERBS: frozenset[str] = frozenset(get_args(OpKind))
 _INVOKED = "inngest/function.invoked"
 
 
@@ -327,7 +314,7 @@ class _Run:
         if entry is None:
             assert isinstance(key, int)  # steps added at run time are entered when reached
             op = self.spec.ops[key]
-            entry = self.entries[key] = _Entry(kind=_KINDS[type(op)], id=op.id)
+            entry = self.entries[key] = _Entry(kind=cast(OpKind, verb_of(op)), id=op.id)
         return entry
 
     def mock(self, index: int) -> Any:
@@ -356,7 +343,7 @@ class _Run:
         entry = self.entries.get(ref.hashed)
         if entry is None:
             entry = self.entries[ref.hashed] = _Entry(
-                kind=_DYNAMIC_KINDS.get(kind, "step"),
+                kind=cast(OpKind, kind) if kind in _VERBS else "step",
                 id=ref.user_id,
                 dynamic=True,
             )
@@ -436,7 +423,7 @@ class _Run:
         if position is not None:
             return position
         if opcode.id not in self.entries:
-            kind = _OP_KINDS.get(opcode.op)
+            kind = _TRACE_KINDS.get(STEP_KINDS.get(opcode.op, ""))
             if kind is None:
                 raise RunFunctionError(
                     f"the engine reported {opcode.op} for an unknown step id {opcode.id!r}"

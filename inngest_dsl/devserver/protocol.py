@@ -34,6 +34,18 @@ __all__ = [
 BACKOFF_TABLE = (15, 30, 60, 120, 300, 600, 1200, 2400, 3600, 7200)
 """Seconds before retry N+1 after attempt N failed (the last entry repeats)."""
 
+STEP_KINDS = {
+    "StepRun": "Run",
+    "Step": "Run",
+    "StepError": "Run",
+    "StepFailed": "Run",
+    "StepPlanned": "Run",
+    "Sleep": "Sleep",
+    "WaitForEvent": "WaitForEvent",
+    "InvokeFunction": "InvokeFunction",
+}
+"""The kind of step each opcode that names one reports (as run records show it)."""
+
 # Opcode names as the server spells them, looked up case-insensitively.
 _OPCODES = {
     name.lower(): name

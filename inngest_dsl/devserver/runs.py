@@ -44,18 +44,6 @@ INVOKE_TIMEOUT_ERROR = {
 }
 CANCELLED_ERROR = {"name": "Error", "message": "function cancelled"}
 
-_STEP_KINDS = {
-    "StepRun": "Run",
-    "Step": "Run",
-    "StepError": "Run",
-    "StepFailed": "Run",
-    "StepPlanned": "Run",
-    "Sleep": "Sleep",
-    "WaitForEvent": "WaitForEvent",
-    "InvokeFunction": "InvokeFunction",
-}
-
-
 def _duration_text(seconds: float) -> str:
     return _durations.format_duration(datetime.timedelta(seconds=seconds))
 
@@ -494,7 +482,7 @@ class Runs:
         retry_attempt: int | None = None
         retry_due = now
         for op in ops:
-            kind = _STEP_KINDS.get(op.op, op.op)
+            kind = protocol.STEP_KINDS.get(op.op, op.op)
             if op.op in ("StepRun", "Step"):
                 memo = canonical(op.data if op.op == "Step" else {"data": op.data})
                 self._memoise(run, op, kind, "Completed", memo, None, started_at, now)
