@@ -1,4 +1,9 @@
-"""CEL expressions (trigger filters, wait and cancel conditions), compiled once and cached."""
+"""CEL expressions (trigger filters, wait and cancel conditions), compiled once and cached.
+
+The CEL library and its environment load on first use: building them takes longer than the
+rest of `import inngest_dsl`, and most processes (a CLI call, an app with no expression) never
+evaluate one.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +11,14 @@ import functools
 from collections.abc import Mapping
 from typing import Any
 
-import celpy
-from celpy.adapter import json_to_cel
-from celpy.celparser import CELParseError
-
 __all__ = ["compile_expression", "expression_is_true", "expression_problem", "match_expression"]
 
-_environment = celpy.Environment()
+
+@functools.cache
+def _environment() -> Any:
+    import celpy
+
+    return celpy.Environment()
 
 
 def match_expression(path: str) -> str:
@@ -24,8 +30,11 @@ def match_expression(path: str) -> str:
 @functools.lru_cache(maxsize=4096)
 def compile_expression(expression: str) -> Any:
     """A runnable program for `expression`; raises `ValueError` naming the syntax problem."""
+    from celpy.celparser import CELParseError
+
+    environment = _environment()
     try:
-        return _environment.program(_environment.compile(expression))
+        return environment.program(environment.compile(expression))
     except CELParseError as exc:
         where = f"line {exc.line}, column {exc.column}" if exc.line else "unknown position"
         raise ValueError(f"invalid expression {expression!r}: syntax error at {where}") from None
@@ -50,6 +59,9 @@ def expression_is_true(expression: str, variables: Mapping[str, Any]) -> bool:
     Raises `ValueError` if it does not compile; evaluation errors (a missing field,
     mismatched types) propagate as celpy raises them.
     """
+    from celpy import celtypes
+    from celpy.adapter import json_to_cel
+
     program = compile_expression(expression)
     result = program.evaluate({name: json_to_cel(value) for name, value in variables.items()})
-    return isinstance(result, celpy.celtypes.BoolType) and bool(result)
+    return isinstance(result, celtypes.BoolType) and bool(result)
