@@ -16,7 +16,7 @@ import pytest
 
 from inngest_dsl.devserver.cli import main
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.realtime]
 ROOT = Path(__file__).resolve().parents[2]
 
 

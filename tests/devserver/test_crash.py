@@ -14,7 +14,7 @@ from aiohttp import web
 from .conftest import APP_ID, done_response, function_config, op, ops_response, raw_app
 from .dev_process import dev_process, poll, request_json
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.realtime]
 
 
 async def test_sigkill_during_sleep_wait_and_after_accepting_events(tmp_path: Path) -> None:

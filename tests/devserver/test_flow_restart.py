@@ -15,7 +15,7 @@ from aiohttp import web
 from .conftest import APP_ID, done_response, function_config, raw_app
 from .dev_process import dev_process, poll, request_json
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.realtime]
 
 
 async def test_pending_batch_debounce_and_queued_runs_survive_sigkill(tmp_path: Path) -> None:

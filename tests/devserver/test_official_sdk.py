@@ -7,11 +7,15 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from inngest_dsl.devserver import DevServer
 from inngest_dsl.devserver.records import RunStatus
 
 from .conftest import finished_run_of, running_dev_server, send, wait_until
 from .sdk_app import inngest, serve_sdk_app
+
+pytestmark = pytest.mark.realtime  # apps of the official SDK, served over HTTP
 
 
 def _client(server: DevServer, **options: Any) -> inngest.Inngest:

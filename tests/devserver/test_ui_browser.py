@@ -28,7 +28,7 @@ from inngest_dsl.devserver.records import RunStatus
 from .conftest import raw_app, register
 from .ui_flow import EVENT, FUNCTION_ID, checkout, checkout_config
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.realtime]
 
 CHROMIUM_FLAGS = (
     "--headless",

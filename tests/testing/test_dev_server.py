@@ -20,6 +20,8 @@ from inngest_dsl import (
 from inngest_dsl.pytest_plugin import StartDevServer
 from inngest_dsl.testing import DevServerHarness
 
+pytestmark = pytest.mark.realtime  # the harness is a real dev server and app over HTTP
+
 
 class Onboard(InngestFunction, id="onboard", event="test/user.created", retries=1):
     @step("create account")
