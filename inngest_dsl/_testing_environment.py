@@ -152,10 +152,15 @@ class _InProcessApp:
 
 
 class InProcessTransport:
-    """The executor's transport in a test environment: apps by URL, called directly."""
+    """The executor's transport in a test environment: apps by URL, called directly.
 
-    def __init__(self, clock: VirtualClock) -> None:
+    A call still running after `timeout` real seconds (a body stuck on something that never
+    comes) fails as a timed-out HTTP call would, so a test reports it instead of hanging.
+    """
+
+    def __init__(self, clock: VirtualClock, timeout: float) -> None:
         self._clock = clock
+        self._timeout = timeout
         self._apps: dict[str, AppCall] = {}
 
     def add(self, url: str, app: AppCall) -> None:
@@ -169,7 +174,16 @@ class InProcessTransport:
         if app is None:
             message = f"{url}: no app at this URL in the test environment"
             return CallOutcome(error=error_object("ConnectionError", message))
-        status, headers, payload = await app(function.id, step_id, body)
+        try:
+            status, headers, payload = await asyncio.wait_for(
+                app(function.id, step_id, body), self._timeout
+            )
+        except asyncio.TimeoutError:
+            message = (
+                f"{url}: the call of {function.id} (step {step_id}) was still running after "
+                f"{self._timeout:g} s of real time"
+            )
+            return CallOutcome(error=error_object("TimeoutError", message))
         return interpret_response(status, headers, payload, self._clock.now())
 
 
@@ -249,7 +263,8 @@ class TestEnvironment:
     handlers and the functions they invoke by class come along. `steps` mocks blocks and
     `ctx.step.run` steps by id in every function (the value is the result; an exception
     instance is raised instead). `now` is the virtual start (default: the real time now);
-    `retry_interval` fixes the seconds between retries (default: the dev server's backoff).
+    `retry_interval` fixes the seconds between retries (default: the dev server's backoff);
+    `call_timeout` is how many real seconds a call may take before it fails as timed out.
     """
 
     __test__ = False  # not a test class, whatever pytest thinks of the name
@@ -262,20 +277,21 @@ class TestEnvironment:
         app_id: str = "test-app",
         steps: Mapping[Any, Any] | None = None,
         retry_interval: float | None = None,
+        call_timeout: float = 60.0,
     ) -> None:
         self._start = _start_instant(now)
-        self.clock = VirtualClock(self._start.timestamp())
-        self.transport = InProcessTransport(self.clock)
-        self.store = Store(":memory:")
-        self.engine = Engine(
-            self.store, self.transport, self.clock, retry_interval=retry_interval
-        )
-        self.time = VirtualTime(self.engine.executor, self.clock)
         self.app_id = app_id
         self.client = self._make_client()
         self._specs = self._with_callees([_spec(f) for f in functions])
         self._hooks = self._make_hooks(steps or {})
         self._attempts: dict[str, int] = {}
+        self.clock = VirtualClock(self._start.timestamp())
+        self.transport = InProcessTransport(self.clock, call_timeout)
+        self.store = Store(":memory:")
+        self.engine = Engine(
+            self.store, self.transport, self.clock, retry_interval=retry_interval
+        )
+        self.time = VirtualTime(self.engine.executor, self.clock)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._started = False
 
@@ -504,10 +520,12 @@ class SyncTestEnvironment:
     __test__ = False
 
     def __init__(self, functions: Iterable[type | FunctionSpec] = (), **options: Any) -> None:
-        self._loop = asyncio.new_event_loop()
         self.environment = TestEnvironment(functions, **options)
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def _run(self, awaitable: Awaitable[_T]) -> _T:
+        if self._loop is None:
+            raise RuntimeError("use SyncTestEnvironment in a `with` statement")
         return self._loop.run_until_complete(awaitable)
 
     def __enter__(self) -> SyncTestEnvironment:
@@ -516,10 +534,12 @@ class SyncTestEnvironment:
         except RuntimeError:
             pass
         else:
+            self.environment.store.close()
             raise RuntimeError(
                 "SyncTestEnvironment was used inside a running event loop (an async test?); "
                 "use `async with TestEnvironment(...)` there"
             )
+        self._loop = asyncio.new_event_loop()
         self._run(self.environment.start())
         return self
 
@@ -527,7 +547,9 @@ class SyncTestEnvironment:
         try:
             self._run(self.environment.close())
         finally:
-            self._loop.close()
+            if self._loop is not None:
+                self._loop.close()
+                self._loop = None
 
     @property
     def now(self) -> _dt.datetime:
