@@ -18,7 +18,6 @@ from types import TracebackType
 from typing import Any, Protocol, TypeVar
 
 from inngest_dsl._dsl import spec_of
-from inngest_dsl._durations import parse_instant
 from inngest_dsl._dynamic import NO_MOCK
 from inngest_dsl._event import Event
 from inngest_dsl._execution import ExecutionPlan, plan_for
@@ -36,7 +35,7 @@ from inngest_dsl._spec import FunctionSpec, RunOp, StepOp
 from inngest_dsl._testing_client import CapturingClient
 from inngest_dsl._testing_devserver import ServerRun
 from inngest_dsl._testing_instrument import NOT_MOCKED, current_observer, instrumented
-from inngest_dsl._testing_time import TestEnvironmentError, VirtualTime
+from inngest_dsl._testing_time import TestEnvironmentError, VirtualTime, start_instant
 from inngest_dsl._wire import CallRequest, WireError, decode_call_request
 from inngest_dsl.client import SendableEvents, _to_events
 from inngest_dsl.devserver.api import run_json
@@ -224,15 +223,6 @@ class _EnvironmentClient(CapturingClient):
             self._sent_ids.extend(ids)
 
 
-def _start_instant(now: _dt.datetime | str | None) -> _dt.datetime:
-    if now is None:
-        return parse_instant(_dt.datetime.now(_dt.timezone.utc))
-    try:
-        return parse_instant(now)
-    except (TypeError, ValueError) as exc:
-        raise TestEnvironmentError(f"now=: {exc}") from None
-
-
 def _spec(function: type | FunctionSpec) -> FunctionSpec:
     return function if isinstance(function, FunctionSpec) else spec_of(function)
 
@@ -249,7 +239,7 @@ def adds_steps(spec: FunctionSpec) -> bool:
     )
 
 
-class TestEnvironment:
+class TestEnvironment(VirtualTime):
     """The dev server's engine in memory on virtual time, calling `functions` in-process.
 
     ```python
@@ -279,7 +269,7 @@ class TestEnvironment:
         retry_interval: float | None = None,
         call_timeout: float = 60.0,
     ) -> None:
-        self._start = _start_instant(now)
+        self._start = start_instant(now)
         self.app_id = app_id
         self.client = self._make_client()
         self._specs = self._with_callees([_spec(f) for f in functions])
@@ -291,7 +281,7 @@ class TestEnvironment:
         self.engine = Engine(
             self.store, self.transport, self.clock, retry_interval=retry_interval
         )
-        self.time = VirtualTime(self.engine.executor, self.clock)
+        super().__init__(self.engine.executor, self.clock)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._started = False
 
@@ -390,39 +380,6 @@ class TestEnvironment:
         tb: TracebackType | None,
     ) -> None:
         await self.close()
-
-    # -- time ---------------------------------------------------------------------------------
-
-    @property
-    def now(self) -> _dt.datetime:
-        """The virtual time, in UTC."""
-        return _dt.datetime.fromtimestamp(self.clock.now(), _dt.timezone.utc)
-
-    async def settle(self) -> None:
-        """Let everything happen that can without time passing: calls, their follow-ups,
-        timers due now. Returns when the engine is idle until the clock moves."""
-        await self.time.settle()
-
-    async def advance(self, duration: str | float | _dt.timedelta) -> None:
-        """Move virtual time on by `duration` ("10m", a `timedelta`, or seconds); everything
-        due in between happens, in order, each at its own time."""
-        await self.time.advance(duration)
-
-    async def advance_to(self, instant: _dt.datetime | str | float) -> None:
-        """Move virtual time on to `instant` (a datetime, RFC 3339 text, or epoch seconds)."""
-        await self.time.advance_to(instant)
-
-    async def run_until(
-        self,
-        condition: Callable[[], bool | Awaitable[bool]],
-        *,
-        within: str | float | _dt.timedelta = "1d",
-    ) -> None:
-        """Move time on, timer by timer, until `condition()` holds (checked after each step).
-
-        Raises `TestEnvironmentError` if it does not hold by `within` of virtual time.
-        """
-        await self.time.run_until(condition, within=within)
 
     # -- events -------------------------------------------------------------------------------
 

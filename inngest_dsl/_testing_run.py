@@ -40,6 +40,7 @@ from inngest_dsl._testing_client import CapturingClient
 from inngest_dsl._testing_environment import CallHooks, TestEnvironment, adds_steps
 from inngest_dsl._testing_instrument import NOT_MOCKED, instrumented
 from inngest_dsl._testing_result import ErrorInfo, OpKind, RunResult, RunStatus, TraceOp
+from inngest_dsl._testing_time import TestEnvironmentError, start_instant
 from inngest_dsl._wire import CallRequest, ErrorBody, Opcode, dumps
 from inngest_dsl.devserver.protocol import STEP_KINDS, canonical
 from inngest_dsl.devserver.records import RunRecord
@@ -210,12 +211,10 @@ def _waits(spec: FunctionSpec, waits: Mapping[Any, Any] | None) -> tuple[dict[st
 
 
 def _start_time(now: _dt.datetime | str | None) -> _dt.datetime:
-    if now is None:
-        return parse_instant(_dt.datetime.now(_dt.timezone.utc))
     try:
-        return parse_instant(now)
-    except (TypeError, ValueError) as exc:
-        raise RunFunctionError(f"now=: {exc}") from None
+        return start_instant(now)
+    except TestEnvironmentError as exc:
+        raise RunFunctionError(str(exc)) from None
 
 
 # ---------------------------------------------------------------------------------------------

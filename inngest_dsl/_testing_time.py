@@ -17,7 +17,7 @@ from inngest_dsl.devserver.clock import VirtualClock
 from inngest_dsl.devserver.executor import Executor
 from inngest_dsl.errors import InngestError
 
-__all__ = ["TestEnvironmentError", "VirtualTime"]
+__all__ = ["TestEnvironmentError", "VirtualTime", "start_instant"]
 
 
 class TestEnvironmentError(InngestError):
@@ -40,6 +40,16 @@ def _seconds(value: str | float | _dt.timedelta, what: str) -> float:
         raise TestEnvironmentError(f"{what}: time only moves forward, got {value!r}")
     return seconds
 
+
+
+def start_instant(now: _dt.datetime | str | None) -> _dt.datetime:
+    """Where virtual time starts: `now` (a datetime or RFC 3339 text), else the real time."""
+    if now is None:
+        return parse_instant(_dt.datetime.now(_dt.timezone.utc))
+    try:
+        return parse_instant(now)
+    except (TypeError, ValueError) as exc:
+        raise TestEnvironmentError(f"now=: {exc}") from None
 
 
 class VirtualTime:
