@@ -40,6 +40,7 @@ from inngest_dsl import (
     on_failure,
     parallel,
     run,
+    send_event,
     sleep,
     sleep_until,
     step,
@@ -867,6 +868,17 @@ class Debounced(
         return {"last": ctx.event.data["n"]}
 
 
+class CappedDebounce(
+    InngestFunction,
+    id="capped-debounce",
+    event="table/capped",
+    debounce=Debounce(period="5m", timeout="10m"),
+):
+    @step("work")
+    def work(self, ctx: Context) -> dict[str, int]:
+        return {"last": ctx.event.data["n"]}
+
+
 class Batched(
     InngestFunction,
     id="batched",
@@ -921,6 +933,28 @@ class CancelSingleton(
     sleep("1h")
 
 
+class Announce(InngestFunction, id="announce", event="table/published"):
+    @send_event("tell the world")
+    def tell(self, ctx: Context) -> list[dict[str, Any]]:
+        doc = ctx.event.data["doc"]
+        return [
+            {"name": "table/announced", "data": {"doc": doc, "to": "feed"}},
+            {"name": "table/announced", "data": {"doc": doc, "to": "mail"}},
+        ]
+
+
+class Listen(InngestFunction, id="listen", event="table/announced"):
+    @step("hear")
+    def hear(self, ctx: Context) -> dict[str, Any]:
+        return {"heard": ctx.event.data["doc"], "via": ctx.event.data["to"]}
+
+
+class Morning(InngestFunction, id="morning", cron="0 9 * * *"):
+    @step("report")
+    def report(self, ctx: Context) -> dict[str, Any]:
+        return {"scheduled": ctx.event.data["scheduledAt"]}
+
+
 class ShipOrder(InngestFunction, id="ship-order", event="table/paid", retries=0):
     @step("book courier")
     def book(self, ctx: Context) -> None:
@@ -933,6 +967,11 @@ class ShipOrder(InngestFunction, id="ship-order", event="table/paid", retries=0)
             "because": failure.error.message,
             "error": failure.error.name,
         }
+
+
+_EVERY_FOUR_MINUTES: tuple[Action, ...] = tuple(
+    action for n in range(5) for action in (send("table/capped", {"n": n}), Advance("4m"))
+)
 
 
 def _work(n: int, at: float) -> Run:
@@ -1086,6 +1125,65 @@ FLOW_CASES = [
                 reason="singleton",
             ),
             Run("cancel-singleton", "Completed", output={"work": 2}, queued=600, ended=4200),
+        ),
+    ),
+    Case(
+        "debounce-timeout",
+        (CappedDebounce,),
+        # Events every 4 minutes never leave a quiet 5 minutes, but the timeout caps the wait
+        # at 10 minutes after the first: the run starts then, with the latest event so far.
+        (*_EVERY_FOUR_MINUTES, Advance("1h")),
+        (
+            Run("capped-debounce", "Completed", output={"last": 2}, queued=600, ended=600),
+            Run("capped-debounce", "Completed", output={"last": 4}, queued=16 * 60 + 300),
+        ),
+    ),
+    Case(
+        "event-id-dedup",
+        (Quote,),
+        # The same event id twice (a retried send): one run.
+        (
+            send("table/quote", {"qty": 2}, id="quote-1"),
+            Advance("1m"),
+            send("table/quote", {"qty": 2}, id="quote-1"),
+        ),
+        (Run("quote", "Completed", output={"price": 20}, queued=0, ended=0),),
+    ),
+    Case(
+        "send-event",
+        (Announce, Listen),
+        (send("table/published", {"doc": 9}),),
+        (
+            Run(
+                "announce",
+                "Completed",
+                output=UNCHECKED,  # the ids of the events sent, derived from the run's id
+                steps=(Step("tell the world", "Completed", ended=0),),
+                ended=0,
+            ),
+            Run("listen", "Completed", output={"heard": 9, "via": "feed"}, queued=0, ended=0),
+            Run("listen", "Completed", output={"heard": 9, "via": "mail"}, queued=0, ended=0),
+        ),
+    ),
+    Case(
+        "cron",
+        (Morning,),
+        (Advance("2d"),),
+        (
+            Run(
+                "morning",
+                "Completed",
+                output={"scheduled": "2026-01-01T09:00:00.000Z"},
+                queued=9 * 3600,
+                ended=9 * 3600,
+            ),
+            Run(
+                "morning",
+                "Completed",
+                output={"scheduled": "2026-01-02T09:00:00.000Z"},
+                queued=33 * 3600,
+                ended=33 * 3600,
+            ),
         ),
     ),
     Case(

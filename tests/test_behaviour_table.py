@@ -106,8 +106,10 @@ def _view(run: ServerRun, expected: Run | None, ordered_steps: bool) -> Run:
     return Run(
         function=_short_id(run.function_id),
         status=run.status,
-        output=run.output,
-        error=(error["name"], error["message"]) if isinstance(error, dict) else error,
+        output=checked("output", run.output),
+        error=checked(
+            "error", (error["name"], error["message"]) if isinstance(error, dict) else error
+        ),
         steps=steps,
         queued=checked("queued", _offset(run.raw["queued_at"])),
         started=checked("started", _offset(run.raw["started_at"])),
