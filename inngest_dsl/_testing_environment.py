@@ -45,6 +45,7 @@ from inngest_dsl.devserver.events import EventValidationError, normalise_events
 from inngest_dsl.devserver.functions import FunctionInfo, RegistrationError, validate_registration
 from inngest_dsl.devserver.protocol import CallOutcome, error_object, interpret_response
 from inngest_dsl.devserver.records import RunRecord, RunStatus
+from inngest_dsl.devserver.runs import CANCELLED_BY_API
 from inngest_dsl.devserver.store import Store
 from inngest_dsl.errors import InngestError
 
@@ -454,7 +455,7 @@ class TestEnvironment(VirtualTime):
         if record is None:
             raise TestEnvironmentError(f"no run {run_id!r}")
         with self.engine.runs.transaction():
-            self.engine.runs.cancel_run(run_id, self.clock.now(), "cancelled by the test")
+            self.engine.runs.cancel_run(run_id, self.clock.now(), CANCELLED_BY_API)
         await self.settle()
         return await self.run(run_id)
 

@@ -17,6 +17,7 @@ from inngest_dsl import _durations, _signing
 from inngest_dsl.devserver.events import EventValidationError, ids_from_seed, normalise_events
 from inngest_dsl.devserver.functions import RegistrationError, validate_registration
 from inngest_dsl.devserver.records import EventRecord, RunRecord, RunStatus, StepRecord
+from inngest_dsl.devserver.runs import CANCELLED_BY_API
 from inngest_dsl.devserver.sync import SyncError
 
 if TYPE_CHECKING:
@@ -278,7 +279,7 @@ class Api:
             return _error(404, "run not found")
         with self.server.runs.transaction():
             now = self.server.clock.now()
-            self.server.runs.cancel_run(run_id, now, "cancelled through the API")
+            self.server.runs.cancel_run(run_id, now, CANCELLED_BY_API)
         refreshed = self.server.store.get_run(run_id)
         return _json({"data": run_json(refreshed or run)})
 

@@ -43,6 +43,8 @@ INVOKE_TIMEOUT_ERROR = {
     "message": "Timed out waiting for invoked function to complete",
 }
 CANCELLED_ERROR = {"name": "Error", "message": "function cancelled"}
+CANCELLED_BY_API = "cancelled through the API"
+"""The reason a run cancelled with `POST /v1/runs/{id}/cancel` (or a test's `cancel`) shows."""
 
 def _duration_text(seconds: float) -> str:
     return _durations.format_duration(datetime.timedelta(seconds=seconds))
