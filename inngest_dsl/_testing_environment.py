@@ -400,6 +400,21 @@ class TestEnvironment:
         """
         await self.time.run_until(condition, within=within)
 
+    async def sleep(self, duration: str | float | _dt.timedelta) -> None:
+        """From inside a step body: take `duration` of virtual time, as slow work would.
+
+        ```python
+        @step("export")
+        async def export(self, ctx: Context) -> None:
+            await env.sleep("5m")  # the call holds its concurrency slot for five minutes
+        ```
+
+        The call stays in flight while the clock moves on, and time moves only when the test
+        says so: `settle()` returns while a body sleeps, and `advance()` or `run_until()` wake
+        it when its time comes. Await it in the body itself, not in a task of its own.
+        """
+        await self.time.sleep(duration)
+
     # -- events -------------------------------------------------------------------------------
 
     async def _deliver(self, batch: Sequence[Event]) -> list[str]:
@@ -532,6 +547,10 @@ class SyncTestEnvironment:
     def sent_events(self) -> list[Event]:
         """`TestEnvironment.sent_events`."""
         return self.environment.sent_events
+
+    async def sleep(self, duration: str | float | _dt.timedelta) -> None:
+        """`TestEnvironment.sleep`, for async step bodies (it is awaited in the body)."""
+        await self.environment.sleep(duration)
 
     def send(self, events: SendableEvents) -> list[str]:
         """`TestEnvironment.send`."""

@@ -13,7 +13,7 @@ import inspect
 from collections.abc import Awaitable, Callable
 
 from inngest_dsl._durations import parse_duration, parse_instant
-from inngest_dsl.devserver.clock import VirtualClock
+from inngest_dsl.devserver.clock import Timer, VirtualClock
 from inngest_dsl.devserver.executor import Executor
 from inngest_dsl.errors import InngestError
 
@@ -48,6 +48,9 @@ class VirtualTime:
     def __init__(self, executor: Executor, clock: VirtualClock) -> None:
         self.executor = executor
         self.clock = clock
+        self._sleeping: set[asyncio.Task[object]] = set()
+        """Calls in flight whose step body is in `sleep()`: busy, but only until a timer."""
+        self._slept: asyncio.Future[None] | None = None
 
     @property
     def now(self) -> _dt.datetime:
@@ -61,16 +64,50 @@ class VirtualTime:
         while True:
             await asyncio.sleep(0)
             self.clock.fire_due()
-            tasks = executor.in_flight
+            tasks = executor.in_flight - self._sleeping
             if tasks:
-                await asyncio.wait(tasks)
+                # Until they end, or one of them starts sleeping in virtual time.
+                self._slept = asyncio.get_running_loop().create_future()
+                await asyncio.wait({*tasks, self._slept}, return_when=asyncio.FIRST_COMPLETED)
+                self._slept = None
                 continue
             due = self.clock.next_at()
             if due is not None and due <= self.clock.now():
                 continue
             await asyncio.sleep(0)
-            if not executor.in_flight and not self._due_now():
+            if not executor.in_flight - self._sleeping and not self._due_now():
                 return
+
+    async def sleep(self, duration: str | float | _dt.timedelta) -> None:
+        """From inside a step body: take `duration` of virtual time, as slow work would.
+
+        The call stays in flight (it keeps its concurrency slot) while the clock moves on;
+        `settle()` counts it as waiting for a timer, so `advance()` and `run_until()` move
+        time past it. Await it in the body itself, not in a task of its own.
+        """
+        seconds = _seconds(duration, "sleep()")
+        task = asyncio.current_task()
+        if task is None or task not in self.executor.in_flight:
+            raise TestEnvironmentError(
+                "sleep() is for step bodies, awaited in the body itself: only a call in "
+                "flight can take virtual time"
+            )
+        woken = asyncio.get_running_loop().create_future()
+
+        def wake() -> None:
+            self._sleeping.discard(task)  # busy again from now, before it even resumes
+            if not woken.done():
+                woken.set_result(None)
+
+        timer: Timer = self.clock.call_at(self.clock.now() + seconds, wake)
+        self._sleeping.add(task)
+        if self._slept is not None and not self._slept.done():
+            self._slept.set_result(None)
+        try:
+            await woken
+        finally:
+            timer.cancel()
+            self._sleeping.discard(task)
 
     def _due_now(self) -> bool:
         due = self.clock.next_at()
