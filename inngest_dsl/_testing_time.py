@@ -60,11 +60,10 @@ class VirtualTime:
     async def settle(self) -> None:
         """Let everything happen that can without time passing: calls, their follow-ups,
         timers due now. Returns when the engine is idle until the clock moves."""
-        executor = self.executor
         while True:
             await asyncio.sleep(0)
             self.clock.fire_due()
-            tasks = executor.in_flight - self._sleeping
+            tasks = self._busy()
             if tasks:
                 # Until they end, or one of them starts sleeping in virtual time.
                 self._slept = asyncio.get_running_loop().create_future()
@@ -75,8 +74,14 @@ class VirtualTime:
             if due is not None and due <= self.clock.now():
                 continue
             await asyncio.sleep(0)
-            if not executor.in_flight - self._sleeping and not self._due_now():
+            if not self._busy() and not self._due_now():
                 return
+
+    def _busy(self) -> frozenset[asyncio.Task[None]]:
+        """The calls in flight that can get on without the clock moving: not those whose body
+        sleeps in virtual time, nor those waiting for a server-wide slot such calls hold."""
+        executor = self.executor
+        return executor.in_flight - self._sleeping - executor.waiting_for_a_slot
 
     async def sleep(self, duration: str | float | _dt.timedelta) -> None:
         """From inside a step body: take `duration` of virtual time, as slow work would.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 
 import pytest
 
@@ -41,3 +42,23 @@ async def test_sleep_is_for_step_bodies() -> None:
     async with environment([Slow]) as env:
         with pytest.raises(TestEnvironmentError, match="step bodies"):
             await env.sleep("1s")
+
+
+class Unlimited(InngestFunction, id="unlimited", event="env/unlimited"):
+    @step("work")
+    async def work(self, ctx: Context) -> str:
+        await busy("1s")
+        return "done"
+
+
+async def test_calls_beyond_the_servers_slots_wait_for_a_sleeping_call_to_end() -> None:
+    """The dev server makes at most 64 calls at once; the 65th waits for a slot, not forever."""
+    async with environment([Unlimited]) as env:
+        await env.send([{"name": "env/unlimited"} for _ in range(65)])
+        await env.run_until(lambda: env.store.count_runs().get("Completed", 0) == 65)
+
+        runs = await env.runs(Unlimited)
+    starts = Counter(
+        instant(run.step("work")["started_at"]) - instant(runs[0].raw["queued_at"]) for run in runs
+    )
+    assert starts == {dt.timedelta(0): 64, dt.timedelta(seconds=1): 1}
