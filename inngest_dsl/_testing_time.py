@@ -13,7 +13,7 @@ import inspect
 from collections.abc import Awaitable, Callable
 
 from inngest_dsl._durations import parse_duration, parse_instant
-from inngest_dsl.devserver.clock import VirtualClock
+from inngest_dsl.devserver.clock import Timer, VirtualClock
 from inngest_dsl.devserver.executor import Executor
 from inngest_dsl.errors import InngestError
 
@@ -58,6 +58,9 @@ class VirtualTime:
     def __init__(self, executor: Executor, clock: VirtualClock) -> None:
         self.executor = executor
         self.clock = clock
+        self._sleeping: set[asyncio.Task[object]] = set()
+        """Calls in flight whose step body is in `sleep()`: busy, but only until a timer."""
+        self._slept: asyncio.Future[None] | None = None
 
     @property
     def now(self) -> _dt.datetime:
@@ -67,20 +70,65 @@ class VirtualTime:
     async def settle(self) -> None:
         """Let everything happen that can without time passing: calls, their follow-ups,
         timers due now. Returns when the engine is idle until the clock moves."""
-        executor = self.executor
         while True:
             await asyncio.sleep(0)
             self.clock.fire_due()
-            tasks = executor.in_flight
+            tasks = self._busy()
             if tasks:
-                await asyncio.wait(tasks)
+                # Until they end, or one of them starts sleeping in virtual time.
+                self._slept = asyncio.get_running_loop().create_future()
+                await asyncio.wait({*tasks, self._slept}, return_when=asyncio.FIRST_COMPLETED)
+                self._slept = None
                 continue
             due = self.clock.next_at()
             if due is not None and due <= self.clock.now():
                 continue
             await asyncio.sleep(0)
-            if not executor.in_flight and not self._due_now():
+            if not self._busy() and not self._due_now():
                 return
+
+    def _busy(self) -> frozenset[asyncio.Task[None]]:
+        """The calls in flight that can get on without the clock moving: not those whose body
+        sleeps in virtual time, nor those waiting for a server-wide slot such calls hold."""
+        executor = self.executor
+        return executor.in_flight - self._sleeping - executor.waiting_for_a_slot
+
+    async def sleep(self, duration: str | float | _dt.timedelta) -> None:
+        """From inside a step body: take `duration` of virtual time, as slow work would.
+
+        ```python
+        @step("export")
+        async def export(self, ctx: Context) -> None:
+            await env.sleep("5m")  # the call holds its concurrency slot for five minutes
+        ```
+
+        The call stays in flight (it keeps its concurrency slot) while the clock moves on;
+        `settle()` counts it as waiting for a timer, so `advance()` and `run_until()` move
+        time past it. Await it in the body itself, not in a task of its own.
+        """
+        seconds = _seconds(duration, "sleep()")
+        task = asyncio.current_task()
+        if task is None or task not in self.executor.in_flight:
+            raise TestEnvironmentError(
+                "sleep() is for step bodies, awaited in the body itself: only a call in "
+                "flight can take virtual time"
+            )
+        woken = asyncio.get_running_loop().create_future()
+
+        def wake() -> None:
+            self._sleeping.discard(task)  # busy again from now, before it even resumes
+            if not woken.done():
+                woken.set_result(None)
+
+        timer: Timer = self.clock.call_at(self.clock.now() + seconds, wake)
+        self._sleeping.add(task)
+        if self._slept is not None and not self._slept.done():
+            self._slept.set_result(None)
+        try:
+            await woken
+        finally:
+            timer.cancel()
+            self._sleeping.discard(task)
 
     def _due_now(self) -> bool:
         due = self.clock.next_at()

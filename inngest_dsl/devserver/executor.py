@@ -106,6 +106,8 @@ class Executor:
         self._runs = runs
         self._transport = transport
         self._slots = asyncio.Semaphore(concurrency)
+        self._concurrency = concurrency
+        self._calling: set[asyncio.Task[object]] = set()
         self._clock = clock
         self._heap: list[tuple[float, int, QueueItem]] = []
         self._timer: Timer | None = None
@@ -147,6 +149,14 @@ class Executor:
     def in_flight(self) -> frozenset[asyncio.Task[None]]:
         """The calls under way now (the testing kit awaits them before moving time on)."""
         return frozenset(self._tasks)
+
+    @property
+    def waiting_for_a_slot(self) -> frozenset[asyncio.Task[None]]:
+        """Calls in flight that wait for a server-wide slot while every slot is taken: they
+        move only when a call that holds one ends (the testing kit does not await them)."""
+        if len(self._calling) < self._concurrency:
+            return frozenset()
+        return frozenset(task for task in self._tasks if task not in self._calling)
 
     def _arm(self) -> None:
         """Keep one clock timer set for the earliest queue item."""
@@ -211,7 +221,13 @@ class Executor:
     async def _call(self, item: QueueItem, ticket: Ticket) -> None:
         try:
             async with self._slots:
-                await self._call_guarded(item)
+                task = asyncio.current_task()
+                assert task is not None  # a call always runs as a task of its own
+                self._calling.add(task)
+                try:
+                    await self._call_guarded(item)
+                finally:
+                    self._calling.discard(task)
         finally:
             self.gates.release(ticket)
 

@@ -1,22 +1,36 @@
-"""An app written with this package's class DSL and aiohttp `serve` runs on the dev server."""
+"""An app written with this package's class DSL and aiohttp `serve` runs on the dev server.
+
+One test runs the whole product as a user starts it: the dev server on its port and the wall
+clock, the app on another port, events and calls over HTTP (`realtime`: real HTTP on real time
+is its point). The same function also runs on the dev server's engine in a `TestEnvironment`,
+on virtual time; and a signed dev server syncs a Cloud-mode app over HTTP in-band, on a
+virtual clock.
+"""
 
 from __future__ import annotations
 
-import datetime
 import socket
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp import web
 
 from inngest_dsl import Context, Inngest, InngestFunction, sleep, step, wait_for_event
+from inngest_dsl._testing_time import VirtualTime
 from inngest_dsl.aiohttp import serve
-from inngest_dsl.devserver import DevServer
+from inngest_dsl.devserver import DevServer, DevServerConfig
+from inngest_dsl.devserver.clock import VirtualClock
 from inngest_dsl.devserver.records import RunStatus
 
-from .conftest import finished_run_of, running_dev_server, send, wait_until
+from .conftest import finished_run_of, send, wait_until
+from .dsl_env import START, ended, environment, instant, run_of, step_status
 
 executed: Counter[str] = Counter()
+
+PATIENCE = 60.0
+"""Seconds the real-time test waits at most for what takes milliseconds (never a margin)."""
 
 
 class Onboarding(InngestFunction, id="onboarding", event="dsl/signup"):
@@ -27,7 +41,7 @@ class Onboarding(InngestFunction, id="onboarding", event="dsl/signup"):
 
     sleep("200ms")
 
-    confirmed = wait_for_event("dsl/confirmed", timeout="10s", match="data.user")
+    confirmed = wait_for_event("dsl/confirmed", timeout="1h", match="data.user")
 
     @step("wrap up")
     async def wrap_up(self, ctx: Context) -> dict[str, Any]:
@@ -35,6 +49,7 @@ class Onboarding(InngestFunction, id="onboarding", event="dsl/signup"):
         return {"confirmed": ctx.data["dsl/confirmed"] is not None}
 
 
+@pytest.mark.realtime
 async def test_class_dsl_app_runs_to_completion(dev_server: DevServer) -> None:
     executed.clear()
     client = Inngest(
@@ -51,14 +66,35 @@ async def test_class_dsl_app_runs_to_completion(dev_server: DevServer) -> None:
         await dev_server.syncer.sync(f"http://127.0.0.1:{port}/api/inngest")
         assert "dsl-onboarding" in dev_server.registry.functions
         await send(dev_server, {"name": "dsl/signup", "data": {"user": "ada"}})
-        await wait_until(lambda: bool(dev_server.store.pauses_for_event("dsl/confirmed")))
+        await wait_until(
+            lambda: bool(dev_server.store.pauses_for_event("dsl/confirmed")), timeout=PATIENCE
+        )
         await send(dev_server, {"name": "dsl/confirmed", "data": {"user": "bob"}})
         await send(dev_server, {"name": "dsl/confirmed", "data": {"user": "ada"}})
-        run = await finished_run_of(dev_server, "dsl-onboarding")
+        run = await finished_run_of(dev_server, "dsl-onboarding", timeout=PATIENCE)
     finally:
         await runner.cleanup()
         await client.close()
     assert run.status == RunStatus.COMPLETED
+    assert run.output["welcomed"] == "ada"
+    assert run.output["confirmed"] is True
+    assert executed == {"welcome": 1, "wrap up": 1}
+
+
+async def test_class_dsl_app_runs_to_completion_on_virtual_time() -> None:
+    executed.clear()
+    async with environment([Onboarding], app_id="dsl") as env:
+        [signup] = await env.send({"name": "dsl/signup", "data": {"user": "ada"}})
+        assert await step_status(env, signup, "sleep 200ms") == "Sleeping"
+        await env.advance("200ms")
+        assert await step_status(env, signup, "dsl/confirmed") == "Waiting"
+
+        await env.send({"name": "dsl/confirmed", "data": {"user": "bob"}})
+        assert (await run_of(env, signup)).status == "Running"  # not bob's confirmation
+        await env.send({"name": "dsl/confirmed", "data": {"user": "ada"}})
+        run = await ended(env, signup)
+
+    assert run.function_id == "dsl-onboarding"
     assert run.output["welcomed"] == "ada"
     assert run.output["confirmed"] is True
     assert executed == {"welcome": 1, "wrap up": 1}
@@ -70,12 +106,9 @@ class Ticker(InngestFunction, id="ticker", cron="* * * * *"):
         return {"fired_by": ctx.event.name}
 
 
-async def test_signed_dev_server_syncs_a_cloud_mode_app_in_band(tmp_path: Any) -> None:
+async def test_signed_dev_server_syncs_a_cloud_mode_app_in_band(tmp_path: Path) -> None:
     """The app answers with its configuration; it never calls its (Cloud) API origin."""
     key = "signkey-test-12345678"
-
-    def soon(expr: str, after: datetime.datetime) -> datetime.datetime:
-        return after + datetime.timedelta(milliseconds=100)
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -90,16 +123,28 @@ async def test_signed_dev_server_syncs_a_cloud_mode_app_in_band(tmp_path: Any) -
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    server = DevServer(
+        DevServerConfig(port=0, db=str(tmp_path / "db"), signing_key=key, poll_interval=3600.0)
+    )
+    clock = VirtualClock(instant(START).timestamp())
+    server.clock = clock  # HTTP for real, time on a clock the test moves
     try:
-        async with running_dev_server(
-            str(tmp_path / "db"), signing_key=key, next_fire=soon
-        ) as server:
+        async with server:
+            virtual = VirtualTime(server.engine.executor, clock)
             await server.syncer.sync(f"http://127.0.0.1:{port}/api/inngest")
             assert "dsl-ticker" in server.registry.functions
-            # Registered in-band, the cron function is scheduled at once.
-            run = await finished_run_of(server, "dsl-ticker")
+
+            # Registered in-band, the cron function is scheduled at once: its first minute
+            # comes, and the tick runs (calling the app over HTTP).
+            def ticked() -> bool:
+                runs = server.store.list_runs(function_id="dsl-ticker")
+                return bool(runs) and runs[0].status in RunStatus.FINAL
+
+            await virtual.run_until(ticked, within="1m")
+            [run] = server.store.list_runs(function_id="dsl-ticker")
     finally:
         await runner.cleanup()
         await client.close()
     assert run.status == RunStatus.COMPLETED
     assert run.output == {"fired_by": "inngest/scheduled.timer"}
+    assert run.queued_at == instant("2026-01-01T00:01:00Z").timestamp()

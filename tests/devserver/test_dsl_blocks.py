@@ -1,4 +1,8 @@
-"""Parallel groups, invoke and send_event of the class DSL, run by the embedded dev server."""
+"""Parallel groups, invoke and send_event of the class DSL, run by the dev server's engine.
+
+The functions run in a `TestEnvironment`: the dev server's engine in memory, on virtual time,
+calling them in-process.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,8 @@ from inngest_dsl import (
     sleep,
     step,
 )
-from inngest_dsl.pytest_plugin import StartDevServer
+
+from .dsl_env import ended, environment
 
 
 class Quote(InngestFunction, id="quote", event="blocks/quote"):
@@ -51,24 +56,22 @@ class Listener(InngestFunction, id="listener", event="blocks/checked-out"):
         return {"heard": ctx.event.data["price"]}
 
 
-async def test_parallel_invoke_and_send_event_run_on_the_dev_server(
-    inngest_dev_server: StartDevServer,
-) -> None:
-    server = await inngest_dev_server([Checkout, Quote, Listener])
-    [event_id] = await server.send("blocks/checkout", {"qty": 3})
+async def test_parallel_invoke_and_send_event_run_on_the_dev_server() -> None:
+    async with environment([Checkout, Quote, Listener]) as env:
+        [event_id] = await env.send({"name": "blocks/checkout", "data": {"qty": 3}})
 
-    run = await server.wait_for_run(event_id, "Completed", function=Checkout)
+        run = await ended(env, event_id, "Completed", function=Checkout)
 
-    assert run.output["reserved"] is True
-    assert run.output["score"] == 7
-    assert run.output["price"] == 30
-    [sent_id] = run.output["announce"]
-    assert run.step("get quote")["kind"] == "InvokeFunction"
-    assert {run.step(name)["status"] for name in ("reserve", "score", "sleep 100ms")} == {
-        "Completed"
-    }
-    heard = await server.wait_for_run(sent_id, "Completed", function=Listener)
-    assert heard.output == {"heard": 30}
+        assert run.output["reserved"] is True
+        assert run.output["score"] == 7
+        assert run.output["price"] == 30
+        [sent_id] = run.output["announce"]
+        assert run.step("get quote")["kind"] == "InvokeFunction"
+        assert {run.step(name)["status"] for name in ("reserve", "score", "sleep 100ms")} == {
+            "Completed"
+        }
+        heard = await ended(env, sent_id, "Completed", function=Listener)
+        assert heard.output == {"heard": 30}
 
 
 processed: list[str] = []
@@ -100,22 +103,22 @@ class Items(InngestFunction, id="items", event="blocks/items"):
         return {"count": await ctx.step.run("count", lambda: len(ctx.data["done"]))}
 
 
-async def test_steps_added_at_run_time_run_on_the_dev_server(
-    inngest_dev_server: StartDevServer,
-) -> None:
+async def test_steps_added_at_run_time_run_on_the_dev_server() -> None:
     processed.clear()
-    server = await inngest_dev_server([Items, Quote, Listener])
-    [event_id] = await server.send("blocks/items", {"items": ["a", "b", "c", "b"]})
+    async with environment([Items, Quote, Listener]) as env:
+        [event_id] = await env.send(
+            {"name": "blocks/items", "data": {"items": ["a", "b", "c", "b"]}}
+        )
 
-    run = await server.wait_for_run(event_id, "Completed", function=Items, timeout=20)
+        run = await ended(env, event_id, "Completed", function=Items)
 
-    assert run.output["done"] == ["A", "B", "C", "B"]
-    assert run.output["pair"] == ["L", "R"]
-    assert run.output["quote"] == {"price": 40}
-    assert run.output["count"] == 4
-    assert sorted(processed) == ["a", "b", "b", "c", "l", "r"]  # each step ran once
-    names = [s["name"] for s in run.steps]
-    assert names.count("process b") == 2
-    assert {"left", "right", "quote", "breathe", "report", "after", "count"} <= set(names)
-    [sent_id] = run.output["sent"]
-    await server.wait_for_run(sent_id, "Completed", function=Listener)
+        assert run.output["done"] == ["A", "B", "C", "B"]
+        assert run.output["pair"] == ["L", "R"]
+        assert run.output["quote"] == {"price": 40}
+        assert run.output["count"] == 4
+        assert sorted(processed) == ["a", "b", "b", "c", "l", "r"]  # each step ran once
+        names = [s["name"] for s in run.steps]
+        assert names.count("process b") == 2
+        assert {"left", "right", "quote", "breathe", "report", "after", "count"} <= set(names)
+        [sent_id] = run.output["sent"]
+        await ended(env, sent_id, "Completed", function=Listener)

@@ -1,19 +1,17 @@
-"""Options and blocks of the class DSL combined, end to end on the embedded dev server.
+"""Options and blocks of the class DSL combined, end to end on the dev server's engine.
 
 Where two features meet: parallel steps under a concurrency limit, invoking a function that
 flow control skips or would hold back, a waiting run and a concurrency slot, failure handlers
-next to cancellation, a send whose response is lost. Functions are served by
-`inngest_dsl.aiohttp.serve`; checks are orderings and counts, never exact times.
+next to cancellation, a send whose response is lost. Functions run in a `TestEnvironment` (the
+dev server's engine in memory, on virtual time, called in-process); slow work is `busy(...)`,
+and every time measured is virtual.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Mapping
 from typing import Any
-
-from aiohttp import web
 
 from inngest_dsl import (
     Batch,
@@ -21,7 +19,6 @@ from inngest_dsl import (
     Context,
     Debounce,
     Failure,
-    Inngest,
     InngestFunction,
     NonRetriableError,
     RateLimit,
@@ -34,15 +31,18 @@ from inngest_dsl import (
     sleep,
     step,
 )
-from inngest_dsl.aiohttp import serve
-from inngest_dsl.pytest_plugin import StartDevServer
+from inngest_dsl._serve_call import Answer, encode_body
+from inngest_dsl._testing_environment import CallHooks
+from inngest_dsl._wire import CallRequest
+from inngest_dsl.testing import TestEnvironment
 
-from .conftest import InFlight, running_dev_server, send, wait_until
+from .conftest import InFlight
+from .dsl_env import START, all_ended, busy, ended, environment, instant, run_of, step_status
 
 
 async def _busy(counter: InFlight, value: Any) -> Any:
     with counter:
-        await asyncio.sleep(0.05)
+        await busy("50ms")
     return value
 
 
@@ -67,14 +67,12 @@ class GroupUnderLimit(InngestFunction, id="group-under-limit", event="mix/group"
             return {"c": await _busy(group_in_flight, 3)}
 
 
-async def test_a_parallel_group_under_a_limit_of_one_takes_turns_and_completes(
-    inngest_dev_server: StartDevServer,
-) -> None:
+async def test_a_parallel_group_under_a_limit_of_one_takes_turns_and_completes() -> None:
     group_in_flight.reset()
-    server = await inngest_dev_server([GroupUnderLimit])
-    ids = await server.send([{"name": "mix/group", "data": {}} for _ in range(2)])
+    async with environment([GroupUnderLimit]) as env:
+        ids = await env.send([{"name": "mix/group", "data": {}} for _ in range(2)])
 
-    runs = [await server.wait_for_run(event_id, timeout=10) for event_id in ids]
+        runs = [await ended(env, event_id) for event_id in ids]
 
     assert [run.output for run in runs] == [{"a": 1, "b": 2, "c": 3}] * 2
     assert group_in_flight.most == 1
@@ -90,14 +88,12 @@ class FanOutUnderLimit(InngestFunction, id="fan-out-under-limit", event="mix/fan
         return {"results": await ctx.step.parallel(*branches)}
 
 
-async def test_a_runtime_fan_out_stays_within_its_functions_limit(
-    inngest_dev_server: StartDevServer,
-) -> None:
+async def test_a_runtime_fan_out_stays_within_its_functions_limit() -> None:
     fan_in_flight.reset()
-    server = await inngest_dev_server([FanOutUnderLimit])
-    [event_id] = await server.send("mix/fan", {})
+    async with environment([FanOutUnderLimit]) as env:
+        [event_id] = await env.send({"name": "mix/fan"})
 
-    run_ = await server.wait_for_run(event_id, timeout=10)
+        run_ = await ended(env, event_id)
 
     assert run_.output == {"results": list(range(6))}
     assert fan_in_flight.most == 2
@@ -119,15 +115,13 @@ class Exporter(InngestFunction, id="exporter", event="mix/export", concurrency=D
         return str(await _busy(shared_in_flight, "exported"))
 
 
-async def test_an_env_scoped_limit_is_shared_by_every_function_using_its_key(
-    inngest_dev_server: StartDevServer,
-) -> None:
+async def test_an_env_scoped_limit_is_shared_by_every_function_using_its_key() -> None:
     shared_in_flight.reset()
-    server = await inngest_dev_server([Importer, Exporter])
-    await server.send([{"name": name} for name in ("mix/import", "mix/export") * 3])
+    async with environment([Importer, Exporter]) as env:
+        await env.send([{"name": name} for name in ("mix/import", "mix/export") * 3])
 
-    await server.wait_for_runs(3, Importer)
-    await server.wait_for_runs(3, Exporter)
+        await all_ended(env, 3, Importer)
+        await all_ended(env, 3, Exporter)
 
     assert shared_in_flight.most == 1
 
@@ -143,18 +137,16 @@ class Sequential(InngestFunction, id="sequential", event="mix/seq", concurrency=
         await ctx.step.run("finish", finished.append, ctx.event.data["name"])
 
 
-async def test_a_waiting_run_holds_no_concurrency_slot(
-    inngest_dev_server: StartDevServer,
-) -> None:
+async def test_a_waiting_run_holds_no_concurrency_slot() -> None:
     finished.clear()
-    server = await inngest_dev_server([Sequential])
-    [waiter] = await server.send("mix/seq", {"name": "waiter", "wait": True})
-    await server.wait_for_step(waiter, "go", "Waiting")
+    async with environment([Sequential]) as env:
+        [waiter] = await env.send({"name": "mix/seq", "data": {"name": "waiter", "wait": True}})
+        assert await step_status(env, waiter, "go") == "Waiting"
 
-    [other] = await server.send("mix/seq", {"name": "other"})
-    await server.wait_for_run(other)
-    await server.send("mix/go", {})
-    await server.wait_for_run(waiter)
+        [other] = await env.send({"name": "mix/seq", "data": {"name": "other"}})
+        assert (await run_of(env, other)).status == "Completed"  # no time had to pass
+        await env.send({"name": "mix/go"})
+        await ended(env, waiter)
 
     assert finished == ["other", "waiter"]
 
@@ -173,23 +165,24 @@ class Backlogged(
     async def work(self, ctx: Context) -> str:
         if ctx.event.data.get("slow"):
             backlog_started.append("slow")
-            await asyncio.sleep(1.5)
+            await busy("1.5s")
         return "done"
 
 
-async def test_a_start_timeout_cancels_a_run_left_queued_behind_a_limit(
-    inngest_dev_server: StartDevServer,
-) -> None:
+async def test_a_start_timeout_cancels_a_run_left_queued_behind_a_limit() -> None:
     backlog_started.clear()
-    server = await inngest_dev_server([Backlogged])
-    [slow] = await server.send("mix/backlog", {"slow": True})
-    await wait_until(lambda: backlog_started == ["slow"])  # it holds the only slot
-    [queued] = await server.send("mix/backlog", {})
+    async with environment([Backlogged]) as env:
+        [slow] = await env.send({"name": "mix/backlog", "data": {"slow": True}})
+        assert backlog_started == ["slow"]  # it holds the only slot
+        [queued] = await env.send({"name": "mix/backlog"})
 
-    cancelled = await server.wait_for_run(queued, "Cancelled", timeout=10)
+        cancelled = await ended(env, queued, "Cancelled")
 
-    assert (await server.wait_for_run(slow, timeout=10)).output == {"work": "done"}
-    assert cancelled.steps == ()  # it never started
+        done = await ended(env, slow)
+        assert done.output == {"work": "done"}
+        assert cancelled.steps == ()  # it never started
+        # It was cancelled while the slow step still held the slot.
+        assert instant(cancelled.raw["ended_at"]) < instant(done.step("work")["ended_at"])
 
 
 # -- invoking functions under flow control ------------------------------------------------------
@@ -210,18 +203,16 @@ class CallsLimited(InngestFunction, id="calls-limited", event="mix/call-limited"
     called = invoke("call it", function=OncePerMinute, timeout="10s")
 
 
-async def test_invoking_a_rate_limited_function_over_its_limit_fails_the_caller(
-    inngest_dev_server: StartDevServer,
-) -> None:
-    server = await inngest_dev_server([CallsLimited, OncePerMinute])
-    [first] = await server.send("mix/call-limited", {})
-    assert (await server.wait_for_run(first, function=CallsLimited)).output == {"work": "worked"}
+async def test_invoking_a_rate_limited_function_over_its_limit_fails_the_caller() -> None:
+    async with environment([CallsLimited, OncePerMinute]) as env:
+        [first] = await env.send({"name": "mix/call-limited"})
+        assert (await ended(env, first, function=CallsLimited)).output == {"work": "worked"}
 
-    [second] = await server.send("mix/call-limited", {})
+        [second] = await env.send({"name": "mix/call-limited"})
 
-    failed = await server.wait_for_run(second, "Failed", function=CallsLimited)
-    assert "skipped" in failed.error["message"]
-    assert [run.status for run in await server.runs(OncePerMinute)] == ["Completed", "Skipped"]
+        failed = await ended(env, second, "Failed", function=CallsLimited, within="30s")
+        assert "skipped" in failed.error["message"]
+        assert [run.status for run in await env.runs(OncePerMinute)] == ["Completed", "Skipped"]
 
 
 class Debounced(
@@ -248,15 +239,14 @@ class CallsHeldBack(InngestFunction, id="calls-held-back", event="mix/call-held"
     batched = invoke("call batched", function=Batched, data={"v": 2})
 
 
-async def test_invoked_runs_are_never_debounced_or_batched(
-    inngest_dev_server: StartDevServer,
-) -> None:
-    server = await inngest_dev_server([CallsHeldBack, Debounced, Batched])
-    [event_id] = await server.send("mix/call-held", {})
+async def test_invoked_runs_are_never_debounced_or_batched() -> None:
+    async with environment([CallsHeldBack, Debounced, Batched]) as env:
+        [event_id] = await env.send({"name": "mix/call-held"})
 
-    # Well under the minute either hold would take.
-    run_ = await server.wait_for_run(event_id, function=CallsHeldBack, timeout=10)
+        # Done without the clock moving at all, let alone the minute either hold would take.
+        run_ = await run_of(env, event_id, CallsHeldBack)
 
+    assert run_.status == "Completed"
     assert run_.output == {"debounced": 1, "batch": [2]}
 
 
@@ -276,16 +266,14 @@ class CatchesCallee(InngestFunction, id="catches-callee", event="mix/catch", ret
         return {"caught": None}
 
 
-async def test_a_failed_callee_raises_in_the_caller_which_can_handle_it(
-    inngest_dev_server: StartDevServer,
-) -> None:
-    server = await inngest_dev_server([CatchesCallee, Doomed])
-    [event_id] = await server.send("mix/catch", {})
+async def test_a_failed_callee_raises_in_the_caller_which_can_handle_it() -> None:
+    async with environment([CatchesCallee, Doomed]) as env:
+        [event_id] = await env.send({"name": "mix/catch"})
 
-    run_ = await server.wait_for_run(event_id, function=CatchesCallee)
+        run_ = await ended(env, event_id, function=CatchesCallee)
 
-    assert "doomed to fail" in run_.output["caught"]
-    assert [run.status for run in await server.runs(Doomed)] == ["Failed"]
+        assert "doomed to fail" in run_.output["caught"]
+        assert [run.status for run in await env.runs(Doomed)] == ["Failed"]
 
 
 # -- failure handlers ---------------------------------------------------------------------------
@@ -304,20 +292,18 @@ class BrokenHandler(InngestFunction, id="broken-handler", event="mix/broken", re
         raise RuntimeError("the handler fails too")
 
 
-async def test_a_failing_failure_handler_runs_once_and_is_not_handled_again(
-    inngest_dev_server: StartDevServer,
-) -> None:
+async def test_a_failing_failure_handler_runs_once_and_is_not_handled_again() -> None:
     handled.clear()
-    server = await inngest_dev_server([BrokenHandler])
-    [event_id] = await server.send("mix/broken", {})
-    failed = await server.wait_for_run(event_id, "Failed")
+    async with environment([BrokenHandler]) as env:
+        [event_id] = await env.send({"name": "mix/broken"})
+        failed = await ended(env, event_id, "Failed")
 
-    [handler] = await server.wait_for_runs(1, "broken-handler-failure", status="Failed")
-    await asyncio.sleep(0.3)  # room for a (wrong) second handler run to show up
+        [handler] = await all_ended(env, 1, "broken-handler-failure", status="Failed")
+        await env.advance("1d")  # room for a (wrong) retry or second handler run to show up
 
-    assert handled == [failed.run_id]
-    assert "the handler fails too" in handler.error["message"]
-    assert len(await server.runs("broken-handler-failure")) == 1
+        assert handled == [failed.run_id]
+        assert "the handler fails too" in handler.error["message"]
+        assert len(await env.runs("broken-handler-failure")) == 1
 
 
 not_handled: list[str] = []
@@ -333,18 +319,16 @@ class TimesOut(
         not_handled.append(failure.run_id)
 
 
-async def test_a_cancelled_run_does_not_call_its_failure_handler(
-    inngest_dev_server: StartDevServer,
-) -> None:
+async def test_a_cancelled_run_does_not_call_its_failure_handler() -> None:
     not_handled.clear()
-    server = await inngest_dev_server([TimesOut])
-    [event_id] = await server.send("mix/times-out", {})
+    async with environment([TimesOut]) as env:
+        [event_id] = await env.send({"name": "mix/times-out"})
 
-    await server.wait_for_run(event_id, "Cancelled", timeout=10)
-    await asyncio.sleep(0.3)
+        await ended(env, event_id, "Cancelled")
+        await env.advance("1d")  # room for a (wrong) handler run to show up
 
-    assert not_handled == []
-    assert await server.runs("times-out-failure") == []
+        assert not_handled == []
+        assert await env.runs("times-out-failure") == []
 
 
 # -- sending exactly once -------------------------------------------------------------------------
@@ -364,38 +348,46 @@ class Audience(InngestFunction, id="audience", event="mix/announced"):
         heard[ctx.event.data["what"]] += 1
 
 
+class LoseTheFirstAnswer:
+    """Call hooks that replace the first answer of one function with a server error, as if
+    the response to a call that did its work never came back."""
+
+    def __init__(self, function_id: str) -> None:
+        self.function_id = function_id
+        self.lost: list[str] = []
+
+    def observer(self, call: CallRequest, function_id: str) -> None:
+        return None
+
+    def answered(self, call: CallRequest, function_id: str, answer: Answer) -> Answer:
+        if function_id == self.function_id and not self.lost:
+            self.lost.append(encode_body(answer.status, answer.body)[1].decode())
+            return Answer(500, {"name": "Error", "message": "connection reset"})
+        return answer
+
+
+class LossyEnvironment(TestEnvironment):
+    """A test environment whose calls go through `LoseTheFirstAnswer`."""
+
+    lossy = LoseTheFirstAnswer("mix-announcer")
+
+    def _make_hooks(self, steps: Mapping[Any, Any]) -> CallHooks:
+        return self.lossy
+
+
 async def test_a_send_whose_response_was_lost_is_retried_without_a_second_run() -> None:
     """The call that sent the event fails on its way back; the retry sends it again."""
     heard.clear()
-    lost: list[str] = []
+    hooks = LossyEnvironment.lossy = LoseTheFirstAnswer("mix-announcer")
+    async with LossyEnvironment([Announcer, Audience], app_id="mix", now=START) as env:
+        [event_id] = await env.send({"name": "mix/announce", "data": {"what": "launch"}})
+        await ended(env, event_id, function=Announcer)
+        await all_ended(env, 1, Audience)
+        await env.advance("1d")  # room for a (wrong) second run to show up
 
-    @web.middleware
-    async def lose_first_send(
-        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-    ) -> web.StreamResponse:
-        response = await handler(request)
-        if request.query.get("fnId") == "mix-announcer" and not lost:
-            lost.append(getattr(response, "text", ""))
-            return web.json_response({"name": "Error", "message": "connection reset"}, status=500)
-        return response
-
-    async with running_dev_server() as dev:
-        client = Inngest("mix", is_dev=True, api_base_url=dev.url, event_api_base_url=dev.url)
-        app = web.Application(middlewares=[lose_first_send])
-        serve(app, client, [Announcer, Audience])
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        try:
-            await dev.syncer.sync(f"http://127.0.0.1:{runner.addresses[0][1]}/api/inngest")
-            await send(dev, {"name": "mix/announce", "data": {"what": "launch"}})
-            await wait_until(lambda: dev.store.count_runs("mix-announcer").get("Completed", 0) == 1)
-            await wait_until(lambda: dev.store.count_runs("mix-audience").get("Completed", 0) == 1)
-            await asyncio.sleep(0.3)  # room for a (wrong) second run to show up
-            audience_runs = dev.store.count_runs("mix-audience")
-        finally:
-            await runner.cleanup()
-            await client.close()
-    assert '"announce"' in lost[0]  # the lost response was the send step's
+        audience_runs = Counter(run.status for run in await env.runs(Audience))
+    assert '"announce"' in hooks.lost[0]  # the lost response was the send step's
+    assert len(env.sent_events) == 2  # the retry sent it again, under the same id
+    assert len({event.id for event in env.sent_events}) == 1
     assert audience_runs == {"Completed": 1}
     assert heard == {"launch": 1}

@@ -1,14 +1,14 @@
-"""Flow control options of the class DSL, served by `inngest_dsl.aiohttp.serve`, on the dev server.
+"""Flow control options of the class DSL, on the dev server's engine, on virtual time.
 
-Each test declares functions with class keywords as a user would, runs them end to end on the
-embedded dev server (through `inngest_dev_server`) and checks the option's effect from inside
-the step bodies. Timing checks are orderings, counts or lower bounds, never exact times.
+Each test declares functions with class keywords as a user would, runs them end to end in a
+`TestEnvironment` (the dev server's engine in memory, calling the functions in-process) and
+checks the option's effect from inside the step bodies. Slow work is `busy(...)`, which takes
+virtual time, and every time measured is virtual: a one-second period takes no real time.
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
+import datetime as dt
 from collections import Counter
 from typing import Any
 
@@ -23,9 +23,11 @@ from inngest_dsl import (
     Throttle,
     step,
 )
-from inngest_dsl.pytest_plugin import StartDevServer
 
-from .conftest import InFlight, wait_until
+from .conftest import InFlight
+from .dsl_env import all_ended, busy, ended, environment, instant, run_of, virtual_now
+
+SECOND = dt.timedelta(seconds=1)
 
 # -- concurrency ----------------------------------------------------------------------------
 
@@ -36,18 +38,16 @@ class Limited(InngestFunction, id="limited", event="flow/limited", concurrency=2
     @step("work")
     async def work(self, ctx: Context) -> dict[str, int]:
         with limited_in_flight:
-            await asyncio.sleep(0.1)
+            await busy("100ms")
         return {"n": ctx.event.data["n"]}
 
 
-async def test_ten_runs_with_concurrency_two_never_run_more_than_two_steps_at_once(
-    inngest_dev_server: StartDevServer,
-) -> None:
+async def test_ten_runs_with_concurrency_two_never_run_more_than_two_steps_at_once() -> None:
     limited_in_flight.reset()
-    server = await inngest_dev_server([Limited])
-    await server.send([{"name": "flow/limited", "data": {"n": n}} for n in range(10)])
+    async with environment([Limited]) as env:
+        await env.send([{"name": "flow/limited", "data": {"n": n}} for n in range(10)])
 
-    runs = await server.wait_for_runs(10, Limited, timeout=20)
+        runs = await all_ended(env, 10, Limited)
 
     assert sorted(run.output["n"] for run in runs) == list(range(10))
     assert limited_in_flight.most == 2  # never more, and the limit was reached
@@ -67,20 +67,18 @@ class PerUser(
     async def work(self, ctx: Context) -> str:
         user = ctx.event.data["user"]
         with per_user.setdefault(user, InFlight()), everyone:
-            await asyncio.sleep(0.15)
+            await busy("150ms")
         return str(user)
 
 
-async def test_a_keyed_limit_serialises_one_key_and_lets_other_keys_run_alongside(
-    inngest_dev_server: StartDevServer,
-) -> None:
+async def test_a_keyed_limit_serialises_one_key_and_lets_other_keys_run_alongside() -> None:
     per_user.clear()
     everyone.reset()
-    server = await inngest_dev_server([PerUser])
-    users = ["a", "b", "a", "b", "a", "b"]
-    await server.send([{"name": "flow/per-user", "data": {"user": u}} for u in users])
+    async with environment([PerUser]) as env:
+        users = ["a", "b", "a", "b", "a", "b"]
+        await env.send([{"name": "flow/per-user", "data": {"user": u}} for u in users])
 
-    runs = await server.wait_for_runs(6, PerUser, timeout=20)
+        runs = await all_ended(env, 6, PerUser)
 
     assert sorted(run.output["work"] for run in runs) == sorted(users)
     assert per_user["a"].most == 1
@@ -91,7 +89,6 @@ async def test_a_keyed_limit_serialises_one_key_and_lets_other_keys_run_alongsid
 # -- priority -------------------------------------------------------------------------------
 
 priority_started: list[str] = []
-release_blocker = asyncio.Event()
 
 
 class Prioritised(
@@ -106,28 +103,20 @@ class Prioritised(
         name = str(ctx.event.data["name"])
         priority_started.append(name)
         if name == "blocker":
-            await release_blocker.wait()
+            await busy("1m")  # holds the only slot while the others arrive
         return name
 
 
-async def test_priority_orders_runs_queued_behind_a_concurrency_limit(
-    inngest_dev_server: StartDevServer,
-) -> None:
-    global release_blocker
-    release_blocker = asyncio.Event()  # bound to this test's loop
+async def test_priority_orders_runs_queued_behind_a_concurrency_limit() -> None:
     priority_started.clear()
-    server = await inngest_dev_server([Prioritised])
-    await server.send("flow/prioritised", {"name": "blocker", "prio": 0})
-    await wait_until(lambda: priority_started == ["blocker"])
-    for name, prio in (("low", -100), ("plain", 0), ("high", 300)):
-        await server.send("flow/prioritised", {"name": name, "prio": prio})
-    deadline = time.monotonic() + 10
-    while len(await server.runs(Prioritised, status="Queued")) < 3:
-        assert time.monotonic() < deadline, "the three runs were never queued"
-        await asyncio.sleep(0.02)
+    async with environment([Prioritised]) as env:
+        await env.send({"name": "flow/prioritised", "data": {"name": "blocker", "prio": 0}})
+        assert priority_started == ["blocker"]
+        for name, prio in (("low", -100), ("plain", 0), ("high", 300)):
+            await env.send({"name": "flow/prioritised", "data": {"name": name, "prio": prio}})
+        assert len(await env.runs(Prioritised, status="Queued")) == 3
 
-    release_blocker.set()
-    await server.wait_for_runs(4, Prioritised, timeout=10)
+        await all_ended(env, 4, Prioritised)
 
     assert priority_started == ["blocker", "high", "plain", "low"]
 
@@ -146,22 +135,22 @@ class Debounced(
         return {"n": ctx.event.data["n"]}
 
 
-async def test_a_burst_of_events_runs_once_with_the_last_one_after_the_quiet_period(
-    inngest_dev_server: StartDevServer,
-) -> None:
+async def test_a_burst_of_events_runs_once_with_the_last_one_after_the_quiet_period() -> None:
     debounced_calls.clear()
-    server = await inngest_dev_server([Debounced])
-    ids = []
-    for n in range(5):
-        ids += await server.send("flow/debounced", {"n": n})
-        await asyncio.sleep(0.05)  # a burst: each event well within the period of the last
+    async with environment([Debounced]) as env:
+        ids = []
+        for n in range(5):
+            ids += await env.send({"name": "flow/debounced", "data": {"n": n}})
+            await env.advance("50ms")  # a burst: each event well within the period of the last
+        last_sent = env.now - dt.timedelta(milliseconds=50)
 
-    run = await server.wait_for_run(ids[-1], timeout=10)
+        run = await ended(env, ids[-1])
 
-    assert run.output == {"n": 4}
-    assert [event["data"] for event in run.events] == [{"n": 4}]
-    assert debounced_calls == {4: 1}
-    assert [r.run_id for r in await server.runs(Debounced)] == [run.run_id]
+        assert run.output == {"n": 4}
+        assert [event["data"] for event in run.events] == [{"n": 4}]
+        assert debounced_calls == {4: 1}
+        assert [r.run_id for r in await env.runs(Debounced)] == [run.run_id]
+        assert instant(run.raw["started_at"]) - last_sent >= SECOND  # after the quiet period
 
 
 batched_sizes: list[int] = []
@@ -179,26 +168,25 @@ class Batched(
         return {"ns": [event.data["n"] for event in ctx.events], "first": ctx.event.data["n"]}
 
 
-async def test_a_full_batch_runs_at_once_and_a_partial_one_after_its_timeout(
-    inngest_dev_server: StartDevServer,
-) -> None:
+async def test_a_full_batch_runs_at_once_and_a_partial_one_after_its_timeout() -> None:
     batched_sizes.clear()
-    server = await inngest_dev_server([Batched])
-    full = await server.send([{"name": "flow/batched", "data": {"n": n}} for n in range(3)])
-    run = await server.wait_for_run(full[0], timeout=10)
-    assert run.output == {"ns": [0, 1, 2], "first": 0}
-    assert [event["id"] for event in run.events] == full
-    for event_id in full[1:]:
-        assert (await server.wait_for_run(event_id)).run_id == run.run_id
+    async with environment([Batched]) as env:
+        full = await env.send([{"name": "flow/batched", "data": {"n": n}} for n in range(3)])
+        run = await run_of(env, full[0])  # no time has passed
+        assert run.status == "Completed"
+        assert run.output == {"ns": [0, 1, 2], "first": 0}
+        assert [event["id"] for event in run.events] == full
+        for event_id in full[1:]:
+            assert (await run_of(env, event_id)).run_id == run.run_id
 
-    sent_at = time.monotonic()
-    partial = await server.send([{"name": "flow/batched", "data": {"n": n}} for n in (3, 4)])
-    flushed = await server.wait_for_run(partial[0], timeout=10)
+        sent_at = env.now
+        partial = await env.send([{"name": "flow/batched", "data": {"n": n}} for n in (3, 4)])
+        flushed = await ended(env, partial[0])
 
-    assert time.monotonic() - sent_at >= 0.9  # held until the batch timed out
-    assert flushed.output == {"ns": [3, 4], "first": 3}
-    assert batched_sizes == [3, 2]
-    assert len(await server.runs(Batched)) == 2
+        assert instant(flushed.raw["started_at"]) - sent_at >= SECOND  # held until it timed out
+        assert flushed.output == {"ns": [3, 4], "first": 3}
+        assert batched_sizes == [3, 2]
+        assert len(await env.runs(Batched)) == 2
 
 
 # -- rate limit, idempotency, throttle --------------------------------------------------------
@@ -215,12 +203,12 @@ class RateLimited(
         return int(ctx.event.data["n"])
 
 
-async def test_a_rate_limit_skips_the_excess(inngest_dev_server: StartDevServer) -> None:
-    server = await inngest_dev_server([RateLimited])
-    ids = await server.send([{"name": "flow/rate-limited", "data": {"n": n}} for n in range(3)])
+async def test_a_rate_limit_skips_the_excess() -> None:
+    async with environment([RateLimited]) as env:
+        ids = await env.send([{"name": "flow/rate-limited", "data": {"n": n}} for n in range(3)])
 
-    first = await server.wait_for_run(ids[0])
-    skipped = [await server.wait_for_run(event_id, "Skipped") for event_id in ids[1:]]
+        first = await ended(env, ids[0])
+        skipped = [await ended(env, event_id, "Skipped") for event_id in ids[1:]]
 
     assert first.output == {"work": 0}
     assert all("rate" in (run.reason or "").lower() for run in skipped), skipped
@@ -239,13 +227,13 @@ class Idempotent(
         return int(ctx.event.data["order"])
 
 
-async def test_idempotency_runs_once_per_key(inngest_dev_server: StartDevServer) -> None:
+async def test_idempotency_runs_once_per_key() -> None:
     idempotent_calls.clear()
-    server = await inngest_dev_server([Idempotent])
-    orders = [1, 1, 2, 1, 2]
-    ids = await server.send([{"name": "flow/order", "data": {"order": o}} for o in orders])
+    async with environment([Idempotent]) as env:
+        orders = [1, 1, 2, 1, 2]
+        ids = await env.send([{"name": "flow/order", "data": {"order": o}} for o in orders])
 
-    runs = [await server.wait_for_run(event_id, None) for event_id in ids]
+        runs = [await ended(env, event_id, None) for event_id in ids]
 
     assert [run.status for run in runs] == [
         "Completed",
@@ -257,7 +245,7 @@ async def test_idempotency_runs_once_per_key(inngest_dev_server: StartDevServer)
     assert idempotent_calls == {1: 1, 2: 1}
 
 
-throttled_started: dict[int, float] = {}
+throttled_started: dict[int, dt.datetime] = {}
 
 
 class Throttled(
@@ -268,21 +256,19 @@ class Throttled(
 ):
     @step("work")
     async def work(self, ctx: Context) -> int:
-        throttled_started[ctx.event.data["n"]] = time.monotonic()
+        throttled_started[ctx.event.data["n"]] = virtual_now()
         return int(ctx.event.data["n"])
 
 
-async def test_a_throttle_delays_starts_but_runs_every_event(
-    inngest_dev_server: StartDevServer,
-) -> None:
+async def test_a_throttle_delays_starts_but_runs_every_event() -> None:
     throttled_started.clear()
-    server = await inngest_dev_server([Throttled])
-    sent_at = time.monotonic()
-    ids = await server.send([{"name": "flow/throttled", "data": {"n": n}} for n in range(3)])
+    async with environment([Throttled]) as env:
+        sent_at = env.now
+        ids = await env.send([{"name": "flow/throttled", "data": {"n": n}} for n in range(3)])
 
-    runs = [await server.wait_for_run(event_id, timeout=10) for event_id in ids]
+        runs = [await ended(env, event_id) for event_id in ids]
 
     assert [run.output for run in runs] == [{"work": 0}, {"work": 1}, {"work": 2}]
     # limit 1 + burst 1 start at once; the third waits one period for its turn.
     assert max(throttled_started[0], throttled_started[1]) < throttled_started[2]
-    assert throttled_started[2] - sent_at >= 0.9
+    assert throttled_started[2] - sent_at >= SECOND

@@ -1,14 +1,13 @@
 """Cancellation, timeouts, singletons, failure handlers and the newer blocks, end to end.
 
-Functions written with the class DSL, served by `inngest_dsl.aiohttp.serve` and run by the
-embedded dev server (the `inngest_dev_server` fixture). Each test checks an effect from inside
-the step bodies; timing checks are orderings and counts, never exact times.
+Functions written with the class DSL run on the dev server's engine in a `TestEnvironment`
+(in memory, on virtual time, called in-process). Each test checks an effect from inside the
+step bodies; slow work is `busy(...)`, and every time measured is virtual.
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
+import datetime as dt
 from collections import Counter
 from typing import Any
 
@@ -27,9 +26,17 @@ from inngest_dsl import (
     sleep,
     step,
 )
-from inngest_dsl.pytest_plugin import StartDevServer
 
-from .conftest import wait_until
+from .dsl_env import (
+    all_ended,
+    busy,
+    ended,
+    environment,
+    instant,
+    run_of,
+    step_status,
+    virtual_now,
+)
 
 # -- cancellation and timeouts ----------------------------------------------------------------
 
@@ -53,20 +60,19 @@ class Cancellable(
         after_sleep.append(ctx.event.data["id"])
 
 
-async def test_a_matching_cancel_event_stops_a_sleeping_run_and_another_id_does_not(
-    inngest_dev_server: StartDevServer,
-) -> None:
+async def test_a_matching_cancel_event_stops_a_sleeping_run_and_another_id_does_not() -> None:
     after_sleep.clear()
-    server = await inngest_dev_server([Cancellable])
-    [one] = await server.send("life/started", {"id": 1})
-    [two] = await server.send("life/started", {"id": 2})
-    await server.wait_for_step(one, "sleep 2s", "Sleeping")
-    await server.wait_for_step(two, "sleep 2s", "Sleeping")
+    async with environment([Cancellable]) as env:
+        [one] = await env.send({"name": "life/started", "data": {"id": 1}})
+        [two] = await env.send({"name": "life/started", "data": {"id": 2}})
+        assert await step_status(env, one, "sleep 2s") == "Sleeping"
+        assert await step_status(env, two, "sleep 2s") == "Sleeping"
 
-    await server.send("life/stopped", {"id": 1})
+        await env.send({"name": "life/stopped", "data": {"id": 1}})
 
-    cancelled = await server.wait_for_run(one, "Cancelled")
-    completed = await server.wait_for_run(two, "Completed", timeout=10)
+        cancelled = await ended(env, one, "Cancelled")
+        completed = await ended(env, two, "Completed")
+        await env.advance("1d")  # long past the end of run 1's sleep
     assert after_sleep == [2]  # run 1 never woke, though its sleep is long over
     assert cancelled.step("first")["status"] == "Completed"
     assert "after the sleep" not in [s["name"] for s in cancelled.steps]
@@ -90,14 +96,17 @@ class Deadline(
         finished_late.append("ran")
 
 
-async def test_a_finish_timeout_cancels_a_long_sleeping_run(
-    inngest_dev_server: StartDevServer,
-) -> None:
+async def test_a_finish_timeout_cancels_a_long_sleeping_run() -> None:
     finished_late.clear()
-    server = await inngest_dev_server([Deadline])
-    [event_id] = await server.send("life/deadline", {})
+    async with environment([Deadline]) as env:
+        [event_id] = await env.send({"name": "life/deadline"})
 
-    run = await server.wait_for_run(event_id, "Cancelled", timeout=10)
+        run = await ended(env, event_id, "Cancelled")
+        await env.advance("1m")  # past the end of the sleep: it never wakes
+
+    # Cancelled when the timeout came, long before the sleep would have ended.
+    lasted = instant(run.raw["ended_at"]) - instant(run.raw["started_at"])
+    assert dt.timedelta(seconds=1) <= lasted < dt.timedelta(seconds=30)
 
     assert run.step("start")["status"] == "Completed"
     assert run.step("sleep 30s")["status"] == "Sleeping"  # cut short, never woke
@@ -107,7 +116,6 @@ async def test_a_finish_timeout_cancels_a_long_sleeping_run(
 
 # -- singletons -------------------------------------------------------------------------------
 
-skip_release = asyncio.Event()
 skip_entered: list[int] = []
 
 
@@ -117,27 +125,23 @@ class SkipSingleton(
     @step("work")
     async def work(self, ctx: Context) -> int:
         skip_entered.append(ctx.event.data["n"])
-        await skip_release.wait()
+        await busy("1m")  # in progress for a while
         return int(ctx.event.data["n"])
 
 
-async def test_a_skip_singleton_drops_runs_while_one_is_in_progress(
-    inngest_dev_server: StartDevServer,
-) -> None:
-    global skip_release
-    skip_release = asyncio.Event()
+async def test_a_skip_singleton_drops_runs_while_one_is_in_progress() -> None:
     skip_entered.clear()
-    server = await inngest_dev_server([SkipSingleton])
-    [first] = await server.send("life/skip", {"n": 1})
-    await wait_until(lambda: skip_entered == [1])
+    async with environment([SkipSingleton]) as env:
+        [first] = await env.send({"name": "life/skip", "data": {"n": 1}})
+        assert skip_entered == [1]
 
-    [second] = await server.send("life/skip", {"n": 2})
-    skipped = await server.wait_for_run(second, "Skipped")
-    skip_release.set()
-    done = await server.wait_for_run(first)
-    [after] = await server.send("life/skip", {"n": 3})  # the slot is free again
-    await wait_until(lambda: skip_entered == [1, 3])
-    third = await server.wait_for_run(after)
+        [second] = await env.send({"name": "life/skip", "data": {"n": 2}})
+        skipped = await run_of(env, second)
+        assert skipped.status == "Skipped"
+        done = await ended(env, first)
+        [after] = await env.send({"name": "life/skip", "data": {"n": 3}})  # the slot is free
+        assert skip_entered == [1, 3]
+        third = await ended(env, after)
 
     assert done.output == {"work": 1}
     assert third.output == {"work": 3}
@@ -160,18 +164,17 @@ class CancelSingleton(
         return {"n": n}
 
 
-async def test_a_cancel_singleton_replaces_the_run_in_progress(
-    inngest_dev_server: StartDevServer,
-) -> None:
+async def test_a_cancel_singleton_replaces_the_run_in_progress() -> None:
     cancel_mode_done.clear()
-    server = await inngest_dev_server([CancelSingleton])
-    [old] = await server.send("life/replace", {"n": 1, "nap": True})
-    await server.wait_for_step(old, "nap", "Sleeping")
+    async with environment([CancelSingleton]) as env:
+        [old] = await env.send({"name": "life/replace", "data": {"n": 1, "nap": True}})
+        assert await step_status(env, old, "nap") == "Sleeping"
 
-    [new] = await server.send("life/replace", {"n": 2})
+        [new] = await env.send({"name": "life/replace", "data": {"n": 2}})
 
-    replaced = await server.wait_for_run(old, "Cancelled")
-    replacement = await server.wait_for_run(new)
+        replaced = await ended(env, old, "Cancelled")
+        replacement = await ended(env, new)
+        await env.advance("1m")  # past the end of the replaced run's nap
     assert replacement.output == {"n": 2}
     assert cancel_mode_done == [2]
     assert "singleton" in (replaced.reason or "")
@@ -203,16 +206,14 @@ class Charge(InngestFunction, id="charge", event="life/charge", retries=0):
         return "reported"
 
 
-async def test_a_failed_run_makes_its_failure_handler_run_with_the_event_and_error(
-    inngest_dev_server: StartDevServer,
-) -> None:
+async def test_a_failed_run_makes_its_failure_handler_run_with_the_event_and_error() -> None:
     failures_seen.clear()
     charge_attempts.clear()
-    server = await inngest_dev_server([Charge])
-    [event_id] = await server.send("life/charge", {"card": "4242"})
+    async with environment([Charge]) as env:
+        [event_id] = await env.send({"name": "life/charge", "data": {"card": "4242"}})
 
-    failed = await server.wait_for_run(event_id, "Failed")
-    [handler] = await server.wait_for_runs(1, "charge-failure")
+        failed = await ended(env, event_id, "Failed")
+        [handler] = await all_ended(env, 1, "charge-failure")
 
     assert charge_attempts == [0]  # retries=0: one attempt
     assert handler.output == {"report": "reported"}
@@ -228,7 +229,7 @@ async def test_a_failed_run_makes_its_failure_handler_run_with_the_event_and_err
 # -- invoke, send_event, parallel groups, steps added at run time ---------------------------------
 
 listener_calls: Counter[str] = Counter()
-spans: dict[str, tuple[float, float]] = {}
+spans: dict[str, tuple[dt.datetime, dt.datetime]] = {}
 
 
 class Price(InngestFunction, id="price", event="life/price"):
@@ -245,9 +246,9 @@ class Listener(InngestFunction, id="listener", event="life/ordered"):
 
 
 async def _timed(name: str) -> dict[str, str]:
-    started = time.monotonic()
-    await asyncio.sleep(0.3)
-    spans[name] = (started, time.monotonic())
+    started = virtual_now()
+    await busy("300ms")
+    spans[name] = (started, virtual_now())
     return {name: "done"}
 
 
@@ -275,29 +276,29 @@ class Order(InngestFunction, id="order", event="life/order"):
         return {"name": "life/ordered", "data": {"order": ctx.event.data["order"]}}
 
 
-async def test_invoke_send_event_and_a_parallel_group_work_together(
-    inngest_dev_server: StartDevServer,
-) -> None:
+async def test_invoke_send_event_and_a_parallel_group_work_together() -> None:
     listener_calls.clear()
     spans.clear()
-    server = await inngest_dev_server([Order, Price, Listener])
-    [event_id] = await server.send("life/order", {"order": "o-1", "qty": 4})
+    async with environment([Order, Price, Listener]) as env:
+        [event_id] = await env.send({"name": "life/order", "data": {"order": "o-1", "qty": 4}})
 
-    order = await server.wait_for_run(event_id, function=Order, timeout=15)
-    [sent_id] = order.output["announce"]
-    heard = await server.wait_for_run(sent_id, function=Listener)
+        order = await ended(env, event_id, function=Order)
+        [sent_id] = order.output["announce"]
+        heard = await ended(env, sent_id, function=Listener)
+        await env.advance("1d")  # room for a (wrong) second send or run to show up
 
-    assert order.output["price"] == 40  # the callee's output, folded into ctx.data
-    assert order.output["both"] is True
-    assert heard.output == {"heard": "o-1"}
-    [price_run] = await server.runs(Price)
-    assert price_run.status == "Completed"
+        assert order.output["price"] == 40  # the callee's output, folded into ctx.data
+        assert order.output["both"] is True
+        assert heard.output == {"heard": "o-1"}
+        [price_run] = await env.runs(Price)
+        assert price_run.status == "Completed"
+        listener_runs = await env.runs(Listener)
     # The two steps of the group ran side by side: each started before the other ended.
     assert spans["pack"][0] < spans["label"][1]
     assert spans["label"][0] < spans["pack"][1]
     # The send happened exactly once, and so did the run it triggered.
     assert listener_calls == {"o-1": 1}
-    assert len(await server.runs(Listener)) == 1
+    assert len(listener_runs) == 1
 
 
 processed: Counter[int] = Counter()
@@ -319,15 +320,13 @@ class Loop(InngestFunction, id="loop", event="life/items"):
         return sum(ctx.data["squares"])
 
 
-async def test_a_runtime_sized_loop_of_steps_processes_every_item_once(
-    inngest_dev_server: StartDevServer,
-) -> None:
+async def test_a_runtime_sized_loop_of_steps_processes_every_item_once() -> None:
     processed.clear()
-    server = await inngest_dev_server([Loop])
-    items = list(range(25))
-    [event_id] = await server.send("life/items", {"items": items})
+    async with environment([Loop]) as env:
+        items = list(range(25))
+        [event_id] = await env.send({"name": "life/items", "data": {"items": items}})
 
-    run = await server.wait_for_run(event_id, timeout=20)
+        run = await ended(env, event_id)
 
     assert run.output["squares"] == [i * i for i in items]
     assert run.output["total"] == sum(i * i for i in items)
