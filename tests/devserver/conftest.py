@@ -27,7 +27,7 @@ from inngest_dsl.devserver.events import normalise_events
 from inngest_dsl.devserver.records import RunRecord, RunStatus
 from inngest_dsl.testing import TestEnvironment
 
-from .clocked import START, Driven
+from .clocked import START, ClockedServer, Driven, virtual_dev_server
 
 SDK_HEADERS = {"X-Inngest-SDK": "raw-test:v1.0.0", "X-Inngest-Req-Version": "2"}
 APP_ID = "raw"
@@ -46,6 +46,13 @@ async def running_dev_server(db: str = ":memory:", **options: Any) -> AsyncItera
 @pytest.fixture
 async def dev_server(tmp_path: Path) -> AsyncIterator[DevServer]:
     async with running_dev_server(str(tmp_path / "dev.db")) as server:
+        yield server
+
+
+@pytest.fixture
+async def clocked(tmp_path: Path) -> AsyncIterator[ClockedServer]:
+    """The real dev server over HTTP on a virtual clock (see `clocked.virtual_dev_server`)."""
+    async with virtual_dev_server(tmp_path / "dev.db") as server:
         yield server
 
 
