@@ -251,7 +251,7 @@ async def virtual_dev_server(
     """A started dev server on a free loopback port whose every timer and timestamp reads a
     virtual clock starting at `start` (options are `DevServerConfig` fields)."""
     options.setdefault("retry_interval", 0.05)
-    options.setdefault("poll_interval", 3600.0)
+    options.setdefault("poll_interval", 365 * 86400.0)  # apps are not re-synced meanwhile
     clock = FakeClock(start)
     server = DevServer(DevServerConfig(port=0, db=str(db), **options))
     server.clock = clock

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -261,6 +262,44 @@ async def test_unreachable_app_is_listed_with_its_error(clocked: ClockedServer) 
     assert "unreachable" in app["error"]
     status, reply = await _post(f"{clocked.url}/v1/apps", {"url": "nope"})
     assert status == 400
+
+
+async def test_apps_are_synced_at_start_and_every_poll_interval_of_the_clock() -> None:
+    pings: list[float] = []
+    pinged = asyncio.Event()
+    servers: list[ClockedServer] = []
+
+    async def ping(request: web.Request) -> web.Response:
+        pings.append(servers[0].now())
+        pinged.set()
+        return web.json_response({}, headers={"X-Inngest-SDK": "raw-test:v1.0.0"})
+
+    web_app = web.Application()
+    web_app.router.add_put("/api/inngest", ping)
+    runner = web.AppRunner(web_app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    url = f"http://127.0.0.1:{port}/api/inngest"
+    try:
+        async with virtual_dev_server(app_urls=[url], poll_interval=60.0) as clocked:
+            servers.append(clocked)
+            start = clocked.now()
+            await clocked.settle()
+            assert clocked.clock.next_at() == start + 60  # the next sync: a timer of its clock
+            await pinged.wait()  # the sync at start
+            pinged.clear()
+            await clocked.advance(59.9)
+            assert pings == [start]
+            await clocked.advance(0.1)
+            await pinged.wait()  # a minute of the server's clock later
+            pinged.clear()
+            await clocked.advance(60)
+            await pinged.wait()
+    finally:
+        await runner.cleanup()
+    assert pings == [start, start + 60, start + 120]
 
 
 async def test_a_retried_send_with_the_same_seed_stores_and_runs_once(
