@@ -32,7 +32,8 @@ START = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc).timestamp()
 
 
 class FakeClock(VirtualClock):
-    """A virtual clock that starts at the real time and moves only when told to."""
+    """A virtual clock that starts at `start` (default: the real time now) and moves only
+    when told to."""
 
     def __init__(self, start: float | None = None) -> None:
         super().__init__(time.time() if start is None else start)

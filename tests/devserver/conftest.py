@@ -270,12 +270,6 @@ class RawEnvironment(Driven):
         await self.settle()
         return ids
 
-    async def cancel(self, run_id: str) -> None:
-        """Cancel a run as `POST /v1/runs/{id}/cancel` does, then settle."""
-        with self.runs.transaction():
-            self.runs.cancel_run(run_id, self.now(), "cancelled through the API")
-        await self.settle()
-
 
 @contextlib.asynccontextmanager
 async def raw_environment(**options: Any) -> AsyncIterator[RawEnvironment]:
