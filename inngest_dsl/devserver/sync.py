@@ -15,7 +15,7 @@ from collections.abc import Iterable
 import aiohttp
 
 from inngest_dsl import _signing
-from inngest_dsl.devserver.clock import Clock
+from inngest_dsl.devserver.clock import Clock, Timer
 from inngest_dsl.devserver.functions import RegistrationError, Registry, validate_registration
 from inngest_dsl.devserver.store import Store
 
@@ -49,6 +49,7 @@ class AppSyncer:
         self._clock = clock
         self.urls: list[str] = []
         self._task: asyncio.Task[None] | None = None
+        self._timer: Timer | None = None
 
     def add(self, urls: Iterable[str]) -> None:
         for url in urls:
@@ -114,18 +115,22 @@ class AppSyncer:
                 log.warning("%s", exc)
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._loop())
+        """Sync every app now, then every `interval` seconds of the clock's time."""
+        self._tick()
 
     async def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    async def _loop(self) -> None:
-        while True:
-            await self.sync_all()
-            await asyncio.sleep(self._interval)
+    def _tick(self) -> None:
+        self._timer = self._clock.call_at(self._clock.now() + self._interval, self._tick)
+        if self._task is None or self._task.done():  # a slow round is not started twice
+            self._task = asyncio.get_running_loop().create_task(self.sync_all())
 
 
 def _message(payload: bytes) -> str:

@@ -1,12 +1,19 @@
-"""Helpers for dev server tests: an in-process dev server on a free port, raw protocol apps."""
+"""Helpers for dev server tests: raw protocol apps, in process on virtual time or over HTTP.
+
+Behaviour tests run the dev server's engine in a `TestEnvironment` (in memory, on a virtual
+clock) and answer its calls in-process with `RawApp` handlers: `raw_environment()` / the `env`
+fixture. Tests of the HTTP layer itself use the real server on a virtual clock
+(`clocked.virtual_dev_server`) with `raw_app` serving the handlers over loopback HTTP.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +23,11 @@ import pytest
 from aiohttp import web
 
 from inngest_dsl.devserver import DevServer, DevServerConfig
+from inngest_dsl.devserver.events import normalise_events
 from inngest_dsl.devserver.records import RunRecord, RunStatus
+from inngest_dsl.testing import TestEnvironment
+
+from .clocked import START, ClockedServer, Driven, virtual_dev_server
 
 SDK_HEADERS = {"X-Inngest-SDK": "raw-test:v1.0.0", "X-Inngest-Req-Version": "2"}
 APP_ID = "raw"
@@ -35,6 +46,13 @@ async def running_dev_server(db: str = ":memory:", **options: Any) -> AsyncItera
 @pytest.fixture
 async def dev_server(tmp_path: Path) -> AsyncIterator[DevServer]:
     async with running_dev_server(str(tmp_path / "dev.db")) as server:
+        yield server
+
+
+@pytest.fixture
+async def clocked(tmp_path: Path) -> AsyncIterator[ClockedServer]:
+    """The real dev server over HTTP on a virtual clock (see `clocked.virtual_dev_server`)."""
+    async with virtual_dev_server(tmp_path / "dev.db") as server:
         yield server
 
 
@@ -119,13 +137,25 @@ class RawApp:
 
     async def _endpoint(self, request: web.Request) -> web.Response:
         raw = await request.read()
-        body = json.loads(raw)
         step_id = request.query.get("stepId", "")
+        return await self._answer(step_id, raw, dict(request.headers))
+
+    async def _answer(self, step_id: str, raw: bytes, headers: dict[str, str]) -> web.Response:
+        body = json.loads(raw)
         if self.record:
             self.raw_bodies.append(raw)
             self.calls.append((step_id, body))
-            self.headers.append(dict(request.headers))
+            self.headers.append(headers)
         return await self.handler(step_id, body)
+
+    async def __call__(
+        self, function_id: str, step_id: str, body: bytes
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        """Answer a call in-process (an `AppCall` of the test environment)."""
+        response = await self._answer(step_id, body, {})
+        payload = response.body
+        assert isinstance(payload, bytes), "in-process handlers answer with bytes bodies"
+        return response.status, response.headers, payload
 
 
 def function_config(
@@ -198,3 +228,64 @@ class InFlight:
 
     def __exit__(self, *exc: object) -> None:
         self.now -= 1
+
+
+async def busy(turns: int = 5) -> None:
+    """Work that lets every other ready call run meanwhile, yet takes no time: calls started
+    together are all in their handlers at once (what a concurrency limit must prevent)."""
+    for _ in range(turns):
+        await asyncio.sleep(0)
+
+
+class RawEnvironment(Driven):
+    """The dev server's engine in a `TestEnvironment`, answering calls with raw protocol apps
+    in-process: no port, no HTTP, and time moves only when the test moves it."""
+
+    def __init__(self, env: TestEnvironment) -> None:
+        super().__init__(env.engine.executor, env.clock, env.store)
+        self.env = env
+        self.engine = env.engine
+        self.executor = env.engine.executor
+        self.registry = env.engine.registry
+        self.runs = env.engine.runs
+
+    def app(self, handler: Handler, name: str = APP_ID) -> RawApp:
+        """A raw app answering calls for the functions registered at its URL."""
+        app = RawApp(handler, url=f"http://{name}.testing.invalid/api/inngest")
+        self.env.add_app(app.url, app)
+        return app
+
+    def register(self, app: RawApp, *configs: dict[str, Any]) -> bool:
+        """Register functions as `POST /fn/register` does; whether anything changed."""
+        body = {"url": app.url, "appName": APP_ID, "sdk": "raw:v1", "functions": list(configs)}
+        return self.env.register_app(body)
+
+    async def ingest(self, events: Any) -> list[str]:
+        """Take events as the event API does (validated, group-committed), without settling."""
+        return await self.runs.ingest_grouped(normalise_events(events))
+
+    async def send(self, events: Any) -> list[str]:
+        """Send events as through the event API, then settle; their internal ids."""
+        ids = await self.ingest(events)
+        await self.settle()
+        return ids
+
+
+@contextlib.asynccontextmanager
+async def raw_environment(**options: Any) -> AsyncIterator[RawEnvironment]:
+    """A started `RawEnvironment` (options go to `TestEnvironment`; the start is fixed and
+    retries wait 0.05 s unless told otherwise, as in the dev server tests)."""
+    options.setdefault("now", datetime.datetime.fromtimestamp(START, datetime.timezone.utc))
+    options.setdefault("retry_interval", 0.05)
+    async with TestEnvironment(**options) as env:
+        raw = RawEnvironment(env)
+        try:
+            yield raw
+        finally:
+            raw.release_all()
+
+
+@pytest.fixture
+async def env() -> AsyncIterator[RawEnvironment]:
+    async with raw_environment() as raw:
+        yield raw

@@ -38,7 +38,10 @@ def serve_sdk_app(
 
     inngest.flask.serve(app, client, functions)
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # `shutdown()` waits for the serving loop to notice; poll often so that takes no time.
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
+    )
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_port}/api/inngest"

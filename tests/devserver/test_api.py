@@ -10,21 +10,18 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from inngest_dsl.devserver import DevServer
 from inngest_dsl.devserver.records import RunStatus
 
+from .clocked import ClockedServer, virtual_dev_server
 from .conftest import (
     APP_ID,
     done_response,
-    finished_run_of,
     function_config,
     op,
     ops_response,
     raw_app,
     register,
-    running_dev_server,
     send,
-    wait_until,
 )
 
 
@@ -61,18 +58,18 @@ async def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, An
     ],
 )
 async def test_event_api_refuses_invalid_events(
-    dev_server: DevServer, body: Any, problem: str
+    clocked: ClockedServer, body: Any, problem: str
 ) -> None:
-    status, reply = await _post(f"{dev_server.url}/e/key", body)
+    status, reply = await _post(f"{clocked.url}/e/key", body)
     assert status == 400
     assert reply["status"] == 400
     assert problem in reply["error"]
-    assert dev_server.store.count_events() == 0
+    assert clocked.store.count_events() == 0
 
 
-async def test_event_api_fills_ids_and_timestamps(dev_server: DevServer) -> None:
+async def test_event_api_fills_ids_and_timestamps(clocked: ClockedServer) -> None:
     reply = await send(
-        dev_server,
+        clocked.server,
         [
             {"name": "app/a", "data": {"_inngest": {"x": 1}, "k": 1}},
             {"name": "app/b", "id": "mine"},
@@ -80,8 +77,8 @@ async def test_event_api_fills_ids_and_timestamps(dev_server: DevServer) -> None
     )
     assert reply["status"] == 200
     assert len(reply["ids"]) == 2
-    first = dev_server.store.get_event(reply["ids"][0])
-    second = dev_server.store.get_event(reply["ids"][1])
+    first = clocked.store.get_event(reply["ids"][0])
+    second = clocked.store.get_event(reply["ids"][1])
     assert first is not None
     assert second is not None
     assert first.body["id"] == reply["ids"][0]
@@ -93,7 +90,7 @@ async def test_event_api_fills_ids_and_timestamps(dev_server: DevServer) -> None
 
 
 async def test_event_key_is_checked_when_configured(tmp_path: Path) -> None:
-    async with running_dev_server(str(tmp_path / "db"), event_key="secret") as server:
+    async with virtual_dev_server(tmp_path / "db", event_key="secret") as server:
         status, reply = await _post(f"{server.url}/e/wrong", {"name": "app/a"})
         assert (status, reply["error"]) == (401, "Event key not found")
         status, reply = await _post(f"{server.url}/e/secret", {"name": "app/a"})
@@ -138,29 +135,29 @@ def _step(**runtime: Any) -> dict[str, Any]:
     ],
 )
 async def test_register_refuses_invalid_functions(
-    dev_server: DevServer, config: dict[str, Any], problem: str
+    clocked: ClockedServer, config: dict[str, Any], problem: str
 ) -> None:
     body = {"url": "http://127.0.0.1:1/api/inngest", "appName": APP_ID, "functions": [config]}
-    status, reply = await _post(f"{dev_server.url}/fn/register", body)
+    status, reply = await _post(f"{clocked.url}/fn/register", body)
     assert status == 400
     assert problem in reply["error"]
-    assert dev_server.registry.functions == {}
+    assert clocked.server.registry.functions == {}
 
 
-async def test_register_reports_modified_only_on_change(dev_server: DevServer) -> None:
+async def test_register_reports_modified_only_on_change(clocked: ClockedServer) -> None:
     body = {"url": "http://127.0.0.1:1/api/inngest", "appName": APP_ID, "functions": [_config()]}
-    first = await _post(f"{dev_server.url}/fn/register", body)
-    again = await _post(f"{dev_server.url}/fn/register", body)
+    first = await _post(f"{clocked.url}/fn/register", body)
+    again = await _post(f"{clocked.url}/fn/register", body)
     body["functions"] = [_config(name="Renamed")]
-    changed = await _post(f"{dev_server.url}/fn/register", body)
+    changed = await _post(f"{clocked.url}/fn/register", body)
     assert [first[1]["modified"], again[1]["modified"], changed[1]["modified"]] == [
         True,
         False,
         True,
     ]
-    assert dev_server.registry.functions["raw-fn"].name == "Renamed"
+    assert clocked.server.registry.functions["raw-fn"].name == "Renamed"
     status, reply = await _post(
-        f"{dev_server.url}/fn/register", body, {"X-Inngest-Expected-Server-Kind": "cloud"}
+        f"{clocked.url}/fn/register", body, {"X-Inngest-Expected-Server-Kind": "cloud"}
     )
     assert status == 400
     assert "Expected server kind cloud" in reply["error"]
@@ -170,7 +167,7 @@ async def test_signing_key_guards_register_and_v0(tmp_path: Path) -> None:
     key = "signkey-prod-12345678"
     hashed = "b2ed992186a5cb19f6668aade821f502c1d00970dfd0e35128d51bac4649916c"
     body = {"url": "http://127.0.0.1:1/api/inngest", "appName": APP_ID, "functions": [_config()]}
-    async with running_dev_server(str(tmp_path / "db"), signing_key=key) as server:
+    async with virtual_dev_server(tmp_path / "db", signing_key=key) as server:
         url = f"{server.url}/fn/register"
         assert (await _post(url, body))[0] == 401
         assert (await _post(url, body, {"Authorization": "Bearer wrong"}))[0] == 401
@@ -184,17 +181,17 @@ async def test_signing_key_guards_register_and_v0(tmp_path: Path) -> None:
         assert (status, reply["error"]) == (404, "run not found")
 
 
-async def test_json_api_shows_runs_steps_events_and_functions(dev_server: DevServer) -> None:
+async def test_json_api_shows_runs_steps_events_and_functions(clocked: ClockedServer) -> None:
     async def handler(step_id: str, body: dict[str, Any]) -> web.Response:
         if "s" not in body["steps"]:
             return ops_response(op("StepRun", "s", displayName="Say hi", data="hi"))
         return done_response({"said": body["steps"]["s"]["data"]})
 
     async with raw_app(handler) as app:
-        await register(dev_server, app, function_config(app, "fn", event="app/go"))
-        sent = await send(dev_server, {"name": "app/go", "data": {"a": 1}})
-        run = await finished_run_of(dev_server, "raw-fn")
-    base = dev_server.url
+        await register(clocked.server, app, function_config(app, "fn", event="app/go"))
+        sent = await send(clocked.server, {"name": "app/go", "data": {"a": 1}})
+        run = await clocked.finished_run("raw-fn")
+    base = clocked.url
     status, reply = await _get(f"{base}/v1/runs/{run.run_id}")
     assert status == 200
     detail = reply["data"]
@@ -238,38 +235,75 @@ async def test_json_api_shows_runs_steps_events_and_functions(dev_server: DevSer
     assert reply["runs"] == {RunStatus.COMPLETED: 1}
 
 
-async def test_cancel_endpoint_cancels_a_sleeping_run(dev_server: DevServer) -> None:
+async def test_cancel_endpoint_cancels_a_sleeping_run(clocked: ClockedServer) -> None:
     async def handler(step_id: str, body: dict[str, Any]) -> web.Response:
         return ops_response(op("Sleep", "nap", opts={"duration": "1h"}))
 
     async with raw_app(handler) as app:
-        await register(dev_server, app, function_config(app, "fn", event="app/go"))
-        await send(dev_server, {"name": "app/go"})
-        await wait_until(lambda: bool(app.calls))
-        run_id = dev_server.store.list_runs()[0].run_id
-        status, reply = await _post(f"{dev_server.url}/v1/runs/{run_id}/cancel", {})
+        await register(clocked.server, app, function_config(app, "fn", event="app/go"))
+        await send(clocked.server, {"name": "app/go"})
+        await clocked.settle()
+        assert app.calls
+        run_id = clocked.store.list_runs()[0].run_id
+        status, reply = await _post(f"{clocked.url}/v1/runs/{run_id}/cancel", {})
     assert status == 200
     assert reply["data"]["status"] == "Cancelled"
-    cancelled = dev_server.store.list_events(name="inngest/function.cancelled")
+    cancelled = clocked.store.list_events(name="inngest/function.cancelled")
     assert len(cancelled) == 1
 
 
-async def test_unreachable_app_is_listed_with_its_error(dev_server: DevServer) -> None:
-    status, reply = await _post(
-        f"{dev_server.url}/v1/apps", {"url": "http://127.0.0.1:9/api/inngest"}
-    )
+async def test_unreachable_app_is_listed_with_its_error(clocked: ClockedServer) -> None:
+    status, reply = await _post(f"{clocked.url}/v1/apps", {"url": "http://127.0.0.1:9/api/inngest"})
     assert status == 502
     assert "unreachable" in reply["error"]
-    status, reply = await _get(f"{dev_server.url}/v1/apps")
+    status, reply = await _get(f"{clocked.url}/v1/apps")
     [app] = reply["data"]
     assert app["url"] == "http://127.0.0.1:9/api/inngest"
     assert "unreachable" in app["error"]
-    status, reply = await _post(f"{dev_server.url}/v1/apps", {"url": "nope"})
+    status, reply = await _post(f"{clocked.url}/v1/apps", {"url": "nope"})
     assert status == 400
 
 
+async def test_apps_are_synced_at_start_and_every_poll_interval_of_the_clock() -> None:
+    pings: list[float] = []
+    pinged = asyncio.Event()
+    servers: list[ClockedServer] = []
+
+    async def ping(request: web.Request) -> web.Response:
+        pings.append(servers[0].now())
+        pinged.set()
+        return web.json_response({}, headers={"X-Inngest-SDK": "raw-test:v1.0.0"})
+
+    web_app = web.Application()
+    web_app.router.add_put("/api/inngest", ping)
+    runner = web.AppRunner(web_app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    url = f"http://127.0.0.1:{port}/api/inngest"
+    try:
+        async with virtual_dev_server(app_urls=[url], poll_interval=60.0) as clocked:
+            servers.append(clocked)
+            start = clocked.now()
+            await clocked.settle()
+            assert clocked.clock.next_at() == start + 60  # the next sync: a timer of its clock
+            await pinged.wait()  # the sync at start
+            pinged.clear()
+            await clocked.advance(59.9)
+            assert pings == [start]
+            await clocked.advance(0.1)
+            await pinged.wait()  # a minute of the server's clock later
+            pinged.clear()
+            await clocked.advance(60)
+            await pinged.wait()
+    finally:
+        await runner.cleanup()
+    assert pings == [start, start + 60, start + 120]
+
+
 async def test_a_retried_send_with_the_same_seed_stores_and_runs_once(
-    dev_server: DevServer,
+    clocked: ClockedServer,
 ) -> None:
     """The client resends a failed batch with the same X-Inngest-Event-Id-Seed."""
 
@@ -279,18 +313,18 @@ async def test_a_retried_send_with_the_same_seed_stores_and_runs_once(
     seed = {"X-Inngest-Event-Id-Seed": "1795240000000,AAECAwQFBgcICQ=="}
     batch = [{"name": "app/once", "data": {"n": 1}}, {"name": "app/once", "data": {"n": 2}}]
     async with raw_app(handler) as app:
-        await register(dev_server, app, function_config(app, "once", event="app/once"))
-        first = await _post(f"{dev_server.url}/e/test", batch, seed)
-        again = await _post(f"{dev_server.url}/e/test", batch, seed)
-        other = await _post(f"{dev_server.url}/e/test", batch[:1])
-        await wait_until(lambda: dev_server.store.count_runs().get("Completed") == 3)
-        await asyncio.sleep(0.1)  # a duplicate run, if any, would have started by now
+        await register(clocked.server, app, function_config(app, "once", event="app/once"))
+        first = await _post(f"{clocked.url}/e/test", batch, seed)
+        again = await _post(f"{clocked.url}/e/test", batch, seed)
+        other = await _post(f"{clocked.url}/e/test", batch[:1])
+        await clocked.settle()  # a duplicate run, if any, would have started by now
+        assert clocked.store.count_runs().get("Completed") == 3
     assert first[0] == again[0] == 200
     assert first[1]["ids"] == again[1]["ids"]
     assert len(set(first[1]["ids"])) == 2
     assert other[1]["ids"][0] not in first[1]["ids"]
-    assert sum(dev_server.store.count_runs().values()) == 3
-    sent = [e for e in dev_server.store.list_events(100) if e.name == "app/once"]
+    assert sum(clocked.store.count_runs().values()) == 3
+    sent = [e for e in clocked.store.list_events(100) if e.name == "app/once"]
     assert len(sent) == 3
 
 
@@ -303,13 +337,13 @@ async def test_a_retried_send_with_the_same_seed_stores_and_runs_once(
     ids=["nan", "bad-seed"],
 )
 async def test_event_api_refuses_nan_and_malformed_seeds(
-    dev_server: DevServer, body: bytes, headers: dict[str, str], fragment: str
+    clocked: ClockedServer, body: bytes, headers: dict[str, str], fragment: str
 ) -> None:
     async with (
         aiohttp.ClientSession() as session,
-        session.post(f"{dev_server.url}/e/test", data=body, headers=headers) as response,
+        session.post(f"{clocked.url}/e/test", data=body, headers=headers) as response,
     ):
         reply = await response.json()
     assert response.status == 400
     assert fragment in reply["error"]
-    assert dev_server.store.count_events() == 0
+    assert clocked.store.count_events() == 0

@@ -11,13 +11,21 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from inngest_dsl.devserver import DevServer
 from inngest_dsl.devserver.flow import NO_FLOW, FlowConfigError, parse_flow
 from inngest_dsl.devserver.limiter import gcra
 from inngest_dsl.devserver.records import RunStatus
 from inngest_dsl.devserver.store import Store
 
-from .conftest import APP_ID, done_response, function_config, raw_app, register, send, wait_until
+from .clocked import ClockedServer
+from .conftest import (
+    APP_ID,
+    RawEnvironment,
+    done_response,
+    function_config,
+    raw_app,
+    register,
+    send,
+)
 from .test_ui import get, text_of
 
 
@@ -81,7 +89,7 @@ def test_parse_flow_refuses_bad_options(config: dict[str, Any], message: str) ->
 
 
 async def test_a_sync_with_a_bad_option_is_refused_naming_function_and_field(
-    dev_server: DevServer,
+    clocked: ClockedServer,
 ) -> None:
     async def handler(step_id: str, body: dict[str, Any]) -> web.Response:
         return done_response(None)
@@ -91,12 +99,12 @@ async def test_a_sync_with_a_bad_option_is_refused_naming_function_and_field(
         body = {"url": app.url, "appName": APP_ID, "functions": [config]}
         async with (
             aiohttp.ClientSession() as session,
-            session.post(f"{dev_server.url}/fn/register", json=body) as response,
+            session.post(f"{clocked.url}/fn/register", json=body) as response,
         ):
             reply = await response.json()
     assert response.status == 400
     assert reply["error"] == "function 'raw-fn': throttle.limit: must be at least 1"
-    assert dev_server.registry.functions == {}
+    assert clocked.server.registry.functions == {}
 
 
 def test_gcra_admits_capacity_at_once_then_one_per_emission_interval() -> None:
@@ -114,52 +122,57 @@ def test_gcra_admits_capacity_at_once_then_one_per_emission_interval() -> None:
     assert not gcra(tat, 100.9, 3.0, 3, 4).allowed
 
 
-async def test_skipped_runs_show_their_reason_in_the_api_and_the_ui(dev_server: DevServer) -> None:
+async def test_skipped_runs_show_their_reason_in_the_api_and_the_ui(
+    clocked: ClockedServer,
+) -> None:
+    server = clocked.server
+
     async def handler(step_id: str, body: dict[str, Any]) -> web.Response:
         return done_response("ran")
 
     async with raw_app(handler) as app:
         limit = {"limit": 1, "period": "1h"}
-        await register(dev_server, app, function_config(app, "rl", event="r/go", rateLimit=limit))
-        await send(dev_server, [{"name": "r/go"}, {"name": "r/go"}])
-        await wait_until(lambda: dev_server.store.count_runs().get(RunStatus.COMPLETED) == 1)
-        (skipped,) = dev_server.store.list_runs(RunStatus.SKIPPED)
+        await register(server, app, function_config(app, "rl", event="r/go", rateLimit=limit))
+        await send(server, [{"name": "r/go"}, {"name": "r/go"}])
+        await clocked.settle()
+        assert server.store.count_runs().get(RunStatus.COMPLETED) == 1
+        (skipped,) = server.store.list_runs(RunStatus.SKIPPED)
         async with (
             aiohttp.ClientSession() as session,
-            session.get(f"{dev_server.url}/v1/runs/{skipped.run_id}") as response,
+            session.get(f"{server.url}/v1/runs/{skipped.run_id}") as response,
         ):
             detail = (await response.json())["data"]
-        _, _, page = await get(dev_server, f"/runs/{skipped.run_id}")
-        _, _, listing = await get(dev_server, "/?status=skipped")
+        _, _, page = await get(server, f"/runs/{skipped.run_id}")
+        _, _, listing = await get(server, "/?status=skipped")
     assert detail["status"] == "Skipped"
     assert detail["reason"] == "rate limit: over 1 per 1h"
     assert detail["steps"] == []
     assert "badge-skipped" in page
     assert "rate limit: over 1 per 1h" in text_of(page)
     assert skipped.run_id in listing
-    events = dev_server.store.list_events(name="inngest/function.finished")
+    events = server.store.list_events(name="inngest/function.finished")
     assert [e.body["data"]["run_id"] for e in events] != []
     assert skipped.run_id not in {e.body["data"]["run_id"] for e in events}
 
 
 async def test_a_key_that_cannot_be_evaluated_leaves_the_option_off(
-    dev_server: DevServer, caplog: pytest.LogCaptureFixture
+    env: RawEnvironment, caplog: pytest.LogCaptureFixture
 ) -> None:
     async def handler(step_id: str, body: dict[str, Any]) -> web.Response:
         return done_response(body["event"]["data"]["n"])
 
-    async with raw_app(handler) as app:
-        config = function_config(
-            app,
-            "keyed",
-            event="k/go",
-            rateLimit={"limit": 1, "period": "1h", "key": "event.data.user"},
-            batchEvents={"maxSize": 5, "timeout": "1h", "key": "event.data.user"},
-        )
-        await register(dev_server, app, config)
-        await send(dev_server, [{"name": "k/go", "data": {"n": n}} for n in range(3)])
-        await wait_until(lambda: dev_server.store.count_runs().get(RunStatus.COMPLETED) == 3)
-    assert sorted(run.output for run in dev_server.store.list_runs()) == [0, 1, 2]
+    app = env.app(handler)
+    config = function_config(
+        app,
+        "keyed",
+        event="k/go",
+        rateLimit={"limit": 1, "period": "1h", "key": "event.data.user"},
+        batchEvents={"maxSize": 5, "timeout": "1h", "key": "event.data.user"},
+    )
+    env.register(app, config)
+    await env.send([{"name": "k/go", "data": {"n": n}} for n in range(3)])
+    assert env.store.count_runs().get(RunStatus.COMPLETED) == 3
+    assert sorted(run.output for run in env.store.list_runs()) == [0, 1, 2]
     assert "cannot evaluate the key" in caplog.text
 
 

@@ -11,11 +11,11 @@ import pytest
 from aiohttp import web
 
 from inngest_dsl import _limits
-from inngest_dsl.devserver import DevServer
 from inngest_dsl.devserver.flow import FlowConfigError, parse_flow
 from inngest_dsl.devserver.flow_keys import shape_run
 from inngest_dsl.devserver.limiter import gcra
 
+from .clocked import ClockedServer
 from .conftest import APP_ID, done_response, function_config, raw_app
 
 
@@ -98,7 +98,7 @@ def test_a_non_finite_or_fractional_number_is_not_an_integer(
     assert _refused(config) == f"{where}: must be an integer"
 
 
-async def test_a_registration_with_1e400_is_a_400_naming_the_field(dev_server: DevServer) -> None:
+async def test_a_registration_with_1e400_is_a_400_naming_the_field(clocked: ClockedServer) -> None:
     async def handler(step_id: str, body: dict[str, Any]) -> web.Response:
         return done_response(None)
 
@@ -109,7 +109,7 @@ async def test_a_registration_with_1e400_is_a_400_naming_the_field(dev_server: D
         async with (
             aiohttp.ClientSession() as session,
             session.post(
-                f"{dev_server.url}/fn/register",
+                f"{clocked.url}/fn/register",
                 data=raw,
                 headers={"Content-Type": "application/json"},
             ) as response,
@@ -117,7 +117,7 @@ async def test_a_registration_with_1e400_is_a_400_naming_the_field(dev_server: D
             reply = await response.json()
     assert response.status == 400
     assert reply["error"] == "function 'raw-fn': concurrency[0].limit: must be an integer"
-    assert dev_server.registry.functions == {}
+    assert clocked.server.registry.functions == {}
 
 
 def test_throttle_burst_zero_or_omitted_is_one_as_inngest_reads_it() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -13,17 +14,16 @@ from aiohttp import web
 from inngest_dsl.devserver import DevServer
 from inngest_dsl.devserver.records import RunRecord, RunStatus
 
+from .clocked import ClockedServer
 from .conftest import (
     RawApp,
     error_response,
-    finished_run_of,
     function_config,
     op,
     ops_response,
     raw_app,
     register,
     send,
-    wait_until,
 )
 from .ui_flow import EVENT, FUNCTION_ID, checkout, checkout_config
 
@@ -57,16 +57,25 @@ def text_of(html: str) -> str:
 
 
 @pytest.fixture
-async def checkout_app(dev_server: DevServer) -> AsyncIterator[RawApp]:
-    async with raw_app(checkout) as app:
-        await register(dev_server, app, checkout_config(app))
+def dev_server(clocked: ClockedServer) -> DevServer:
+    """The dev server of these tests: over HTTP, on a virtual clock."""
+    return clocked.server
+
+
+@pytest.fixture
+async def checkout_app(clocked: ClockedServer) -> AsyncIterator[RawApp]:
+    async def work(seconds: float) -> None:
+        clocked.clock.move_to(clocked.now() + seconds)  # the work takes that long
+
+    async with raw_app(functools.partial(checkout, work=work)) as app:
+        await register(clocked.server, app, checkout_config(app))
         yield app
 
 
 @pytest.fixture
-async def checkout_run(dev_server: DevServer, checkout_app: RawApp) -> RunRecord:
-    await send(dev_server, {"name": EVENT, "data": ORDER})
-    return await finished_run_of(dev_server, FUNCTION_ID)
+async def checkout_run(clocked: ClockedServer, checkout_app: RawApp) -> RunRecord:
+    await send(clocked.server, {"name": EVENT, "data": ORDER})
+    return await clocked.finished_run(FUNCTION_ID)
 
 
 async def test_runs_page_lists_runs_with_status_timing_and_trigger(
@@ -107,6 +116,7 @@ async def test_run_page_shows_each_op_with_duration_attempts_output_and_error(
     lefts = [float(left) for left, _ in bars]
     assert lefts[0] == 0.0
     assert lefts[1:] == sorted(lefts[1:]), "ops are drawn in the order they ran"
+    assert len(set(lefts[1:])) == 4, f"each op started after the one before: {lefts}"
     assert float(bars[3][1]) > 30, "a 400ms sleep takes a large part of a sub-second run"
     assert "Show all (" in rows[3], "the receipt's long output is cut with a way to see it all"
     assert '"shipped"' in html.replace("&quot;", '"')
@@ -138,7 +148,7 @@ async def test_events_and_functions_pages_link_runs_and_show_triggers(
 
 
 async def test_status_filter_shows_only_runs_in_that_status(
-    dev_server: DevServer, checkout_run: RunRecord
+    dev_server: DevServer, clocked: ClockedServer, checkout_run: RunRecord
 ) -> None:
     async def broken(step_id: str, body: dict[str, Any]) -> web.Response:
         return error_response("boom", headers={"X-Inngest-No-Retry": "true"})
@@ -146,7 +156,7 @@ async def test_status_filter_shows_only_runs_in_that_status(
     async with raw_app(broken) as app:
         await register(dev_server, app, function_config(app, "broken", event="app/break"))
         await send(dev_server, {"name": "app/break"})
-        failed = await finished_run_of(dev_server, "raw-broken")
+        failed = await clocked.finished_run("raw-broken")
     assert failed.status == RunStatus.FAILED
     _, _, only_failed = await get(dev_server, "/?status=failed")
     assert f"/runs/{failed.run_id}" in only_failed
@@ -226,7 +236,7 @@ async def test_send_form_errors_are_shown_inline_with_the_input_kept(
 
 
 async def test_send_form_accepts_an_event_and_redirects_to_it(
-    dev_server: DevServer, checkout_app: RawApp
+    dev_server: DevServer, clocked: ClockedServer, checkout_app: RawApp
 ) -> None:
     data = '{"order": "B-2", "total": 5}'
     status, location, _ = await post_form(dev_server, {"name": EVENT, "data": data})
@@ -237,7 +247,7 @@ async def test_send_form_accepts_an_event_and_redirects_to_it(
     assert event is not None
     assert event.name == EVENT
     assert event.body["data"] == {"order": "B-2", "total": 5}
-    run = await finished_run_of(dev_server, FUNCTION_ID)
+    run = await clocked.finished_run(FUNCTION_ID)
     assert run.events[0]["data"]["order"] == "B-2"
     status, _, html = await get(dev_server, location)
     assert status == 200
@@ -259,7 +269,7 @@ async def test_send_form_prefills_and_refuses_cross_site_posts(dev_server: DevSe
 
 
 async def test_run_page_polls_while_running_and_stops_when_finished(
-    dev_server: DevServer,
+    dev_server: DevServer, clocked: ClockedServer
 ) -> None:
     async def sleeper(step_id: str, body: dict[str, Any]) -> web.Response:
         return ops_response(op("Sleep", "nap", displayName="long nap", opts={"duration": "1h"}))
@@ -272,7 +282,8 @@ async def test_run_page_polls_while_running_and_stops_when_finished(
             runs = dev_server.store.list_runs(function_id="raw-sleeper")
             return bool(runs) and bool(dev_server.store.list_steps(runs[0].run_id))
 
-        await wait_until(sleeping)
+        await clocked.settle()
+        assert sleeping()
         run = dev_server.store.list_runs(function_id="raw-sleeper")[0]
         _, _, html = await get(dev_server, f"/runs/{run.run_id}")
         assert 'data-live="1000"' in html

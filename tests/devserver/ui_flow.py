@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -19,16 +20,24 @@ def checkout_config(app: RawApp) -> dict[str, Any]:
     return function_config(app, "checkout", event=EVENT, expression="event.data.total > 0")
 
 
-async def checkout(step_id: str, body: dict[str, Any], sleep: str = SLEEP) -> web.Response:
-    """reserve (slow) -> charge (fails once) -> cool-down (sleep) -> receipt (large output)."""
+async def checkout(
+    step_id: str,
+    body: dict[str, Any],
+    sleep: str = SLEEP,
+    work: Callable[[float], Awaitable[object]] = asyncio.sleep,
+) -> web.Response:
+    """reserve (slow) -> charge (fails once) -> cool-down (sleep) -> receipt (large output).
+
+    `work(seconds)` is the time a step's work takes (on a virtual clock: moves it on).
+    """
     steps = body["steps"]
     data = body["event"]["data"]
     if "reserve" not in steps:
-        await asyncio.sleep(WORK_SECONDS)
+        await work(WORK_SECONDS)
         items = data.get("items", [])
         return ops_response(op("StepRun", "reserve", displayName="reserve stock", data=items))
     if "charge" not in steps:
-        await asyncio.sleep(WORK_SECONDS / 2)
+        await work(WORK_SECONDS / 2)
         if body["ctx"]["attempt"] == 0:
             error = {"name": "CardDeclined", "message": "card <b>declined</b>, try again"}
             return ops_response(op("StepError", "charge", displayName="charge card", error=error))
