@@ -150,6 +150,11 @@ class _Unheld:
             watch()
 
     @property
+    def waiting_for_a_slot(self) -> frozenset[asyncio.Task[None]]:
+        """Counted in `in_flight` already: a call waiting for a slot that held calls keep."""
+        return frozenset()
+
+    @property
     def in_flight(self) -> frozenset[asyncio.Future[None]]:
         tasks = self._executor.in_flight
         held = sum(hold.held for hold in self._holds)
