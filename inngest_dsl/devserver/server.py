@@ -10,14 +10,14 @@ import attrs
 from aiohttp import web
 
 from inngest_dsl import _cron
-from inngest_dsl.devserver.api import DEV_SERVER, build_routes, error_middleware
-from inngest_dsl.devserver.clock import Clock, WallClock
-from inngest_dsl.devserver.cron import NextFire
-from inngest_dsl.devserver.engine import Engine
-from inngest_dsl.devserver.executor import HttpTransport
+from inngest_dsl.devserver.core.clock import Clock, WallClock
+from inngest_dsl.devserver.core.cron import NextFire
+from inngest_dsl.devserver.core.engine import Engine
+from inngest_dsl.devserver.core.executor import HttpTransport
+from inngest_dsl.devserver.http.json_api import DEV_SERVER, build_routes, error_middleware
+from inngest_dsl.devserver.http.sync import AppSyncer
 from inngest_dsl.devserver.store import Store
-from inngest_dsl.devserver.sync import AppSyncer
-from inngest_dsl.devserver.ui import build_ui_routes
+from inngest_dsl.devserver.ui.pages import build_ui_routes
 
 __all__ = ["DEFAULT_DB", "DevServer", "DevServerConfig"]
 

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from inngest_dsl.devserver import DevServer, DevServerConfig
-from inngest_dsl.devserver.clock import VirtualClock
+from inngest_dsl.devserver.core.clock import VirtualClock
 
 
 class FakeClock(VirtualClock):

@@ -16,7 +16,7 @@ import pytest
 from aiohttp import web
 
 from inngest_dsl.devserver import DevServer, DevServerConfig
-from inngest_dsl.devserver.records import RunRecord, RunStatus
+from inngest_dsl.devserver.store.records import RunRecord, RunStatus
 
 SDK_HEADERS = {"X-Inngest-SDK": "raw-test:v1.0.0", "X-Inngest-Req-Version": "2"}
 APP_ID = "raw"

@@ -12,7 +12,7 @@ from aiohttp import web
 from inngest_dsl import Context, Inngest, InngestFunction, sleep, step, wait_for_event
 from inngest_dsl.aiohttp import serve
 from inngest_dsl.devserver import DevServer
-from inngest_dsl.devserver.records import RunStatus
+from inngest_dsl.devserver.store.records import RunStatus
 
 from .conftest import finished_run_of, running_dev_server, send, wait_until
 

@@ -11,7 +11,7 @@ import aiohttp
 from aiohttp import web
 
 from inngest_dsl.devserver import DevServer
-from inngest_dsl.devserver.records import RunStatus
+from inngest_dsl.devserver.store.records import RunStatus
 
 from .conftest import (
     done_response,

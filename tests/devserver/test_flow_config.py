@@ -12,10 +12,10 @@ import pytest
 from aiohttp import web
 
 from inngest_dsl.devserver import DevServer
-from inngest_dsl.devserver.flow import NO_FLOW, FlowConfigError, parse_flow
-from inngest_dsl.devserver.limiter import gcra
-from inngest_dsl.devserver.records import RunStatus
+from inngest_dsl.devserver.core.flow import NO_FLOW, FlowConfigError, parse_flow
+from inngest_dsl.devserver.core.limiter import gcra
 from inngest_dsl.devserver.store import Store
+from inngest_dsl.devserver.store.records import RunStatus
 
 from .conftest import APP_ID, done_response, function_config, raw_app, register, send, wait_until
 from .test_ui import get, text_of

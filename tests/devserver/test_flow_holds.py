@@ -11,7 +11,7 @@ import pytest
 from aiohttp import web
 
 from inngest_dsl.devserver import DevServer
-from inngest_dsl.devserver.records import RunStatus
+from inngest_dsl.devserver.store.records import RunStatus
 
 from .clocked import clocked_dev_server
 from .conftest import done_response, function_config, raw_app, register, send, wait_until

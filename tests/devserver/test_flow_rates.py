@@ -9,7 +9,7 @@ import aiohttp
 from aiohttp import web
 
 from inngest_dsl.devserver import DevServer
-from inngest_dsl.devserver.records import RunStatus
+from inngest_dsl.devserver.store.records import RunStatus
 
 from .conftest import done_response, function_config, raw_app, register, send, wait_until
 from .sdk_app import inngest, sdk_client, serve_sdk_app

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from inngest_dsl.devserver.records import RunStatus
+from inngest_dsl.devserver.store.records import RunStatus
 
 from .conftest import (
     done_response,

@@ -11,7 +11,7 @@ import pytest
 from aiohttp import web
 
 from inngest_dsl.devserver import DevServer
-from inngest_dsl.devserver.records import RunRecord, RunStatus
+from inngest_dsl.devserver.store.records import RunRecord, RunStatus
 
 from .conftest import (
     RawApp,

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from inngest_dsl.devserver.api import Api
-from inngest_dsl.devserver.events import EventValidationError, normalise_events
-from inngest_dsl.devserver.records import EventRecord, FunctionRecord, RunRecord, RunStatus
-from inngest_dsl.devserver.ui_html import (
+from inngest_dsl.devserver.core.events import EventValidationError, normalise_events
+from inngest_dsl.devserver.http.json_api import Api
+from inngest_dsl.devserver.store.records import EventRecord, FunctionRecord, RunRecord, RunStatus
+from inngest_dsl.devserver.ui.markup import (
     badge,
     esc,
     format_duration,
@@ -30,7 +30,7 @@ from inngest_dsl.devserver.ui_html import (
     page,
     table,
 )
-from inngest_dsl.devserver.ui_timeline import render_timeline
+from inngest_dsl.devserver.ui.timeline import render_timeline
 
 if TYPE_CHECKING:
     from inngest_dsl.devserver.server import DevServer
@@ -68,7 +68,7 @@ def _qs(**params: str | None) -> str:
 
 @functools.cache
 def _stylesheet() -> bytes:
-    return (resources.files("inngest_dsl.devserver") / "static" / "ui.css").read_bytes()
+    return (resources.files("inngest_dsl.devserver.ui") / "static" / "ui.css").read_bytes()
 
 
 def _run_duration(run: RunRecord, now: float) -> str:

@@ -17,8 +17,8 @@ from typing import Any
 
 from ulid import ULID
 
-from inngest_dsl.devserver.flow_keys import batch_key, debounce_key
-from inngest_dsl.devserver.functions import FunctionInfo, Registry
+from inngest_dsl.devserver.core.flow_keys import batch_key, debounce_key
+from inngest_dsl.devserver.core.functions import FunctionInfo, Registry
 from inngest_dsl.devserver.store import BatchRecord, DebounceRecord, Store
 
 __all__ = ["Holds", "Trigger"]

@@ -18,16 +18,16 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from inngest_dsl import _durations
-from inngest_dsl.devserver import protocol
-from inngest_dsl.devserver.admission import DISCOVERY, ONE_YEAR, Admission, RunHooks, new_id
-from inngest_dsl.devserver.clock import Clock
-from inngest_dsl.devserver.flow import NO_FLOW
-from inngest_dsl.devserver.functions import FunctionInfo, Registry
-from inngest_dsl.devserver.holds import Trigger
-from inngest_dsl.devserver.matching import ExpressionError, check_expression, evaluate
-from inngest_dsl.devserver.protocol import CallOutcome, Op, canonical, error_object
-from inngest_dsl.devserver.records import PauseRecord, QueueItem, RunRecord, RunStatus
+from inngest_dsl.devserver.core import protocol
+from inngest_dsl.devserver.core.admission import DISCOVERY, ONE_YEAR, Admission, RunHooks, new_id
+from inngest_dsl.devserver.core.clock import Clock
+from inngest_dsl.devserver.core.flow import NO_FLOW
+from inngest_dsl.devserver.core.functions import FunctionInfo, Registry
+from inngest_dsl.devserver.core.holds import Trigger
+from inngest_dsl.devserver.core.matching import ExpressionError, check_expression, evaluate
+from inngest_dsl.devserver.core.protocol import CallOutcome, Op, canonical, error_object
 from inngest_dsl.devserver.store import Store
+from inngest_dsl.devserver.store.records import PauseRecord, QueueItem, RunRecord, RunStatus
 
 __all__ = ["DISCOVERY", "Runs", "new_id"]
 

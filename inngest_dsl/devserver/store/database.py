@@ -15,7 +15,7 @@ from typing import Any
 
 import attrs
 
-from inngest_dsl.devserver.records import (
+from inngest_dsl.devserver.store.records import (
     AppRecord,
     EventRecord,
     FunctionRecord,

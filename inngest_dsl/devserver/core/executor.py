@@ -20,15 +20,15 @@ import aiohttp
 
 from inngest_dsl import _signing
 from inngest_dsl._version import __version__
-from inngest_dsl.devserver import protocol
-from inngest_dsl.devserver.clock import Clock, Timer
-from inngest_dsl.devserver.functions import FunctionInfo, Registry
-from inngest_dsl.devserver.gates import FREE, Gates, Ticket
-from inngest_dsl.devserver.limiter import Limiter
-from inngest_dsl.devserver.protocol import CallOutcome, error_object
-from inngest_dsl.devserver.records import QueueItem, RunStatus
-from inngest_dsl.devserver.runs import Runs, new_id
+from inngest_dsl.devserver.core import protocol
+from inngest_dsl.devserver.core.clock import Clock, Timer
+from inngest_dsl.devserver.core.functions import FunctionInfo, Registry
+from inngest_dsl.devserver.core.gates import FREE, Gates, Ticket
+from inngest_dsl.devserver.core.limiter import Limiter
+from inngest_dsl.devserver.core.protocol import CallOutcome, error_object
+from inngest_dsl.devserver.core.runs import Runs, new_id
 from inngest_dsl.devserver.store import Store
+from inngest_dsl.devserver.store.records import QueueItem, RunStatus
 
 __all__ = ["Executor", "HttpTransport", "Transport", "call_url"]
 
