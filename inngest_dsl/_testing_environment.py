@@ -48,9 +48,9 @@ from inngest_dsl.devserver.core.functions import (
     validate_registration,
 )
 from inngest_dsl.devserver.core.protocol import CallOutcome, error_object, interpret_response
-from inngest_dsl.devserver.http.json_api import run_json
 from inngest_dsl.devserver.store import Store
 from inngest_dsl.devserver.store.records import RunRecord, RunStatus
+from inngest_dsl.devserver.store.shapes import run_json
 from inngest_dsl.errors import InngestError
 
 __all__ = [

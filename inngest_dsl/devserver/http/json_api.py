@@ -5,7 +5,6 @@ Every error is a JSON body `{"error": ...}` with a meaningful status, never a tr
 
 from __future__ import annotations
 
-import datetime
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -13,11 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from inngest_dsl import _durations, _signing
+from inngest_dsl import _signing
 from inngest_dsl.devserver.core.events import EventValidationError, ids_from_seed, normalise_events
 from inngest_dsl.devserver.core.functions import RegistrationError, validate_registration
 from inngest_dsl.devserver.http.sync import SyncError
-from inngest_dsl.devserver.store.records import EventRecord, RunRecord, RunStatus, StepRecord
+from inngest_dsl.devserver.store.records import RunStatus
+from inngest_dsl.devserver.store.shapes import event_json, instant, run_json
 
 if TYPE_CHECKING:
     from inngest_dsl.devserver.server import DevServer
@@ -55,71 +55,6 @@ async def error_middleware(request: web.Request, handler: _Handler) -> web.Strea
     except Exception as exc:
         log.exception("internal error on %s %s", request.method, request.path)
         return _error(500, f"internal error: {type(exc).__name__}")
-
-
-def _instant(value: float | None) -> str | None:
-    if value is None:
-        return None
-    return _durations.format_instant(datetime.datetime.fromtimestamp(value, datetime.timezone.utc))
-
-
-def event_json(event: EventRecord) -> dict[str, Any]:
-    return {
-        "internal_id": event.internal_id,
-        "id": event.id,
-        "name": event.name,
-        "received_at": _instant(event.received_at),
-        "event": event.body,
-    }
-
-
-def run_json(run: RunRecord, steps: list[StepRecord] | None = None) -> dict[str, Any]:
-    ended = run.ended_at
-    started = run.started_at
-    body: dict[str, Any] = {
-        "run_id": run.run_id,
-        "function_id": run.function_id,
-        "status": run.status,
-        "queued_at": _instant(run.queued_at),
-        "started_at": _instant(started),
-        "ended_at": _instant(ended),
-        "duration_ms": round((ended - (started or run.queued_at)) * 1000, 3) if ended else None,
-        "output": run.output,
-        "error": run.error,
-    }
-    if run.correlation_id:
-        body["correlation_id"] = run.correlation_id
-    if run.reason:
-        body["reason"] = run.reason
-    if run.priority:
-        body["priority"] = run.priority
-    if steps is not None:
-        body["event"] = run.events[0] if run.events else None
-        body["events"] = run.events
-        body["steps"] = [step_json(step) for step in steps]
-    return body
-
-
-def step_json(step: StepRecord) -> dict[str, Any]:
-    memo = step.memo
-    output: Any = None
-    if isinstance(memo, dict) and set(memo) <= {"data", "error"} and memo:
-        output = memo.get("data")
-    elif step.kind == "WaitForEvent":
-        output = memo
-    return {
-        "id": step.step_id,
-        "name": step.display_name,
-        "kind": step.kind,
-        "status": step.status,
-        "position": step.position,
-        "attempts": step.attempts,
-        "started_at": _instant(step.started_at),
-        "ended_at": _instant(step.ended_at),
-        "opts": step.opts,
-        "output": output,
-        "error": step.error,
-    }
 
 
 def _limit(request: web.Request, default: int = 100) -> int:
@@ -310,7 +245,7 @@ class Api:
                         "name": a.name,
                         "sdk": a.sdk,
                         "framework": a.framework,
-                        "synced_at": _instant(a.synced_at),
+                        "synced_at": instant(a.synced_at),
                         "error": a.error,
                     }
                     for a in apps

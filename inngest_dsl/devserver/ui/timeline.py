@@ -11,8 +11,8 @@ from typing import Any
 
 import attrs
 
-from inngest_dsl.devserver.http.json_api import step_json
 from inngest_dsl.devserver.store.records import RunRecord, RunStatus, StepRecord
+from inngest_dsl.devserver.store.shapes import step_json
 from inngest_dsl.devserver.ui.markup import badge, esc, format_duration, json_block, json_preview
 
 __all__ = ["Span", "render_timeline", "run_span"]
