@@ -13,9 +13,9 @@ from inngest_dsl import _cron
 from inngest_dsl.devserver.core.clock import Clock, WallClock
 from inngest_dsl.devserver.core.cron import NextFire
 from inngest_dsl.devserver.core.engine import Engine
-from inngest_dsl.devserver.core.executor import HttpTransport
 from inngest_dsl.devserver.http.json_api import DEV_SERVER, build_routes, error_middleware
 from inngest_dsl.devserver.http.sync import AppSyncer
+from inngest_dsl.devserver.http.transport import HttpTransport
 from inngest_dsl.devserver.store import Store
 from inngest_dsl.devserver.ui.pages import build_ui_routes
 
