@@ -19,7 +19,8 @@ from ulid import ULID
 
 from inngest_dsl.devserver.core.flow_keys import batch_key, debounce_key
 from inngest_dsl.devserver.core.functions import FunctionInfo, Registry
-from inngest_dsl.devserver.store import BatchRecord, DebounceRecord, Store
+from inngest_dsl.devserver.store import Store
+from inngest_dsl.devserver.store.records import BatchRecord, DebounceRecord
 
 __all__ = ["Holds", "Trigger"]
 

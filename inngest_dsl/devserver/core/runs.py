@@ -109,7 +109,7 @@ class Runs:
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
         """Commit atomically; afterwards hand new work to the scheduler and log state changes."""
-        outer = not self._store._in_tx
+        outer = not self._store.in_transaction
         try:
             with self._store.transaction():
                 yield
