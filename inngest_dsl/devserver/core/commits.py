@@ -12,17 +12,33 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Any, Protocol
 
 from inngest_dsl.devserver.core.clock import Clock
 from inngest_dsl.devserver.core.functions import Registry
 from inngest_dsl.devserver.store import Store
 from inngest_dsl.devserver.store.records import QueueItem
 
-__all__ = ["RunCommits"]
+__all__ = ["RunCommits", "RunListener"]
 
 log = logging.getLogger("inngest_dsl.devserver")
+
+
+class RunListener(Protocol):
+    """Who hears, after each commit, what it changed (the engine, for its executor).
+
+    New runs whose calls pass no gate and ended runs are heard of before the due work.
+    """
+
+    def runs_started_ungated(self, run_ids: Sequence[str]) -> None:
+        """New runs whose calls pass no gate (no concurrency limit or throttle)."""
+
+    def runs_ended(self, run_ids: Sequence[str]) -> None:
+        """Runs that ended (completed, failed, cancelled or skipped while live)."""
+
+    def work_due(self, items: Sequence[QueueItem]) -> None:
+        """Newly committed queue items."""
 
 
 class RunCommits:
@@ -33,47 +49,28 @@ class RunCommits:
         store: Store,
         registry: Registry,
         *,
+        listener: RunListener,
         retry_interval: float | None = None,
-        on_due: Callable[[Sequence[QueueItem]], None] = lambda items: None,
         clock: Clock,
     ) -> None:
         self._store = store
         self._registry = registry
+        self._listener = listener
         self._retry_interval = retry_interval
-        self._on_due = on_due
         self._clock = clock
         self._pending: list[QueueItem] = []
         self._logs: list[str] = []
         self._started_ungated: list[str] = []
         self._ended: list[str] = []
-        self._on_started_ungated: Callable[[Sequence[str]], None] = lambda run_ids: None
-        self._on_ended: Callable[[Sequence[str]], None] = lambda run_ids: None
         self._ingest_batch: list[
             tuple[Sequence[dict[str, Any]], Sequence[str] | None, asyncio.Future[list[str]]]
         ] = []
-
-    def set_on_due(self, on_due: Callable[[Sequence[QueueItem]], None]) -> None:
-        """Where newly committed queue items go (the executor's heap)."""
-        self._on_due = on_due
-
-    def set_on_runs(
-        self,
-        *,
-        started_ungated: Callable[[Sequence[str]], None],
-        ended: Callable[[Sequence[str]], None],
-    ) -> None:
-        """Who hears, after each commit, of new runs whose calls pass no gate and of ended runs.
-
-        Both hear before the commit's queue items are handed to `on_due`.
-        """
-        self._on_started_ungated = started_ungated
-        self._on_ended = ended
 
     # -- transactions -----------------------------------------------------------------------
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
-        """Commit atomically; afterwards hand new work to the scheduler and log state changes."""
+        """Commit atomically; afterwards tell the listener what changed and log state changes."""
         outer = not self._store.in_transaction
         try:
             with self._store.transaction():
@@ -88,11 +85,11 @@ class RunCommits:
             started, self._started_ungated = self._started_ungated, []
             ended, self._ended = self._ended, []
             if started:
-                self._on_started_ungated(started)
+                self._listener.runs_started_ungated(started)
             if ended:
-                self._on_ended(ended)
+                self._listener.runs_ended(ended)
             if pending:
-                self._on_due(pending)
+                self._listener.work_due(pending)
             for line in logs:
                 log.info("%s", line)
 

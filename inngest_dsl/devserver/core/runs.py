@@ -8,16 +8,14 @@ these transactions.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-
 from inngest_dsl.devserver.core.admission import DISCOVERY, Admission, RunHooks, new_id
 from inngest_dsl.devserver.core.call_outcomes import CallOutcomes
 from inngest_dsl.devserver.core.clock import Clock
+from inngest_dsl.devserver.core.commits import RunListener
 from inngest_dsl.devserver.core.functions import Registry
 from inngest_dsl.devserver.store import Store
-from inngest_dsl.devserver.store.records import QueueItem
 
-__all__ = ["DISCOVERY", "Runs", "new_id"]
+__all__ = ["DISCOVERY", "RunListener", "Runs", "new_id"]
 
 
 class Runs(CallOutcomes):
@@ -28,11 +26,13 @@ class Runs(CallOutcomes):
         store: Store,
         registry: Registry,
         *,
+        listener: RunListener,
         retry_interval: float | None = None,
-        on_due: Callable[[Sequence[QueueItem]], None] = lambda items: None,
         clock: Clock,
     ) -> None:
-        super().__init__(store, registry, retry_interval=retry_interval, on_due=on_due, clock=clock)
+        super().__init__(
+            store, registry, listener=listener, retry_interval=retry_interval, clock=clock
+        )
         self.admission = Admission(
             store,
             registry,
