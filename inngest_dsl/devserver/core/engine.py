@@ -36,8 +36,8 @@ class Engine:
     ) -> None:
         self.store = store
         self.clock = clock
-        # Each part is made once, in order. What a part must hear of one made after it (the
-        # runs of the executor, the registry of cron) goes through the engine's methods below.
+        # Each part is made once, in order. What a part tells one made after it (the runs tell
+        # the executor, the registry tells cron) goes through the engine's methods below.
         self.registry = Registry(store, on_change=self._functions_changed)
         self.runs = Runs(
             store, self.registry, listener=self, retry_interval=retry_interval, clock=clock
