@@ -30,7 +30,7 @@ import aiohttp
 from aiohttp import web
 
 from inngest_dsl.devserver import DevServer, DevServerConfig
-from inngest_dsl.devserver.records import RunStatus
+from inngest_dsl.devserver.store.records import RunStatus
 
 SDK = {"X-Inngest-SDK": "bench:v1.0.0", "X-Inngest-Req-Version": "2"}
 APP = "bench"

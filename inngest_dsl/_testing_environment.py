@@ -39,15 +39,19 @@ from inngest_dsl._testing_instrument import NOT_MOCKED, current_observer, instru
 from inngest_dsl._testing_time import TestEnvironmentError, VirtualTime, start_instant
 from inngest_dsl._wire import CallRequest, WireError, decode_call_request
 from inngest_dsl.client import SendableEvents, _to_events
-from inngest_dsl.devserver.api import run_json
-from inngest_dsl.devserver.clock import VirtualClock
-from inngest_dsl.devserver.engine import Engine
-from inngest_dsl.devserver.events import EventValidationError, normalise_events
-from inngest_dsl.devserver.functions import FunctionInfo, RegistrationError, validate_registration
-from inngest_dsl.devserver.protocol import CallOutcome, error_object, interpret_response
-from inngest_dsl.devserver.records import RunRecord, RunStatus
-from inngest_dsl.devserver.runs import CANCELLED_BY_API
+from inngest_dsl.devserver.core.clock import VirtualClock
+from inngest_dsl.devserver.core.engine import Engine
+from inngest_dsl.devserver.core.events import EventValidationError, normalise_events
+from inngest_dsl.devserver.core.finishing import CANCELLED_BY_API
+from inngest_dsl.devserver.core.functions import (
+    FunctionInfo,
+    RegistrationError,
+    validate_registration,
+)
+from inngest_dsl.devserver.core.protocol import CallOutcome, error_object, interpret_response
 from inngest_dsl.devserver.store import Store
+from inngest_dsl.devserver.store.records import RunRecord, RunStatus
+from inngest_dsl.devserver.store.shapes import run_json
 from inngest_dsl.errors import InngestError
 
 __all__ = [

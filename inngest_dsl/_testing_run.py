@@ -42,9 +42,9 @@ from inngest_dsl._testing_instrument import NOT_MOCKED, instrumented
 from inngest_dsl._testing_result import ErrorInfo, OpKind, RunResult, RunStatus, TraceOp
 from inngest_dsl._testing_time import TestEnvironmentError, start_instant
 from inngest_dsl._wire import CallRequest, ErrorBody, Opcode, dumps
-from inngest_dsl.devserver.protocol import STEP_KINDS, canonical
-from inngest_dsl.devserver.records import RunRecord
-from inngest_dsl.devserver.records import RunStatus as RunRecordStatus
+from inngest_dsl.devserver.core.protocol import STEP_KINDS, canonical
+from inngest_dsl.devserver.store.records import RunRecord
+from inngest_dsl.devserver.store.records import RunStatus as RunRecordStatus
 from inngest_dsl.errors import EventError, InngestError
 
 if TYPE_CHECKING:

@@ -13,8 +13,8 @@ import inspect
 from collections.abc import Awaitable, Callable
 
 from inngest_dsl._durations import parse_duration, parse_instant
-from inngest_dsl.devserver.clock import Timer, VirtualClock
-from inngest_dsl.devserver.executor import Executor
+from inngest_dsl.devserver.core.clock import Timer, VirtualClock
+from inngest_dsl.devserver.core.executor import Executor
 from inngest_dsl.errors import InngestError
 
 __all__ = ["TestEnvironmentError", "VirtualTime", "start_instant"]

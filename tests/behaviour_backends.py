@@ -26,7 +26,7 @@ from inngest_dsl._serve_bodies import register_body
 from inngest_dsl._testing_time import VirtualTime
 from inngest_dsl.aiohttp import DEFAULT_PATH, serve
 from inngest_dsl.devserver import DevServer, DevServerConfig
-from inngest_dsl.devserver.clock import VirtualClock
+from inngest_dsl.devserver.core.clock import VirtualClock
 from inngest_dsl.testing import ServerRun, TestEnvironment
 
 APP_ID = "table"

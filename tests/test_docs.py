@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from inngest_dsl.devserver.server import DevServer, DevServerConfig
+from inngest_dsl.devserver import DevServer, DevServerConfig
 from inngest_dsl.testing import DevServerHarness
 
 ROOT = Path(__file__).resolve().parent.parent

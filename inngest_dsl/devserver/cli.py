@@ -24,8 +24,8 @@ from typing import Any, NoReturn
 from aiohttp import web
 
 from inngest_dsl._version import __version__
+from inngest_dsl.devserver.http.sync import SyncError
 from inngest_dsl.devserver.server import DEFAULT_DB, DevServer, DevServerConfig
-from inngest_dsl.devserver.sync import SyncError
 
 __all__ = ["main"]
 

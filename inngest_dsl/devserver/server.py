@@ -1,55 +1,42 @@
-"""Wiring and lifecycle: one aiohttp server, the store, the executor, cron and app sync."""
+"""`DevServer`: binds the port, starts the application's parts, serves, and stops them again."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import socket
 from types import TracebackType
 
-import aiohttp
-import attrs
 from aiohttp import web
 
-from inngest_dsl import _cron
-from inngest_dsl.devserver.api import DEV_SERVER, build_routes, error_middleware
-from inngest_dsl.devserver.clock import Clock, WallClock
-from inngest_dsl.devserver.cron import NextFire
-from inngest_dsl.devserver.engine import Engine
-from inngest_dsl.devserver.executor import HttpTransport
+from inngest_dsl.devserver.app import build_app
+from inngest_dsl.devserver.config import DEFAULT_DB, DevServerConfig
+from inngest_dsl.devserver.core.clock import Clock, WallClock
+from inngest_dsl.devserver.core.cron import CronScheduler
+from inngest_dsl.devserver.core.engine import Engine
+from inngest_dsl.devserver.core.executor import Executor
+from inngest_dsl.devserver.core.functions import Registry
+from inngest_dsl.devserver.core.runs import Runs
+from inngest_dsl.devserver.http.keys import ENGINE, STORE, SYNCER
+from inngest_dsl.devserver.http.listen import listening_sockets
+from inngest_dsl.devserver.http.sync import AppSyncer
 from inngest_dsl.devserver.store import Store
-from inngest_dsl.devserver.sync import AppSyncer
-from inngest_dsl.devserver.ui import build_ui_routes
 
 __all__ = ["DEFAULT_DB", "DevServer", "DevServerConfig"]
 
-DEFAULT_DB = ".inngest-dsl/dev.db"
-
-
-@attrs.frozen
-class DevServerConfig:
-    """Everything `inngest-dsl dev` can be told. `port=0` picks a free port."""
-
-    host: str = "127.0.0.1"
-    port: int = 8288
-    db: str = DEFAULT_DB
-    app_urls: Sequence[str] = ()
-    signing_key: str | None = None
-    event_key: str | None = None
-    retry_interval: float | None = None
-    poll_interval: float = 5.0
-    concurrency: int = 64
-    call_timeout: float = 300.0
-    next_fire: NextFire = _cron.next_fire
-
 
 class DevServer:
-    """The embedded dev server. Use `async with DevServer(config) as server:` or start/stop."""
+    """The embedded dev server. Use `async with DevServer(config) as server:` or start/stop.
+
+    Set `clock` before `start()` to run it on another clock (tests use a virtual one). While
+    it runs, its parts are at hand: `store`, `engine` and the engine's `registry`, `runs`,
+    `executor` and `cron`, and the app `syncer`.
+    """
 
     def __init__(self, config: DevServerConfig | None = None) -> None:
         self.config = config or DevServerConfig()
         self.clock: Clock = WallClock()
         self.port = self.config.port
+        self._app: web.Application | None = None
         self._runner: web.AppRunner | None = None
-        self._session: aiohttp.ClientSession | None = None
 
     @property
     def url(self) -> str:
@@ -57,71 +44,30 @@ class DevServer:
         return f"http://{self.config.host}:{self.port}"
 
     async def start(self) -> None:
-        """Open the store, bind the port, resume due work, and begin syncing apps.
+        """Bind the port, open the store, resume due work, begin syncing apps, then serve.
 
         Raises `OSError` if the port cannot be bound.
         """
         config = self.config
-        self.store = Store(config.db)
-        self._session = aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=config.call_timeout),
-            connector=aiohttp.TCPConnector(limit=config.concurrency * 2),
-        )
-        self.engine = Engine(
-            self.store,
-            HttpTransport(self._session, self.clock, config.signing_key),
-            self.clock,
-            retry_interval=config.retry_interval,
-            concurrency=config.concurrency,
-            next_fire=config.next_fire,
-        )
-        self.registry = self.engine.registry
-        self.runs = self.engine.runs
-        self.executor = self.engine.executor
-        self.cron = self.engine.cron
-        self.syncer = AppSyncer(
-            self.store,
-            self.registry,
-            self._session,
-            signing_key=config.signing_key,
-            interval=config.poll_interval,
-            clock=self.clock,
-        )
-        self.syncer.add(config.app_urls)
-        app = web.Application(middlewares=[error_middleware], client_max_size=64 * 1024 * 1024)
-        app[DEV_SERVER] = self
-        app.add_routes(build_routes(self))
-        app.add_routes(build_ui_routes(self))
-        self.app = app
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, config.host, config.port)
+        sockets = await listening_sockets(config.host, config.port)
+        app = build_app(config, self.clock)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
         try:
-            await site.start()
-        except OSError:
-            await self._close()
+            await runner.setup()
+            for sock in sockets:
+                await web.SockSite(runner, sock).start()
+        except BaseException:
+            await runner.cleanup()
+            _close(sockets)
             raise
-        server = site._server
-        sockets = getattr(server, "sockets", None) or []
-        if sockets:
-            self.port = sockets[0].getsockname()[1]
-        self.engine.start()
-        self.syncer.start()
+        self._app, self._runner = app, runner
+        self.port = runner.addresses[0][1]
 
     async def stop(self) -> None:
-        """Stop syncing, scheduling and calling, then close the port and the store."""
-        await self.syncer.stop()
-        await self.engine.stop()
-        await self._close()
-
-    async def _close(self) -> None:
+        """Stop answering, then stop syncing, scheduling and calling, and close the store."""
         if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-        self.store.close()
+            runner, self._runner = self._runner, None
+            await runner.cleanup()
 
     async def __aenter__(self) -> DevServer:
         await self.start()
@@ -134,3 +80,52 @@ class DevServer:
         tb: TracebackType | None,
     ) -> None:
         await self.stop()
+
+    # -- the parts, once started ------------------------------------------------------------
+
+    @property
+    def app(self) -> web.Application:
+        """The aiohttp application (its parts under the keys of `http.keys`)."""
+        if self._app is None:
+            raise RuntimeError("the dev server has not been started")
+        return self._app
+
+    @property
+    def store(self) -> Store:
+        """The SQLite store."""
+        return self.app[STORE]
+
+    @property
+    def engine(self) -> Engine:
+        """The run engine: registry, runs, executor and cron on `clock`."""
+        return self.app[ENGINE]
+
+    @property
+    def registry(self) -> Registry:
+        """The registered functions."""
+        return self.engine.registry
+
+    @property
+    def runs(self) -> Runs:
+        """The run transitions (ingesting events, cancelling runs...)."""
+        return self.engine.runs
+
+    @property
+    def executor(self) -> Executor:
+        """The executor: the queue of due work and the calls in flight."""
+        return self.engine.executor
+
+    @property
+    def cron(self) -> CronScheduler:
+        """The cron schedule."""
+        return self.engine.cron
+
+    @property
+    def syncer(self) -> AppSyncer:
+        """The app syncer (`await server.syncer.sync(url)` adds an app)."""
+        return self.app[SYNCER]
+
+
+def _close(sockets: list[socket.socket]) -> None:
+    for sock in sockets:
+        sock.close()

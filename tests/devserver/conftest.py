@@ -23,8 +23,8 @@ import pytest
 from aiohttp import web
 
 from inngest_dsl.devserver import DevServer, DevServerConfig
-from inngest_dsl.devserver.events import normalise_events
-from inngest_dsl.devserver.records import RunRecord, RunStatus
+from inngest_dsl.devserver.core.events import normalise_events
+from inngest_dsl.devserver.store.records import RunRecord, RunStatus
 from inngest_dsl.testing import TestEnvironment
 
 from .clocked import START, ClockedServer, Driven, virtual_dev_server

@@ -21,8 +21,8 @@ from inngest_dsl import Context, Inngest, InngestFunction, sleep, step, wait_for
 from inngest_dsl._testing_time import VirtualTime
 from inngest_dsl.aiohttp import serve
 from inngest_dsl.devserver import DevServer, DevServerConfig
-from inngest_dsl.devserver.clock import VirtualClock
-from inngest_dsl.devserver.records import RunStatus
+from inngest_dsl.devserver.core.clock import VirtualClock
+from inngest_dsl.devserver.store.records import RunStatus
 
 from .conftest import finished_run_of, send, wait_until
 from .dsl_env import START, ended, environment, instant, run_of, step_status

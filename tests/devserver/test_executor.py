@@ -10,7 +10,7 @@ import pytest
 from aiohttp import web
 
 from inngest_dsl import _signing
-from inngest_dsl.devserver.records import RunStatus
+from inngest_dsl.devserver.store.records import RunStatus
 
 from .clocked import virtual_dev_server
 from .conftest import (

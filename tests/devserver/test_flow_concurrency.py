@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from inngest_dsl.devserver.records import RunStatus
+from inngest_dsl.devserver.store.records import RunStatus
 
 from .clocked import virtual_dev_server
 from .conftest import (

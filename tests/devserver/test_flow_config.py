@@ -11,10 +11,10 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from inngest_dsl.devserver.flow import NO_FLOW, FlowConfigError, parse_flow
-from inngest_dsl.devserver.limiter import gcra
-from inngest_dsl.devserver.records import RunStatus
+from inngest_dsl.devserver.core.flow import NO_FLOW, FlowConfigError, parse_flow
+from inngest_dsl.devserver.core.limiter import gcra
 from inngest_dsl.devserver.store import Store
+from inngest_dsl.devserver.store.records import RunStatus
 
 from .clocked import ClockedServer
 from .conftest import (

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from inngest_dsl.devserver.records import RunRecord, RunStatus
 from inngest_dsl.devserver.store import Store
+from inngest_dsl.devserver.store.records import RunRecord, RunStatus
 
 from .clocked import ClockedServer, virtual_dev_server
 from .conftest import RawEnvironment, done_response, function_config, op, ops_response, send

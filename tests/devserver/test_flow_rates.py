@@ -6,9 +6,9 @@ from typing import Any
 
 from aiohttp import web
 
-from inngest_dsl.devserver.api import run_json
-from inngest_dsl.devserver.records import RunStatus
 from inngest_dsl.devserver.store import Store
+from inngest_dsl.devserver.store.records import RunStatus
+from inngest_dsl.devserver.store.shapes import run_json
 
 from .clocked import virtual_dev_server
 from .conftest import RawEnvironment, done_response, function_config, send

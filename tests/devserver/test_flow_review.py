@@ -12,10 +12,10 @@ import pytest
 from aiohttp import web
 
 from inngest_dsl.devserver import DevServer
-from inngest_dsl.devserver.flow import parse_flow
-from inngest_dsl.devserver.flow_keys import shape_run
-from inngest_dsl.devserver.records import RunRecord, RunStatus
+from inngest_dsl.devserver.core.flow import parse_flow
+from inngest_dsl.devserver.core.flow_keys import shape_run
 from inngest_dsl.devserver.store import Store
+from inngest_dsl.devserver.store.records import RunRecord, RunStatus
 
 from .clocked import ClockedServer
 from .conftest import (
@@ -142,7 +142,7 @@ def test_a_nan_priority_is_zero_with_a_warning(caplog: pytest.LogCaptureFixture)
 async def test_a_failure_in_flow_control_skips_only_that_functions_run(
     env: RawEnvironment, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from inngest_dsl.devserver import admission
+    from inngest_dsl.devserver.core import admission
 
     real_shape_run = admission.shape_run
 
@@ -264,7 +264,7 @@ async def test_calls_of_runs_without_gates_start_without_an_admission_read(
 async def test_a_failure_when_a_debounce_fires_skips_its_run(
     env: RawEnvironment, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from inngest_dsl.devserver import admission
+    from inngest_dsl.devserver.core import admission
 
     def shape_run(function_id: str, flow: Any, event: Any) -> Any:
         raise RuntimeError("no shape today")

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from inngest_dsl.devserver import DevServer
-from inngest_dsl.devserver.records import RunStatus
+from inngest_dsl.devserver.store.records import RunStatus
 
 from .conftest import finished_run_of, running_dev_server, send, wait_until
 from .sdk_app import inngest, serve_sdk_app

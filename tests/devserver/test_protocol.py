@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import rfc8785
 
-from inngest_dsl.devserver.protocol import (
+from inngest_dsl.devserver.core.protocol import (
     backoff_delay,
     build_call_body,
     canonical,

@@ -12,7 +12,7 @@ import pytest
 from aiohttp import web
 
 from inngest_dsl.devserver import DevServer
-from inngest_dsl.devserver.records import RunRecord, RunStatus
+from inngest_dsl.devserver.store.records import RunRecord, RunStatus
 
 from .clocked import ClockedServer
 from .conftest import (

@@ -23,7 +23,7 @@ import pytest
 from aiohttp import web
 
 from inngest_dsl.devserver import DevServer
-from inngest_dsl.devserver.records import RunStatus
+from inngest_dsl.devserver.store.records import RunStatus
 
 from .conftest import raw_app, register
 from .ui_flow import EVENT, FUNCTION_ID, checkout, checkout_config

@@ -16,7 +16,7 @@ from typing import Any
 import attrs
 
 from inngest_dsl import _durations, _limits
-from inngest_dsl.devserver.matching import ExpressionError, check_expression
+from inngest_dsl.devserver.core.matching import ExpressionError, check_expression
 
 __all__ = [
     "Batching",

@@ -7,13 +7,16 @@ in-process calls. Nothing here touches a socket or reads the time except through
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from inngest_dsl import _cron
-from inngest_dsl.devserver.clock import Clock
-from inngest_dsl.devserver.cron import CronScheduler, NextFire
-from inngest_dsl.devserver.executor import Executor, Transport
-from inngest_dsl.devserver.functions import Registry
-from inngest_dsl.devserver.runs import Runs
+from inngest_dsl.devserver.core.clock import Clock
+from inngest_dsl.devserver.core.cron import CronScheduler, NextFire
+from inngest_dsl.devserver.core.executor import Executor, Transport
+from inngest_dsl.devserver.core.functions import Registry
+from inngest_dsl.devserver.core.runs import Runs
 from inngest_dsl.devserver.store import Store
+from inngest_dsl.devserver.store.records import QueueItem
 
 __all__ = ["Engine"]
 
@@ -33,18 +36,16 @@ class Engine:
     ) -> None:
         self.store = store
         self.clock = clock
-        self.registry = Registry(store)
-        self.runs = Runs(store, self.registry, retry_interval=retry_interval, clock=clock)
+        # Each part is made once, in order. What a part tells one made after it (the runs tell
+        # the executor, the registry tells cron) goes through the engine's methods below.
+        self.registry = Registry(store, on_change=self._functions_changed)
+        self.runs = Runs(
+            store, self.registry, listener=self, retry_interval=retry_interval, clock=clock
+        )
         self.executor = Executor(
             store, self.registry, self.runs, transport, concurrency=concurrency, clock=clock
         )
-        self.runs.set_on_due(self.executor.push)
-        self.runs.set_on_runs(
-            started_ungated=self.executor.gates.runs_started_ungated,
-            ended=self.executor.gates.runs_ended,
-        )
         self.cron = CronScheduler(self.registry, self.runs, next_fire=next_fire, clock=clock)
-        self.registry.on_change = self.cron.functions_changed
 
     def start(self) -> None:
         """Resume the stored queue and start the cron schedule (inside a running loop)."""
@@ -55,3 +56,17 @@ class Engine:
         """Stop firing timers and cancel the calls in flight; the store stays open."""
         await self.cron.stop()
         await self.executor.stop()
+
+    # -- what one part tells another (the runs' `RunListener`, the registry's change) --------
+
+    def runs_started_ungated(self, run_ids: Sequence[str]) -> None:
+        self.executor.gates.runs_started_ungated(run_ids)
+
+    def runs_ended(self, run_ids: Sequence[str]) -> None:
+        self.executor.gates.runs_ended(run_ids)
+
+    def work_due(self, items: Sequence[QueueItem]) -> None:
+        self.executor.push(items)
+
+    def _functions_changed(self) -> None:
+        self.cron.functions_changed()

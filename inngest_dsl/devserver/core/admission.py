@@ -19,14 +19,14 @@ from collections.abc import Callable, Sequence
 import attrs
 from ulid import ULID
 
-from inngest_dsl.devserver import protocol
-from inngest_dsl.devserver.flow import NO_FLOW
-from inngest_dsl.devserver.flow_keys import batches_event, shape_run, start_limits
-from inngest_dsl.devserver.functions import FunctionInfo, Registry
-from inngest_dsl.devserver.holds import Holds, Trigger
-from inngest_dsl.devserver.limiter import Bucket, Limiter
-from inngest_dsl.devserver.records import RunStatus
+from inngest_dsl.devserver.core import protocol
+from inngest_dsl.devserver.core.flow import NO_FLOW
+from inngest_dsl.devserver.core.flow_keys import batches_event, shape_run, start_limits
+from inngest_dsl.devserver.core.functions import FunctionInfo, Registry
+from inngest_dsl.devserver.core.holds import Holds, Trigger
+from inngest_dsl.devserver.core.limiter import Bucket, Limiter
 from inngest_dsl.devserver.store import Store
+from inngest_dsl.devserver.store.records import RunStatus
 
 __all__ = ["DISCOVERY", "ONE_YEAR", "Admission", "RunHooks", "new_id"]
 

@@ -13,6 +13,8 @@ import attrs
 
 __all__ = [
     "AppRecord",
+    "BatchRecord",
+    "DebounceRecord",
     "EventRecord",
     "FunctionRecord",
     "PauseRecord",
@@ -189,3 +191,27 @@ class PauseRecord:
     correlation_id: str | None
     expires: float
     trigger_json: str
+
+
+@attrs.frozen
+class DebounceRecord:
+    """A debounced function waiting for a quiet `period`: it will run with `event`."""
+
+    id: str
+    function_id: str
+    debounce_key: str
+    internal_id: str
+    event_json: str
+    first_at: float
+    due: float
+
+
+@attrs.frozen
+class BatchRecord:
+    """An open batch of events for one function and batch key."""
+
+    id: str
+    function_id: str
+    batch_key: str
+    opened_at: float
+    size: int

@@ -4,7 +4,7 @@ The queue lives in the store (`queue` table); this module keeps an in-memory hea
 clock timer for its head, so due work starts without polling, on the wall clock or a virtual
 one. On start the heap is rebuilt from the table, which is how a restarted server resumes
 sleeps, expiries and interrupted calls. How a call reaches the app is the transport's business:
-HTTP for the dev server (`HttpTransport`), a direct call for the testing kit.
+HTTP for the dev server (`http.transport`), a direct call for the testing kit.
 """
 
 from __future__ import annotations
@@ -14,37 +14,23 @@ import heapq
 import logging
 from collections.abc import Sequence
 from typing import Protocol
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import aiohttp
-
-from inngest_dsl import _signing
-from inngest_dsl._version import __version__
-from inngest_dsl.devserver import protocol
-from inngest_dsl.devserver.clock import Clock, Timer
-from inngest_dsl.devserver.functions import FunctionInfo, Registry
-from inngest_dsl.devserver.gates import FREE, Gates, Ticket
-from inngest_dsl.devserver.limiter import Limiter
-from inngest_dsl.devserver.protocol import CallOutcome, error_object
-from inngest_dsl.devserver.records import QueueItem, RunStatus
-from inngest_dsl.devserver.runs import Runs, new_id
+from inngest_dsl.devserver.core import protocol
+from inngest_dsl.devserver.core.clock import Clock, Timer
+from inngest_dsl.devserver.core.functions import FunctionInfo, Registry
+from inngest_dsl.devserver.core.gates import FREE, Gates, Ticket
+from inngest_dsl.devserver.core.limiter import Limiter
+from inngest_dsl.devserver.core.protocol import CallOutcome, error_object
+from inngest_dsl.devserver.core.runs import Runs, new_id
 from inngest_dsl.devserver.store import Store
+from inngest_dsl.devserver.store.records import QueueItem, RunStatus
 
-__all__ = ["Executor", "HttpTransport", "Transport", "call_url"]
+__all__ = ["Executor", "Transport"]
 
 log = logging.getLogger("inngest_dsl.devserver")
 
-USER_AGENT = f"inngest-dsl-devserver/{__version__}"
 _DISPATCH_SLICE = 256
 """Due queue items handled before the event loop gets a turn (requests keep being answered)."""
-
-
-def call_url(url: str, function_id: str, step_id: str) -> str:
-    """The app URL with `fnId` and `stepId` (re)set."""
-    parts = urlsplit(url)
-    query = [(k, v) for k, v in parse_qsl(parts.query) if k not in ("fnId", "stepId")]
-    query += [("fnId", function_id), ("stepId", step_id)]
-    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 class Transport(Protocol):
@@ -53,39 +39,6 @@ class Transport(Protocol):
     async def call(
         self, function: FunctionInfo, step_id: str, body: bytes, run_id: str
     ) -> CallOutcome: ...
-
-
-class HttpTransport:
-    """Calls apps over HTTP at their registered URL, signed when the server has a key."""
-
-    def __init__(
-        self, session: aiohttp.ClientSession, clock: Clock, signing_key: str | None = None
-    ) -> None:
-        self._session = session
-        self._clock = clock
-        self._signing_key = signing_key
-
-    async def call(
-        self, function: FunctionInfo, step_id: str, body: bytes, run_id: str
-    ) -> CallOutcome:
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": USER_AGENT,
-            "X-Run-Id": run_id,
-            "X-Inngest-Step-Id": step_id,
-        }
-        if self._signing_key:
-            headers["X-Inngest-Signature"] = _signing.sign(body, self._signing_key)
-        url = call_url(function.url, function.id, step_id)
-        try:
-            async with self._session.post(url, data=body, headers=headers) as response:
-                payload = await response.read()
-                return protocol.interpret_response(
-                    response.status, response.headers, payload, self._clock.now()
-                )
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-            message = str(exc) or type(exc).__name__
-            return CallOutcome(error=error_object("ConnectionError", f"{url}: {message}"))
 
 
 class Executor:

@@ -13,11 +13,11 @@ from urllib.parse import urlsplit
 import attrs
 
 from inngest_dsl import _cron, _durations, _limits
-from inngest_dsl.devserver.flow import NO_FLOW, FlowConfigError, FlowControl, parse_flow
-from inngest_dsl.devserver.matching import ExpressionError, TriggerIndex, check_expression
-from inngest_dsl.devserver.protocol import canonical
-from inngest_dsl.devserver.records import AppRecord, FunctionRecord
+from inngest_dsl.devserver.core.flow import NO_FLOW, FlowConfigError, FlowControl, parse_flow
+from inngest_dsl.devserver.core.matching import ExpressionError, TriggerIndex, check_expression
+from inngest_dsl.devserver.core.protocol import canonical
 from inngest_dsl.devserver.store import Store
+from inngest_dsl.devserver.store.records import AppRecord, FunctionRecord
 
 __all__ = [
     "DEFAULT_RETRIES",
@@ -258,12 +258,12 @@ def _info(record: FunctionRecord) -> FunctionInfo:
 class Registry:
     """The registered functions, loaded from the store and rebuilt after every sync."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, on_change: Callable[[], None] = lambda: None) -> None:
         self._store = store
         self.functions: dict[str, FunctionInfo] = {}
         self.triggers = TriggerIndex(())
         # Called after a sync changed the functions (the cron scheduler re-reads them).
-        self.on_change: Callable[[], None] = lambda: None
+        self._on_change = on_change
         self.reload()
 
     def reload(self) -> None:
@@ -295,5 +295,5 @@ class Registry:
             self._store.save_app(app, rows)
         if modified:
             self.reload()
-            self.on_change()
+            self._on_change()
         return modified

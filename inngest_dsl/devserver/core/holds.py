@@ -17,9 +17,10 @@ from typing import Any
 
 from ulid import ULID
 
-from inngest_dsl.devserver.flow_keys import batch_key, debounce_key
-from inngest_dsl.devserver.functions import FunctionInfo, Registry
-from inngest_dsl.devserver.store import BatchRecord, DebounceRecord, Store
+from inngest_dsl.devserver.core.flow_keys import batch_key, debounce_key
+from inngest_dsl.devserver.core.functions import FunctionInfo, Registry
+from inngest_dsl.devserver.store import Store
+from inngest_dsl.devserver.store.records import BatchRecord, DebounceRecord
 
 __all__ = ["Holds", "Trigger"]
 

@@ -14,11 +14,11 @@ from collections.abc import Callable, Sequence
 
 import attrs
 
-from inngest_dsl.devserver.clock import Clock, Timer
-from inngest_dsl.devserver.flow_keys import ThrottleGate, gates_of
-from inngest_dsl.devserver.limiter import Limiter
-from inngest_dsl.devserver.records import QueueItem, RunRecord, RunStatus
+from inngest_dsl.devserver.core.clock import Clock, Timer
+from inngest_dsl.devserver.core.flow_keys import ThrottleGate, gates_of
+from inngest_dsl.devserver.core.limiter import Limiter
 from inngest_dsl.devserver.store import Store
+from inngest_dsl.devserver.store.records import QueueItem, RunRecord, RunStatus
 
 __all__ = ["FREE", "Gates", "Ticket"]
 

@@ -11,9 +11,9 @@ import logging
 from collections.abc import Callable
 
 from inngest_dsl import _cron, _durations
-from inngest_dsl.devserver.clock import Clock, Timer
-from inngest_dsl.devserver.functions import Registry
-from inngest_dsl.devserver.runs import Runs
+from inngest_dsl.devserver.core.clock import Clock, Timer
+from inngest_dsl.devserver.core.functions import Registry
+from inngest_dsl.devserver.core.runs import Runs
 
 __all__ = ["CronScheduler", "NextFire"]
 

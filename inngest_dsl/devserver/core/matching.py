@@ -17,7 +17,7 @@ from celpy import celtypes
 from celpy.adapter import json_to_cel
 
 from inngest_dsl._expressions import compile_expression, expression_is_true
-from inngest_dsl.devserver.protocol import canonical
+from inngest_dsl.devserver.core.protocol import canonical
 
 __all__ = [
     "ExpressionError",

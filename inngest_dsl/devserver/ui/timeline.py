@@ -11,9 +11,9 @@ from typing import Any
 
 import attrs
 
-from inngest_dsl.devserver.api import step_json
-from inngest_dsl.devserver.records import RunRecord, RunStatus, StepRecord
-from inngest_dsl.devserver.ui_html import badge, esc, format_duration, json_block, json_preview
+from inngest_dsl.devserver.store.records import RunRecord, RunStatus, StepRecord
+from inngest_dsl.devserver.store.shapes import step_json
+from inngest_dsl.devserver.ui.markup import badge, esc, format_duration, json_block, json_preview
 
 __all__ = ["Span", "render_timeline", "run_span"]
 

@@ -15,8 +15,8 @@ from collections.abc import Iterable
 import aiohttp
 
 from inngest_dsl import _signing
-from inngest_dsl.devserver.clock import Clock, Timer
-from inngest_dsl.devserver.functions import RegistrationError, Registry, validate_registration
+from inngest_dsl.devserver.core.clock import Clock, Timer
+from inngest_dsl.devserver.core.functions import RegistrationError, Registry, validate_registration
 from inngest_dsl.devserver.store import Store
 
 __all__ = ["AppSyncer", "SyncError"]

@@ -1,0 +1,185 @@
+"""Finishing (PROTOCOL.md §8.4-8.6): branches that resolve, runs that end, and what they emit.
+
+A sleep that wakes, a wait or invoke that resolves or expires memoises its step and, once the
+run's last open branch is in, schedules the next discovery call. A run that ends drops its
+pending work and emits `inngest/function.finished` (and `.failed` or `.cancelled`), which
+resume the runs that invoked it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from typing import Any
+
+from inngest_dsl import _durations
+from inngest_dsl.devserver.core.admission import DISCOVERY
+from inngest_dsl.devserver.core.commits import RunCommits
+from inngest_dsl.devserver.core.flow import NO_FLOW
+from inngest_dsl.devserver.core.protocol import canonical, error_object
+from inngest_dsl.devserver.store.records import QueueItem, RunRecord, RunStatus
+
+__all__ = ["CANCELLED", "CANCELLED_BY_API", "FAILED", "FINISHED", "INVOKED", "RunFinishing"]
+
+FINISHED = "inngest/function.finished"
+FAILED = "inngest/function.failed"
+CANCELLED = "inngest/function.cancelled"
+INVOKED = "inngest/function.invoked"
+INVOKE_TIMEOUT_ERROR = {
+    "name": "InngestInvokeTimeoutError",
+    "message": "Timed out waiting for invoked function to complete",
+}
+CANCELLED_ERROR = {"name": "Error", "message": "function cancelled"}
+CANCELLED_BY_API = "cancelled through the API"
+"""The reason a run cancelled with `POST /v1/runs/{id}/cancel` (or a test's `cancel`) shows."""
+
+
+def _duration_text(seconds: float) -> str:
+    return _durations.format_duration(datetime.timedelta(seconds=seconds))
+
+
+class RunFinishing(RunCommits):
+    """Ends branches (a sleep, wait or invoke resolved) and runs, and the timers that do."""
+
+    def _ingest_one(
+        self,
+        event: dict[str, Any],
+        now: float,
+        *,
+        internal: bool,
+        internal_id: str | None = None,
+    ) -> str:
+        """Store an event and act on it (`RunIngest` does): how a finished run tells others."""
+        raise NotImplementedError
+
+    # -- due work without a call ------------------------------------------------------------
+
+    def wake(self, item: QueueItem) -> None:
+        """A sleep is over: memo `null`, then carry on."""
+        now = self._clock.now()
+        with self.transaction():
+            if self._store.dequeue(item.id):
+                self._finish_branch(item.run_id, item.step_id, "null", now)
+
+    def expire(self, item: QueueItem) -> None:
+        """A wait, invoke or cancellation window ran out."""
+        now = self._clock.now()
+        with self.transaction():
+            if not self._store.dequeue(item.id) or item.ref is None:
+                return
+            pause = self._store.get_pause(item.ref)
+            if pause is None or not self._store.delete_pause(pause.id):
+                return
+            if pause.kind == "wait":
+                self._finish_branch(pause.run_id, pause.step_id, "null", now)
+            elif pause.kind == "invoke":
+                memo = canonical({"error": INVOKE_TIMEOUT_ERROR})
+                self._finish_branch(pause.run_id, pause.step_id, memo, now)
+
+    def time_out(self, item: QueueItem) -> None:
+        """`timeouts.start` or `timeouts.finish` ran out: cancel the run if it is still at it."""
+        now = self._clock.now()
+        with self.transaction():
+            if not self._store.dequeue(item.id):
+                return
+            run = self._store.get_run(item.run_id)
+            if run is None or run.status in RunStatus.FINAL:
+                return
+            function = self._registry.get(run.function_id)
+            flow = function.flow if function is not None else NO_FLOW
+            if item.step_id == "start":
+                if run.status != RunStatus.QUEUED:
+                    return
+                limit = flow.start_timeout
+                reason = "timeouts.start: not started within"
+            else:
+                limit = flow.finish_timeout
+                reason = "timeouts.finish: not finished within"
+            detail = f" {_duration_text(limit)}" if limit else ""
+            self.finish_run(run, RunStatus.CANCELLED, now, reason=reason + detail)
+
+    def _fail_invoker(self, correlation_id: str, message: str, now: float) -> None:
+        pause = self._store.pause_for_correlation(correlation_id)
+        if pause is not None and self._store.delete_pause(pause.id):
+            memo = canonical({"error": error_object("Error", message)})
+            self._finish_branch(pause.run_id, pause.step_id, memo, now)
+
+    # -- finishing --------------------------------------------------------------------------
+
+    def _finish_branch(self, run_id: str, step_id: str, memo_json: str, now: float) -> None:
+        """A sleep, wait or invoke resolved: memoise it and re-discover once all branches are in."""
+        run = self._store.get_run(run_id)
+        if run is None or run.status in RunStatus.FINAL:
+            return
+        step = self._store.get_step(run_id, step_id)
+        self._store.memoise_step(
+            run_id,
+            step_id,
+            kind=step.kind if step else "Unknown",
+            display_name=step.display_name if step else "",
+            status="Completed",
+            memo_json=memo_json,
+            error_json=None,
+            started_at=step.started_at if step and step.started_at else now,
+            now=now,
+        )
+        outstanding = max(run.outstanding - 1, 0)
+        force_plan = run.force_plan
+        if outstanding == 0:
+            self._enqueue(run_id, "call", DISCOVERY, 0, now)
+            force_plan = False
+        self._store.update_progress(
+            run_id, outstanding=outstanding, force_plan=force_plan, version=run.version
+        )
+
+    def cancel_run(self, run_id: str, now: float, reason: str = "cancelled") -> None:
+        run = self._store.get_run(run_id)
+        if run is not None and run.status not in RunStatus.FINAL:
+            self.finish_run(run, RunStatus.CANCELLED, now, reason=reason)
+
+    def finish_run(
+        self,
+        run: RunRecord,
+        status: str,
+        now: float,
+        *,
+        output_json: str | None = None,
+        error_json: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        """End a run, drop its pending work, and emit the internal events of §8.6."""
+        self._store.finish_run(run.run_id, status, now, output_json, error_json, reason)
+        self._store.clear_run_work(run.run_id)
+        self._ended.append(run.run_id)
+        detail = ""
+        if error_json is not None:
+            detail = f": {json.loads(error_json).get('message', '')}"
+        elif reason is not None:
+            detail = f" ({reason})"
+        started = run.started_at or run.queued_at
+        self._log_state(run.run_id, run.function_id, status, f" in {now - started:.3f}s{detail}")
+        events = run.events
+        data: dict[str, Any] = {
+            "function_id": run.function_id,
+            "run_id": run.run_id,
+            "event": events[0] if events else {},
+            "events": events,
+            "_inngest": {"status": status},
+        }
+        if run.correlation_id:
+            data["correlation_id"] = run.correlation_id
+        if status == RunStatus.COMPLETED:
+            data["result"] = json.loads(output_json) if output_json is not None else None
+        if error_json is not None:
+            data["error"] = json.loads(error_json)
+        elif status == RunStatus.CANCELLED:
+            # What Inngest sends, so that an invoking run raises instead of getting null.
+            data["error"] = dict(CANCELLED_ERROR)
+        internal: list[dict[str, Any]] = []
+        if status == RunStatus.FAILED:
+            internal.append({"name": FAILED, "id": run.run_id, "data": dict(data)})
+        elif status == RunStatus.CANCELLED:
+            internal.append({"name": CANCELLED, "id": run.run_id, "data": dict(data)})
+        internal.append({"name": FINISHED, "data": data})
+        for event in internal:
+            self._ingest_one(event, now, internal=True)

@@ -1,0 +1,29 @@
+"""Every route of the HTTP API, in one table."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from inngest_dsl.devserver.http import event_api, json_api, sdk_api
+
+__all__ = ["api_routes"]
+
+
+def api_routes() -> list[web.RouteDef]:
+    """The event API, the SDK API (`/fn/register`, `/v0`), the `/v1` JSON API and `/health`."""
+    return [
+        web.get("/v1", json_api.index),
+        web.get("/health", json_api.health),
+        web.post("/e/{key}", event_api.send_events),
+        web.post("/fn/register", sdk_api.register),
+        web.get("/v0/runs/{run_id}/batch", sdk_api.run_batch),
+        web.get("/v0/runs/{run_id}/actions", sdk_api.run_actions),
+        web.get("/v1/events", json_api.list_events),
+        web.get("/v1/events/{event_id}", json_api.get_event),
+        web.get("/v1/runs", json_api.list_runs),
+        web.get("/v1/runs/{run_id}", json_api.get_run),
+        web.post("/v1/runs/{run_id}/cancel", json_api.cancel_run),
+        web.get("/v1/functions", json_api.list_functions),
+        web.get("/v1/apps", json_api.list_apps),
+        web.post("/v1/apps", json_api.add_app),
+    ]

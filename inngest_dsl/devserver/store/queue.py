@@ -1,0 +1,51 @@
+"""The `queue` table: due work (calls, wake-ups, expiries, timeouts, flow control timers)."""
+
+from __future__ import annotations
+
+from inngest_dsl.devserver.store.database import Database
+from inngest_dsl.devserver.store.records import QueueItem
+
+__all__ = ["QueueTable"]
+
+
+class QueueTable(Database):
+    """Queued work, by due time."""
+
+    def enqueue(
+        self,
+        run_id: str,
+        kind: str,
+        step_id: str,
+        attempt: int,
+        due: float,
+        ref: int | None = None,
+    ) -> QueueItem:
+        cur = self._db.execute(
+            "INSERT INTO queue (run_id, kind, step_id, attempt, due, ref) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (run_id, kind, step_id, attempt, due, ref),
+        )
+        return QueueItem(int(cur.lastrowid or 0), run_id, kind, step_id, attempt, due, ref)
+
+    def dequeue(self, item_id: int) -> bool:
+        """Remove a queue item; False if it was already gone (its run ended meanwhile)."""
+        return self._db.execute("DELETE FROM queue WHERE id = ?", (item_id,)).rowcount == 1
+
+    def has_queue_item(self, item_id: int) -> bool:
+        return self._one("SELECT 1 FROM queue WHERE id = ?", (item_id,)) is not None
+
+    def queue_items(self) -> list[QueueItem]:
+        rows = self._all("SELECT id, run_id, kind, step_id, attempt, due, ref FROM queue")
+        return [QueueItem(*row) for row in rows]
+
+    def queue_for_run(self, run_id: str) -> list[QueueItem]:
+        rows = self._all(
+            "SELECT id, run_id, kind, step_id, attempt, due, ref FROM queue WHERE run_id = ?",
+            (run_id,),
+        )
+        return [QueueItem(*row) for row in rows]
+
+    def clear_run_work(self, run_id: str) -> None:
+        """Drop every queued item and pause of a run that has ended."""
+        self._db.execute("DELETE FROM queue WHERE run_id = ?", (run_id,))
+        self._db.execute("DELETE FROM pauses WHERE run_id = ?", (run_id,))
