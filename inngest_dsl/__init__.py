@@ -15,20 +15,7 @@ from inngest_dsl._dsl import (
     step,
     wait_for_event,
 )
-from inngest_dsl._event import Event
 from inngest_dsl._failure import Failure, failure_spec
-from inngest_dsl._options import (
-    Batch,
-    Cancel,
-    Concurrency,
-    Debounce,
-    Priority,
-    RateLimit,
-    Singleton,
-    Throttle,
-    Timeouts,
-)
-from inngest_dsl._spec import FunctionSpec
 from inngest_dsl._version import __version__
 from inngest_dsl.client import Inngest
 from inngest_dsl.errors import (
@@ -40,6 +27,19 @@ from inngest_dsl.errors import (
     RetryAfterError,
     SendEventError,
     StepError,
+)
+from inngest_dsl.spec._event import Event
+from inngest_dsl.spec._function import FunctionSpec
+from inngest_dsl.spec._options import (
+    Batch,
+    Cancel,
+    Concurrency,
+    Debounce,
+    Priority,
+    RateLimit,
+    Singleton,
+    Throttle,
+    Timeouts,
 )
 
 __all__ = [

@@ -13,10 +13,20 @@ from typing import Any
 
 import attrs
 
-from inngest_dsl._cron import validate_cron
-from inngest_dsl._durations import format_duration, parse_duration
-from inngest_dsl._expressions import expression_problem, match_expression
-from inngest_dsl._limits import (
+from inngest_dsl.errors import DefinitionError
+from inngest_dsl.spec._cron import validate_cron
+from inngest_dsl.spec._durations import format_duration, parse_duration
+from inngest_dsl.spec._expressions import expression_problem, match_expression
+from inngest_dsl.spec._function import (
+    CronTrigger,
+    EventTrigger,
+    FailureHandler,
+    FunctionSpec,
+    Op,
+    Trigger,
+    WaitForEventOp,
+)
+from inngest_dsl.spec._limits import (
     DEBOUNCE_PERIOD,
     MAX_BATCH_SIZE,
     MAX_CANCELS,
@@ -27,7 +37,7 @@ from inngest_dsl._limits import (
     SDK_MIN_DURATION,
     THROTTLE_PERIOD,
 )
-from inngest_dsl._options import (
+from inngest_dsl.spec._options import (
     Batch,
     Cancel,
     Concurrency,
@@ -38,16 +48,6 @@ from inngest_dsl._options import (
     Throttle,
     Timeouts,
 )
-from inngest_dsl._spec import (
-    CronTrigger,
-    EventTrigger,
-    FailureHandler,
-    FunctionSpec,
-    Op,
-    Trigger,
-    WaitForEventOp,
-)
-from inngest_dsl.errors import DefinitionError
 
 __all__ = ["OPTION_KEYWORDS", "compile_function", "compile_options", "slugify"]
 

@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Any, overload
 
 from attrs import define, field
 
-from inngest_dsl._spec import WaitForEventOp
+from inngest_dsl.spec._function import WaitForEventOp
 
 if TYPE_CHECKING:
     from inngest_dsl._dynamic import Steps
-    from inngest_dsl._event import Event
+    from inngest_dsl.spec._event import Event
 
 __all__ = ["Context"]
 

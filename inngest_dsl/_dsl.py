@@ -20,21 +20,12 @@ import attrs
 from attrs import define, field
 
 from inngest_dsl._compile import compile_function
-from inngest_dsl._durations import format_duration, parse_duration, parse_instant
-from inngest_dsl._event import Event
-from inngest_dsl._expressions import match_expression
-from inngest_dsl._options import (
-    Batch,
-    Cancel,
-    Concurrency,
-    Debounce,
-    Priority,
-    RateLimit,
-    Singleton,
-    Throttle,
-    Timeouts,
-)
-from inngest_dsl._spec import (
+from inngest_dsl.client import _to_events
+from inngest_dsl.errors import DefinitionError, EventError
+from inngest_dsl.spec._durations import format_duration, parse_duration, parse_instant
+from inngest_dsl.spec._event import Event
+from inngest_dsl.spec._expressions import match_expression
+from inngest_dsl.spec._function import (
     FunctionSpec,
     InvokeOp,
     Op,
@@ -46,8 +37,17 @@ from inngest_dsl._spec import (
     StepOp,
     WaitForEventOp,
 )
-from inngest_dsl.client import _to_events
-from inngest_dsl.errors import DefinitionError, EventError
+from inngest_dsl.spec._options import (
+    Batch,
+    Cancel,
+    Concurrency,
+    Debounce,
+    Priority,
+    RateLimit,
+    Singleton,
+    Throttle,
+    Timeouts,
+)
 
 if TYPE_CHECKING:
     from inngest_dsl._context import Context

@@ -39,9 +39,6 @@ import inspect
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
 
-from inngest_dsl._durations import parse_duration, parse_instant
-from inngest_dsl._event import Event
-from inngest_dsl._expressions import expression_problem, match_expression
 from inngest_dsl._outcomes import (
     WRAPPED_KEYS,
     StepRef,
@@ -57,9 +54,12 @@ from inngest_dsl._outcomes import (
     to_events,
     wait_opcode,
 )
-from inngest_dsl._spec import FunctionSpec
 from inngest_dsl._wire import CallResult, Opcode, check_json
 from inngest_dsl.errors import EventError, NonRetriableError
+from inngest_dsl.spec._durations import parse_duration, parse_instant
+from inngest_dsl.spec._event import Event
+from inngest_dsl.spec._expressions import expression_problem, match_expression
+from inngest_dsl.spec._function import FunctionSpec
 
 if TYPE_CHECKING:
     from inngest_dsl._execution import _Call

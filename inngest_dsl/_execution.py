@@ -18,9 +18,7 @@ import attrs
 from attrs import field, frozen
 
 from inngest_dsl._context import Context
-from inngest_dsl._durations import parse_instant
 from inngest_dsl._dynamic import StepObserver, Steps, Stop
-from inngest_dsl._event import Event
 from inngest_dsl._outcomes import (
     WRAPPED_KEYS,
     StepRef,
@@ -38,7 +36,11 @@ from inngest_dsl._outcomes import (
     unserialisable,
     wait_opcode,
 )
-from inngest_dsl._spec import (
+from inngest_dsl._wire import CallRequest, CallResult, Opcode, Userland, check_json
+from inngest_dsl.errors import EventError
+from inngest_dsl.spec._durations import parse_instant
+from inngest_dsl.spec._event import Event
+from inngest_dsl.spec._function import (
     Body,
     FunctionSpec,
     InvokeOp,
@@ -51,8 +53,6 @@ from inngest_dsl._spec import (
     StepOp,
     WaitForEventOp,
 )
-from inngest_dsl._wire import CallRequest, CallResult, Opcode, Userland, check_json
-from inngest_dsl.errors import EventError
 
 if TYPE_CHECKING:
     from inngest_dsl.client import Inngest

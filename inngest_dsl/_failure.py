@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from attrs import field, frozen
 
-from inngest_dsl._event import Event
-from inngest_dsl._spec import Body, EventTrigger, FailureHandler, FunctionSpec, RunOp
 from inngest_dsl.errors import EventError, NonRetriableError, StepError
+from inngest_dsl.spec._event import Event
+from inngest_dsl.spec._function import Body, EventTrigger, FailureHandler, FunctionSpec, RunOp
 
 if TYPE_CHECKING:
     from inngest_dsl._context import Context

@@ -9,8 +9,8 @@ from typing import Any
 
 from ulid import ULID
 
-from inngest_dsl._event import Event
 from inngest_dsl.client import Inngest, SendableEvents, _to_events
+from inngest_dsl.spec._event import Event
 
 __all__ = ["CapturingClient"]
 

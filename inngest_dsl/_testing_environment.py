@@ -18,9 +18,7 @@ from types import TracebackType
 from typing import Any, Protocol, TypeVar
 
 from inngest_dsl._dsl import spec_of
-from inngest_dsl._durations import parse_instant
 from inngest_dsl._dynamic import NO_MOCK
-from inngest_dsl._event import Event
 from inngest_dsl._execution import ExecutionPlan, plan_for
 from inngest_dsl._outcomes import StepRef
 from inngest_dsl._serve_bodies import register_body
@@ -32,7 +30,6 @@ from inngest_dsl._serve_call import (
     sdk_headers,
     served_functions,
 )
-from inngest_dsl._spec import FunctionSpec, RunOp, StepOp
 from inngest_dsl._testing_client import CapturingClient
 from inngest_dsl._testing_devserver import ServerRun
 from inngest_dsl._testing_instrument import NOT_MOCKED, current_observer, instrumented
@@ -48,6 +45,9 @@ from inngest_dsl.devserver.protocol import CallOutcome, error_object, interpret_
 from inngest_dsl.devserver.records import RunRecord, RunStatus
 from inngest_dsl.devserver.store import Store
 from inngest_dsl.errors import InngestError
+from inngest_dsl.spec._durations import parse_instant
+from inngest_dsl.spec._event import Event
+from inngest_dsl.spec._function import FunctionSpec, RunOp, StepOp
 
 __all__ = [
     "AppCall",

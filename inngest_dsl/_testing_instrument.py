@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
-from inngest_dsl._spec import (
+from inngest_dsl.spec._function import (
     Body,
     FunctionSpec,
     InvokeOp,

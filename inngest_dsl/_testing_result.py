@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from attrs import field, frozen
 
 if TYPE_CHECKING:
-    from inngest_dsl._event import Event
+    from inngest_dsl.spec._event import Event
 
 __all__ = ["ErrorInfo", "OpKind", "RunResult", "RunStatus", "TraceOp"]
 

@@ -18,14 +18,23 @@ from typing import TYPE_CHECKING, Any, cast, get_args
 import attrs
 
 from inngest_dsl._dsl import spec_of
-from inngest_dsl._durations import format_instant, parse_duration, parse_instant
 from inngest_dsl._dynamic import NO_MOCK
-from inngest_dsl._event import Event
 from inngest_dsl._execution import ExecutionPlan, plan_for, verb_of
-from inngest_dsl._expressions import expression_is_true
 from inngest_dsl._outcomes import StepRef, sent_ids
 from inngest_dsl._serve_call import Answer
-from inngest_dsl._spec import (
+from inngest_dsl._testing_client import CapturingClient
+from inngest_dsl._testing_environment import CallHooks, TestEnvironment, adds_steps
+from inngest_dsl._testing_instrument import NOT_MOCKED, instrumented
+from inngest_dsl._testing_result import ErrorInfo, OpKind, RunResult, RunStatus, TraceOp
+from inngest_dsl._wire import CallRequest, ErrorBody, Opcode, dumps
+from inngest_dsl.devserver.protocol import STEP_KINDS, canonical
+from inngest_dsl.devserver.records import RunRecord
+from inngest_dsl.devserver.records import RunStatus as RunRecordStatus
+from inngest_dsl.errors import EventError, InngestError
+from inngest_dsl.spec._durations import format_instant, parse_duration, parse_instant
+from inngest_dsl.spec._event import Event
+from inngest_dsl.spec._expressions import expression_is_true
+from inngest_dsl.spec._function import (
     CronTrigger,
     EventTrigger,
     FunctionSpec,
@@ -36,15 +45,6 @@ from inngest_dsl._spec import (
     StepOp,
     WaitForEventOp,
 )
-from inngest_dsl._testing_client import CapturingClient
-from inngest_dsl._testing_environment import CallHooks, TestEnvironment, adds_steps
-from inngest_dsl._testing_instrument import NOT_MOCKED, instrumented
-from inngest_dsl._testing_result import ErrorInfo, OpKind, RunResult, RunStatus, TraceOp
-from inngest_dsl._wire import CallRequest, ErrorBody, Opcode, dumps
-from inngest_dsl.devserver.protocol import STEP_KINDS, canonical
-from inngest_dsl.devserver.records import RunRecord
-from inngest_dsl.devserver.records import RunStatus as RunRecordStatus
-from inngest_dsl.errors import EventError, InngestError
 
 if TYPE_CHECKING:
     from inngest_dsl._context import Context

@@ -12,10 +12,10 @@ import datetime as _dt
 import inspect
 from collections.abc import Awaitable, Callable
 
-from inngest_dsl._durations import parse_duration, parse_instant
 from inngest_dsl.devserver.clock import VirtualClock
 from inngest_dsl.devserver.executor import Executor
 from inngest_dsl.errors import InngestError
+from inngest_dsl.spec._durations import parse_duration, parse_instant
 
 __all__ = ["TestEnvironmentError", "VirtualTime"]
 

@@ -17,11 +17,11 @@ import cattrs
 from attrs import frozen
 from cattrs.gen import make_dict_unstructure_fn, override
 
-from inngest_dsl._durations import format_duration, parse_duration
-from inngest_dsl._event import Event
-from inngest_dsl._options import Duration
-from inngest_dsl._spec import CronTrigger, EventTrigger, FunctionSpec
 from inngest_dsl.errors import EventError
+from inngest_dsl.spec._durations import format_duration, parse_duration
+from inngest_dsl.spec._event import Event
+from inngest_dsl.spec._function import CronTrigger, EventTrigger, FunctionSpec
+from inngest_dsl.spec._options import Duration
 
 __all__ = [
     "BatchConfig",

@@ -44,7 +44,6 @@ from inngest_dsl._serve_call import (
     served_functions,
 )
 from inngest_dsl._signing import canonical_json, canonicalize_body, parse_json, sign, verify
-from inngest_dsl._spec import FunctionSpec
 from inngest_dsl._wire import (
     CallRequest,
     WireError,
@@ -53,6 +52,7 @@ from inngest_dsl._wire import (
 )
 from inngest_dsl.client import Inngest
 from inngest_dsl.errors import ConfigError
+from inngest_dsl.spec._function import FunctionSpec
 
 __all__ = ["SERVED", "ServedFunctions", "serve"]
 

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from inngest_dsl._spec import FunctionSpec
 from inngest_dsl._testing_client import CapturingClient
 from inngest_dsl._testing_result import RunResult, RunStatus
+from inngest_dsl.spec._function import FunctionSpec
 
 if TYPE_CHECKING:
     from inngest_dsl._testing_devserver import DevServerHarness

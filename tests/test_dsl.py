@@ -19,7 +19,7 @@ from inngest_dsl import (
     wait_for_event,
 )
 from inngest_dsl._compile import slugify
-from inngest_dsl._spec import (
+from inngest_dsl.spec._function import (
     CronTrigger,
     EventTrigger,
     RunOp,

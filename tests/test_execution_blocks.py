@@ -24,8 +24,8 @@ from inngest_dsl import (
 )
 from inngest_dsl._execution import execute, hash_step_id, plan_for
 from inngest_dsl._outcomes import event_id
-from inngest_dsl._spec import ParallelOp, StepOp
 from inngest_dsl._wire import CallResult, decode_call_request
+from inngest_dsl.spec._function import ParallelOp, StepOp
 from inngest_dsl.testing import CapturingClient
 
 calls: Counter[str] = Counter()

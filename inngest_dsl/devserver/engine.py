@@ -7,13 +7,13 @@ in-process calls. Nothing here touches a socket or reads the time except through
 
 from __future__ import annotations
 
-from inngest_dsl import _cron
 from inngest_dsl.devserver.clock import Clock
 from inngest_dsl.devserver.cron import CronScheduler, NextFire
 from inngest_dsl.devserver.executor import Executor, Transport
 from inngest_dsl.devserver.functions import Registry
 from inngest_dsl.devserver.runs import Runs
 from inngest_dsl.devserver.store import Store
+from inngest_dsl.spec import _cron
 
 __all__ = ["Engine"]
 

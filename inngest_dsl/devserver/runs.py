@@ -17,7 +17,6 @@ import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from inngest_dsl import _durations
 from inngest_dsl.devserver import protocol
 from inngest_dsl.devserver.admission import DISCOVERY, ONE_YEAR, Admission, RunHooks, new_id
 from inngest_dsl.devserver.clock import Clock
@@ -28,6 +27,7 @@ from inngest_dsl.devserver.matching import ExpressionError, check_expression, ev
 from inngest_dsl.devserver.protocol import CallOutcome, Op, canonical, error_object
 from inngest_dsl.devserver.records import PauseRecord, QueueItem, RunRecord, RunStatus
 from inngest_dsl.devserver.store import Store
+from inngest_dsl.spec import _durations
 
 __all__ = ["DISCOVERY", "Runs", "new_id"]
 

@@ -9,7 +9,6 @@ import aiohttp
 import attrs
 from aiohttp import web
 
-from inngest_dsl import _cron
 from inngest_dsl.devserver.api import DEV_SERVER, build_routes, error_middleware
 from inngest_dsl.devserver.clock import Clock, WallClock
 from inngest_dsl.devserver.cron import NextFire
@@ -18,6 +17,7 @@ from inngest_dsl.devserver.executor import HttpTransport
 from inngest_dsl.devserver.store import Store
 from inngest_dsl.devserver.sync import AppSyncer
 from inngest_dsl.devserver.ui import build_ui_routes
+from inngest_dsl.spec import _cron
 
 __all__ = ["DEFAULT_DB", "DevServer", "DevServerConfig"]
 

@@ -10,11 +10,11 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from inngest_dsl import _limits
 from inngest_dsl.devserver import DevServer
 from inngest_dsl.devserver.flow import FlowConfigError, parse_flow
 from inngest_dsl.devserver.flow_keys import shape_run
 from inngest_dsl.devserver.limiter import gcra
+from inngest_dsl.spec import _limits
 
 from .conftest import APP_ID, done_response, function_config, raw_app
 

@@ -16,7 +16,7 @@ import datetime
 
 import attrs
 
-from inngest_dsl._durations import format_duration
+from inngest_dsl.spec._durations import format_duration
 
 __all__ = [
     "BATCH_TIMEOUT",

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from attrs import field, frozen
 
-from inngest_dsl._options import (
+from inngest_dsl.spec._options import (
     Batch,
     Cancel,
     Concurrency,
@@ -26,8 +26,8 @@ from inngest_dsl._options import (
 
 if TYPE_CHECKING:
     from inngest_dsl._context import Context
-    from inngest_dsl._event import Event
     from inngest_dsl._failure import Failure
+    from inngest_dsl.spec._event import Event
 
 __all__ = [
     "DEFAULT_RETRIES",
