@@ -54,12 +54,12 @@ from inngest_dsl._outcomes import (
     to_events,
     wait_opcode,
 )
-from inngest_dsl._wire import CallResult, Opcode, check_json
 from inngest_dsl.errors import EventError, NonRetriableError
 from inngest_dsl.spec._durations import parse_duration, parse_instant
 from inngest_dsl.spec._event import Event
 from inngest_dsl.spec._expressions import expression_problem, match_expression
 from inngest_dsl.spec._function import FunctionSpec
+from inngest_dsl.wire._registration import CallResult, Opcode, check_json
 
 if TYPE_CHECKING:
     from inngest_dsl._execution import _Call

@@ -36,7 +36,6 @@ from inngest_dsl._outcomes import (
     unserialisable,
     wait_opcode,
 )
-from inngest_dsl._wire import CallRequest, CallResult, Opcode, Userland, check_json
 from inngest_dsl.errors import EventError
 from inngest_dsl.spec._durations import parse_instant
 from inngest_dsl.spec._event import Event
@@ -53,6 +52,7 @@ from inngest_dsl.spec._function import (
     StepOp,
     WaitForEventOp,
 )
+from inngest_dsl.wire._registration import CallRequest, CallResult, Opcode, Userland, check_json
 
 if TYPE_CHECKING:
     from inngest_dsl.client import Inngest

@@ -14,11 +14,11 @@ from typing import Any
 
 import attrs
 
-from inngest_dsl._wire import CallResult, ErrorBody, Opcode, Userland, check_json
 from inngest_dsl.client import Inngest, _to_events
 from inngest_dsl.errors import EventError, NonRetriableError, RetryAfterError, StepError
 from inngest_dsl.spec._durations import format_duration, format_instant
 from inngest_dsl.spec._event import Event
+from inngest_dsl.wire._registration import CallResult, ErrorBody, Opcode, Userland, check_json
 
 __all__ = [
     "WRAPPED_KEYS",

@@ -34,7 +34,6 @@ from inngest_dsl._testing_client import CapturingClient
 from inngest_dsl._testing_devserver import ServerRun
 from inngest_dsl._testing_instrument import NOT_MOCKED, current_observer, instrumented
 from inngest_dsl._testing_time import TestEnvironmentError, VirtualTime
-from inngest_dsl._wire import CallRequest, WireError, decode_call_request
 from inngest_dsl.client import SendableEvents, _to_events
 from inngest_dsl.devserver.api import run_json
 from inngest_dsl.devserver.clock import VirtualClock
@@ -48,6 +47,7 @@ from inngest_dsl.errors import InngestError
 from inngest_dsl.spec._durations import parse_instant
 from inngest_dsl.spec._event import Event
 from inngest_dsl.spec._function import FunctionSpec, RunOp, StepOp
+from inngest_dsl.wire._registration import CallRequest, WireError, decode_call_request
 
 __all__ = [
     "AppCall",

@@ -43,16 +43,16 @@ from inngest_dsl._serve_call import (
     sdk_headers,
     served_functions,
 )
-from inngest_dsl._signing import canonical_json, canonicalize_body, parse_json, sign, verify
-from inngest_dsl._wire import (
+from inngest_dsl.client import Inngest
+from inngest_dsl.errors import ConfigError
+from inngest_dsl.spec._function import FunctionSpec
+from inngest_dsl.wire._registration import (
     CallRequest,
     WireError,
     decode_call_request,
     decode_events,
 )
-from inngest_dsl.client import Inngest
-from inngest_dsl.errors import ConfigError
-from inngest_dsl.spec._function import FunctionSpec
+from inngest_dsl.wire._signing import canonical_json, canonicalize_body, parse_json, sign, verify
 
 __all__ = ["SERVED", "ServedFunctions", "serve"]
 

@@ -24,10 +24,10 @@ from urllib.parse import quote, urlsplit
 import aiohttp
 import attrs
 
-from inngest_dsl._signing import bearer_token
 from inngest_dsl._version import __version__
 from inngest_dsl.errors import ConfigError, EventError, SendEventError
 from inngest_dsl.spec._event import Event
+from inngest_dsl.wire._signing import bearer_token
 
 __all__ = [
     "DEV_SERVER_URL",

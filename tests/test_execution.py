@@ -22,7 +22,7 @@ from inngest_dsl import (
     wait_for_event,
 )
 from inngest_dsl._execution import execute, hash_step_id, plan_for
-from inngest_dsl._wire import CallResult, WireError, decode_call_request, dumps
+from inngest_dsl.wire._registration import CallResult, WireError, decode_call_request, dumps
 
 VECTORS = json.loads((Path(__file__).parent / "data" / "vectors.json").read_text())
 calls: Counter[str] = Counter()

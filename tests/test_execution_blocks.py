@@ -24,9 +24,9 @@ from inngest_dsl import (
 )
 from inngest_dsl._execution import execute, hash_step_id, plan_for
 from inngest_dsl._outcomes import event_id
-from inngest_dsl._wire import CallResult, decode_call_request
 from inngest_dsl.spec._function import ParallelOp, StepOp
 from inngest_dsl.testing import CapturingClient
+from inngest_dsl.wire._registration import CallResult, decode_call_request
 
 calls: Counter[str] = Counter()
 seen: dict[str, Any] = {}
@@ -58,7 +58,7 @@ async def call(
 
 
 def ops(result: CallResult) -> list[dict[str, Any]]:
-    from inngest_dsl._wire import to_json
+    from inngest_dsl.wire._registration import to_json
 
     assert result.status == 206, result.body
     return [to_json(op) for op in result.body]

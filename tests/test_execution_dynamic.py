@@ -21,8 +21,8 @@ from inngest_dsl import (
     step,
 )
 from inngest_dsl._execution import execute, hash_step_id, plan_for
-from inngest_dsl._wire import CallResult, decode_call_request, to_json
 from inngest_dsl.testing import CapturingClient
+from inngest_dsl.wire._registration import CallResult, decode_call_request, to_json
 
 calls: Counter[str] = Counter()
 

@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from inngest_dsl import _signing
 from inngest_dsl.devserver.events import EventValidationError, ids_from_seed, normalise_events
 from inngest_dsl.devserver.functions import RegistrationError, validate_registration
 from inngest_dsl.devserver.records import EventRecord, RunRecord, RunStatus, StepRecord
 from inngest_dsl.devserver.sync import SyncError
 from inngest_dsl.spec import _durations
+from inngest_dsl.wire import _signing
 
 if TYPE_CHECKING:
     from inngest_dsl.devserver.server import DevServer

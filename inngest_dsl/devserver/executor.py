@@ -18,7 +18,6 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import aiohttp
 
-from inngest_dsl import _signing
 from inngest_dsl._version import __version__
 from inngest_dsl.devserver import protocol
 from inngest_dsl.devserver.clock import Clock, Timer
@@ -29,6 +28,7 @@ from inngest_dsl.devserver.protocol import CallOutcome, error_object
 from inngest_dsl.devserver.records import QueueItem, RunStatus
 from inngest_dsl.devserver.runs import Runs, new_id
 from inngest_dsl.devserver.store import Store
+from inngest_dsl.wire import _signing
 
 __all__ = ["Executor", "HttpTransport", "Transport", "call_url"]
 

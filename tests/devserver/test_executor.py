@@ -8,9 +8,9 @@ from typing import Any
 
 from aiohttp import web
 
-from inngest_dsl import _signing
 from inngest_dsl.devserver import DevServer
 from inngest_dsl.devserver.records import RunStatus
+from inngest_dsl.wire import _signing
 
 from .conftest import (
     done_response,

@@ -13,9 +13,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from inngest_dsl import Context, InngestFunction, step
-from inngest_dsl._signing import bearer_token, canonical_json, sign, verify
-from inngest_dsl._wire import function_config, to_json
 from inngest_dsl.aiohttp import SERVED
+from inngest_dsl.wire._registration import function_config, to_json
+from inngest_dsl.wire._signing import bearer_token, canonical_json, sign, verify
 
 from .conftest import (
     APP_ID,
