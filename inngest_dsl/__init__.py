@@ -1,6 +1,5 @@
 """inngest_dsl: durable, event-driven Inngest functions declared as Python classes."""
 
-from inngest_dsl._context import Context
 from inngest_dsl._discover import discover
 from inngest_dsl._dsl import (
     InngestFunction,
@@ -15,9 +14,10 @@ from inngest_dsl._dsl import (
     step,
     wait_for_event,
 )
-from inngest_dsl._failure import Failure, failure_spec
 from inngest_dsl._version import __version__
 from inngest_dsl.client import Inngest
+from inngest_dsl.engine._context import Context
+from inngest_dsl.engine._failure import Failure, failure_spec
 from inngest_dsl.errors import (
     ConfigError,
     DefinitionError,

@@ -50,8 +50,8 @@ from inngest_dsl.spec._options import (
 )
 
 if TYPE_CHECKING:
-    from inngest_dsl._context import Context
-    from inngest_dsl._failure import Failure
+    from inngest_dsl.engine._context import Context
+    from inngest_dsl.engine._failure import Failure
 
 __all__ = [
     "InngestFunction",

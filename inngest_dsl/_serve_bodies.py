@@ -9,9 +9,9 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from inngest_dsl._failure import with_failure_specs
 from inngest_dsl._version import __version__
 from inngest_dsl.client import Inngest
+from inngest_dsl.engine._failure import with_failure_specs
 from inngest_dsl.spec._function import FunctionSpec
 from inngest_dsl.wire._registration import function_config, to_json
 from inngest_dsl.wire._signing import hash_event_key, hash_signing_key

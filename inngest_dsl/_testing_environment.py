@@ -18,9 +18,6 @@ from types import TracebackType
 from typing import Any, Protocol, TypeVar
 
 from inngest_dsl._dsl import spec_of
-from inngest_dsl._dynamic import NO_MOCK
-from inngest_dsl._execution import ExecutionPlan, plan_for
-from inngest_dsl._outcomes import StepRef
 from inngest_dsl._serve_bodies import register_body
 from inngest_dsl._serve_call import (
     Answer,
@@ -43,6 +40,9 @@ from inngest_dsl.devserver.functions import FunctionInfo, RegistrationError, val
 from inngest_dsl.devserver.protocol import CallOutcome, error_object, interpret_response
 from inngest_dsl.devserver.records import RunRecord, RunStatus
 from inngest_dsl.devserver.store import Store
+from inngest_dsl.engine._execute import ExecutionPlan, plan_for
+from inngest_dsl.engine._outcomes import StepRef
+from inngest_dsl.engine._steps import NO_MOCK
 from inngest_dsl.errors import InngestError
 from inngest_dsl.spec._durations import parse_instant
 from inngest_dsl.spec._event import Event

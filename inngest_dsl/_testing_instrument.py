@@ -28,7 +28,7 @@ from inngest_dsl.spec._function import (
 )
 
 if TYPE_CHECKING:
-    from inngest_dsl._context import Context
+    from inngest_dsl.engine._context import Context
 
 __all__ = ["NOT_MOCKED", "Observer", "current_observer", "instrumented"]
 

@@ -18,9 +18,6 @@ from typing import TYPE_CHECKING, Any, cast, get_args
 import attrs
 
 from inngest_dsl._dsl import spec_of
-from inngest_dsl._dynamic import NO_MOCK
-from inngest_dsl._execution import ExecutionPlan, plan_for, verb_of
-from inngest_dsl._outcomes import StepRef, sent_ids
 from inngest_dsl._serve_call import Answer
 from inngest_dsl._testing_client import CapturingClient
 from inngest_dsl._testing_environment import CallHooks, TestEnvironment, adds_steps
@@ -29,6 +26,9 @@ from inngest_dsl._testing_result import ErrorInfo, OpKind, RunResult, RunStatus,
 from inngest_dsl.devserver.protocol import STEP_KINDS, canonical
 from inngest_dsl.devserver.records import RunRecord
 from inngest_dsl.devserver.records import RunStatus as RunRecordStatus
+from inngest_dsl.engine._execute import ExecutionPlan, plan_for, verb_of
+from inngest_dsl.engine._outcomes import StepRef, sent_ids
+from inngest_dsl.engine._steps import NO_MOCK
 from inngest_dsl.errors import EventError, InngestError
 from inngest_dsl.spec._durations import format_instant, parse_duration, parse_instant
 from inngest_dsl.spec._event import Event
@@ -47,7 +47,7 @@ from inngest_dsl.spec._function import (
 from inngest_dsl.wire._registration import CallRequest, ErrorBody, Opcode, dumps
 
 if TYPE_CHECKING:
-    from inngest_dsl._context import Context
+    from inngest_dsl.engine._context import Context
 
 __all__ = [
     "DEFAULT_MAX_CALLS",

@@ -19,7 +19,7 @@ from inngest_dsl.spec._event import Event
 from inngest_dsl.spec._function import Body, EventTrigger, FailureHandler, FunctionSpec, RunOp
 
 if TYPE_CHECKING:
-    from inngest_dsl._context import Context
+    from inngest_dsl.engine._context import Context
 
 __all__ = [
     "FAILED_EVENT",

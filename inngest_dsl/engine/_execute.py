@@ -17,9 +17,8 @@ from typing import TYPE_CHECKING, Any
 import attrs
 from attrs import field, frozen
 
-from inngest_dsl._context import Context
-from inngest_dsl._dynamic import StepObserver, Steps, Stop
-from inngest_dsl._outcomes import (
+from inngest_dsl.engine._context import Context
+from inngest_dsl.engine._outcomes import (
     WRAPPED_KEYS,
     StepRef,
     failure,
@@ -36,6 +35,7 @@ from inngest_dsl._outcomes import (
     unserialisable,
     wait_opcode,
 )
+from inngest_dsl.engine._steps import StepObserver, Steps, Stop
 from inngest_dsl.errors import EventError
 from inngest_dsl.spec._durations import parse_instant
 from inngest_dsl.spec._event import Event

@@ -10,7 +10,7 @@ from attrs import define, field
 from inngest_dsl.spec._function import WaitForEventOp
 
 if TYPE_CHECKING:
-    from inngest_dsl._dynamic import Steps
+    from inngest_dsl.engine._steps import Steps
     from inngest_dsl.spec._event import Event
 
 __all__ = ["Context"]

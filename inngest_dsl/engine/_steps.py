@@ -39,7 +39,7 @@ import inspect
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
 
-from inngest_dsl._outcomes import (
+from inngest_dsl.engine._outcomes import (
     WRAPPED_KEYS,
     StepRef,
     failure,
@@ -62,7 +62,7 @@ from inngest_dsl.spec._function import FunctionSpec
 from inngest_dsl.wire._registration import CallResult, Opcode, check_json
 
 if TYPE_CHECKING:
-    from inngest_dsl._execution import _Call
+    from inngest_dsl.engine._execute import _Call
 
 __all__ = ["NO_MOCK", "StepObserver", "Steps", "Stop"]
 
