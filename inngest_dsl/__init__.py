@@ -1,7 +1,9 @@
 """inngest_dsl: durable, event-driven Inngest functions declared as Python classes."""
 
-from inngest_dsl._discover import discover
-from inngest_dsl._dsl import (
+from inngest_dsl._version import __version__
+from inngest_dsl.client import Inngest
+from inngest_dsl.dsl._discover import discover
+from inngest_dsl.dsl._verbs import (
     InngestFunction,
     invoke,
     on_failure,
@@ -14,8 +16,6 @@ from inngest_dsl._dsl import (
     step,
     wait_for_event,
 )
-from inngest_dsl._version import __version__
-from inngest_dsl.client import Inngest
 from inngest_dsl.engine._context import Context
 from inngest_dsl.engine._failure import Failure, failure_spec
 from inngest_dsl.errors import (

@@ -17,7 +17,6 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Protocol, TypeVar
 
-from inngest_dsl._dsl import spec_of
 from inngest_dsl._serve_bodies import register_body
 from inngest_dsl._serve_call import (
     Answer,
@@ -40,6 +39,7 @@ from inngest_dsl.devserver.functions import FunctionInfo, RegistrationError, val
 from inngest_dsl.devserver.protocol import CallOutcome, error_object, interpret_response
 from inngest_dsl.devserver.records import RunRecord, RunStatus
 from inngest_dsl.devserver.store import Store
+from inngest_dsl.dsl._verbs import spec_of
 from inngest_dsl.engine._execute import ExecutionPlan, plan_for
 from inngest_dsl.engine._outcomes import StepRef
 from inngest_dsl.engine._steps import NO_MOCK

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any, cast, get_args
 
 import attrs
 
-from inngest_dsl._dsl import spec_of
 from inngest_dsl._serve_call import Answer
 from inngest_dsl._testing_client import CapturingClient
 from inngest_dsl._testing_environment import CallHooks, TestEnvironment, adds_steps
@@ -26,6 +25,7 @@ from inngest_dsl._testing_result import ErrorInfo, OpKind, RunResult, RunStatus,
 from inngest_dsl.devserver.protocol import STEP_KINDS, canonical
 from inngest_dsl.devserver.records import RunRecord
 from inngest_dsl.devserver.records import RunStatus as RunRecordStatus
+from inngest_dsl.dsl._verbs import spec_of
 from inngest_dsl.engine._execute import ExecutionPlan, plan_for, verb_of
 from inngest_dsl.engine._outcomes import StepRef, sent_ids
 from inngest_dsl.engine._steps import NO_MOCK

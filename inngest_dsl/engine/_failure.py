@@ -142,7 +142,7 @@ def failure_spec(function: type | FunctionSpec, app_id: str = "") -> FunctionSpe
     id is the function's own id, as in the testing kit. Raises `TypeError` if `function` has
     no handler.
     """
-    from inngest_dsl._dsl import spec_of  # the DSL imports this module's spec types
+    from inngest_dsl.dsl._verbs import spec_of  # the DSL imports this module's spec types
 
     spec = function if isinstance(function, FunctionSpec) else spec_of(function)
     if spec.on_failure is None:

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, overload
 import attrs
 from attrs import define, field
 
-from inngest_dsl._compile import compile_function
 from inngest_dsl.client import _to_events
+from inngest_dsl.dsl._compile import compile_function
 from inngest_dsl.errors import DefinitionError, EventError
 from inngest_dsl.spec._durations import format_duration, parse_duration, parse_instant
 from inngest_dsl.spec._event import Event
