@@ -17,15 +17,6 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Protocol, TypeVar
 
-from inngest_dsl._serve_bodies import register_body
-from inngest_dsl._serve_call import (
-    Answer,
-    ServedFunctions,
-    answer_call,
-    encode_body,
-    sdk_headers,
-    served_functions,
-)
 from inngest_dsl._testing_client import CapturingClient
 from inngest_dsl._testing_devserver import ServerRun
 from inngest_dsl._testing_instrument import NOT_MOCKED, current_observer, instrumented
@@ -44,6 +35,15 @@ from inngest_dsl.engine._execute import ExecutionPlan, plan_for
 from inngest_dsl.engine._outcomes import StepRef
 from inngest_dsl.engine._steps import NO_MOCK
 from inngest_dsl.errors import InngestError
+from inngest_dsl.serve._bodies import register_body
+from inngest_dsl.serve._call import (
+    Answer,
+    ServedFunctions,
+    answer_call,
+    encode_body,
+    sdk_headers,
+    served_functions,
+)
 from inngest_dsl.spec._durations import parse_instant
 from inngest_dsl.spec._event import Event
 from inngest_dsl.spec._function import FunctionSpec, RunOp, StepOp

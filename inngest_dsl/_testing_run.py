@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any, cast, get_args
 
 import attrs
 
-from inngest_dsl._serve_call import Answer
 from inngest_dsl._testing_client import CapturingClient
 from inngest_dsl._testing_environment import CallHooks, TestEnvironment, adds_steps
 from inngest_dsl._testing_instrument import NOT_MOCKED, instrumented
@@ -30,6 +29,7 @@ from inngest_dsl.engine._execute import ExecutionPlan, plan_for, verb_of
 from inngest_dsl.engine._outcomes import StepRef, sent_ids
 from inngest_dsl.engine._steps import NO_MOCK
 from inngest_dsl.errors import EventError, InngestError
+from inngest_dsl.serve._call import Answer
 from inngest_dsl.spec._durations import format_instant, parse_duration, parse_instant
 from inngest_dsl.spec._event import Event
 from inngest_dsl.spec._expressions import expression_is_true

@@ -28,14 +28,16 @@ import aiohttp
 import attrs
 from aiohttp import web
 
-from inngest_dsl._serve_bodies import (
+from inngest_dsl.client import Inngest
+from inngest_dsl.errors import ConfigError
+from inngest_dsl.serve._bodies import (
     FRAMEWORK,
     app_url,
     in_band_body,
     introspection,
     register_body,
 )
-from inngest_dsl._serve_call import (
+from inngest_dsl.serve._call import (
     ServedFunctions,
     answer_call,
     encode_body,
@@ -43,8 +45,6 @@ from inngest_dsl._serve_call import (
     sdk_headers,
     served_functions,
 )
-from inngest_dsl.client import Inngest
-from inngest_dsl.errors import ConfigError
 from inngest_dsl.spec._function import FunctionSpec
 from inngest_dsl.wire._registration import (
     CallRequest,
