@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from inngest_dsl._testing_client import CapturingClient
-from inngest_dsl._testing_result import RunResult, RunStatus
 from inngest_dsl.spec._function import FunctionSpec
+from inngest_dsl.testing._client import CapturingClient
+from inngest_dsl.testing._result import RunResult, RunStatus
 
 if TYPE_CHECKING:
-    from inngest_dsl._testing_devserver import DevServerHarness
+    from inngest_dsl.testing._harness import DevServerHarness
 
 __all__ = ["StartDevServer", "inngest_client", "inngest_dev_server", "pytest_assertrepr_compare"]
 
@@ -60,7 +60,7 @@ async def _dev_server_factory() -> AsyncIterator[StartDevServer]:
     The result is a `DevServerHarness`: `await server.send(name, data)` returns event ids,
     `await server.wait_for_run(event_id)` the finished run; `server.client` points at it.
     """
-    from inngest_dsl._testing_devserver import DevServerHarness
+    from inngest_dsl.testing._harness import DevServerHarness
 
     started: list[DevServerHarness] = []
 

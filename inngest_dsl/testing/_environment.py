@@ -17,10 +17,6 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Protocol, TypeVar
 
-from inngest_dsl._testing_client import CapturingClient
-from inngest_dsl._testing_devserver import ServerRun
-from inngest_dsl._testing_instrument import NOT_MOCKED, current_observer, instrumented
-from inngest_dsl._testing_time import TestEnvironmentError, VirtualTime
 from inngest_dsl.client import SendableEvents, _to_events
 from inngest_dsl.devserver.api import run_json
 from inngest_dsl.devserver.clock import VirtualClock
@@ -47,6 +43,10 @@ from inngest_dsl.serve._call import (
 from inngest_dsl.spec._durations import parse_instant
 from inngest_dsl.spec._event import Event
 from inngest_dsl.spec._function import FunctionSpec, RunOp, StepOp
+from inngest_dsl.testing._client import CapturingClient
+from inngest_dsl.testing._harness import ServerRun
+from inngest_dsl.testing._instrument import NOT_MOCKED, current_observer, instrumented
+from inngest_dsl.testing._time import TestEnvironmentError, VirtualTime
 from inngest_dsl.wire._registration import CallRequest, WireError, decode_call_request
 
 __all__ = [

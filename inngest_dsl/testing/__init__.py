@@ -25,15 +25,15 @@ adds the `inngest_client` and `inngest_dev_server` fixtures. See guides/testing.
 
 from __future__ import annotations
 
-from inngest_dsl._testing_client import CapturingClient
-from inngest_dsl._testing_devserver import DevServerHarness, ServerRun
-from inngest_dsl._testing_environment import (
+from inngest_dsl.testing._client import CapturingClient
+from inngest_dsl.testing._environment import (
     SyncTestEnvironment,
     TestEnvironment,
     TestEnvironmentError,
 )
-from inngest_dsl._testing_result import ErrorInfo, OpKind, RunResult, RunStatus, TraceOp
-from inngest_dsl._testing_run import (
+from inngest_dsl.testing._harness import DevServerHarness, ServerRun
+from inngest_dsl.testing._result import ErrorInfo, OpKind, RunResult, RunStatus, TraceOp
+from inngest_dsl.testing._run import (
     DEFAULT_MAX_CALLS,
     EventLike,
     RunFunctionError,

@@ -17,10 +17,6 @@ from typing import TYPE_CHECKING, Any, cast, get_args
 
 import attrs
 
-from inngest_dsl._testing_client import CapturingClient
-from inngest_dsl._testing_environment import CallHooks, TestEnvironment, adds_steps
-from inngest_dsl._testing_instrument import NOT_MOCKED, instrumented
-from inngest_dsl._testing_result import ErrorInfo, OpKind, RunResult, RunStatus, TraceOp
 from inngest_dsl.devserver.protocol import STEP_KINDS, canonical
 from inngest_dsl.devserver.records import RunRecord
 from inngest_dsl.devserver.records import RunStatus as RunRecordStatus
@@ -44,6 +40,10 @@ from inngest_dsl.spec._function import (
     StepOp,
     WaitForEventOp,
 )
+from inngest_dsl.testing._client import CapturingClient
+from inngest_dsl.testing._environment import CallHooks, TestEnvironment, adds_steps
+from inngest_dsl.testing._instrument import NOT_MOCKED, instrumented
+from inngest_dsl.testing._result import ErrorInfo, OpKind, RunResult, RunStatus, TraceOp
 from inngest_dsl.wire._registration import CallRequest, ErrorBody, Opcode, dumps
 
 if TYPE_CHECKING:
