@@ -12,7 +12,6 @@ from inngest_dsl.dsl._verbs import (
     send_event,
     sleep,
     sleep_until,
-    spec_of,
     step,
     wait_for_event,
 )
@@ -29,7 +28,7 @@ from inngest_dsl.errors import (
     StepError,
 )
 from inngest_dsl.spec._event import Event
-from inngest_dsl.spec._function import FunctionSpec
+from inngest_dsl.spec._function import FunctionSpec, spec_of
 from inngest_dsl.spec._options import (
     Batch,
     Cancel,

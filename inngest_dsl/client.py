@@ -16,7 +16,7 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -26,7 +26,7 @@ import attrs
 
 from inngest_dsl._version import __version__
 from inngest_dsl.errors import ConfigError, EventError, SendEventError
-from inngest_dsl.spec._event import Event
+from inngest_dsl.spec._event import Event, SendableEvents, to_events
 from inngest_dsl.wire._signing import bearer_token
 
 __all__ = [
@@ -55,9 +55,6 @@ _BRANCH_ENV_VARS = (
     "VERCEL_GIT_COMMIT_REF",
 )
 _FALSY = frozenset({"", "0", "false"})
-
-SendableEvents = Event | Mapping[str, Any] | Sequence[Event | Mapping[str, Any]]
-"""What `send` accepts: one event or a list of events, each an `Event` or a mapping."""
 
 
 def _env(name: str) -> str | None:
@@ -154,29 +151,6 @@ def _resolve(
         serve_origin=_serve_origin(origin) if origin else None,
         serve_path=_serve_path(path) if path else None,
     )
-
-
-def _to_event(item: object) -> Event:
-    if isinstance(item, Event):
-        return item
-    if isinstance(item, Mapping):
-        unknown = sorted(set(item) - {"name", "data", "user", "id", "ts", "v"})
-        if unknown:
-            raise EventError(f"unknown event field(s): {', '.join(map(str, unknown))}")
-        if "name" not in item:
-            raise EventError("event has no name")
-        return Event(**item)
-    raise EventError(f"cannot send a {type(item).__name__}: expected an Event or a mapping")
-
-
-def _to_events(events: SendableEvents) -> list[Event]:
-    if isinstance(events, (Event, Mapping)):
-        return [_to_event(events)]
-    if isinstance(events, (str, bytes)) or not isinstance(events, Iterable):
-        raise EventError(
-            f"cannot send a {type(events).__name__}: expected an Event, a mapping, or a list"
-        )
-    return [_to_event(item) for item in events]
 
 
 def _event_id_seed() -> str:
@@ -375,7 +349,7 @@ class Inngest:
         failures are retried `send_attempts` times in all; a refusal (4xx) is not. Either
         ends in `SendEventError`.
         """
-        batch = _to_events(events)
+        batch = to_events(events)
         if not batch:
             return []
         return await self._send(self._shared_session(), batch)
@@ -390,7 +364,7 @@ class Inngest:
             raise RuntimeError(
                 "send_sync() was called inside a running event loop; use `await client.send()`"
             )
-        batch = _to_events(events)
+        batch = to_events(events)
         if not batch:
             return []
 

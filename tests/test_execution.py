@@ -21,7 +21,9 @@ from inngest_dsl import (
     step,
     wait_for_event,
 )
-from inngest_dsl.engine._execute import execute, hash_step_id, plan_for
+from inngest_dsl.engine._execute import execute
+from inngest_dsl.engine._outcomes import hash_step_id
+from inngest_dsl.engine._plan import plan_for
 from inngest_dsl.wire._registration import CallResult, WireError, decode_call_request, dumps
 
 VECTORS = json.loads((Path(__file__).parent / "data" / "vectors.json").read_text())

@@ -22,8 +22,9 @@ from inngest_dsl import (
     step,
     wait_for_event,
 )
-from inngest_dsl.engine._execute import execute, hash_step_id, plan_for
-from inngest_dsl.engine._outcomes import event_id
+from inngest_dsl.engine._execute import execute
+from inngest_dsl.engine._outcomes import event_id, hash_step_id
+from inngest_dsl.engine._plan import plan_for
 from inngest_dsl.spec._function import ParallelOp, StepOp
 from inngest_dsl.testing import CapturingClient
 from inngest_dsl.wire._registration import CallResult, decode_call_request

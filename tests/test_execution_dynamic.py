@@ -20,7 +20,9 @@ from inngest_dsl import (
     run,
     step,
 )
-from inngest_dsl.engine._execute import execute, hash_step_id, plan_for
+from inngest_dsl.engine._execute import execute
+from inngest_dsl.engine._outcomes import hash_step_id
+from inngest_dsl.engine._plan import plan_for
 from inngest_dsl.testing import CapturingClient
 from inngest_dsl.wire._registration import CallResult, decode_call_request, to_json
 

@@ -19,11 +19,10 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, overload
 import attrs
 from attrs import define, field
 
-from inngest_dsl.client import _to_events
 from inngest_dsl.dsl._compile import compile_function
 from inngest_dsl.errors import DefinitionError, EventError
 from inngest_dsl.spec._durations import format_duration, parse_duration, parse_instant
-from inngest_dsl.spec._event import Event
+from inngest_dsl.spec._event import Event, to_events
 from inngest_dsl.spec._expressions import match_expression
 from inngest_dsl.spec._function import (
     FunctionSpec,
@@ -49,10 +48,6 @@ from inngest_dsl.spec._options import (
     Timeouts,
 )
 
-if TYPE_CHECKING:
-    from inngest_dsl.engine._context import Context
-    from inngest_dsl.engine._failure import Failure
-
 __all__ = [
     "InngestFunction",
     "invoke",
@@ -62,13 +57,14 @@ __all__ = [
     "send_event",
     "sleep",
     "sleep_until",
-    "spec_of",
     "step",
     "wait_for_event",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
-H = TypeVar("H", bound="Callable[[Any, Context, Failure], Any]")
+# A failure handler: `(self, ctx: Context, failure: Failure)`. Definition time names no
+# request-time types; the arity is what a type checker can hold a handler to here.
+H = TypeVar("H", bound=Callable[[Any, Any, Any], Any])
 
 _NO_TIMEOUT = _dt.timedelta(0)
 
@@ -422,7 +418,7 @@ def invoke(
 
 def _static_events(where: str, events: object, problems: list[str]) -> tuple[Event, ...] | None:
     try:
-        return tuple(_to_events(events))  # type: ignore[arg-type]  # checked by _to_events
+        return tuple(to_events(events))  # type: ignore[arg-type]  # checked by to_events
     except EventError as exc:
         problems.append(f"{where}: {exc}")
         return None
@@ -680,15 +676,3 @@ def _inherited(cls: type) -> tuple[tuple[Op, ...], tuple[str, ...], list[str]]:
         ops.extend(base.__dict__.get("__inngest_own_ops__", ()))
         ids.extend(base.__dict__.get("__inngest_own_ids__", ()))
     return tuple(ops), tuple(ids), problems
-
-
-def spec_of(cls: type) -> FunctionSpec:
-    """The compiled `FunctionSpec` of a concrete function class."""
-    spec = getattr(cls, "__inngest_spec__", None)
-    if not isinstance(spec, FunctionSpec):
-        kind = "abstract" if isinstance(cls, type) and issubclass(cls, InngestFunction) else "not"
-        raise TypeError(
-            f"{getattr(cls, '__qualname__', cls)!r} is {kind} a concrete InngestFunction "
-            "and has no spec"
-        )
-    return spec

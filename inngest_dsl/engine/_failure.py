@@ -16,7 +16,14 @@ from attrs import field, frozen
 
 from inngest_dsl.errors import EventError, NonRetriableError, StepError
 from inngest_dsl.spec._event import Event
-from inngest_dsl.spec._function import Body, EventTrigger, FailureHandler, FunctionSpec, RunOp
+from inngest_dsl.spec._function import (
+    Body,
+    EventTrigger,
+    FailureHandler,
+    FunctionSpec,
+    RunOp,
+    spec_of,
+)
 
 if TYPE_CHECKING:
     from inngest_dsl.engine._context import Context
@@ -142,8 +149,6 @@ def failure_spec(function: type | FunctionSpec, app_id: str = "") -> FunctionSpe
     id is the function's own id, as in the testing kit. Raises `TypeError` if `function` has
     no handler.
     """
-    from inngest_dsl.dsl._verbs import spec_of  # the DSL imports this module's spec types
-
     spec = function if isinstance(function, FunctionSpec) else spec_of(function)
     if spec.on_failure is None:
         raise TypeError(f"{spec.cls.__qualname__} has no @on_failure handler")

@@ -10,18 +10,19 @@ import datetime as _dt
 import hashlib
 import traceback
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 
-from inngest_dsl.client import Inngest, _to_events
 from inngest_dsl.errors import EventError, NonRetriableError, RetryAfterError, StepError
+from inngest_dsl.spec import _event
 from inngest_dsl.spec._durations import format_duration, format_instant
 from inngest_dsl.spec._event import Event
 from inngest_dsl.wire._registration import CallResult, ErrorBody, Opcode, Userland, check_json
 
 __all__ = [
     "WRAPPED_KEYS",
+    "EventSender",
     "StepRef",
     "event_id",
     "failure",
@@ -230,15 +231,26 @@ def event_id(run_id: str, hashed: str, position: int) -> str:
 def to_events(what: str, value: object) -> list[Event]:
     """What a send step returned, as events; `NonRetriableError` if it is not events."""
     try:
-        return _to_events(value)  # type: ignore[arg-type]  # _to_events checks the type
+        return _event.to_events(value)  # type: ignore[arg-type]  # to_events checks the type
     except EventError as exc:
         raise NonRetriableError(
             f"{what} must give an Event, a mapping or a list of them: {exc}"
         ) from None
 
 
+class EventSender(Protocol):
+    """What a send step sends through: the serving `Inngest` client (or a test's stand-in)."""
+
+    @property
+    def app_id(self) -> str:
+        """The serving app's id; invoked functions of the same app are named with it."""
+
+    async def send(self, events: list[Event]) -> list[str]:
+        """Send `events`; their ids, in order."""
+
+
 async def send_step(
-    client: Inngest | None,
+    client: EventSender | None,
     what: str,
     events: list[Event],
     *,

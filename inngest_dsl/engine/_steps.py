@@ -33,20 +33,17 @@ How it behaves (the escape hatch trades "resume" for "replay", inside one block)
 
 from __future__ import annotations
 
-import asyncio
 import datetime as _dt
-import inspect
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
+from typing import Any, TypeVar, overload
 
+from inngest_dsl.engine._call_state import ABSENT
 from inngest_dsl.engine._outcomes import (
     WRAPPED_KEYS,
     StepRef,
     failure,
-    hash_step_id,
     invoke_opcode,
     memoised_error,
-    run_step,
     send_step,
     sent_ids,
     sleep_opcode,
@@ -54,59 +51,17 @@ from inngest_dsl.engine._outcomes import (
     to_events,
     wait_opcode,
 )
-from inngest_dsl.errors import EventError, NonRetriableError
+from inngest_dsl.engine._step_runner import StepRunner, misuse
+from inngest_dsl.errors import EventError
 from inngest_dsl.spec._durations import parse_duration, parse_instant
 from inngest_dsl.spec._event import Event
 from inngest_dsl.spec._expressions import expression_problem, match_expression
 from inngest_dsl.spec._function import FunctionSpec
 from inngest_dsl.wire._registration import CallResult, Opcode, check_json
 
-if TYPE_CHECKING:
-    from inngest_dsl.engine._execute import _Call
-
-__all__ = ["NO_MOCK", "StepObserver", "Steps", "Stop"]
+__all__ = ["Steps"]
 
 T = TypeVar("T")
-
-NO_MOCK: Any = object()
-"""What `StepObserver.dynamic_mock` returns for a step whose function should run."""
-
-_ABSENT: Any = object()
-
-
-class Stop(BaseException):
-    """Ends the request from inside a body: a dynamic step ran, or must be reported.
-
-    A `BaseException`, so that `except Exception` in user code lets it through.
-    """
-
-    def __init__(self, result: CallResult) -> None:
-        super().__init__("the request ends here")
-        self.result = result
-
-
-class StepObserver(Protocol):
-    """What the testing kit is told about dynamic steps (the engine works without one)."""
-
-    def dynamic_reached(self, ref: StepRef, kind: str, callee: type | None) -> None:
-        """An unfinished dynamic step of `kind` was run or reported."""
-
-    def dynamic_mock(self, ref: StepRef) -> Any:
-        """The mocked result of a dynamic `run` step, or `NO_MOCK`."""
-
-    def dynamic_started(self, ref: StepRef, mocked: bool) -> None:
-        """A dynamic `run` step's function is being called (or its mock used)."""
-
-    def dynamic_returned(self, ref: StepRef, value: Any) -> None:
-        """A dynamic `run` step's function returned `value`."""
-
-    def dynamic_raised(self, ref: StepRef, exc: BaseException) -> None:
-        """A dynamic `run` step's function raised `exc`."""
-
-
-def _misuse(message: str) -> NonRetriableError:
-    # A programming error: retrying cannot help, so the run fails now, saying why.
-    return NonRetriableError(message)
 
 
 def _unwrap(user_id: str, value: Any) -> Any:
@@ -123,166 +78,10 @@ class Steps:
     Every method takes the step's id first and returns an awaitable; await it right away.
     """
 
-    __slots__ = ("_block", "_busy", "_call", "_counts", "_stop", "_target", "_where")
+    __slots__ = ("_runner",)
 
-    def __init__(self, call: _Call) -> None:
-        self._call = call
-        self._counts: dict[str, int] | None = None
-        # The block whose body may use ctx.step now (None: no such body is running), and
-        # the step the request targets as far as this body is concerned.
-        self._block: str | None = None
-        self._target: str | None = None
-        self._where = "outside the function's blocks"
-        self._busy = False
-        self._stop: CallResult | None = None
-
-    # -- the engine's side -----------------------------------------------------------------
-
-    def enter(self, block: str | None, target: str | None, where: str) -> None:
-        """A body starts: `block` may use ctx.step (None: it may not, and `where` says why)."""
-        self._block = block
-        self._target = target
-        self._where = where
-
-    def leave(self) -> None:
-        """The body ended."""
-        self._block = None
-        self._where = "outside the function's blocks (after the block returned)"
-
-    @property
-    def stopped(self) -> CallResult | None:
-        """The response a dynamic step decided, if a body swallowed the `Stop` it raised."""
-        return self._stop
-
-    def _halt(self, result: CallResult) -> Stop:
-        self._stop = result
-        return Stop(result)
-
-    # -- ids and memo ----------------------------------------------------------------------
-
-    def _ref(self, verb: str, id: object) -> StepRef:
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            raise _misuse(
-                f"ctx.step.{verb}() was called from a sync block body, which runs in a worker "
-                "thread and cannot await: make the block `async def`"
-            ) from None
-        block = self._block
-        if block is None:
-            raise _misuse(
-                f"ctx.step.{verb}() was called {self._where}; only async run and step blocks "
-                "(outside parallel groups) can add steps at run time"
-            )
-        if self._busy:
-            raise _misuse(
-                f"ctx.step.{verb}({id!r}) was called while another ctx.step call is running; "
-                "await them one at a time (ctx.step.parallel fans out), and do not nest them "
-                "in a step's function"
-            )
-        if not isinstance(id, str) or not id.strip():
-            raise _misuse(f"ctx.step.{verb}(): the step id must be a non-empty string, got {id!r}")
-        if self._stop is not None:
-            raise Stop(self._stop)
-        counts = self._counts
-        if counts is None:
-            counts = self._counts = {}
-        key = f"{len(block)}:{block}/{id}"
-        count = counts.get(key, 0)
-        counts[key] = count + 1
-        return StepRef(id, hash_step_id(f"{key}:{count}" if count else key), count or None)
-
-    def _memo(self, ref: StepRef) -> Any:
-        return self._call.request.steps.get(ref.hashed, _ABSENT)
-
-    def _observe(self, ref: StepRef, kind: str, callee: type | None = None) -> None:
-        observer = self._call.observer
-        if observer is not None:
-            observer.dynamic_reached(ref, kind, callee)
-
-    # -- running and reporting -------------------------------------------------------------
-
-    async def _run_now(self, ref: StepRef, produce: Callable[[], Awaitable[Any]]) -> Stop:
-        ctx = self._call.ctx
-        assert ctx.max_attempts is not None  # the engine always sets it
-        if self._busy:
-            # Two unfinished steps awaited together (asyncio.gather): one request runs one.
-            raise _misuse(
-                f"ctx.step.run({ref.user_id!r}) ran while another ctx.step call was running; "
-                "await ctx.step calls one at a time (ctx.step.parallel fans out)"
-            )
-        self._busy = True
-        try:
-            result = await run_step(
-                ref,
-                f"step {ref.user_id!r}",
-                produce,
-                attempt=ctx.attempt,
-                max_attempts=ctx.max_attempts,
-            )
-        finally:
-            self._busy = False
-        return self._halt(result)
-
-    async def _unfinished(
-        self,
-        ref: StepRef,
-        kind: str,
-        produce: Callable[[], Awaitable[Any]] | None,
-        report: Callable[[], Opcode],
-        callee: type | None = None,
-    ) -> Stop:
-        """The first unfinished dynamic step: run it, report it, or refuse it when targeting."""
-        if self._stop is not None:
-            # A sibling awaited alongside this one already decided the response.
-            raise Stop(self._stop)
-        target = self._target
-        if target is not None and target != ref.hashed:
-            return self._halt(
-                failure(
-                    f"found step {ref.user_id!r} ({ref.hashed}) while the request targets step "
-                    f"{target!r}; the run's memo does not match this function",
-                    "step_unexpected",
-                    retry=False,
-                )
-            )
-        self._observe(ref, kind, callee)
-        if produce is not None and (
-            target is not None or not self._call.request.ctx.disable_immediate_execution
-        ):
-            return await self._run_now(ref, produce)
-        return self._halt(CallResult(206, [report()]))
-
-    def _producer(self, ref: StepRef, fn: Callable[..., Any], args: Sequence[Any]) -> Any:
-        observer = self._call.observer
-
-        async def produce() -> Any:
-            if observer is not None:
-                mocked = observer.dynamic_mock(ref)
-                observer.dynamic_started(ref, mocked is not NO_MOCK)
-                if mocked is not NO_MOCK:
-                    if isinstance(mocked, BaseException):
-                        observer.dynamic_raised(ref, mocked)
-                        raise mocked
-                    observer.dynamic_returned(ref, mocked)
-                    return mocked
-            try:
-                if inspect.iscoroutinefunction(fn):
-                    value = await fn(*args)
-                else:
-                    # A sync function may block: keep it off the event loop.
-                    value = await asyncio.to_thread(fn, *args)
-                    if inspect.isawaitable(value):
-                        value = await value
-            except BaseException as exc:
-                if observer is not None:
-                    observer.dynamic_raised(ref, exc)
-                raise
-            if observer is not None:
-                observer.dynamic_returned(ref, value)
-            return value
-
-        return produce
+    def __init__(self, runner: StepRunner) -> None:
+        self._runner = runner
 
     # -- the API ---------------------------------------------------------------------------
 
@@ -299,16 +98,16 @@ class Steps:
 
         Runs once: retried on its own when it raises, its (JSON) result kept afterwards.
         """
-        ref = self._ref("run", id)
+        ref = self._runner.ref("run", id)
         if not callable(fn):
-            raise _misuse(f"ctx.step.run({id!r}): fn must be callable, got {fn!r}")
-        produce = self._producer(ref, fn, args)
+            raise misuse(f"ctx.step.run({id!r}): fn must be callable, got {fn!r}")
+        produce = self._runner.producer(ref, fn, args)
 
         async def step() -> Any:
-            value = self._memo(ref)
-            if value is not _ABSENT:
+            value = self._runner.memo(ref)
+            if value is not ABSENT:
                 return _unwrap(ref.user_id, value)
-            raise await self._unfinished(
+            raise await self._runner.unfinished(
                 ref, "step", produce, lambda: ref.opcode("StepPlanned", ref.user_id)
             )
 
@@ -316,27 +115,27 @@ class Steps:
 
     def sleep(self, id: str, duration: str | _dt.timedelta) -> Coroutine[Any, Any, None]:
         """Pause the run for `duration` (`"30s"`, `"1h30m"`, or a `timedelta`)."""
-        ref = self._ref("sleep", id)
+        ref = self._runner.ref("sleep", id)
         try:
             delta = parse_duration(duration)
         except (TypeError, ValueError) as exc:
-            raise _misuse(f"ctx.step.sleep({id!r}): {exc}") from None
+            raise misuse(f"ctx.step.sleep({id!r}): {exc}") from None
         return self._pause(ref, "sleep", lambda: sleep_opcode(ref, delta))
 
     def sleep_until(
         self, id: str, at: str | _dt.datetime | _dt.date
     ) -> Coroutine[Any, Any, None]:
         """Pause the run until the instant `at` (a past instant does not pause)."""
-        ref = self._ref("sleep_until", id)
+        ref = self._runner.ref("sleep_until", id)
         try:
             instant = parse_instant(at)
         except (TypeError, ValueError) as exc:
-            raise _misuse(f"ctx.step.sleep_until({id!r}): {exc}") from None
+            raise misuse(f"ctx.step.sleep_until({id!r}): {exc}") from None
         return self._pause(ref, "sleep_until", lambda: sleep_until_opcode(ref, instant))
 
     async def _pause(self, ref: StepRef, kind: str, report: Callable[[], Opcode]) -> None:
-        if self._memo(ref) is _ABSENT:
-            raise await self._unfinished(ref, kind, None, report)
+        if self._runner.memo(ref) is ABSENT:
+            raise await self._runner.unfinished(ref, kind, None, report)
 
     def wait_for_event(
         self,
@@ -352,26 +151,26 @@ class Steps:
         `match="data.user_id"` pairs it with the triggering event on that field; `if_=` takes
         a full expression over `event` (the trigger) and `async` (the candidate).
         """
-        ref = self._ref("wait_for_event", id)
+        ref = self._runner.ref("wait_for_event", id)
         where = f"ctx.step.wait_for_event({id!r})"
         if not isinstance(event, str) or not event.strip():
-            raise _misuse(f"{where}: event= must be an event name, got {event!r}")
+            raise misuse(f"{where}: event= must be an event name, got {event!r}")
         try:
             delta = parse_duration(timeout)
         except (TypeError, ValueError) as exc:
-            raise _misuse(f"{where}: timeout: {exc}") from None
+            raise misuse(f"{where}: timeout: {exc}") from None
         if match is not None and if_ is not None:
-            raise _misuse(f"{where}: give match= or if_=, not both")
+            raise misuse(f"{where}: give match= or if_=, not both")
         expression = match_expression(match) if match is not None else if_
         if expression is not None:
             problem = expression_problem(expression)
             if problem is not None:
-                raise _misuse(f"{where}: {problem}")
+                raise misuse(f"{where}: {problem}")
 
         async def wait() -> Event | None:
-            value = self._memo(ref)
-            if value is _ABSENT:
-                raise await self._unfinished(
+            value = self._runner.memo(ref)
+            if value is ABSENT:
+                raise await self._runner.unfinished(
                     ref, "wait_for_event", None, lambda: wait_opcode(ref, event, delta, expression)
                 )
             value = _unwrap(ref.user_id, value)
@@ -397,25 +196,25 @@ class Steps:
         `function` is its class (same app) or its wire id `"<app id>-<function id>"`. A
         failed callee, or `timeout` passing, raises `StepError`.
         """
-        ref = self._ref("invoke", id)
+        ref = self._runner.ref("invoke", id)
         where = f"ctx.step.invoke({id!r})"
         function_id, callee = self._callee(where, function)
         if data is not None and not isinstance(data, Mapping):
-            raise _misuse(f"{where}: data= must be a mapping, got {type(data).__name__}")
+            raise misuse(f"{where}: data= must be a mapping, got {type(data).__name__}")
         payload = dict(data) if data is not None else {}
         try:
             check_json(payload)
         except (TypeError, ValueError) as exc:
-            raise _misuse(f"{where}: data= is not JSON-serialisable: {exc}") from None
+            raise misuse(f"{where}: data= is not JSON-serialisable: {exc}") from None
         try:
             delta = None if timeout is None else parse_duration(timeout)
         except (TypeError, ValueError) as exc:
-            raise _misuse(f"{where}: timeout: {exc}") from None
+            raise misuse(f"{where}: timeout: {exc}") from None
 
         async def call() -> Any:
-            value = self._memo(ref)
-            if value is _ABSENT:
-                raise await self._unfinished(
+            value = self._runner.memo(ref)
+            if value is ABSENT:
+                raise await self._runner.unfinished(
                     ref,
                     "invoke",
                     None,
@@ -434,11 +233,11 @@ class Steps:
             candidate = getattr(function, "__inngest_spec__", None)
             spec = candidate if isinstance(candidate, FunctionSpec) else None
         if spec is None:
-            raise _misuse(
+            raise misuse(
                 f"{where}: function= must be a concrete InngestFunction class or a "
                 f"'<app id>-<function id>' string, got {function!r}"
             )
-        app_id = self._call.app_id
+        app_id = self._runner.state.app_id
         return (f"{app_id}-{spec.id}" if app_id else spec.id), spec.cls
 
     def send_event(
@@ -451,22 +250,22 @@ class Steps:
         Events without an `id` get one derived from the run and the step, so a retried send
         is deduplicated by the server.
         """
-        ref = self._ref("send_event", id)
+        ref = self._runner.ref("send_event", id)
         what = f"ctx.step.send_event({id!r})"
         batch = to_events(what, events)
-        call = self._call
+        state = self._runner.state
 
         async def produce() -> Any:
             return await send_step(
-                call.client, what, batch, run_id=call.ctx.run_id, hashed=ref.hashed
+                state.client, what, batch, run_id=state.run_id, hashed=ref.hashed
             )
 
         async def send() -> list[str]:
-            value = self._memo(ref)
-            if value is not _ABSENT:
+            value = self._runner.memo(ref)
+            if value is not ABSENT:
                 ids: list[str] = sent_ids(_unwrap(ref.user_id, value))
                 return ids
-            raise await self._unfinished(
+            raise await self._runner.unfinished(
                 ref, "send_event", produce, lambda: ref.opcode("StepPlanned", ref.user_id)
             )
 
@@ -481,31 +280,31 @@ class Steps:
         members: list[tuple[StepRef, Any]] = []
         for item in steps:
             if not isinstance(item, tuple) or len(item) < 2 or not callable(item[1]):
-                raise _misuse(
+                raise misuse(
                     "ctx.step.parallel() takes (id, fn, *args) tuples, e.g. "
                     f"ctx.step.parallel(('a', fetch_a), ('b', fetch_b)); got {item!r}"
                 )
-            ref = self._ref("parallel", item[0])
-            members.append((ref, self._producer(ref, item[1], item[2:])))
+            ref = self._runner.ref("parallel", item[0])
+            members.append((ref, self._runner.producer(ref, item[1], item[2:])))
 
         async def fan_out() -> list[Any]:
             values: list[Any] = []
             unfinished: list[tuple[StepRef, Any]] = []
             for ref, produce in members:
-                value = self._memo(ref)
-                if value is _ABSENT:
+                value = self._runner.memo(ref)
+                if value is ABSENT:
                     unfinished.append((ref, produce))
                 else:
                     values.append(_unwrap(ref.user_id, value))
             if not unfinished:
                 return values
-            target = self._target
+            target = self._runner.target
             if target is not None:
                 for ref, produce in unfinished:
                     if ref.hashed == target:
-                        self._observe(ref, "step")
-                        raise await self._run_now(ref, produce)
-                raise self._halt(
+                        self._runner.observe(ref, "step")
+                        raise await self._runner.run_now(ref, produce)
+                raise self._runner.halt(
                     failure(
                         f"the request targets step {target!r}, which is none of the unfinished "
                         "steps of this ctx.step.parallel(); the run's memo does not match",
@@ -514,8 +313,8 @@ class Steps:
                     )
                 )
             for ref, _ in unfinished:
-                self._observe(ref, "step")
-            raise self._halt(
+                self._runner.observe(ref, "step")
+            raise self._runner.halt(
                 CallResult(206, [ref.opcode("StepPlanned", ref.user_id) for ref, _ in unfinished])
             )
 

@@ -13,12 +13,12 @@ from typing import Any
 import attrs
 
 from inngest_dsl.client import Inngest
-from inngest_dsl.dsl._verbs import spec_of
-from inngest_dsl.engine._execute import ExecutionPlan, execute, plan_for
+from inngest_dsl.engine._execute import execute
 from inngest_dsl.engine._failure import failure_problem, is_failure_spec, with_failure_specs
+from inngest_dsl.engine._plan import ExecutionPlan, plan_for
 from inngest_dsl.errors import ConfigError
 from inngest_dsl.serve._bodies import FRAMEWORK
-from inngest_dsl.spec._function import FunctionSpec
+from inngest_dsl.spec._function import FunctionSpec, spec_of
 from inngest_dsl.wire._registration import CallRequest, dumps
 
 __all__ = [

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
 
 from inngest_dsl.errors import EventError
 
-__all__ = ["MAX_NAME_LENGTH", "Event"]
+__all__ = ["MAX_NAME_LENGTH", "Event", "SendableEvents", "to_events"]
 
 MAX_NAME_LENGTH = 512
 """Longest event name the event API accepts."""
@@ -153,3 +153,31 @@ def _check_json(field: str, value: Mapping[str, Any]) -> None:
     except (TypeError, ValueError) as exc:
         # Non-string keys of other types, NaN/Infinity, circular references.
         raise EventError(f"event {field} is not JSON-serialisable: {exc}") from None
+
+
+SendableEvents = Event | Mapping[str, Any] | Sequence[Event | Mapping[str, Any]]
+"""What `send` accepts: one event or a list of events, each an `Event` or a mapping."""
+
+
+def _to_event(item: object) -> Event:
+    if isinstance(item, Event):
+        return item
+    if isinstance(item, Mapping):
+        unknown = sorted(set(item) - {"name", "data", "user", "id", "ts", "v"})
+        if unknown:
+            raise EventError(f"unknown event field(s): {', '.join(map(str, unknown))}")
+        if "name" not in item:
+            raise EventError("event has no name")
+        return Event(**item)
+    raise EventError(f"cannot send a {type(item).__name__}: expected an Event or a mapping")
+
+
+def to_events(events: SendableEvents) -> list[Event]:
+    """`events` as a list of validated `Event`s; `EventError` for anything that is not one."""
+    if isinstance(events, (Event, Mapping)):
+        return [_to_event(events)]
+    if isinstance(events, (str, bytes)) or not isinstance(events, Iterable):
+        raise EventError(
+            f"cannot send a {type(events).__name__}: expected an Event, a mapping, or a list"
+        )
+    return [_to_event(item) for item in events]

@@ -25,8 +25,6 @@ from inngest_dsl.spec._options import (
 )
 
 if TYPE_CHECKING:
-    from inngest_dsl.engine._context import Context
-    from inngest_dsl.engine._failure import Failure
     from inngest_dsl.spec._event import Event
 
 __all__ = [
@@ -46,15 +44,18 @@ __all__ = [
     "StepOp",
     "Trigger",
     "WaitForEventOp",
+    "spec_of",
 ]
 
 DEFAULT_RETRIES = 4
 """Retries Inngest gives a function that does not set `retries`."""
 
-Body = Callable[[Any, "Context"], Any | Awaitable[Any]]
+# The spec describes; it does not run anything, so it names no request-time types: `ctx` is
+# the engine's `Context`, `failure` its `Failure`.
+Body = Callable[[Any, Any], Any | Awaitable[Any]]
 """A block's body: a method taking `(self, ctx)`, sync or async."""
 
-FailureHandler = Callable[[Any, "Context", "Failure"], Any | Awaitable[Any]]
+FailureHandler = Callable[[Any, Any, Any], Any | Awaitable[Any]]
 """An `@on_failure` method: `(self, ctx, failure)`, sync or async."""
 
 
@@ -252,3 +253,16 @@ class FunctionSpec:
     def composite_id(self, app_id: str) -> str:
         """The id Inngest knows the function by: `<app_id>-<id>`."""
         return f"{app_id}-{self.id}"
+
+
+def spec_of(cls: type) -> FunctionSpec:
+    """The compiled `FunctionSpec` of a concrete function class."""
+    spec = getattr(cls, "__inngest_spec__", None)
+    if not isinstance(spec, FunctionSpec):
+        # Every InngestFunction class has the attribute: `None` on an abstract one.
+        kind = "abstract" if isinstance(cls, type) and hasattr(cls, "__inngest_spec__") else "not"
+        raise TypeError(
+            f"{getattr(cls, '__qualname__', cls)!r} is {kind} a concrete InngestFunction "
+            "and has no spec"
+        )
+    return spec

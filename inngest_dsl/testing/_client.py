@@ -9,8 +9,8 @@ from typing import Any
 
 from ulid import ULID
 
-from inngest_dsl.client import Inngest, SendableEvents, _to_events
-from inngest_dsl.spec._event import Event
+from inngest_dsl.client import Inngest
+from inngest_dsl.spec._event import Event, SendableEvents, to_events
 
 __all__ = ["CapturingClient"]
 
@@ -55,7 +55,7 @@ class CapturingClient(Inngest):
             self._sent_ids.clear()
 
     def _record(self, events: SendableEvents) -> list[str]:
-        batch = _to_events(events)
+        batch = to_events(events)
         ids = [str(ULID()) for _ in batch]
         with self._lock:
             self._sent.extend(batch)

@@ -17,7 +17,6 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Protocol, TypeVar
 
-from inngest_dsl.client import SendableEvents, _to_events
 from inngest_dsl.devserver.api import run_json
 from inngest_dsl.devserver.clock import VirtualClock
 from inngest_dsl.devserver.engine import Engine
@@ -26,10 +25,9 @@ from inngest_dsl.devserver.functions import FunctionInfo, RegistrationError, val
 from inngest_dsl.devserver.protocol import CallOutcome, error_object, interpret_response
 from inngest_dsl.devserver.records import RunRecord, RunStatus
 from inngest_dsl.devserver.store import Store
-from inngest_dsl.dsl._verbs import spec_of
-from inngest_dsl.engine._execute import ExecutionPlan, plan_for
+from inngest_dsl.engine._call_state import NO_MOCK
 from inngest_dsl.engine._outcomes import StepRef
-from inngest_dsl.engine._steps import NO_MOCK
+from inngest_dsl.engine._plan import ExecutionPlan, plan_for
 from inngest_dsl.errors import InngestError
 from inngest_dsl.serve._bodies import register_body
 from inngest_dsl.serve._call import (
@@ -41,8 +39,8 @@ from inngest_dsl.serve._call import (
     served_functions,
 )
 from inngest_dsl.spec._durations import parse_instant
-from inngest_dsl.spec._event import Event
-from inngest_dsl.spec._function import FunctionSpec, RunOp, StepOp
+from inngest_dsl.spec._event import Event, SendableEvents, to_events
+from inngest_dsl.spec._function import FunctionSpec, RunOp, StepOp, spec_of
 from inngest_dsl.testing._client import CapturingClient
 from inngest_dsl.testing._harness import ServerRun
 from inngest_dsl.testing._instrument import NOT_MOCKED, current_observer, instrumented
@@ -181,14 +179,14 @@ class _EnvironmentClient(CapturingClient):
         self._environment = environment
 
     async def send(self, events: SendableEvents) -> list[str]:
-        batch = _to_events(events)
+        batch = to_events(events)
         ids = await self._environment._deliver(batch)
         self._keep(batch, ids)
         return ids
 
     def send_sync(self, events: SendableEvents) -> list[str]:
         # A sync body runs in a worker thread; the engine lives on the environment's loop.
-        batch = _to_events(events)
+        batch = to_events(events)
         loop = self._environment._loop
         if loop is None:
             raise RuntimeError("the test environment is not running")
@@ -427,7 +425,7 @@ class TestEnvironment:
         passing (this settles).
         """
         try:
-            batch = _to_events(events)
+            batch = to_events(events)
         except (TypeError, ValueError, InngestError) as exc:
             raise TestEnvironmentError(f"send(): {exc}") from None
         ids = await self._ingest([event.to_wire() for event in batch])

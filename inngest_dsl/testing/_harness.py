@@ -19,9 +19,8 @@ from aiohttp import web
 from inngest_dsl.aiohttp import DEFAULT_PATH, serve
 from inngest_dsl.client import Inngest
 from inngest_dsl.devserver import DevServer, DevServerConfig
-from inngest_dsl.dsl._verbs import spec_of
 from inngest_dsl.spec._event import Event
-from inngest_dsl.spec._function import FunctionSpec
+from inngest_dsl.spec._function import FunctionSpec, spec_of
 
 __all__ = ["DevServerHarness", "ServerRun"]
 

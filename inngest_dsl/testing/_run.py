@@ -20,10 +20,9 @@ import attrs
 from inngest_dsl.devserver.protocol import STEP_KINDS, canonical
 from inngest_dsl.devserver.records import RunRecord
 from inngest_dsl.devserver.records import RunStatus as RunRecordStatus
-from inngest_dsl.dsl._verbs import spec_of
-from inngest_dsl.engine._execute import ExecutionPlan, plan_for, verb_of
+from inngest_dsl.engine._call_state import NO_MOCK
 from inngest_dsl.engine._outcomes import StepRef, sent_ids
-from inngest_dsl.engine._steps import NO_MOCK
+from inngest_dsl.engine._plan import ExecutionPlan, plan_for, verb_of
 from inngest_dsl.errors import EventError, InngestError
 from inngest_dsl.serve._call import Answer
 from inngest_dsl.spec._durations import format_instant, parse_duration, parse_instant
@@ -39,6 +38,7 @@ from inngest_dsl.spec._function import (
     SleepUntilOp,
     StepOp,
     WaitForEventOp,
+    spec_of,
 )
 from inngest_dsl.testing._client import CapturingClient
 from inngest_dsl.testing._environment import CallHooks, TestEnvironment, adds_steps

@@ -27,7 +27,7 @@ from inngest_dsl import (
     step,
 )
 from inngest_dsl.aiohttp import serve
-from inngest_dsl.engine._execute import hash_step_id
+from inngest_dsl.engine._outcomes import hash_step_id
 from inngest_dsl.testing import CapturingClient
 
 from .conftest import APP_ID, AiohttpClient, Reply, call_body, event, post_call

@@ -268,7 +268,7 @@ async def test_in_band_request_in_dev_mode_syncs_out_of_band(
 async def test_use_api_fetches_events_and_memo(
     aiohttp_client: AiohttpClient, fake_inngest: FakeInngest
 ) -> None:
-    from inngest_dsl.engine._execute import hash_step_id
+    from inngest_dsl.engine._outcomes import hash_step_id
 
     fake_inngest.replies["/v0/runs/01RUN/batch"] = (200, [event("app/greet", n=7)])
     fake_inngest.replies["/v0/runs/01RUN/actions"] = (
