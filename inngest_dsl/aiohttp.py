@@ -46,12 +46,7 @@ from inngest_dsl.serve._call import (
     served_functions,
 )
 from inngest_dsl.spec._function import FunctionSpec
-from inngest_dsl.wire._registration import (
-    CallRequest,
-    WireError,
-    decode_call_request,
-    decode_events,
-)
+from inngest_dsl.wire._calls import CallRequest, WireError, decode_call_request, decode_events
 from inngest_dsl.wire._signing import canonical_json, canonicalize_body, parse_json, sign, verify
 
 __all__ = ["SERVED", "ServedFunctions", "serve"]

@@ -24,7 +24,9 @@ from inngest_dsl import (
 from inngest_dsl.engine._execute import execute
 from inngest_dsl.engine._outcomes import hash_step_id
 from inngest_dsl.engine._plan import plan_for
-from inngest_dsl.wire._registration import CallResult, WireError, decode_call_request, dumps
+from inngest_dsl.wire._calls import WireError, decode_call_request
+from inngest_dsl.wire._json import dumps
+from inngest_dsl.wire._responses import CallResult
 
 VECTORS = json.loads((Path(__file__).parent / "data" / "vectors.json").read_text())
 calls: Counter[str] = Counter()

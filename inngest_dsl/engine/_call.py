@@ -40,7 +40,9 @@ from inngest_dsl.spec._function import (
     SleepUntilOp,
     WaitForEventOp,
 )
-from inngest_dsl.wire._registration import CallRequest, CallResult, Opcode, check_json
+from inngest_dsl.wire._calls import CallRequest
+from inngest_dsl.wire._json import check_json
+from inngest_dsl.wire._responses import CallResult, Opcode
 
 __all__ = ["Call", "call_body", "not_found"]
 

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 from attrs import frozen
 
 from inngest_dsl.engine._outcomes import EventSender, StepRef
-from inngest_dsl.wire._registration import CallRequest
+from inngest_dsl.wire._calls import CallRequest
 
 __all__ = ["ABSENT", "NO_MOCK", "CallState", "StepObserver"]
 

@@ -22,7 +22,9 @@ from inngest_dsl.engine._outcomes import (
 )
 from inngest_dsl.engine._plan import GROUP, RUN, STEP, ExecutionPlan
 from inngest_dsl.engine._step_runner import Stop
-from inngest_dsl.wire._registration import CallRequest, CallResult, check_json
+from inngest_dsl.wire._calls import CallRequest
+from inngest_dsl.wire._json import check_json
+from inngest_dsl.wire._responses import CallResult
 
 __all__ = ["execute"]
 

@@ -18,7 +18,8 @@ from inngest_dsl.errors import EventError, NonRetriableError, RetryAfterError, S
 from inngest_dsl.spec import _event
 from inngest_dsl.spec._durations import format_duration, format_instant
 from inngest_dsl.spec._event import Event
-from inngest_dsl.wire._registration import CallResult, ErrorBody, Opcode, Userland, check_json
+from inngest_dsl.wire._json import check_json
+from inngest_dsl.wire._responses import CallResult, ErrorBody, Opcode, Userland
 
 __all__ = [
     "WRAPPED_KEYS",

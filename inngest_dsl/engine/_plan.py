@@ -25,7 +25,7 @@ from inngest_dsl.spec._function import (
     StepOp,
     WaitForEventOp,
 )
-from inngest_dsl.wire._registration import Userland
+from inngest_dsl.wire._responses import Userland
 
 __all__ = [
     "GROUP",

@@ -15,7 +15,7 @@ from typing import Any
 from inngest_dsl.engine._call_state import NO_MOCK, CallState
 from inngest_dsl.engine._outcomes import StepRef, failure, hash_step_id, run_step
 from inngest_dsl.errors import NonRetriableError
-from inngest_dsl.wire._registration import CallResult, Opcode
+from inngest_dsl.wire._responses import CallResult, Opcode
 
 __all__ = ["StepRunner", "Stop", "misuse"]
 

@@ -57,7 +57,8 @@ from inngest_dsl.spec._durations import parse_duration, parse_instant
 from inngest_dsl.spec._event import Event
 from inngest_dsl.spec._expressions import expression_problem, match_expression
 from inngest_dsl.spec._function import FunctionSpec
-from inngest_dsl.wire._registration import CallResult, Opcode, check_json
+from inngest_dsl.wire._json import check_json
+from inngest_dsl.wire._responses import CallResult, Opcode
 
 __all__ = ["Steps"]
 

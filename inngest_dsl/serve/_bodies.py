@@ -13,7 +13,8 @@ from inngest_dsl._version import __version__
 from inngest_dsl.client import Inngest
 from inngest_dsl.engine._failure import with_failure_specs
 from inngest_dsl.spec._function import FunctionSpec
-from inngest_dsl.wire._registration import function_config, to_json
+from inngest_dsl.wire._json import to_json
+from inngest_dsl.wire._registration import function_config
 from inngest_dsl.wire._signing import hash_event_key, hash_signing_key
 
 __all__ = [

@@ -19,7 +19,8 @@ from inngest_dsl.engine._plan import ExecutionPlan, plan_for
 from inngest_dsl.errors import ConfigError
 from inngest_dsl.serve._bodies import FRAMEWORK
 from inngest_dsl.spec._function import FunctionSpec, spec_of
-from inngest_dsl.wire._registration import CallRequest, dumps
+from inngest_dsl.wire._calls import CallRequest
+from inngest_dsl.wire._json import dumps
 
 __all__ = [
     "Answer",

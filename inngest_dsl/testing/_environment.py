@@ -45,7 +45,7 @@ from inngest_dsl.testing._client import CapturingClient
 from inngest_dsl.testing._harness import ServerRun
 from inngest_dsl.testing._instrument import NOT_MOCKED, current_observer, instrumented
 from inngest_dsl.testing._time import TestEnvironmentError, VirtualTime
-from inngest_dsl.wire._registration import CallRequest, WireError, decode_call_request
+from inngest_dsl.wire._calls import CallRequest, WireError, decode_call_request
 
 __all__ = [
     "AppCall",

@@ -44,7 +44,9 @@ from inngest_dsl.testing._client import CapturingClient
 from inngest_dsl.testing._environment import CallHooks, TestEnvironment, adds_steps
 from inngest_dsl.testing._instrument import NOT_MOCKED, instrumented
 from inngest_dsl.testing._result import ErrorInfo, OpKind, RunResult, RunStatus, TraceOp
-from inngest_dsl.wire._registration import CallRequest, ErrorBody, Opcode, dumps
+from inngest_dsl.wire._calls import CallRequest
+from inngest_dsl.wire._json import dumps
+from inngest_dsl.wire._responses import ErrorBody, Opcode
 
 if TYPE_CHECKING:
     from inngest_dsl.engine._context import Context

@@ -14,7 +14,8 @@ from aiohttp.test_utils import TestServer
 
 from inngest_dsl import Context, InngestFunction, step
 from inngest_dsl.aiohttp import SERVED
-from inngest_dsl.wire._registration import function_config, to_json
+from inngest_dsl.wire._json import to_json
+from inngest_dsl.wire._registration import function_config
 from inngest_dsl.wire._signing import bearer_token, canonical_json, sign, verify
 
 from .conftest import (
