@@ -3,8 +3,8 @@
 from inngest_dsl._version import __version__
 from inngest_dsl.client import Inngest
 from inngest_dsl.dsl._discover import discover
+from inngest_dsl.dsl._function import InngestFunction
 from inngest_dsl.dsl._verbs import (
-    InngestFunction,
     invoke,
     on_failure,
     parallel,

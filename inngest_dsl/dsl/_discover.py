@@ -6,7 +6,7 @@ import importlib
 import pkgutil
 from types import ModuleType
 
-from inngest_dsl.dsl._verbs import InngestFunction
+from inngest_dsl.dsl._function import InngestFunction
 
 __all__ = ["discover"]
 
