@@ -26,20 +26,14 @@ adds the `inngest_client` and `inngest_dev_server` fixtures. See guides/testing.
 from __future__ import annotations
 
 from inngest_dsl.testing._client import CapturingClient
-from inngest_dsl.testing._environment import (
-    SyncTestEnvironment,
-    TestEnvironment,
-    TestEnvironmentError,
-)
-from inngest_dsl.testing._harness import DevServerHarness, ServerRun
+from inngest_dsl.testing._environment import TestEnvironment
+from inngest_dsl.testing._harness import DevServerHarness
 from inngest_dsl.testing._result import ErrorInfo, OpKind, RunResult, RunStatus, TraceOp
-from inngest_dsl.testing._run import (
-    DEFAULT_MAX_CALLS,
-    EventLike,
-    RunFunctionError,
-    run_function,
-    run_function_sync,
-)
+from inngest_dsl.testing._run import DEFAULT_MAX_CALLS, run_function, run_function_sync
+from inngest_dsl.testing._run_inputs import EventLike, RunFunctionError
+from inngest_dsl.testing._server_run import ServerRun
+from inngest_dsl.testing._sync_environment import SyncTestEnvironment
+from inngest_dsl.testing._time import TestEnvironmentError
 
 __all__ = [
     "DEFAULT_MAX_CALLS",

@@ -12,163 +12,41 @@ from __future__ import annotations
 import asyncio
 import datetime as _dt
 import inspect
-import json
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Protocol, TypeVar
+from typing import Any
 
 from inngest_dsl.devserver.api import run_json
 from inngest_dsl.devserver.clock import VirtualClock
 from inngest_dsl.devserver.engine import Engine
 from inngest_dsl.devserver.events import EventValidationError, normalise_events
-from inngest_dsl.devserver.functions import FunctionInfo, RegistrationError, validate_registration
-from inngest_dsl.devserver.protocol import CallOutcome, error_object, interpret_response
+from inngest_dsl.devserver.functions import RegistrationError, validate_registration
 from inngest_dsl.devserver.records import RunRecord, RunStatus
 from inngest_dsl.devserver.store import Store
-from inngest_dsl.engine._call_state import NO_MOCK
-from inngest_dsl.engine._outcomes import StepRef
-from inngest_dsl.engine._plan import ExecutionPlan, plan_for
 from inngest_dsl.errors import InngestError
 from inngest_dsl.serve._bodies import register_body
 from inngest_dsl.serve._call import (
-    Answer,
-    ServedFunctions,
-    answer_call,
-    encode_body,
-    sdk_headers,
     served_functions,
 )
 from inngest_dsl.spec._durations import parse_instant
 from inngest_dsl.spec._event import Event, SendableEvents, to_events
 from inngest_dsl.spec._function import FunctionSpec, RunOp, StepOp, spec_of
 from inngest_dsl.testing._client import CapturingClient
-from inngest_dsl.testing._harness import ServerRun
-from inngest_dsl.testing._instrument import NOT_MOCKED, current_observer, instrumented
+from inngest_dsl.testing._in_process import (
+    AppCall,
+    CallHooks,
+    InProcessApp,
+    InProcessTransport,
+    MockHooks,
+    StepMocks,
+)
+from inngest_dsl.testing._server_run import ServerRun
 from inngest_dsl.testing._time import TestEnvironmentError, VirtualTime
-from inngest_dsl.wire._calls import CallRequest, WireError, decode_call_request
 
-__all__ = [
-    "AppCall",
-    "CallHooks",
-    "SyncTestEnvironment",
-    "TestEnvironment",
-    "TestEnvironmentError",
-]
+__all__ = ["TestEnvironment", "adds_steps"]
 
-AppCall = Callable[[str, str, bytes], Awaitable[tuple[int, Mapping[str, str], bytes]]]
-"""An app reached in-process: `(function id, step id, request body)` -> status, headers, body."""
 
-_T = TypeVar("_T")
 _FINAL = frozenset(RunStatus.FINAL)
-
-
-class CallHooks(Protocol):
-    """Who watches in-process calls (the testing kit's `run_function` traces through these)."""
-
-    def observer(self, call: CallRequest, function_id: str) -> Any:
-        """The observer of this call's bodies (see `_testing_instrument`), or None."""
-
-    def answered(self, call: CallRequest, function_id: str, answer: Answer) -> Answer:
-        """What the function answered; the answer the engine gets (usually the same)."""
-
-
-class _Mocks:
-    """`steps=` of a `TestEnvironment`: results that replace block bodies, by block id."""
-
-    def __init__(self, spec: FunctionSpec, values: Mapping[str, Any]) -> None:
-        self._by_index = {i: values[op.id] for i, op in enumerate(spec.ops) if op.id in values}
-        self._by_id = values
-
-    def mock(self, index: int) -> Any:
-        return self._by_index.get(index, NOT_MOCKED)
-
-    def started(self, index: int, ctx: Any, mocked: bool) -> None:
-        pass
-
-    def returned(self, index: int, value: Any) -> None:
-        pass
-
-    def raised(self, index: int, exc: BaseException) -> None:
-        pass
-
-    def dynamic_reached(self, ref: StepRef, kind: str, callee: type | None) -> None:
-        pass
-
-    def dynamic_mock(self, ref: StepRef) -> Any:
-        return self._by_id.get(ref.user_id, NO_MOCK)
-
-    def dynamic_started(self, ref: StepRef, mocked: bool) -> None:
-        pass
-
-    def dynamic_returned(self, ref: StepRef, value: Any) -> None:
-        pass
-
-    def dynamic_raised(self, ref: StepRef, exc: BaseException) -> None:
-        pass
-
-
-class _MockHooks:
-    def __init__(self, mocks: Mapping[str, _Mocks]) -> None:
-        self._mocks = mocks
-
-    def observer(self, call: CallRequest, function_id: str) -> Any:
-        return self._mocks.get(function_id)
-
-    def answered(self, call: CallRequest, function_id: str, answer: Answer) -> Answer:
-        return answer
-
-
-class _InProcessApp:
-    """Functions served in-process: the request body decoded and answered as over HTTP."""
-
-    def __init__(self, served: ServedFunctions, hooks: CallHooks) -> None:
-        self._served = served
-        self._hooks = hooks
-        self._headers = sdk_headers(served.client)
-        self._plans: dict[str, ExecutionPlan] = {
-            wire_id: plan_for(instrumented(plan.spec)) for wire_id, plan in served.plans.items()
-        }
-
-    async def __call__(
-        self, function_id: str, step_id: str, body: bytes
-    ) -> tuple[int, Mapping[str, str], bytes]:
-        try:
-            call = decode_call_request(json.loads(body))
-        except WireError as exc:
-            return 400, self._headers, json.dumps({"error": exc.message}).encode()
-        observer = self._hooks.observer(call, function_id)
-        token = current_observer.set(observer)
-        try:
-            answer = await answer_call(
-                self._served, call, function_id, step_id, plans=self._plans, observer=observer
-            )
-        finally:
-            current_observer.reset(token)
-        answer = self._hooks.answered(call, function_id, answer)
-        status, payload = encode_body(answer.status, answer.body)
-        return status, {**self._headers, **answer.headers}, payload
-
-
-class InProcessTransport:
-    """The executor's transport in a test environment: apps by URL, called directly."""
-
-    def __init__(self, clock: VirtualClock) -> None:
-        self._clock = clock
-        self._apps: dict[str, AppCall] = {}
-
-    def add(self, url: str, app: AppCall) -> None:
-        self._apps[url] = app
-
-    async def call(
-        self, function: FunctionInfo, step_id: str, body: bytes, run_id: str
-    ) -> CallOutcome:
-        url = function.url.partition("?")[0]
-        app = self._apps.get(url)
-        if app is None:
-            message = f"{url}: no app at this URL in the test environment"
-            return CallOutcome(error=error_object("ConnectionError", message))
-        status, headers, payload = await app(function.id, step_id, body)
-        return interpret_response(status, headers, payload, self._clock.now())
 
 
 class _EnvironmentClient(CapturingClient):
@@ -283,7 +161,7 @@ class TestEnvironment:
         return _EnvironmentClient(self, self.app_id)
 
     def _make_hooks(self, steps: Mapping[Any, Any]) -> CallHooks:
-        return _MockHooks(self._mocks(steps))
+        return MockHooks(self._mocks(steps))
 
     def _with_callees(self, specs: list[FunctionSpec]) -> tuple[FunctionSpec, ...]:
         """`specs` and, transitively, the functions their `invoke` blocks name by class."""
@@ -300,7 +178,7 @@ class TestEnvironment:
                     pending.append(spec_of(callee))
         return tuple(found.values())
 
-    def _mocks(self, steps: Mapping[Any, Any]) -> dict[str, _Mocks]:
+    def _mocks(self, steps: Mapping[Any, Any]) -> dict[str, StepMocks]:
         values = {getattr(key, "id", key): value for key, value in steps.items()}
         known = set().union(*(_mockable_ids(spec) for spec in self._specs))
         dynamic = any(adds_steps(spec) for spec in self._specs)
@@ -312,13 +190,13 @@ class TestEnvironment:
                 f"{', '.join(map(repr, sorted(known))) or 'none'}"
             )
         return {
-            spec.composite_id(self.app_id): _Mocks(spec, values) for spec in self._specs
+            spec.composite_id(self.app_id): StepMocks(spec, values) for spec in self._specs
         } if values else {}
 
     def _register(self, specs: Sequence[FunctionSpec]) -> None:
         url = f"http://{self.app_id}.testing.invalid/api/inngest"
         served = served_functions(self.client, specs, url)
-        self.transport.add(url, _InProcessApp(served, self._hooks))
+        self.transport.add(url, InProcessApp(served, self._hooks))
         body = register_body(self.client, specs, url)
         for config in body["functions"]:
             attempts = self._attempts.get(config["id"])
@@ -487,92 +365,3 @@ class TestEnvironment:
         """Whether the run exists and has ended (completed, failed, cancelled or skipped)."""
         record = self.store.get_run(run_id)
         return record is not None and record.status in _FINAL
-
-
-class SyncTestEnvironment:
-    """`TestEnvironment` for plain (not async) tests: the same methods, without `await`.
-
-    ```python
-    with SyncTestEnvironment([Nightly], now="2026-01-01T00:00:00Z") as env:
-        env.advance("1d")
-        assert len(env.runs(Nightly)) == 1
-    ```
-    """
-
-    __test__ = False
-
-    def __init__(self, functions: Iterable[type | FunctionSpec] = (), **options: Any) -> None:
-        self._loop = asyncio.new_event_loop()
-        self.environment = TestEnvironment(functions, **options)
-
-    def _run(self, awaitable: Awaitable[_T]) -> _T:
-        return self._loop.run_until_complete(awaitable)
-
-    def __enter__(self) -> SyncTestEnvironment:
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            pass
-        else:
-            raise RuntimeError(
-                "SyncTestEnvironment was used inside a running event loop (an async test?); "
-                "use `async with TestEnvironment(...)` there"
-            )
-        self._run(self.environment.start())
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        try:
-            self._run(self.environment.close())
-        finally:
-            self._loop.close()
-
-    @property
-    def now(self) -> _dt.datetime:
-        """`TestEnvironment.now`."""
-        return self.environment.now
-
-    @property
-    def sent_events(self) -> list[Event]:
-        """`TestEnvironment.sent_events`."""
-        return self.environment.sent_events
-
-    def send(self, events: SendableEvents) -> list[str]:
-        """`TestEnvironment.send`."""
-        return self._run(self.environment.send(events))
-
-    def settle(self) -> None:
-        """`TestEnvironment.settle`."""
-        self._run(self.environment.settle())
-
-    def advance(self, duration: str | float | _dt.timedelta) -> None:
-        """`TestEnvironment.advance`."""
-        self._run(self.environment.advance(duration))
-
-    def advance_to(self, instant: _dt.datetime | str | float) -> None:
-        """`TestEnvironment.advance_to`."""
-        self._run(self.environment.advance_to(instant))
-
-    def run_until(
-        self, condition: Callable[[], bool], *, within: str | float | _dt.timedelta = "1d"
-    ) -> None:
-        """`TestEnvironment.run_until`."""
-        self._run(self.environment.run_until(condition, within=within))
-
-    def runs(
-        self, function: type | FunctionSpec | str | None = None, *, status: str | None = None
-    ) -> list[ServerRun]:
-        """`TestEnvironment.runs`."""
-        return self._run(self.environment.runs(function, status=status))
-
-    def run(self, run_id: str) -> ServerRun:
-        """`TestEnvironment.run`."""
-        return self._run(self.environment.run(run_id))
-
-    def runs_of_event(self, event_id: str) -> list[ServerRun]:
-        """`TestEnvironment.runs_of_event`."""
-        return self._run(self.environment.runs_of_event(event_id))
-
-    def cancel(self, run_id: str) -> ServerRun:
-        """`TestEnvironment.cancel`."""
-        return self._run(self.environment.cancel(run_id))
