@@ -1,7 +1,16 @@
-"""inngest_dsl: durable, event-driven Inngest functions declared as Python classes."""
+"""inngest_dsl: durable, event-driven Inngest functions declared as Python classes.
 
+These names are the public API. They are defined in the private modules of the package's
+layers (ARCHITECTURE.md) and presented at this path. `Inngest`, the client, loads when it is
+first used: the DSL and the engine import no HTTP library.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from inngest_dsl._public import present
 from inngest_dsl._version import __version__
-from inngest_dsl.client import Inngest
 from inngest_dsl.dsl._discover import discover
 from inngest_dsl.dsl._function import InngestFunction
 from inngest_dsl.dsl._verbs import (
@@ -23,6 +32,7 @@ from inngest_dsl.errors import (
     EventError,
     InngestError,
     NonRetriableError,
+    NotAFunctionError,
     RetryAfterError,
     SendEventError,
     StepError,
@@ -41,6 +51,9 @@ from inngest_dsl.spec._options import (
     Timeouts,
 )
 
+if TYPE_CHECKING:
+    from inngest_dsl.client import Inngest
+
 __all__ = [
     "Batch",
     "Cancel",
@@ -57,6 +70,7 @@ __all__ = [
     "InngestError",
     "InngestFunction",
     "NonRetriableError",
+    "NotAFunctionError",
     "Priority",
     "RateLimit",
     "RetryAfterError",
@@ -79,3 +93,18 @@ __all__ = [
     "step",
     "wait_for_event",
 ]
+
+present(__name__, globals())
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Inngest":
+        from inngest_dsl.client import Inngest
+
+        globals()["Inngest"] = Inngest
+        return Inngest
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

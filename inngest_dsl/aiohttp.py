@@ -28,6 +28,7 @@ import aiohttp
 import attrs
 from aiohttp import web
 
+from inngest_dsl._public import present
 from inngest_dsl.client import Inngest
 from inngest_dsl.errors import ConfigError
 from inngest_dsl.serve._bodies import (
@@ -303,3 +304,6 @@ async def _close_clients(app: web.Application) -> None:
     # The handler opened the clients' HTTP sessions (sync, use_api); a later call reopens them.
     for served in app[SERVED].values():
         await served.client.close()
+
+
+present(__name__, globals())

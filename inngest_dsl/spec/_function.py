@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from attrs import field, frozen
 
+from inngest_dsl.errors import NotAFunctionError
 from inngest_dsl.spec._options import (
     Batch,
     Cancel,
@@ -256,12 +257,13 @@ class FunctionSpec:
 
 
 def spec_of(cls: type) -> FunctionSpec:
-    """The compiled `FunctionSpec` of a concrete function class."""
+    """The compiled `FunctionSpec` of a concrete function class; `NotAFunctionError` (a
+    `TypeError`) for anything else."""
     spec = getattr(cls, "__inngest_spec__", None)
     if not isinstance(spec, FunctionSpec):
         # Every InngestFunction class has the attribute: `None` on an abstract one.
         kind = "abstract" if isinstance(cls, type) and hasattr(cls, "__inngest_spec__") else "not"
-        raise TypeError(
+        raise NotAFunctionError(
             f"{getattr(cls, '__qualname__', cls)!r} is {kind} a concrete InngestFunction "
             "and has no spec"
         )

@@ -25,6 +25,7 @@ adds the `inngest_client` and `inngest_dev_server` fixtures. See guides/testing.
 
 from __future__ import annotations
 
+from inngest_dsl._public import present
 from inngest_dsl.testing._client import CapturingClient
 from inngest_dsl.testing._environment import TestEnvironment
 from inngest_dsl.testing._harness import DevServerHarness
@@ -53,3 +54,5 @@ __all__ = [
     "run_function",
     "run_function_sync",
 ]
+
+present(__name__, globals())
