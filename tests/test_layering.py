@@ -23,11 +23,12 @@ ALLOWED: dict[str, set[str]] = {
     "_version": set(),
     "errors": set(),
     "_public": set(),
+    "_settings": {"errors"},
     "spec": {"errors"},
     "dsl": {"spec", "errors"},
     "wire": {"spec", "errors"},
     "engine": {"spec", "wire", "errors"},
-    "client": {"spec", "wire", "errors", "_version"},
+    "client": {"_settings", "spec", "wire", "errors", "_version"},
     "serve": {"engine", "client", "spec", "wire", "errors", "_version"},
     "aiohttp": {"serve", "client", "spec", "wire", "errors", "_public"},
     # The dev server speaks the protocol and knows nothing of the DSL.
