@@ -2,6 +2,7 @@
 
 Field syntax and the next fire time come from croniter; this module adds the server's rules on
 top (no descriptors, no seconds field, no croniter-only extensions, a real IANA zone, 255 chars).
+croniter loads on first use: most processes that import the package never read a schedule.
 """
 
 from __future__ import annotations
@@ -9,8 +10,6 @@ from __future__ import annotations
 import datetime
 import re
 import zoneinfo
-
-from croniter import CroniterError, croniter
 
 __all__ = ["next_fire", "validate_cron"]
 
@@ -59,6 +58,8 @@ def _split(expr: str) -> tuple[datetime.tzinfo, str] | str:
         if not _FIELD_CHARACTERS.fullmatch(field) or not words_ok:
             return f"invalid cron {expr!r}: bad {_FIELD_NAMES[index]} field {field!r}"
     five = " ".join(fields)
+    from croniter import croniter
+
     if not croniter.is_valid(five):
         return f"invalid cron {expr!r}: a field is out of range or malformed; {_FORMAT_HINT}"
     return zone, five
@@ -87,6 +88,8 @@ def next_fire(expr: str, after: datetime.datetime) -> datetime.datetime:
     split = _split(expr)
     assert not isinstance(split, str)  # validated above
     zone, five = split
+    from croniter import CroniterError, croniter
+
     if after.tzinfo is None or after.utcoffset() is None:
         after = after.replace(tzinfo=datetime.timezone.utc)
     try:

@@ -14,8 +14,6 @@ import re
 from collections.abc import Callable
 from fractions import Fraction
 
-import pendulum
-
 __all__ = [
     "deadline_from",
     "format_duration",
@@ -196,6 +194,8 @@ def _parse_iso(text: str) -> datetime.datetime | None:
         or _ISO_DATE_SHAPE.fullmatch(text)
     ):
         return None
+    import pendulum  # on first use: it takes longer to import than the rest of this package
+
     parsed = pendulum.parse(text, strict=True, tz="UTC")
     if not isinstance(parsed, datetime.datetime):  # a date-only text still yields a DateTime
         return None
@@ -241,6 +241,8 @@ def _textual_parser(
         rest = [word.capitalize() if word.isalpha() and len(word) == 3 else word for word in rest]
         candidate = " ".join(_numeric_zones(rest))
         # The zone in the text wins; "UTC" only applies to the zone-less ANSI C layout.
+        import pendulum
+
         return pendulum.from_format(candidate, pendulum_format, tz="UTC")
 
     return parse
