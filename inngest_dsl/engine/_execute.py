@@ -1,4 +1,4 @@
-"""Request time, no I/O of its own: run one call of a function and decide the response.
+"""The walk: run one call of a function and decide the response, with no I/O of its own.
 
 Resume, don't replay: the op list is declared, so a call walks it once, folds memoised results
 into `ctx.data` without calling their bodies, re-runs `run` blocks, and stops at the first
