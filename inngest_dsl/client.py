@@ -42,6 +42,9 @@ MAX_EVENTS_PER_SEND = 5000
 MAX_RETRY_DELAY = 30.0
 """Longest pause, in seconds, between two attempts of one send."""
 
+API_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
+"""What `Inngest.api_request` raises when the Inngest API cannot be reached."""
+
 
 def _event_id_seed() -> str:
     # The event API derives the internal ULIDs from this seed, so retrying with the same seed
