@@ -1,9 +1,19 @@
-"""inngest_dsl: durable, event-driven Inngest functions declared as Python classes."""
+"""inngest_dsl: durable, event-driven Inngest functions declared as Python classes.
 
-from inngest_dsl._context import Context
-from inngest_dsl._discover import discover
-from inngest_dsl._dsl import (
-    InngestFunction,
+These names are the public API. They are defined in the private modules of the package's
+layers (ARCHITECTURE.md) and presented at this path. `Inngest`, the client, loads when it is
+first used: the DSL and the engine import no HTTP library.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from inngest_dsl._public import present
+from inngest_dsl._version import __version__
+from inngest_dsl.dsl._discover import discover
+from inngest_dsl.dsl._function import InngestFunction
+from inngest_dsl.dsl._verbs import (
     invoke,
     on_failure,
     parallel,
@@ -11,13 +21,25 @@ from inngest_dsl._dsl import (
     send_event,
     sleep,
     sleep_until,
-    spec_of,
     step,
     wait_for_event,
 )
-from inngest_dsl._event import Event
-from inngest_dsl._failure import Failure, failure_spec
-from inngest_dsl._options import (
+from inngest_dsl.engine._context import Context
+from inngest_dsl.engine._failure import Failure, failure_spec
+from inngest_dsl.errors import (
+    ConfigError,
+    DefinitionError,
+    EventError,
+    InngestError,
+    NonRetriableError,
+    NotAFunctionError,
+    RetryAfterError,
+    SendEventError,
+    StepError,
+)
+from inngest_dsl.spec._event import Event
+from inngest_dsl.spec._function import FunctionSpec, spec_of
+from inngest_dsl.spec._options import (
     Batch,
     Cancel,
     Concurrency,
@@ -28,19 +50,9 @@ from inngest_dsl._options import (
     Throttle,
     Timeouts,
 )
-from inngest_dsl._spec import FunctionSpec
-from inngest_dsl._version import __version__
-from inngest_dsl.client import Inngest
-from inngest_dsl.errors import (
-    ConfigError,
-    DefinitionError,
-    EventError,
-    InngestError,
-    NonRetriableError,
-    RetryAfterError,
-    SendEventError,
-    StepError,
-)
+
+if TYPE_CHECKING:
+    from inngest_dsl.client import Inngest
 
 __all__ = [
     "Batch",
@@ -58,6 +70,7 @@ __all__ = [
     "InngestError",
     "InngestFunction",
     "NonRetriableError",
+    "NotAFunctionError",
     "Priority",
     "RateLimit",
     "RetryAfterError",
@@ -80,3 +93,18 @@ __all__ = [
     "step",
     "wait_for_event",
 ]
+
+present(__name__, globals())
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Inngest":
+        from inngest_dsl.client import Inngest
+
+        globals()["Inngest"] = Inngest
+        return Inngest
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -18,264 +18,42 @@ minutes old); in dev mode nothing is checked.
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from collections.abc import Iterable, Mapping
-from typing import Any
-from urllib.parse import urlencode
+from collections.abc import Awaitable, Callable, Iterable
 
-import aiohttp
-import attrs
 from aiohttp import web
 
-from inngest_dsl._serve_bodies import (
-    FRAMEWORK,
-    app_url,
-    in_band_body,
-    introspection,
-    register_body,
-)
-from inngest_dsl._serve_call import (
-    ServedFunctions,
-    answer_call,
-    encode_body,
-    error_body,
-    sdk_headers,
-    served_functions,
-)
-from inngest_dsl._signing import canonical_json, canonicalize_body, parse_json, sign, verify
-from inngest_dsl._spec import FunctionSpec
-from inngest_dsl._wire import (
-    CallRequest,
-    WireError,
-    decode_call_request,
-    decode_events,
-)
+from inngest_dsl._public import present
 from inngest_dsl.client import Inngest
 from inngest_dsl.errors import ConfigError
+from inngest_dsl.serve._call import ServedFunctions, served_functions
+from inngest_dsl.serve._handler import Handler, Request
+from inngest_dsl.spec._function import FunctionSpec
 
 __all__ = ["SERVED", "ServedFunctions", "serve"]
 
 DEFAULT_PATH = "/api/inngest"
-
-_log = logging.getLogger("inngest_dsl.serve")
 
 
 SERVED = web.AppKey("inngest_dsl.served", dict[str, ServedFunctions])
 """`app[SERVED][path]` describes what `serve()` mounted at `path`."""
 
 
-_error = error_body
+def _route(handler: Handler) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """The aiohttp handler of the serve path: the request in, `Handler`'s response out."""
 
-
-def _not_json(exc: ValueError) -> dict[str, str]:
-    return _error(f"request body is not valid JSON: {exc}", "body_invalid")
-
-
-class _Handler:
-    """The three methods on the serve path; everything per-spec is computed up front."""
-
-    def __init__(self, served: ServedFunctions) -> None:
-        self.served = served
-        self.client = served.client
-        self.keys = tuple(
-            k for k in (served.client.signing_key, served.client.signing_key_fallback) if k
+    async def answer(request: web.Request) -> web.Response:
+        response = await handler.handle(
+            Request(
+                method=request.method,
+                url=str(request.url),
+                headers=request.headers,
+                query=request.query,
+                read=request.read,
+            )
         )
-        self.base_headers = sdk_headers(served.client)
+        return web.Response(status=response.status, body=response.body, headers=response.headers)
 
-    # -- responses ---------------------------------------------------------------------------
-
-    def respond(
-        self,
-        status: int,
-        body: Any,
-        *,
-        key: str | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> web.Response:
-        """A JSON response with the SDK headers, signed with `key` when the request was."""
-        status, payload = encode_body(status, body)
-        all_headers = dict(self.base_headers)
-        if headers:
-            all_headers.update(headers)
-        if key is not None:
-            all_headers["X-Inngest-Signature"] = sign(payload, key)
-        return web.Response(status=status, body=payload, headers=all_headers)
-
-    def unauthorized(self, why: str) -> web.Response:
-        return self.respond(401, _error(why, "sig_verification_failed"))
-
-    def verified_key(self, request: web.Request, canonical: bytes) -> str | None:
-        return verify(request.headers.get("X-Inngest-Signature"), canonical, self.keys)
-
-    def signature_problem(self, request: web.Request) -> str:
-        if not request.headers.get("X-Inngest-Signature"):
-            return "missing X-Inngest-Signature: cloud mode requires signed requests"
-        return "invalid X-Inngest-Signature: wrong key, tampered body or older than 5 minutes"
-
-    # -- GET ---------------------------------------------------------------------------------
-
-    async def get(self, request: web.Request) -> web.Response:
-        """Introspection: the long form only for a validly signed request."""
-        authenticated: bool | None = None
-        key = None
-        if "X-Inngest-Signature" in request.headers:
-            try:
-                key = self.verified_key(request, canonicalize_body(await request.read()))
-            except ValueError:
-                key = None  # a body that is not JSON was not signed by Inngest
-            authenticated = key is not None
-        body = introspection(self.client, len(self.served.specs), authenticated)
-        return self.respond(200, body, key=key)
-
-    # -- PUT ---------------------------------------------------------------------------------
-
-    async def put(self, request: web.Request) -> web.Response:
-        """Sync: in-band (cloud mode, signed) answers with the config; else register out-of-band.
-
-        In cloud mode a sync must be signed, with one exception: an unsigned out-of-band sync
-        (`curl -X PUT` after a deploy) is accepted when the serve origin is configured, since
-        then nothing in the request can change the URL that gets registered.
-        """
-        url = app_url(str(request.url), self.client.serve_origin, self.client.serve_path)
-        in_band = request.headers.get("X-Inngest-Sync-Kind") == "in_band"
-        if self.client.is_dev:
-            return await self.sync_out_of_band(request, url)
-        try:
-            canonical = canonicalize_body(await request.read())
-        except ValueError as exc:
-            return self.respond(400, _not_json(exc))
-        key = self.verified_key(request, canonical)
-        if key is None:
-            signed = "X-Inngest-Signature" in request.headers
-            if signed or in_band:
-                return self.unauthorized(self.signature_problem(request))
-            if self.client.serve_origin is None:
-                return self.unauthorized(
-                    "unsigned sync refused in cloud mode: sync from Inngest (its requests are "
-                    "signed), or set INNGEST_SERVE_ORIGIN so the registered URL cannot come "
-                    "from the request"
-                )
-        if in_band:
-            return self.respond(
-                200,
-                in_band_body(self.client, self.served.specs, url),
-                key=key,
-                headers={"X-Inngest-Sync-Kind": "in_band"},
-            )
-        return await self.sync_out_of_band(request, url)
-
-    async def sync_out_of_band(self, request: web.Request, url: str) -> web.Response:
-        path = "fn/register"
-        deploy_id = request.query.get("deployId")
-        if deploy_id:
-            path = f"{path}?{urlencode({'deployId': deploy_id})}"
-        headers = {"X-Inngest-Framework": FRAMEWORK, "X-Inngest-Req-Version": "2"}
-        server_kind = request.headers.get("X-Inngest-Server-Kind")
-        if server_kind:
-            headers["X-Inngest-Expected-Server-Kind"] = server_kind
-        body = register_body(self.client, self.served.specs, url)
-        sync_headers = {"X-Inngest-Sync-Kind": "out_of_band"}
-        target = f"{self.client.api_base_url}/fn/register"
-        try:
-            status, reply = await self.client.api_request("POST", path, body, headers=headers)
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-            message = f"could not reach Inngest at {target}: {exc or type(exc).__name__}"
-            return self.respond(
-                500,
-                {"message": message, "modified": False, **_error(message, "registration_failed")},
-                headers=sync_headers,
-            )
-        if not 200 <= status < 300:
-            detail = reply.get("error") if isinstance(reply, dict) else reply
-            message = f"Inngest refused the sync (HTTP {status} from {target}): {detail}"
-            return self.respond(
-                500,
-                {"message": message, "modified": False, **_error(message, "registration_failed")},
-                headers=sync_headers,
-            )
-        modified = bool(reply.get("modified")) if isinstance(reply, dict) else False
-        return self.respond(
-            200, {"message": "Successfully synced.", "modified": modified}, headers=sync_headers
-        )
-
-    # -- POST --------------------------------------------------------------------------------
-
-    async def post(self, request: web.Request) -> web.Response:
-        """A call (`fnId`, `stepId`) or the trust probe (`probe=trust`)."""
-        cloud = not self.client.is_dev
-        if cloud and not request.headers.get("X-Inngest-Signature"):
-            return self.unauthorized(self.signature_problem(request))
-        raw = await request.read()
-        query = request.query
-        if query.get("probe") == "trust":
-            return await self.trust_probe(request, raw)
-        try:
-            parsed = parse_json(raw)
-            # The signature covers the JCS form (as `canonicalize_body`), from the parse we have.
-            canonical = canonical_json(parsed) if cloud else b""
-        except ValueError as exc:  # also numbers JCS cannot represent
-            return self.respond(400, _not_json(exc))
-        key = None
-        if cloud:
-            key = self.verified_key(request, canonical)
-            if key is None:
-                return self.unauthorized(self.signature_problem(request))
-        try:
-            call = decode_call_request(parsed)
-            if call.use_api:
-                call = await self.fetch_payload(call)
-        except WireError as exc:
-            return self.respond(exc.status, _error(exc.message, exc.code), key=key)
-        answer = await answer_call(self.served, call, query.get("fnId"), query.get("stepId"))
-        return self.respond(answer.status, answer.body, key=key, headers=answer.headers)
-
-    async def trust_probe(self, request: web.Request, raw: bytes) -> web.Response:
-        if self.client.is_dev:
-            return self.respond(200, None)
-        try:
-            canonical = canonicalize_body(raw)
-        except ValueError as exc:
-            return self.respond(400, _not_json(exc))
-        key = self.verified_key(request, canonical)
-        if key is None:
-            return self.unauthorized(self.signature_problem(request))
-        return self.respond(200, None, key=key)
-
-    async def fetch_payload(self, call: CallRequest) -> CallRequest:
-        """`use_api`: the body was too large to send, so fetch events and memo from the API."""
-        run_id = call.ctx.run_id
-        if not run_id:
-            raise WireError("use_api is set but ctx.run_id is missing", "body_invalid")
-        events_raw = await self._api_get(f"v0/runs/{run_id}/batch")
-        steps = await self._api_get(f"v0/runs/{run_id}/actions")
-        events = decode_events(events_raw)
-        if not isinstance(steps, dict):
-            raise WireError(
-                f"GET v0/runs/{run_id}/actions returned {type(steps).__name__}, "
-                "expected a JSON object",
-                "api_payload_invalid",
-                status=500,
-            )
-        return attrs.evolve(
-            call,
-            event=events[0] if events else call.event,
-            events=events or call.events,
-            steps=steps,
-        )
-
-    async def _api_get(self, path: str) -> Any:
-        try:
-            status, body = await self.client.api_request("GET", path)
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-            raise WireError(
-                f"could not fetch {path} from Inngest: {exc or type(exc).__name__}",
-                "api_fetch_failed",
-                status=500,
-            ) from None
-        if status != 200:
-            raise WireError(f"GET {path} answered HTTP {status}", "api_fetch_failed", status=500)
-        return body
+    return answer
 
 
 def serve(
@@ -293,10 +71,9 @@ def serve(
     if not path.startswith("/"):
         raise ConfigError(f"path must start with '/', got {path!r}")
     served = served_functions(client, functions, path)
-    handler = _Handler(served)
-    app.router.add_route("GET", path, handler.get)
-    app.router.add_route("PUT", path, handler.put)
-    app.router.add_route("POST", path, handler.post)
+    answer = _route(Handler(served))
+    for method in ("GET", "PUT", "POST"):
+        app.router.add_route(method, path, answer)
     if SERVED not in app:
         app[SERVED] = {}
         app.on_cleanup.append(_close_clients)
@@ -308,3 +85,6 @@ async def _close_clients(app: web.Application) -> None:
     # The handler opened the clients' HTTP sessions (sync, use_api); a later call reopens them.
     for served in app[SERVED].values():
         await served.client.close()
+
+
+present(__name__, globals())

@@ -1,10 +1,7 @@
 """The Inngest client: configuration from `INNGEST_*` variables, and sending events.
 
 Every setting comes from a constructor argument, else from its environment variable, else from
-the mode's default. URL precedence, highest first: the constructor argument, the specific
-`INNGEST_API_BASE_URL` / `INNGEST_EVENT_API_BASE_URL`, `INNGEST_BASE_URL`, a URL given as
-`INNGEST_DEV` (dev mode only), then the default (`http://127.0.0.1:8288` in dev mode;
-`https://api.inngest.com` and `https://inn.gs` in cloud mode).
+the mode's default (the rules are in `_settings`).
 """
 
 from __future__ import annotations
@@ -13,21 +10,21 @@ import asyncio
 import base64
 import json
 import logging
-import os
 import secrets
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import aiohttp
 import attrs
 
-from inngest_dsl._event import Event
-from inngest_dsl._signing import bearer_token
+from inngest_dsl._settings import DEV_SERVER_URL, resolve
 from inngest_dsl._version import __version__
 from inngest_dsl.errors import ConfigError, EventError, SendEventError
+from inngest_dsl.spec._event import Event, SendableEvents, to_events
+from inngest_dsl.wire._signing import bearer_token
 
 __all__ = [
     "DEV_SERVER_URL",
@@ -36,9 +33,6 @@ __all__ = [
     "SendableEvents",
 ]
 
-DEV_SERVER_URL = "http://127.0.0.1:8288"
-CLOUD_API_URL = "https://api.inngest.com"
-CLOUD_EVENT_API_URL = "https://inn.gs"
 NO_EVENT_KEY = "NO_EVENT_KEY_SET"
 """Event key used in dev mode when none is configured; the dev server accepts any key."""
 
@@ -48,135 +42,8 @@ MAX_EVENTS_PER_SEND = 5000
 MAX_RETRY_DELAY = 30.0
 """Longest pause, in seconds, between two attempts of one send."""
 
-_BRANCH_ENV_VARS = (
-    "INNGEST_ENV",
-    "RAILWAY_GIT_BRANCH",
-    "RENDER_GIT_BRANCH",
-    "VERCEL_GIT_COMMIT_REF",
-)
-_FALSY = frozenset({"", "0", "false"})
-
-SendableEvents = Event | Mapping[str, Any] | Sequence[Event | Mapping[str, Any]]
-"""What `send` accepts: one event or a list of events, each an `Event` or a mapping."""
-
-
-def _env(name: str) -> str | None:
-    """The variable's value, or None when unset or blank."""
-    value = os.environ.get(name, "").strip()
-    return value or None
-
-
-def _is_url(value: str) -> bool:
-    parts = urlsplit(value)
-    return parts.scheme in ("http", "https") and bool(parts.netloc)
-
-
-def _base_url(setting: str, value: str) -> str:
-    if not _is_url(value):
-        raise ConfigError(
-            f"{setting} must be an http(s) URL such as {DEV_SERVER_URL}, got {value!r}"
-        )
-    return value.rstrip("/")
-
-
-def _serve_origin(value: str) -> str:
-    # An origin given without a scheme is a public host name: assume https.
-    origin = value if "://" in value else f"https://{value}"
-    if not _is_url(origin):
-        raise ConfigError(
-            f"serve_origin must be an origin such as https://example.com, got {value!r}"
-        )
-    return origin.rstrip("/")
-
-
-def _serve_path(value: str) -> str:
-    return value if value.startswith("/") else f"/{value}"
-
-
-def _first(*candidates: str | None) -> str | None:
-    return next((c for c in candidates if c), None)
-
-
-@attrs.frozen
-class _Settings:
-    """Everything the client resolved from its arguments and the environment."""
-
-    app_id: str
-    is_dev: bool
-    event_key: str | None
-    signing_key: str | None
-    signing_key_fallback: str | None
-    env: str | None
-    api_base_url: str
-    event_api_base_url: str
-    serve_origin: str | None
-    serve_path: str | None
-
-
-def _resolve(
-    app_id: str,
-    *,
-    event_key: str | None,
-    signing_key: str | None,
-    signing_key_fallback: str | None,
-    env: str | None,
-    is_dev: bool | None,
-    api_base_url: str | None,
-    event_api_base_url: str | None,
-    serve_origin: str | None,
-    serve_path: str | None,
-) -> _Settings:
-    if not isinstance(app_id, str) or not app_id.strip():
-        raise ConfigError(f"app_id must be a non-empty string, got {app_id!r}")
-    dev_var = _env("INNGEST_DEV")
-    dev = is_dev if is_dev is not None else (dev_var or "").lower() not in _FALSY
-    dev_url = dev_var if dev and dev_var and _is_url(dev_var) else None
-    default_api, default_events = (
-        (DEV_SERVER_URL, DEV_SERVER_URL) if dev else (CLOUD_API_URL, CLOUD_EVENT_API_URL)
-    )
-    shared = _env("INNGEST_BASE_URL")
-    api = _first(api_base_url, _env("INNGEST_API_BASE_URL"), shared, dev_url) or default_api
-    events = (
-        _first(event_api_base_url, _env("INNGEST_EVENT_API_BASE_URL"), shared, dev_url)
-        or default_events
-    )
-    origin = _first(serve_origin, _env("INNGEST_SERVE_ORIGIN"))
-    path = _first(serve_path, _env("INNGEST_SERVE_PATH"))
-    return _Settings(
-        app_id=app_id,
-        is_dev=dev,
-        event_key=_first(event_key, _env("INNGEST_EVENT_KEY")),
-        signing_key=_first(signing_key, _env("INNGEST_SIGNING_KEY")),
-        signing_key_fallback=_first(signing_key_fallback, _env("INNGEST_SIGNING_KEY_FALLBACK")),
-        env=_first(env, *(_env(name) for name in _BRANCH_ENV_VARS)),
-        api_base_url=_base_url("api_base_url", api),
-        event_api_base_url=_base_url("event_api_base_url", events),
-        serve_origin=_serve_origin(origin) if origin else None,
-        serve_path=_serve_path(path) if path else None,
-    )
-
-
-def _to_event(item: object) -> Event:
-    if isinstance(item, Event):
-        return item
-    if isinstance(item, Mapping):
-        unknown = sorted(set(item) - {"name", "data", "user", "id", "ts", "v"})
-        if unknown:
-            raise EventError(f"unknown event field(s): {', '.join(map(str, unknown))}")
-        if "name" not in item:
-            raise EventError("event has no name")
-        return Event(**item)
-    raise EventError(f"cannot send a {type(item).__name__}: expected an Event or a mapping")
-
-
-def _to_events(events: SendableEvents) -> list[Event]:
-    if isinstance(events, (Event, Mapping)):
-        return [_to_event(events)]
-    if isinstance(events, (str, bytes)) or not isinstance(events, Iterable):
-        raise EventError(
-            f"cannot send a {type(events).__name__}: expected an Event, a mapping, or a list"
-        )
-    return [_to_event(item) for item in events]
+API_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
+"""What `Inngest.api_request` raises when the Inngest API cannot be reached."""
 
 
 def _event_id_seed() -> str:
@@ -230,7 +97,7 @@ class Inngest:
         send_retry_delay: float = 0.5,
         request_timeout: float = 30.0,
     ) -> None:
-        self._settings = _resolve(
+        self._settings = resolve(
             app_id,
             event_key=event_key,
             signing_key=signing_key,
@@ -375,7 +242,7 @@ class Inngest:
         failures are retried `send_attempts` times in all; a refusal (4xx) is not. Either
         ends in `SendEventError`.
         """
-        batch = _to_events(events)
+        batch = to_events(events)
         if not batch:
             return []
         return await self._send(self._shared_session(), batch)
@@ -390,7 +257,7 @@ class Inngest:
             raise RuntimeError(
                 "send_sync() was called inside a running event loop; use `await client.send()`"
             )
-        batch = _to_events(events)
+        batch = to_events(events)
         if not batch:
             return []
 

@@ -3,6 +3,7 @@
 ```
 InngestError
 ├── DefinitionError (also TypeError)   a class body that cannot become a function
+├── NotAFunctionError (also TypeError) not a concrete function class (`spec_of`, `serve`)
 ├── ConfigError (also ValueError)      client or serve configuration that cannot work
 ├── EventError (also ValueError)       an event that the event API would refuse
 ├── SendEventError                     the event API refused or could not be reached
@@ -23,6 +24,7 @@ __all__ = [
     "EventError",
     "InngestError",
     "NonRetriableError",
+    "NotAFunctionError",
     "RetryAfterError",
     "SendEventError",
     "StepError",
@@ -42,6 +44,11 @@ class DefinitionError(InngestError, TypeError):
         lines = "\n".join(f"  - {p}" for p in self.problems)
         noun = "problem" if len(self.problems) == 1 else "problems"
         super().__init__(f"{owner}: {len(self.problems)} {noun}:\n{lines}")
+
+
+class NotAFunctionError(InngestError, TypeError):
+    """`spec_of` (or `serve`, `run_function`, ...) was given something that is not a concrete
+    `InngestFunction` class: another object, an abstract base, `InngestFunction` itself."""
 
 
 class ConfigError(InngestError, ValueError):

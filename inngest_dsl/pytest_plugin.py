@@ -12,17 +12,19 @@ It also prints a run's trace when an assertion on a `RunResult` or its `status` 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from inngest_dsl._spec import FunctionSpec
-from inngest_dsl._testing_client import CapturingClient
-from inngest_dsl._testing_result import RunResult, RunStatus
-
 if TYPE_CHECKING:
-    from inngest_dsl._testing_devserver import DevServerHarness
+    from inngest_dsl.spec._function import FunctionSpec
+    from inngest_dsl.testing import CapturingClient, DevServerHarness
+
+# Every pytest run of a project with inngest-dsl installed loads this plugin: the testing kit
+# (and the dev server it runs on) loads only when a fixture asks for it.
+_RESULTS = "inngest_dsl.testing._result"
 
 __all__ = ["StartDevServer", "inngest_client", "inngest_dev_server", "pytest_assertrepr_compare"]
 
@@ -31,10 +33,15 @@ StartDevServer = Callable[..., Awaitable["DevServerHarness"]]
 
 
 def _trace_of(value: object) -> str | None:
-    if isinstance(value, RunResult):
-        return value.format_trace()
-    if isinstance(value, RunStatus) and value.trace_text:
-        return value.trace_text
+    results = sys.modules.get(_RESULTS)
+    if results is None:  # no run's result or status can exist yet
+        return None
+    if isinstance(value, results.RunResult):
+        trace: str = value.format_trace()
+        return trace
+    if isinstance(value, results.RunStatus) and value.trace_text:
+        text: str = value.trace_text
+        return text
     return None
 
 
@@ -51,6 +58,8 @@ def pytest_assertrepr_compare(
 @pytest.fixture
 def inngest_client() -> CapturingClient:
     """A `CapturingClient`: `client.sent` lists the events sent through it."""
+    from inngest_dsl.testing import CapturingClient
+
     return CapturingClient()
 
 
@@ -60,7 +69,7 @@ async def _dev_server_factory() -> AsyncIterator[StartDevServer]:
     The result is a `DevServerHarness`: `await server.send(name, data)` returns event ids,
     `await server.wait_for_run(event_id)` the finished run; `server.client` points at it.
     """
-    from inngest_dsl._testing_devserver import DevServerHarness
+    from inngest_dsl.testing import DevServerHarness
 
     started: list[DevServerHarness] = []
 

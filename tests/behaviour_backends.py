@@ -22,12 +22,12 @@ import aiohttp
 from aiohttp import web
 
 from inngest_dsl import Inngest
-from inngest_dsl._serve_bodies import register_body
-from inngest_dsl._testing_time import VirtualTime
 from inngest_dsl.aiohttp import DEFAULT_PATH, serve
 from inngest_dsl.devserver import DevServer, DevServerConfig
 from inngest_dsl.devserver.core.clock import VirtualClock
+from inngest_dsl.serve._bodies import register_body
 from inngest_dsl.testing import ServerRun, TestEnvironment
+from inngest_dsl.testing._time import VirtualTime
 
 APP_ID = "table"
 EVENT_KEY = "table-key"

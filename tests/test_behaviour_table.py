@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from inngest_dsl._durations import parse_instant
+from inngest_dsl.spec._durations import parse_instant
 from inngest_dsl.testing import ServerRun
 from tests.behaviour_backends import APP_ID, BACKENDS, Backend
 from tests.behaviour_cases import (

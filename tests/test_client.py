@@ -18,11 +18,11 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from inngest_dsl._event import Event
-from inngest_dsl._signing import bearer_token
 from inngest_dsl._version import __version__
 from inngest_dsl.client import Inngest
 from inngest_dsl.errors import ConfigError, EventError, SendEventError
+from inngest_dsl.spec._event import Event
+from inngest_dsl.wire._signing import bearer_token
 
 SDK = f"inngest-dsl:v{__version__}"
 KEY_A = "signkey-test-aaaaaaaa"

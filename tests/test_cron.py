@@ -6,7 +6,7 @@ import datetime
 
 import pytest
 
-from inngest_dsl._cron import next_fire, validate_cron
+from inngest_dsl.spec._cron import next_fire, validate_cron
 
 UTC = datetime.timezone.utc
 

@@ -18,8 +18,8 @@ from inngest_dsl import (
     step,
     wait_for_event,
 )
-from inngest_dsl._compile import slugify
-from inngest_dsl._spec import (
+from inngest_dsl.dsl._compile import slugify
+from inngest_dsl.spec._function import (
     CronTrigger,
     EventTrigger,
     RunOp,

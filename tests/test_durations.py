@@ -8,7 +8,7 @@ import random
 import pendulum
 import pytest
 
-from inngest_dsl._durations import (
+from inngest_dsl.spec._durations import (
     deadline_from,
     format_duration,
     format_instant,

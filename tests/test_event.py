@@ -8,8 +8,8 @@ from typing import Any
 import attrs
 import pytest
 
-from inngest_dsl._event import Event
 from inngest_dsl.errors import EventError
+from inngest_dsl.spec._event import Event
 
 TS = 1_700_000_000_000
 

@@ -21,8 +21,12 @@ from inngest_dsl import (
     step,
     wait_for_event,
 )
-from inngest_dsl._execution import execute, hash_step_id, plan_for
-from inngest_dsl._wire import CallResult, WireError, decode_call_request, dumps
+from inngest_dsl.engine._execute import execute
+from inngest_dsl.engine._outcomes import hash_step_id
+from inngest_dsl.engine._plan import plan_for
+from inngest_dsl.wire._calls import WireError, decode_call_request
+from inngest_dsl.wire._json import dumps
+from inngest_dsl.wire._responses import CallResult
 
 VECTORS = json.loads((Path(__file__).parent / "data" / "vectors.json").read_text())
 calls: Counter[str] = Counter()

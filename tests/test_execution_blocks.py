@@ -22,11 +22,13 @@ from inngest_dsl import (
     step,
     wait_for_event,
 )
-from inngest_dsl._execution import execute, hash_step_id, plan_for
-from inngest_dsl._outcomes import event_id
-from inngest_dsl._spec import ParallelOp, StepOp
-from inngest_dsl._wire import CallResult, decode_call_request
+from inngest_dsl.engine._execute import execute
+from inngest_dsl.engine._outcomes import event_id, hash_step_id
+from inngest_dsl.engine._plan import plan_for
+from inngest_dsl.spec._function import ParallelOp, StepOp
 from inngest_dsl.testing import CapturingClient
+from inngest_dsl.wire._calls import decode_call_request
+from inngest_dsl.wire._responses import CallResult
 
 calls: Counter[str] = Counter()
 seen: dict[str, Any] = {}
@@ -58,7 +60,7 @@ async def call(
 
 
 def ops(result: CallResult) -> list[dict[str, Any]]:
-    from inngest_dsl._wire import to_json
+    from inngest_dsl.wire._json import to_json
 
     assert result.status == 206, result.body
     return [to_json(op) for op in result.body]

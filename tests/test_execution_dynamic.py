@@ -20,9 +20,13 @@ from inngest_dsl import (
     run,
     step,
 )
-from inngest_dsl._execution import execute, hash_step_id, plan_for
-from inngest_dsl._wire import CallResult, decode_call_request, to_json
+from inngest_dsl.engine._execute import execute
+from inngest_dsl.engine._outcomes import hash_step_id
+from inngest_dsl.engine._plan import plan_for
 from inngest_dsl.testing import CapturingClient
+from inngest_dsl.wire._calls import decode_call_request
+from inngest_dsl.wire._json import to_json
+from inngest_dsl.wire._responses import CallResult
 
 calls: Counter[str] = Counter()
 

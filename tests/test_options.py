@@ -23,7 +23,7 @@ from inngest_dsl import (
     spec_of,
     step,
 )
-from inngest_dsl._compile import OPTION_KEYWORDS
+from inngest_dsl.dsl._compile_options import OPTION_KEYWORDS
 
 
 def _define(**keywords: Any) -> type:

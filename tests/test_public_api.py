@@ -16,6 +16,7 @@ PUBLIC = {
         "discover", "failure_spec", "on_failure", "run", "sleep", "sleep_until", "spec_of",
         "step", "wait_for_event",
         "invoke", "parallel", "send_event",
+        "NotAFunctionError",
     ],
     "inngest_dsl.testing": [
         "CapturingClient", "DEFAULT_MAX_CALLS", "DevServerHarness", "ErrorInfo", "EventLike",

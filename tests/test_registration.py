@@ -26,9 +26,10 @@ from inngest_dsl import (
     spec_of,
     step,
 )
-from inngest_dsl._durations import parse_duration
-from inngest_dsl._spec import EventTrigger
-from inngest_dsl._wire import function_config, to_json
+from inngest_dsl.spec._durations import parse_duration
+from inngest_dsl.spec._function import EventTrigger
+from inngest_dsl.wire._json import to_json
+from inngest_dsl.wire._registration import function_config
 
 URL = "http://127.0.0.1:3000/api/inngest"
 official = inngest.Inngest(app_id="shop", is_production=False)

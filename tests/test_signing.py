@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from inngest_dsl._signing import (
+from inngest_dsl.wire._signing import (
     bearer_token,
     canonical_json,
     canonicalize_body,

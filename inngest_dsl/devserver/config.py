@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 import attrs
 
-from inngest_dsl import _cron
 from inngest_dsl.devserver.core.cron import NextFire
+from inngest_dsl.spec import _cron
 
 __all__ = ["DEFAULT_DB", "DevServerConfig"]
 

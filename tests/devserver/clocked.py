@@ -20,12 +20,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from inngest_dsl._testing_time import VirtualTime
 from inngest_dsl.devserver import DevServer, DevServerConfig
 from inngest_dsl.devserver.core.clock import VirtualClock
 from inngest_dsl.devserver.core.executor import Executor
 from inngest_dsl.devserver.store import Store
 from inngest_dsl.devserver.store.records import RunRecord, RunStatus
+from inngest_dsl.testing._time import VirtualTime
 
 START = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc).timestamp()
 """Where virtual time starts in these tests (a fixed instant: runs read the same every time)."""

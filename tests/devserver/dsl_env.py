@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
-from inngest_dsl._spec import FunctionSpec
+from inngest_dsl.spec._function import FunctionSpec
 from inngest_dsl.testing import ServerRun, TestEnvironment
 
 START = "2026-01-01T00:00:00Z"

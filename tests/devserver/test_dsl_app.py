@@ -18,11 +18,11 @@ import pytest
 from aiohttp import web
 
 from inngest_dsl import Context, Inngest, InngestFunction, sleep, step, wait_for_event
-from inngest_dsl._testing_time import VirtualTime
 from inngest_dsl.aiohttp import serve
 from inngest_dsl.devserver import DevServer, DevServerConfig
 from inngest_dsl.devserver.core.clock import VirtualClock
 from inngest_dsl.devserver.store.records import RunStatus
+from inngest_dsl.testing._time import VirtualTime
 
 from .conftest import finished_run_of, send, wait_until
 from .dsl_env import START, ended, environment, instant, run_of, step_status

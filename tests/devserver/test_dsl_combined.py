@@ -31,10 +31,10 @@ from inngest_dsl import (
     sleep,
     step,
 )
-from inngest_dsl._serve_call import Answer, encode_body
-from inngest_dsl._testing_environment import CallHooks
-from inngest_dsl._wire import CallRequest
+from inngest_dsl.serve._call import Answer, encode_body
 from inngest_dsl.testing import TestEnvironment
+from inngest_dsl.testing._in_process import CallHooks
+from inngest_dsl.wire._calls import CallRequest
 
 from .conftest import InFlight
 from .dsl_env import START, all_ended, busy, ended, environment, instant, run_of, step_status

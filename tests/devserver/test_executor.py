@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from inngest_dsl import _signing
 from inngest_dsl.devserver.store.records import RunStatus
+from inngest_dsl.wire import _signing
 
 from .clocked import virtual_dev_server
 from .conftest import (

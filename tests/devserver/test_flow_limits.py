@@ -10,10 +10,10 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from inngest_dsl import _limits
 from inngest_dsl.devserver.core.flow import FlowConfigError, parse_flow
 from inngest_dsl.devserver.core.flow_keys import shape_run
 from inngest_dsl.devserver.core.limiter import gcra
+from inngest_dsl.spec import _limits
 
 from .clocked import ClockedServer
 from .conftest import APP_ID, done_response, function_config, raw_app

@@ -13,9 +13,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from multidict import CIMultiDict
 
-from inngest_dsl._signing import canonical_json, sign
 from inngest_dsl.aiohttp import serve
 from inngest_dsl.client import Inngest
+from inngest_dsl.wire._signing import canonical_json, sign
 
 APP_ID = "shop"
 PATH = "/api/inngest"

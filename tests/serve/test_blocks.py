@@ -26,8 +26,8 @@ from inngest_dsl import (
     sleep,
     step,
 )
-from inngest_dsl._execution import hash_step_id
 from inngest_dsl.aiohttp import serve
+from inngest_dsl.engine._outcomes import hash_step_id
 from inngest_dsl.testing import CapturingClient
 
 from .conftest import APP_ID, AiohttpClient, Reply, call_body, event, post_call

@@ -36,7 +36,8 @@ from inngest_dsl import (
     step,
     wait_for_event,
 )
-from inngest_dsl._wire import function_config, to_json
+from inngest_dsl.wire._json import to_json
+from inngest_dsl.wire._registration import function_config
 
 from .conftest import APP_ID, PATH, AiohttpClient, Reply, call_body, event, make_client, post_call
 

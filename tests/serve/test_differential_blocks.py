@@ -27,8 +27,8 @@ with warnings.catch_warnings():
     import inngest.flask
 
 from inngest_dsl import Context, InngestFunction, invoke, parallel, run, send_event, sleep, step
-from inngest_dsl._execution import hash_step_id
 from inngest_dsl.aiohttp import serve
+from inngest_dsl.engine._outcomes import hash_step_id
 from inngest_dsl.testing import CapturingClient
 
 from .conftest import APP_ID, PATH, AiohttpClient, Reply, call_body, event, post_call

@@ -18,8 +18,8 @@ from inngest_dsl import (
     on_failure,
     step,
 )
-from inngest_dsl._signing import canonical_json, sign
 from inngest_dsl.aiohttp import serve
+from inngest_dsl.wire._signing import canonical_json, sign
 
 from .conftest import APP_ID, KEY, PATH, AiohttpClient, call_body, event, make_client, post_call
 

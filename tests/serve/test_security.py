@@ -11,7 +11,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from inngest_dsl import Context, InngestFunction, step
-from inngest_dsl._signing import canonical_json, hash_signing_key, sign, verify
+from inngest_dsl.wire._signing import canonical_json, hash_signing_key, sign, verify
 
 from .conftest import (
     APP_ID,
@@ -145,7 +145,7 @@ async def test_vectors_verify_through_the_handler(
     aiohttp_client: AiohttpClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Each vector's header authenticates its (non-canonical) body at the vector's time."""
-    import inngest_dsl._signing as signing
+    import inngest_dsl.wire._signing as signing
 
     for case in VECTORS["request_signature"]["cases"]:
         monkeypatch.setattr(signing, "time", _FrozenClock(case["t"] + 10))

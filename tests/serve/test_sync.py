@@ -13,9 +13,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from inngest_dsl import Context, InngestFunction, step
-from inngest_dsl._signing import bearer_token, canonical_json, sign, verify
-from inngest_dsl._wire import function_config, to_json
 from inngest_dsl.aiohttp import SERVED
+from inngest_dsl.wire._json import to_json
+from inngest_dsl.wire._registration import function_config
+from inngest_dsl.wire._signing import bearer_token, canonical_json, sign, verify
 
 from .conftest import (
     APP_ID,
@@ -268,7 +269,7 @@ async def test_in_band_request_in_dev_mode_syncs_out_of_band(
 async def test_use_api_fetches_events_and_memo(
     aiohttp_client: AiohttpClient, fake_inngest: FakeInngest
 ) -> None:
-    from inngest_dsl._execution import hash_step_id
+    from inngest_dsl.engine._outcomes import hash_step_id
 
     fake_inngest.replies["/v0/runs/01RUN/batch"] = (200, [event("app/greet", n=7)])
     fake_inngest.replies["/v0/runs/01RUN/actions"] = (

@@ -21,8 +21,8 @@ from inngest_dsl import (
     sleep,
     step,
 )
-from inngest_dsl._outcomes import hash_step_id
 from inngest_dsl.client import SendableEvents
+from inngest_dsl.engine._outcomes import hash_step_id
 from inngest_dsl.testing import CapturingClient, RunFunctionError, run_function, run_function_sync
 
 calls: Counter[str] = Counter()

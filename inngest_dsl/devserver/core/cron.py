@@ -10,10 +10,10 @@ import datetime
 import logging
 from collections.abc import Callable
 
-from inngest_dsl import _cron, _durations
 from inngest_dsl.devserver.core.clock import Clock, Timer
 from inngest_dsl.devserver.core.functions import Registry
 from inngest_dsl.devserver.core.runs import Runs
+from inngest_dsl.spec import _cron, _durations
 
 __all__ = ["CronScheduler", "NextFire"]
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from inngest_dsl import _cron
 from inngest_dsl.devserver.core.clock import Clock
 from inngest_dsl.devserver.core.cron import CronScheduler, NextFire
 from inngest_dsl.devserver.core.executor import Executor, Transport
@@ -17,6 +16,7 @@ from inngest_dsl.devserver.core.functions import Registry
 from inngest_dsl.devserver.core.runs import Runs
 from inngest_dsl.devserver.store import Store
 from inngest_dsl.devserver.store.records import QueueItem
+from inngest_dsl.spec import _cron
 
 __all__ = ["Engine"]
 

@@ -12,12 +12,12 @@ import datetime
 import json
 from typing import Any
 
-from inngest_dsl import _durations
 from inngest_dsl.devserver.core.admission import DISCOVERY
 from inngest_dsl.devserver.core.commits import RunCommits
 from inngest_dsl.devserver.core.flow import NO_FLOW
 from inngest_dsl.devserver.core.protocol import canonical, error_object
 from inngest_dsl.devserver.store.records import QueueItem, RunRecord, RunStatus
+from inngest_dsl.spec import _durations
 
 __all__ = ["CANCELLED", "CANCELLED_BY_API", "FAILED", "FINISHED", "INVOKED", "RunFinishing"]
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import attrs
 
-from inngest_dsl import _durations, _limits
 from inngest_dsl.devserver.core.matching import ExpressionError, check_expression
+from inngest_dsl.spec import _durations, _limits
 
 __all__ = [
     "Batching",

@@ -17,10 +17,10 @@ from typing import Any
 
 import attrs
 
-from inngest_dsl import _durations, _limits
 from inngest_dsl.devserver.core.flow import IDEMPOTENCY_PERIOD, FlowControl, Window
 from inngest_dsl.devserver.core.matching import evaluate, evaluate_key, evaluate_value
 from inngest_dsl.devserver.core.protocol import canonical
+from inngest_dsl.spec import _durations, _limits
 
 __all__ = [
     "RunShape",

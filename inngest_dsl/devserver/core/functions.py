@@ -12,12 +12,12 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from inngest_dsl import _cron, _durations, _limits
 from inngest_dsl.devserver.core.flow import NO_FLOW, FlowConfigError, FlowControl, parse_flow
 from inngest_dsl.devserver.core.matching import ExpressionError, TriggerIndex, check_expression
 from inngest_dsl.devserver.core.protocol import canonical
 from inngest_dsl.devserver.store import Store
 from inngest_dsl.devserver.store.records import AppRecord, FunctionRecord
+from inngest_dsl.spec import _cron, _durations, _limits
 
 __all__ = [
     "DEFAULT_RETRIES",

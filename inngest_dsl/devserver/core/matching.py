@@ -16,8 +16,8 @@ import attrs
 from celpy import celtypes
 from celpy.adapter import json_to_cel
 
-from inngest_dsl._expressions import compile_expression, expression_is_true
 from inngest_dsl.devserver.core.protocol import canonical
+from inngest_dsl.spec._expressions import compile_expression, expression_is_true
 
 __all__ = [
     "ExpressionError",

@@ -15,7 +15,7 @@ from typing import Any
 import attrs
 import rfc8785
 
-from inngest_dsl import _durations
+from inngest_dsl.spec import _durations
 
 __all__ = [
     "BACKOFF_TABLE",

@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from inngest_dsl import _signing
+from inngest_dsl.wire import _signing
 
 __all__ = ["BadRequest", "error_middleware", "error_response", "json_response", "read_json"]
 

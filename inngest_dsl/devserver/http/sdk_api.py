@@ -9,7 +9,6 @@ import logging
 
 from aiohttp import web
 
-from inngest_dsl import _signing
 from inngest_dsl.devserver.core.functions import RegistrationError, validate_registration
 from inngest_dsl.devserver.http.keys import CLOCK, CONFIG, ENGINE, STORE
 from inngest_dsl.devserver.http.responses import (
@@ -18,6 +17,7 @@ from inngest_dsl.devserver.http.responses import (
     json_response,
     read_json,
 )
+from inngest_dsl.wire import _signing
 
 __all__ = ["register", "run_actions", "run_batch"]
 

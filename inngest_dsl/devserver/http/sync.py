@@ -14,10 +14,10 @@ from collections.abc import Iterable
 
 import aiohttp
 
-from inngest_dsl import _signing
 from inngest_dsl.devserver.core.clock import Clock, Timer
 from inngest_dsl.devserver.core.functions import RegistrationError, Registry, validate_registration
 from inngest_dsl.devserver.store import Store
+from inngest_dsl.wire import _signing
 
 __all__ = ["AppSyncer", "SyncError"]
 

@@ -7,12 +7,12 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import aiohttp
 
-from inngest_dsl import _signing
 from inngest_dsl._version import __version__
 from inngest_dsl.devserver.core import protocol
 from inngest_dsl.devserver.core.clock import Clock
 from inngest_dsl.devserver.core.functions import FunctionInfo
 from inngest_dsl.devserver.core.protocol import CallOutcome, error_object
+from inngest_dsl.wire import _signing
 
 __all__ = ["USER_AGENT", "HttpTransport", "call_url"]
 

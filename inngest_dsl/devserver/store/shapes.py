@@ -7,8 +7,8 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from inngest_dsl import _durations
 from inngest_dsl.devserver.store.records import EventRecord, RunRecord, StepRecord
+from inngest_dsl.spec import _durations
 
 __all__ = ["event_json", "instant", "run_json", "step_json"]
 

@@ -1,0 +1,197 @@
+"""The recording namespace of a class body, and what it records.
+
+The metaclass's `__prepare__` hands the class body a `Namespace` (as `enum` does); each verb
+finds it by walking up from its own frame to the first frame outside this package, and
+appends what it declares, in order: finished ops, blocks waiting for their decorated method
+(`Pending`, `Deferred`), parallel groups. Problems are collected, not raised, so the class
+statement can report them all at once.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any, TypeVar
+
+import attrs
+from attrs import define, field
+
+from inngest_dsl.errors import DefinitionError
+from inngest_dsl.spec._function import InvokeOp, Op, ParallelOp, SendEventOp
+
+__all__ = [
+    "Declarations",
+    "Deferred",
+    "Namespace",
+    "ParallelGroup",
+    "Pending",
+    "check_message",
+    "declarations",
+    "decorator_verb",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# Frames of this package's modules lie between a verb's caller and the verb's bookkeeping.
+_PACKAGE = f"{__name__.rpartition('.')[0]}."
+
+
+@define
+class Pending:
+    """A block whose body arrives later, from the decorator the verb returned."""
+
+    kind: str
+    id: str
+    body: Callable[..., Any] | None = None
+    applied: bool = False
+
+
+@define
+class Declarations:
+    """What one class body declared: ops in order, and the problems found on the way."""
+
+    items: list[Op | Pending | Deferred] = field(factory=list)
+    explicit_ids: list[str] = field(factory=list)
+    problems: list[str] = field(factory=list)
+    failure_handlers: list[Callable[..., Any]] = field(factory=list)
+    open_group: str | None = None
+    groups: list[ParallelGroup] = field(factory=list)
+
+
+class Namespace(dict[str, Any]):
+    """The class-body namespace: an ordinary dict that also records declarations."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.declarations = Declarations()
+
+
+def declarations(verb: str) -> Declarations:
+    """What the class body calling `verb` declared so far; `DefinitionError` outside one."""
+    # The verb's caller is the first frame outside this package; it must be a class body
+    # executing in our recording namespace.
+    frame = sys._getframe(1)
+    while frame.f_back is not None and frame.f_globals.get("__name__", "").startswith(_PACKAGE):
+        frame = frame.f_back
+    namespace = frame.f_locals
+    if not isinstance(namespace, Namespace):
+        raise DefinitionError(
+            f"{verb}()",
+            [f"{verb}() can only be called in the body of an InngestFunction subclass"],
+        )
+    return namespace.declarations
+
+
+def check_message(decl: Declarations, verb: str, message: object, id: str | None) -> str:
+    """The block id a verb's message (or `id=`) gives; a problem is recorded if it is bad."""
+    if callable(message):
+        decl.problems.append(f'{verb}: give the block a message, as in @{verb}("send welcome")')
+        return getattr(message, "__name__", verb)
+    if not isinstance(message, str) or not message.strip():
+        decl.problems.append(f"{verb}: the message must be a non-empty string, got {message!r}")
+        return str(message)
+    if id is not None and (not isinstance(id, str) or not id.strip()):
+        decl.problems.append(f"{verb} {message!r}: id= must be a non-empty string, got {id!r}")
+        return message
+    block_id = id if id is not None else message
+    decl.explicit_ids.append(block_id)
+    return block_id
+
+
+def decorator_verb(kind: str, message: str, id: str | None) -> Callable[[F], F]:
+    """Record a block of `kind` whose body is the method the returned decorator gets."""
+    decl = declarations(kind)
+    pending = Pending(kind, check_message(decl, kind, message, id))
+    decl.items.append(pending)
+
+    def attach(body: F) -> F:
+        pending.body = body
+        pending.applied = True
+        return body
+
+    return attach
+
+
+@define
+class Deferred:
+    """A block that works either as given (plain form) or with a body from its decorator."""
+
+    template: InvokeOp | SendEventOp
+    verb: str
+    # The keyword that gave the plain form its value (`data=`), if given; and the one the
+    # plain form cannot do without (`events=`), if any.
+    static: str | None = None
+    required: str | None = None
+    body: Callable[..., Any] | None = None
+    applied: bool = False
+
+    def attach(self, body: F) -> F:
+        self.body = body
+        self.applied = True
+        return body
+
+    def finish(self, ops: list[Op], problems: list[str]) -> None:
+        where = f"{self.verb} {self.template.id!r}"
+        if not self.applied:
+            if self.required is not None and self.static is None:
+                problems.append(
+                    f"{where}: give {self.required} or decorate a method that returns them"
+                )
+            else:
+                ops.append(self.template)
+        elif self.static is not None:
+            problems.append(f"{where}: give {self.static} or decorate a method, not both")
+        elif not callable(self.body):
+            problems.append(f"{where}: the decorated object is not callable: {self.body!r}")
+        else:
+            ops.append(attrs.evolve(self.template, body=self.body))
+
+
+
+class ParallelGroup:
+    """The context manager `parallel(...)` returns: the blocks declared inside form a group."""
+
+    def __init__(self, decl: Declarations, block_id: str) -> None:
+        self._decl = decl
+        self._id = block_id
+        self._start = -1
+        self.entered = False
+
+    def __enter__(self) -> None:
+        self.entered = True
+        decl = self._decl
+        if decl.open_group is not None:
+            decl.problems.append(
+                f"parallel {self._id!r}: parallel groups cannot be nested "
+                f"(it is inside parallel {decl.open_group!r})"
+            )
+            return
+        decl.open_group = self._id
+        self._start = len(decl.items)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        decl = self._decl
+        if self._start < 0:
+            return
+        decl.open_group = None
+        if exc_type is not None:
+            return
+        members = decl.items[self._start :]
+        where = f"parallel {self._id!r}"
+        if not members:
+            decl.problems.append(f"{where}: the group declares no blocks")
+            return
+        for item in members:
+            if isinstance(item, Pending) and item.kind == "run":
+                decl.problems.append(
+                    f"{where}: run block {item.id!r} cannot run in parallel; a group holds "
+                    "memoised blocks only (step, sleep, sleep_until, wait_for_event, invoke, "
+                    "send_event)"
+                )
+        decl.items.insert(self._start, ParallelOp(id=self._id, size=len(members)))

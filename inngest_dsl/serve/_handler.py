@@ -1,0 +1,281 @@
+"""The serve path's protocol, framework-free: one HTTP request in, one response out.
+
+`GET` introspection, `PUT` sync (out-of-band through `POST {api}/fn/register`, or in-band in
+cloud mode), `POST` calls and the trust probe. In cloud mode requests must carry a valid
+`X-Inngest-Signature` (current or fallback key, at most five minutes old); in dev mode nothing
+is checked. A web framework's shell turns its request into a `Request`, and the `Response`
+back into its own (`inngest_dsl.aiohttp` does this for aiohttp).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+from urllib.parse import urlencode
+
+import attrs
+
+from inngest_dsl.client import API_ERRORS
+from inngest_dsl.serve._bodies import (
+    FRAMEWORK,
+    app_url,
+    in_band_body,
+    introspection,
+    register_body,
+)
+from inngest_dsl.serve._call import (
+    ServedFunctions,
+    answer_call,
+    encode_body,
+    error_body,
+    sdk_headers,
+)
+from inngest_dsl.wire._calls import CallRequest, WireError, decode_call_request, decode_events
+from inngest_dsl.wire._signing import canonical_json, canonicalize_body, parse_json, sign, verify
+
+__all__ = ["Handler", "Request", "Response"]
+
+
+@attrs.frozen
+class Request:
+    """An HTTP request to the serve path, as any framework can give it.
+
+    `headers` must look names up case-insensitively (as HTTP does); `read` returns the body,
+    and is only awaited when the body is needed.
+    """
+
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    query: Mapping[str, str]
+    read: Callable[[], Awaitable[bytes]]
+
+
+@attrs.frozen
+class Response:
+    """The response to send: status, encoded JSON body, all headers."""
+
+    status: int
+    body: bytes
+    headers: Mapping[str, str]
+
+
+_error = error_body
+
+
+def _not_json(exc: ValueError) -> dict[str, str]:
+    return _error(f"request body is not valid JSON: {exc}", "body_invalid")
+
+
+class Handler:
+    """The three methods on the serve path; everything per-spec is computed up front."""
+
+    def __init__(self, served: ServedFunctions) -> None:
+        self.served = served
+        self.client = served.client
+        self.keys = tuple(
+            k for k in (served.client.signing_key, served.client.signing_key_fallback) if k
+        )
+        self.base_headers = sdk_headers(served.client)
+
+    async def handle(self, request: Request) -> Response:
+        """Answer `request`: `GET`, `PUT` or `POST` (a shell routes only those here)."""
+        if request.method == "GET":
+            return await self.get(request)
+        if request.method == "PUT":
+            return await self.put(request)
+        return await self.post(request)
+
+    # -- responses ---------------------------------------------------------------------------
+
+    def respond(
+        self,
+        status: int,
+        body: Any,
+        *,
+        key: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Response:
+        """A JSON response with the SDK headers, signed with `key` when the request was."""
+        status, payload = encode_body(status, body)
+        all_headers = dict(self.base_headers)
+        if headers:
+            all_headers.update(headers)
+        if key is not None:
+            all_headers["X-Inngest-Signature"] = sign(payload, key)
+        return Response(status=status, body=payload, headers=all_headers)
+
+    def unauthorized(self, why: str) -> Response:
+        return self.respond(401, _error(why, "sig_verification_failed"))
+
+    def verified_key(self, request: Request, canonical: bytes) -> str | None:
+        return verify(request.headers.get("X-Inngest-Signature"), canonical, self.keys)
+
+    def signature_problem(self, request: Request) -> str:
+        if not request.headers.get("X-Inngest-Signature"):
+            return "missing X-Inngest-Signature: cloud mode requires signed requests"
+        return "invalid X-Inngest-Signature: wrong key, tampered body or older than 5 minutes"
+
+    # -- GET ---------------------------------------------------------------------------------
+
+    async def get(self, request: Request) -> Response:
+        """Introspection: the long form only for a validly signed request."""
+        authenticated: bool | None = None
+        key = None
+        if "X-Inngest-Signature" in request.headers:
+            try:
+                key = self.verified_key(request, canonicalize_body(await request.read()))
+            except ValueError:
+                key = None  # a body that is not JSON was not signed by Inngest
+            authenticated = key is not None
+        body = introspection(self.client, len(self.served.specs), authenticated)
+        return self.respond(200, body, key=key)
+
+    # -- PUT ---------------------------------------------------------------------------------
+
+    async def put(self, request: Request) -> Response:
+        """Sync: in-band (cloud mode, signed) answers with the config; else register out-of-band.
+
+        In cloud mode a sync must be signed, with one exception: an unsigned out-of-band sync
+        (`curl -X PUT` after a deploy) is accepted when the serve origin is configured, since
+        then nothing in the request can change the URL that gets registered.
+        """
+        url = app_url(request.url, self.client.serve_origin, self.client.serve_path)
+        in_band = request.headers.get("X-Inngest-Sync-Kind") == "in_band"
+        if self.client.is_dev:
+            return await self.sync_out_of_band(request, url)
+        try:
+            canonical = canonicalize_body(await request.read())
+        except ValueError as exc:
+            return self.respond(400, _not_json(exc))
+        key = self.verified_key(request, canonical)
+        if key is None:
+            signed = "X-Inngest-Signature" in request.headers
+            if signed or in_band:
+                return self.unauthorized(self.signature_problem(request))
+            if self.client.serve_origin is None:
+                return self.unauthorized(
+                    "unsigned sync refused in cloud mode: sync from Inngest (its requests are "
+                    "signed), or set INNGEST_SERVE_ORIGIN so the registered URL cannot come "
+                    "from the request"
+                )
+        if in_band:
+            return self.respond(
+                200,
+                in_band_body(self.client, self.served.specs, url),
+                key=key,
+                headers={"X-Inngest-Sync-Kind": "in_band"},
+            )
+        return await self.sync_out_of_band(request, url)
+
+    async def sync_out_of_band(self, request: Request, url: str) -> Response:
+        path = "fn/register"
+        deploy_id = request.query.get("deployId")
+        if deploy_id:
+            path = f"{path}?{urlencode({'deployId': deploy_id})}"
+        headers = {"X-Inngest-Framework": FRAMEWORK, "X-Inngest-Req-Version": "2"}
+        server_kind = request.headers.get("X-Inngest-Server-Kind")
+        if server_kind:
+            headers["X-Inngest-Expected-Server-Kind"] = server_kind
+        body = register_body(self.client, self.served.specs, url)
+        sync_headers = {"X-Inngest-Sync-Kind": "out_of_band"}
+        target = f"{self.client.api_base_url}/fn/register"
+        try:
+            status, reply = await self.client.api_request("POST", path, body, headers=headers)
+        except API_ERRORS as exc:
+            message = f"could not reach Inngest at {target}: {exc or type(exc).__name__}"
+            return self.respond(
+                500,
+                {"message": message, "modified": False, **_error(message, "registration_failed")},
+                headers=sync_headers,
+            )
+        if not 200 <= status < 300:
+            detail = reply.get("error") if isinstance(reply, dict) else reply
+            message = f"Inngest refused the sync (HTTP {status} from {target}): {detail}"
+            return self.respond(
+                500,
+                {"message": message, "modified": False, **_error(message, "registration_failed")},
+                headers=sync_headers,
+            )
+        modified = bool(reply.get("modified")) if isinstance(reply, dict) else False
+        return self.respond(
+            200, {"message": "Successfully synced.", "modified": modified}, headers=sync_headers
+        )
+
+    # -- POST --------------------------------------------------------------------------------
+
+    async def post(self, request: Request) -> Response:
+        """A call (`fnId`, `stepId`) or the trust probe (`probe=trust`)."""
+        cloud = not self.client.is_dev
+        if cloud and not request.headers.get("X-Inngest-Signature"):
+            return self.unauthorized(self.signature_problem(request))
+        raw = await request.read()
+        query = request.query
+        if query.get("probe") == "trust":
+            return await self.trust_probe(request, raw)
+        try:
+            parsed = parse_json(raw)
+            # The signature covers the JCS form (as `canonicalize_body`), from the parse we have.
+            canonical = canonical_json(parsed) if cloud else b""
+        except ValueError as exc:  # also numbers JCS cannot represent
+            return self.respond(400, _not_json(exc))
+        key = None
+        if cloud:
+            key = self.verified_key(request, canonical)
+            if key is None:
+                return self.unauthorized(self.signature_problem(request))
+        try:
+            call = decode_call_request(parsed)
+            if call.use_api:
+                call = await self.fetch_payload(call)
+        except WireError as exc:
+            return self.respond(exc.status, _error(exc.message, exc.code), key=key)
+        answer = await answer_call(self.served, call, query.get("fnId"), query.get("stepId"))
+        return self.respond(answer.status, answer.body, key=key, headers=answer.headers)
+
+    async def trust_probe(self, request: Request, raw: bytes) -> Response:
+        if self.client.is_dev:
+            return self.respond(200, None)
+        try:
+            canonical = canonicalize_body(raw)
+        except ValueError as exc:
+            return self.respond(400, _not_json(exc))
+        key = self.verified_key(request, canonical)
+        if key is None:
+            return self.unauthorized(self.signature_problem(request))
+        return self.respond(200, None, key=key)
+
+    async def fetch_payload(self, call: CallRequest) -> CallRequest:
+        """`use_api`: the body was too large to send, so fetch events and memo from the API."""
+        run_id = call.ctx.run_id
+        if not run_id:
+            raise WireError("use_api is set but ctx.run_id is missing", "body_invalid")
+        events_raw = await self._api_get(f"v0/runs/{run_id}/batch")
+        steps = await self._api_get(f"v0/runs/{run_id}/actions")
+        events = decode_events(events_raw)
+        if not isinstance(steps, dict):
+            raise WireError(
+                f"GET v0/runs/{run_id}/actions returned {type(steps).__name__}, "
+                "expected a JSON object",
+                "api_payload_invalid",
+                status=500,
+            )
+        return attrs.evolve(
+            call,
+            event=events[0] if events else call.event,
+            events=events or call.events,
+            steps=steps,
+        )
+
+    async def _api_get(self, path: str) -> Any:
+        try:
+            status, body = await self.client.api_request("GET", path)
+        except API_ERRORS as exc:
+            raise WireError(
+                f"could not fetch {path} from Inngest: {exc or type(exc).__name__}",
+                "api_fetch_failed",
+                status=500,
+            ) from None
+        if status != 200:
+            raise WireError(f"GET {path} answered HTTP {status}", "api_fetch_failed", status=500)
+        return body

@@ -1,0 +1,192 @@
+"""What `run_function` is given, checked: the triggering events, mocks, scripted waits, the
+start time. Every problem is a `RunFunctionError` saying what to pass instead."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from inngest_dsl.errors import EventError, InngestError
+from inngest_dsl.spec._durations import format_instant
+from inngest_dsl.spec._event import Event
+from inngest_dsl.spec._function import (
+    CronTrigger,
+    EventTrigger,
+    FunctionSpec,
+    InvokeOp,
+    RunOp,
+    SleepUntilOp,
+    StepOp,
+    WaitForEventOp,
+)
+from inngest_dsl.testing._environment import adds_steps
+from inngest_dsl.testing._time import TestEnvironmentError, start_instant
+from inngest_dsl.wire._json import dumps
+
+__all__ = [
+    "EventLike",
+    "Mocks",
+    "RunFunctionError",
+    "check_mocks",
+    "check_waits",
+    "default_event",
+    "json_round_trip",
+    "mockable",
+    "start_time",
+    "to_event",
+]
+
+EventLike = Event | Mapping[str, Any]
+"""An `Event`, or a mapping with its fields (`name`, `data`, `user`, `id`, `ts`, `v`)."""
+_EVENT_FIELDS = frozenset({"name", "data", "user", "id", "ts", "v"})
+
+
+class RunFunctionError(InngestError):
+    """`run_function` cannot drive the run as asked: a wait with no scripted event, a mock for
+    a block that does not exist, an invoke with neither a mock nor a callee class, a run that
+    never ends, an input that is not valid."""
+
+
+
+
+def json_round_trip(value: Any, where: str) -> Any:
+    """`value` as it arrives on the other side of the wire (tuples become lists, ...)."""
+    try:
+        return json.loads(dumps(value))
+    except (TypeError, ValueError) as exc:
+        raise RunFunctionError(f"{where} is not JSON-serialisable: {exc}") from None
+
+
+def to_event(value: object, where: str, default_name: str | None = None) -> Event:
+    """An event given to the kit (`where` names it), as the function would receive it."""
+    if isinstance(value, Event):
+        wire: Mapping[str, Any] = value.to_wire()
+    elif isinstance(value, Mapping):
+        unknown = sorted(str(key) for key in set(value) - _EVENT_FIELDS)
+        if unknown:
+            raise RunFunctionError(
+                f"{where}: unknown event field(s) {', '.join(unknown)}; "
+                f"an event has {', '.join(sorted(_EVENT_FIELDS))}"
+            )
+        wire = value if "name" in value or default_name is None else {**value, "name": default_name}
+        if "name" not in wire:
+            raise RunFunctionError(f"{where}: the event has no name")
+    else:
+        raise RunFunctionError(
+            f"{where} must be an Event or a mapping such as "
+            f"{{'name': 'app/thing.happened', 'data': {{...}}}}, got {type(value).__name__}"
+        )
+    try:
+        # As the function would receive it: through JSON. Reserved `inngest/...` names are
+        # allowed, since the server sends those too.
+        return Event.from_wire(json_round_trip(dict(wire), where))
+    except EventError as exc:
+        raise RunFunctionError(f"{where}: {exc}") from None
+
+
+def default_event(spec: FunctionSpec, now: _dt.datetime) -> Event:
+    """The event a run of `spec` gets when the test gives none: its trigger's, empty."""
+    for trigger in spec.triggers:
+        if isinstance(trigger, EventTrigger) and "*" not in trigger.event:
+            return Event.from_wire({"name": trigger.event, "data": {}})
+        if isinstance(trigger, CronTrigger):
+            at = format_instant(now)
+            return Event.from_wire(
+                {
+                    "name": "inngest/scheduled.timer",
+                    "id": at,
+                    "data": {"cron": trigger.cron, "scheduledAt": at, "fireAt": at},
+                    "ts": int(now.timestamp() * 1000),
+                }
+            )
+    raise RunFunctionError(
+        f"function {spec.id!r} has no trigger to make a default event from; pass event="
+    )
+
+
+def _block_indexes(spec: FunctionSpec) -> dict[str, list[int]]:
+    indexes: dict[str, list[int]] = {}
+    for index, op in enumerate(spec.ops):
+        indexes.setdefault(op.id, []).append(index)
+    return indexes
+
+
+def mockable(spec: FunctionSpec) -> list[str]:
+    """The ids of `spec`'s blocks that `steps=` can mock."""
+    return [
+        op.id
+        for op in spec.ops
+        if getattr(op, "body", None) is not None or isinstance(op, InvokeOp)
+    ]
+
+
+@attrs.define
+class Mocks:
+    """`steps=` sorted out: declared bodies by index, invokes and steps added at run time by id.
+
+    An id that is no declared block may be a `ctx.step` step: whether it is shows only once
+    the run has ended, so such mocks are checked then (`unused`).
+    """
+
+    bodies: dict[int, Any] = attrs.field(factory=dict)
+    by_id: dict[str, Any] = attrs.field(factory=dict)
+    dynamic: set[str] = attrs.field(factory=set)
+    used: set[str] = attrs.field(factory=set)
+
+    def unused(self) -> list[str]:
+        return sorted(self.dynamic - self.used)
+
+
+def check_mocks(spec: FunctionSpec, steps: Mapping[Any, Any] | None) -> Mocks:
+    """`steps=` sorted out by what each id mocks; `RunFunctionError` for an id that is no
+    block with a body (unless a body may add it at run time)."""
+    mocks = Mocks()
+    indexes = _block_indexes(spec)
+    can_mock = mockable(spec)
+    for key, value in (steps or {}).items():
+        block_id = key.id if isinstance(key, (RunOp, StepOp, SleepUntilOp)) else key
+        found = [i for i in indexes.get(block_id, ()) if spec.ops[i].id in can_mock]
+        is_wait = any(isinstance(spec.ops[i], WaitForEventOp) for i in indexes.get(block_id, ()))
+        if not found and (is_wait or not adds_steps(spec)):
+            hint = f"; {block_id!r} is a wait: script it with waits={{{block_id!r}: ...}}"
+            raise RunFunctionError(
+                f"steps= mocks {block_id!r}, which is not a block with a body of function "
+                f"{spec.id!r}; blocks that can be mocked: "
+                f"{', '.join(map(repr, can_mock)) or 'none'}{hint if is_wait else ''}"
+            )
+        mocks.by_id[block_id] = value
+        if not found:
+            mocks.dynamic.add(block_id)
+        for index in found:
+            if not isinstance(spec.ops[index], InvokeOp):  # an invoke's mock is its result
+                mocks.bodies[index] = value
+    return mocks
+
+
+def check_waits(
+    spec: FunctionSpec, waits: Mapping[Any, Any] | None
+) -> tuple[dict[str, Any], set[str]]:
+    """The scripted waits by id, and those that are no declared wait (maybe `ctx.step` ones)."""
+    wait_ids = [op.id for op in spec.ops if isinstance(op, WaitForEventOp)]
+    scripted: dict[str, Any] = {}
+    for key, value in (waits or {}).items():
+        wait_id = key.id if isinstance(key, WaitForEventOp) else key
+        if wait_id not in wait_ids and not adds_steps(spec):
+            raise RunFunctionError(
+                f"waits= scripts {wait_id!r}, which is not a wait_for_event of function "
+                f"{spec.id!r}; its waits: {', '.join(map(repr, wait_ids)) or 'none'}"
+            )
+        scripted[wait_id] = value
+    return scripted, set(scripted) - set(wait_ids)
+
+
+def start_time(now: _dt.datetime | str | None) -> _dt.datetime:
+    """The virtual start of a run: `now=`, or the real time now."""
+    try:
+        return start_instant(now)
+    except TestEnvironmentError as exc:
+        raise RunFunctionError(str(exc)) from None

@@ -1,0 +1,116 @@
+"""`SyncTestEnvironment`: a `TestEnvironment` for plain (not async) tests."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as _dt
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, TypeVar
+
+from inngest_dsl.spec._event import Event, SendableEvents
+from inngest_dsl.spec._function import FunctionSpec
+from inngest_dsl.testing._environment import TestEnvironment
+from inngest_dsl.testing._server_run import ServerRun
+
+__all__ = ["SyncTestEnvironment"]
+
+_T = TypeVar("_T")
+
+
+class SyncTestEnvironment:
+    """`TestEnvironment` for plain (not async) tests: the same methods, without `await`.
+
+    ```python
+    with SyncTestEnvironment([Nightly], now="2026-01-01T00:00:00Z") as env:
+        env.advance("1d")
+        assert len(env.runs(Nightly)) == 1
+    ```
+    """
+
+    __test__ = False
+
+    def __init__(self, functions: Iterable[type | FunctionSpec] = (), **options: Any) -> None:
+        self.environment = TestEnvironment(functions, **options)
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _run(self, awaitable: Awaitable[_T]) -> _T:
+        if self._loop is None:
+            raise RuntimeError("use SyncTestEnvironment in a `with` statement")
+        return self._loop.run_until_complete(awaitable)
+
+    def __enter__(self) -> SyncTestEnvironment:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            self.environment.store.close()
+            raise RuntimeError(
+                "SyncTestEnvironment was used inside a running event loop (an async test?); "
+                "use `async with TestEnvironment(...)` there"
+            )
+        self._loop = asyncio.new_event_loop()
+        self._run(self.environment.start())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self._run(self.environment.close())
+        finally:
+            if self._loop is not None:
+                self._loop.close()
+                self._loop = None
+
+    @property
+    def now(self) -> _dt.datetime:
+        """`TestEnvironment.now`."""
+        return self.environment.now
+
+    @property
+    def sent_events(self) -> list[Event]:
+        """`TestEnvironment.sent_events`."""
+        return self.environment.sent_events
+
+    async def sleep(self, duration: str | float | _dt.timedelta) -> None:
+        """`TestEnvironment.sleep`, for async step bodies (it is awaited in the body)."""
+        await self.environment.sleep(duration)
+
+    def send(self, events: SendableEvents) -> list[str]:
+        """`TestEnvironment.send`."""
+        return self._run(self.environment.send(events))
+
+    def settle(self) -> None:
+        """`TestEnvironment.settle`."""
+        self._run(self.environment.settle())
+
+    def advance(self, duration: str | float | _dt.timedelta) -> None:
+        """`TestEnvironment.advance`."""
+        self._run(self.environment.advance(duration))
+
+    def advance_to(self, instant: _dt.datetime | str | float) -> None:
+        """`TestEnvironment.advance_to`."""
+        self._run(self.environment.advance_to(instant))
+
+    def run_until(
+        self, condition: Callable[[], bool], *, within: str | float | _dt.timedelta = "1d"
+    ) -> None:
+        """`TestEnvironment.run_until`."""
+        self._run(self.environment.run_until(condition, within=within))
+
+    def runs(
+        self, function: type | FunctionSpec | str | None = None, *, status: str | None = None
+    ) -> list[ServerRun]:
+        """`TestEnvironment.runs`."""
+        return self._run(self.environment.runs(function, status=status))
+
+    def run(self, run_id: str) -> ServerRun:
+        """`TestEnvironment.run`."""
+        return self._run(self.environment.run(run_id))
+
+    def runs_of_event(self, event_id: str) -> list[ServerRun]:
+        """`TestEnvironment.runs_of_event`."""
+        return self._run(self.environment.runs_of_event(event_id))
+
+    def cancel(self, run_id: str) -> ServerRun:
+        """`TestEnvironment.cancel`."""
+        return self._run(self.environment.cancel(run_id))

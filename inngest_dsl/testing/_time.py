@@ -1,0 +1,185 @@
+"""Driving an engine on a virtual clock: settle, move time on, run until something holds.
+
+`TestEnvironment` drives its in-memory engine with this; so can a test that runs the real dev
+server over HTTP on a `VirtualClock`, since what it waits for (calls in flight, timers due)
+is the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as _dt
+import inspect
+from collections.abc import Awaitable, Callable
+
+from inngest_dsl.devserver.core.clock import Timer, VirtualClock
+from inngest_dsl.devserver.core.executor import Executor
+from inngest_dsl.errors import InngestError
+from inngest_dsl.spec._durations import parse_duration, parse_instant
+
+__all__ = ["TestEnvironmentError", "VirtualTime", "start_instant"]
+
+
+class TestEnvironmentError(InngestError):
+    """The test environment cannot do what was asked: an unknown function or mock, a bad
+    duration or time, an event the event API would refuse, a run that does not exist, a
+    condition that never held."""
+
+    __test__ = False
+
+
+def _seconds(value: str | float | _dt.timedelta, what: str) -> float:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        try:
+            seconds = parse_duration(value).total_seconds()  # type: ignore[arg-type]
+        except (TypeError, ValueError) as exc:
+            raise TestEnvironmentError(f"{what}: {exc}") from None
+    if seconds < 0:
+        raise TestEnvironmentError(f"{what}: time only moves forward, got {value!r}")
+    return seconds
+
+
+
+def start_instant(now: _dt.datetime | str | None) -> _dt.datetime:
+    """Where virtual time starts: `now` (a datetime or RFC 3339 text), else the real time."""
+    if now is None:
+        return parse_instant(_dt.datetime.now(_dt.timezone.utc))
+    try:
+        return parse_instant(now)
+    except (TypeError, ValueError) as exc:
+        raise TestEnvironmentError(f"now=: {exc}") from None
+
+
+class VirtualTime:
+    """Moves a `VirtualClock` on for an engine's executor, letting all due work happen."""
+
+    def __init__(self, executor: Executor, clock: VirtualClock) -> None:
+        self.executor = executor
+        self.clock = clock
+        self._sleeping: set[asyncio.Task[object]] = set()
+        """Calls in flight whose step body is in `sleep()`: busy, but only until a timer."""
+        self._slept: asyncio.Future[None] | None = None
+
+    @property
+    def now(self) -> _dt.datetime:
+        """The virtual time, in UTC."""
+        return _dt.datetime.fromtimestamp(self.clock.now(), _dt.timezone.utc)
+
+    async def settle(self) -> None:
+        """Let everything happen that can without time passing: calls, their follow-ups,
+        timers due now. Returns when the engine is idle until the clock moves."""
+        while True:
+            await asyncio.sleep(0)
+            self.clock.fire_due()
+            tasks = self._busy()
+            if tasks:
+                # Until they end, or one of them starts sleeping in virtual time.
+                self._slept = asyncio.get_running_loop().create_future()
+                await asyncio.wait({*tasks, self._slept}, return_when=asyncio.FIRST_COMPLETED)
+                self._slept = None
+                continue
+            due = self.clock.next_at()
+            if due is not None and due <= self.clock.now():
+                continue
+            await asyncio.sleep(0)
+            if not self._busy() and not self._due_now():
+                return
+
+    def _busy(self) -> frozenset[asyncio.Task[None]]:
+        """The calls in flight that can get on without the clock moving: not those whose body
+        sleeps in virtual time, nor those waiting for a server-wide slot such calls hold."""
+        executor = self.executor
+        return executor.in_flight - self._sleeping - executor.waiting_for_a_slot
+
+    async def sleep(self, duration: str | float | _dt.timedelta) -> None:
+        """From inside a step body: take `duration` of virtual time, as slow work would.
+
+        ```python
+        @step("export")
+        async def export(self, ctx: Context) -> None:
+            await env.sleep("5m")  # the call holds its concurrency slot for five minutes
+        ```
+
+        The call stays in flight (it keeps its concurrency slot) while the clock moves on;
+        `settle()` counts it as waiting for a timer, so `advance()` and `run_until()` move
+        time past it. Await it in the body itself, not in a task of its own.
+        """
+        seconds = _seconds(duration, "sleep()")
+        task = asyncio.current_task()
+        if task is None or task not in self.executor.in_flight:
+            raise TestEnvironmentError(
+                "sleep() is for step bodies, awaited in the body itself: only a call in "
+                "flight can take virtual time"
+            )
+        woken = asyncio.get_running_loop().create_future()
+
+        def wake() -> None:
+            self._sleeping.discard(task)  # busy again from now, before it even resumes
+            if not woken.done():
+                woken.set_result(None)
+
+        timer: Timer = self.clock.call_at(self.clock.now() + seconds, wake)
+        self._sleeping.add(task)
+        if self._slept is not None and not self._slept.done():
+            self._slept.set_result(None)
+        try:
+            await woken
+        finally:
+            timer.cancel()
+            self._sleeping.discard(task)
+
+    def _due_now(self) -> bool:
+        due = self.clock.next_at()
+        return due is not None and due <= self.clock.now()
+
+    async def advance(self, duration: str | float | _dt.timedelta) -> None:
+        """Move virtual time on by `duration` ("10m", a `timedelta`, or seconds); everything
+        due in between happens, in order, each at its own time."""
+        await self.advance_to(self.clock.now() + _seconds(duration, "advance()"))
+
+    async def advance_to(self, instant: _dt.datetime | str | float) -> None:
+        """Move virtual time on to `instant` (a datetime, RFC 3339 text, or epoch seconds)."""
+        if isinstance(instant, (_dt.datetime, str)):
+            try:
+                target = parse_instant(instant).timestamp()
+            except (TypeError, ValueError) as exc:
+                raise TestEnvironmentError(f"advance_to(): {exc}") from None
+        else:
+            target = float(instant)
+        await self.settle()
+        while (due := self.clock.next_at()) is not None and due <= target:
+            self.clock.move_to(due)
+            await self.settle()
+        self.clock.move_to(target)
+        await self.settle()
+
+    async def run_until(
+        self,
+        condition: Callable[[], bool | Awaitable[bool]],
+        *,
+        within: str | float | _dt.timedelta = "1d",
+    ) -> None:
+        """Move time on, timer by timer, until `condition()` holds (checked after each step).
+
+        Raises `TestEnvironmentError` if it does not hold by `within` of virtual time.
+        """
+        limit = self.clock.now() + _seconds(within, "run_until(within=)")
+        await self.settle()
+        while True:
+            held = condition()
+            if inspect.isawaitable(held):
+                held = await held
+            if held:
+                return
+            due = self.clock.next_at()
+            if due is None or due > limit:
+                raise TestEnvironmentError(
+                    f"the condition did not hold within {within!r} of virtual time "
+                    f"(now {self.now.isoformat()}; "
+                    f"{'nothing else is scheduled' if due is None else 'the next timer is later'})"
+                )
+            self.clock.move_to(due)
+            await self.settle()
+
