@@ -13,18 +13,13 @@ import inngest_dsl
 
 PACKAGE = Path(inngest_dsl.__file__).resolve().parent
 
-# The package roots stand in bare: `inngest_dsl/__init__.py` imports the SDK's client and
-# `inngest_dsl/devserver/__init__.py` the server, both on aiohttp. What is checked is what the
-# modules of `core/` and `store/` import themselves.
+# Both package roots load their HTTP-bound names on first use, so importing every module of
+# `core/` and `store/` shows what those modules import themselves.
 _IMPORT_LOWER_LAYERS = """
-import importlib, pkgutil, sys, types
+import importlib, pkgutil, sys
 from pathlib import Path
 
 root = Path(sys.argv[1])
-for name, path in (("inngest_dsl", root), ("inngest_dsl.devserver", root / "devserver")):
-    package = types.ModuleType(name)
-    package.__path__ = [str(path)]
-    sys.modules[name] = package
 for layer in ("core", "store"):
     prefix = f"inngest_dsl.devserver.{layer}."
     for info in pkgutil.walk_packages([str(root / "devserver" / layer)], prefix):
