@@ -300,8 +300,8 @@ def test_every_option_problem_is_reported_at_once() -> None:
     assert keywords == [
         "retries",
         "concurrency",
-        "throttle",
         "rate_limit",
+        "throttle",
         "debounce",
         "cancel_on",
         "priority",
