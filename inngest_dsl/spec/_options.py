@@ -175,7 +175,7 @@ class Cancel:
     match: str | None = None
     if_: str | None = field(default=None, metadata=_EXPRESSION)
     timeout: _dt.timedelta | None = field(
-        default=None, converter=_optional_duration, metadata=rule(Span())
+        default=None, converter=_optional_duration, metadata=rule(Span(instants_on_wire=True))
     )
 
     def _problems(self, wire: bool) -> Problems:

@@ -22,7 +22,7 @@ from typing import Any, Final
 
 from attrs import field, frozen
 
-from inngest_dsl.spec._durations import parse_duration
+from inngest_dsl.spec._durations import parse_duration, parse_instant
 from inngest_dsl.spec._expressions import expression_problem
 from inngest_dsl.spec._limits import SDK_MIN_DURATION, DurationRange
 
@@ -117,10 +117,12 @@ class Whole:
 @frozen
 class Span:
     """A length of time within `bounds`; `hours_only` when the server reads it with Go's
-    `time.ParseDuration` (no days or weeks on the wire)."""
+    `time.ParseDuration` (no days or weeks on the wire); `instants_on_wire` when the server also
+    takes an RFC 3339 instant there (a cancellation's timeout), which is then kept as written."""
 
     bounds: DurationRange = field(factory=DurationRange)
     hours_only: bool = False
+    instants_on_wire: bool = False
 
     def sdk_problem(self, value: object) -> str | None:
         if not isinstance(value, Written):  # `as_duration` could not read it
@@ -137,6 +139,12 @@ class Span:
     def wire_problem(self, value: object) -> str | None:
         if isinstance(value, bool) or not isinstance(value, str) or not value.strip():
             return "must be a duration string like '30s' or '1h'"
+        if self.instants_on_wire and len(value) >= 10:
+            try:
+                parse_instant(value)
+                return None
+            except ValueError:
+                pass
         if self.hours_only and any(unit in value for unit in ("d", "w")):
             return (
                 f"{value!r} uses days or weeks, which this field does not accept "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import logging
@@ -209,6 +210,13 @@ def validate_registration(body: Any) -> Registration:
     )
 
 
+def _cancel_timeout(value: object) -> str | None:
+    """A cancellation's timeout as `deadline_from` reads it: a duration, or an instant as sent."""
+    if isinstance(value, datetime.timedelta):
+        return _durations.format_duration(value)
+    return None if value is None else str(value)
+
+
 def _info(record: FunctionRecord) -> FunctionInfo:
     config = record.config
     step = next(iter(config["steps"].values()))
@@ -219,10 +227,7 @@ def _info(record: FunctionRecord) -> FunctionInfo:
         log.warning("function %s: options ignored: %s", record.id, exc)
         options = FunctionOptions()
     cancels = tuple(
-        CancelSpec(
-            c.event, c.if_, None if c.timeout is None else _durations.format_duration(c.timeout)
-        )
-        for c in options.cancel_on
+        CancelSpec(c.event, c.if_, _cancel_timeout(c.timeout)) for c in options.cancel_on
     )
     flow = flow_of(options)
     return FunctionInfo(
