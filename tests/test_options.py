@@ -300,8 +300,8 @@ def test_every_option_problem_is_reported_at_once() -> None:
     assert keywords == [
         "retries",
         "concurrency",
-        "throttle",
         "rate_limit",
+        "throttle",
         "debounce",
         "cancel_on",
         "priority",
@@ -342,3 +342,43 @@ def test_options_are_not_inherited() -> None:
 
     assert spec_of(Limited).concurrency == (Concurrency(limit=1),)
     assert spec_of(Free).concurrency == ()
+
+
+# ---------------------------------------------------------------------------------------------
+# One table of options
+
+
+def test_the_typed_class_keywords_are_the_table_of_options() -> None:
+    import inspect
+
+    signature = inspect.signature(InngestFunction.__init_subclass__)
+    keywords = [name for name in signature.parameters if name in OPTION_KEYWORDS]
+    assert sorted(keywords) == sorted(OPTION_KEYWORDS)
+
+
+def test_the_dev_server_reads_back_what_the_registration_writes() -> None:
+    from inngest_dsl.spec._options import FunctionOptions
+    from inngest_dsl.wire._json import to_json
+    from inngest_dsl.wire._options import options_from_wire
+    from inngest_dsl.wire._registration import function_config
+
+    cls = _define(
+        concurrency=[3, Concurrency(limit=1, key="event.data.user", scope="env")],
+        throttle=Throttle(limit=5, period="1h30m", burst=2),
+        rate_limit=RateLimit(limit=10, period="1m"),
+        debounce=Debounce(period="5s", timeout="1m"),
+        cancel_on=Cancel(event="shop/x", match="data.id", timeout="2d"),
+        priority="event.data.priority",
+        idempotency="event.data.order_id",
+        timeouts=Timeouts(start="1m"),
+        singleton=Singleton(mode="cancel", key="event.data.user"),
+    )
+    spec = spec_of(cls)
+    config = to_json(function_config(spec, "shop", "http://localhost/api"))
+    assert config["throttle"] == {"limit": 5, "period": "1h30m", "burst": 2}
+    read = options_from_wire(config)
+    assert read == FunctionOptions(**{name: getattr(spec, name) for name in OPTION_KEYWORDS})
+    batched = spec_of(_define(batch_events=Batch(max_size=5, timeout="2d")))
+    batch_config = to_json(function_config(batched, "shop", "http://localhost/api"))
+    assert batch_config["batchEvents"] == {"maxSize": 5, "timeout": "48h"}
+    assert options_from_wire(batch_config).batch_events == batched.batch_events

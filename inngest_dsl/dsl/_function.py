@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from inngest_dsl.dsl._compile import compile_function
+from inngest_dsl.dsl._compile_options import OPTION_KEYWORDS
 from inngest_dsl.dsl._recording import Declarations, Deferred, Namespace, Pending
 from inngest_dsl.spec._function import FunctionSpec, Op, RunOp, SleepUntilOp, StepOp
 from inngest_dsl.spec._options import (
@@ -97,6 +98,9 @@ class InngestFunction(_Base):
         timeouts: Timeouts | None = None,
         singleton: Singleton | None = None,
     ) -> None:
+        # The option keywords above are typed for type checkers; which of them are options is
+        # the table's to say (`FunctionOptions`), not spelt out again here.
+        given = locals()
         super().__init_subclass__()
         declarations = cls.__dict__.get("__inngest_declarations__")
         if not isinstance(declarations, Declarations):  # built by type(...), no __prepare__
@@ -119,18 +123,7 @@ class InngestFunction(_Base):
             cron=cron,
             retries=retries,
             abstract=abstract,
-            options={
-                "concurrency": concurrency,
-                "throttle": throttle,
-                "rate_limit": rate_limit,
-                "debounce": debounce,
-                "batch_events": batch_events,
-                "cancel_on": cancel_on,
-                "priority": priority,
-                "idempotency": idempotency,
-                "timeouts": timeouts,
-                "singleton": singleton,
-            },
+            options={keyword: given[keyword] for keyword in OPTION_KEYWORDS},
             on_failure=declarations.failure_handlers[0] if declarations.failure_handlers else None,
         )
 

@@ -13,17 +13,7 @@ from typing import TYPE_CHECKING, Any
 from attrs import field, frozen
 
 from inngest_dsl.errors import NotAFunctionError
-from inngest_dsl.spec._options import (
-    Batch,
-    Cancel,
-    Concurrency,
-    Debounce,
-    Priority,
-    RateLimit,
-    Singleton,
-    Throttle,
-    Timeouts,
-)
+from inngest_dsl.spec._options import FunctionOptions
 
 if TYPE_CHECKING:
     from inngest_dsl.spec._event import Event
@@ -216,14 +206,15 @@ Op = (
 
 
 @frozen
-class FunctionSpec:
+class FunctionSpec(FunctionOptions):
     """Everything a function class declared, validated.
 
     `id` is the function's own id (the wire id is `<app_id>-<id>`); `ops` are its blocks in
     declaration order, inherited ones first; `retries` is `None` for the server default.
 
-    The options are as validated: durations are `timedelta`s, a `Cancel`'s `match` is already
-    turned into its `if_`, `concurrency` and `cancel_on` are tuples (empty when not set).
+    The options (the fields of its base, `FunctionOptions`) are as validated: durations are
+    `timedelta`s, a `Cancel`'s `match` is already turned into its `if_`, `concurrency` and
+    `cancel_on` are tuples (empty when not set).
     `on_failure` is the `@on_failure` method, if any.
     """
 
@@ -234,16 +225,6 @@ class FunctionSpec:
     cls: type = field(repr=False)
     retries: int | None = None
     description: str | None = None
-    concurrency: tuple[Concurrency, ...] = ()
-    throttle: Throttle | None = None
-    rate_limit: RateLimit | None = None
-    debounce: Debounce | None = None
-    batch_events: Batch | None = None
-    cancel_on: tuple[Cancel, ...] = ()
-    priority: Priority | None = None
-    idempotency: str | None = None
-    timeouts: Timeouts | None = None
-    singleton: Singleton | None = None
     on_failure: FailureHandler | None = field(default=None, repr=False)
 
     @property

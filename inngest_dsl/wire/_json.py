@@ -6,6 +6,7 @@ response body with it (and `Event`s as their wire dict).
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -13,12 +14,16 @@ from typing import Any
 import attrs
 import cattrs
 
+from inngest_dsl.spec._durations import format_duration
 from inngest_dsl.spec._event import Event
 
 __all__ = ["check_json", "converter", "dumps", "to_json"]
 
 converter = cattrs.Converter(omit_if_default=True)
 """The one converter for wire JSON; attributes left at their default (`None`) are omitted."""
+
+converter.register_unstructure_hook(_dt.timedelta, format_duration)
+"""Durations are time strings on the wire: `"30s"`, `"1h30m"`, `"7d"`."""
 
 
 def to_json(value: Any) -> Any:

@@ -202,3 +202,10 @@ def test_a_database_from_before_flow_control_gains_its_columns(tmp_path: Path) -
         assert updated.reason == "waiting"
     finally:
         store.close()
+
+
+def test_a_cancellation_timeout_may_be_an_instant_as_the_server_reads_it() -> None:
+    from inngest_dsl.devserver.core.flow import parse_options
+
+    options = parse_options({"cancel": [{"event": "a/b", "timeout": "2030-01-01T00:00:00Z"}]})
+    assert options.cancel_on[0].timeout == "2030-01-01T00:00:00Z"  # type: ignore[comparison-overlap]

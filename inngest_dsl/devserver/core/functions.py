@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import logging
@@ -12,12 +13,19 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from inngest_dsl.devserver.core.flow import NO_FLOW, FlowConfigError, FlowControl, parse_flow
+from inngest_dsl.devserver.core.flow import (
+    NO_FLOW,
+    FlowConfigError,
+    FlowControl,
+    flow_of,
+    parse_options,
+)
 from inngest_dsl.devserver.core.matching import ExpressionError, TriggerIndex, check_expression
 from inngest_dsl.devserver.core.protocol import canonical
 from inngest_dsl.devserver.store import Store
 from inngest_dsl.devserver.store.records import AppRecord, FunctionRecord
 from inngest_dsl.spec import _cron, _durations, _limits
+from inngest_dsl.spec._options import FunctionOptions
 
 __all__ = [
     "DEFAULT_RETRIES",
@@ -133,34 +141,6 @@ def _problem_in_steps(steps: Any) -> str | None:
     return None
 
 
-def _problem_in_cancel(cancel: Any) -> str | None:
-    if cancel is None:
-        return None
-    if not isinstance(cancel, Sequence) or len(cancel) > _limits.MAX_CANCELS:
-        return f"cancel: must be a list of at most {_limits.MAX_CANCELS} entries"
-    for index, entry in enumerate(cancel):
-        where = f"cancel[{index}]"
-        if not isinstance(entry, Mapping) or not isinstance(entry.get("event"), str):
-            return f"{where}.event: required"
-        if entry.get("if"):
-            try:
-                check_expression(str(entry["if"]))
-            except ExpressionError as exc:
-                return f"{where}.if: {exc}"
-        if entry.get("timeout"):
-            try:
-                _durations.deadline_from(str(entry["timeout"]), _durations_now())
-            except ValueError as exc:
-                return f"{where}.timeout: {exc}"
-    return None
-
-
-def _durations_now() -> Any:
-    import datetime
-
-    return datetime.datetime.now(datetime.timezone.utc)
-
-
 def _problem_in_function(config: Any, app_name: str) -> tuple[str, str | None]:
     """`(label, problem or None)` for one FunctionConfig."""
     if not isinstance(config, Mapping):
@@ -184,10 +164,10 @@ def _problem_in_function(config: Any, app_name: str) -> tuple[str, str | None]:
         problem = _problem_in_trigger(trigger, f"triggers[{index}]", seen)
         if problem:
             return label, problem
-    problem = _problem_in_steps(config.get("steps")) or _problem_in_cancel(config.get("cancel"))
+    problem = _problem_in_steps(config.get("steps"))
     if problem is None:
         try:
-            parse_flow(config)
+            parse_options(config)
         except FlowConfigError as exc:
             problem = str(exc)
     return label, problem
@@ -230,19 +210,26 @@ def validate_registration(body: Any) -> Registration:
     )
 
 
+def _cancel_timeout(value: object) -> str | None:
+    """A cancellation's timeout as `deadline_from` reads it: a duration, or an instant as sent."""
+    if isinstance(value, datetime.timedelta):
+        return _durations.format_duration(value)
+    return None if value is None else str(value)
+
+
 def _info(record: FunctionRecord) -> FunctionInfo:
     config = record.config
     step = next(iter(config["steps"].values()))
     retries = (step.get("retries") or {}).get("attempts")
-    cancels = tuple(
-        CancelSpec(c["event"], c.get("if") or None, c.get("timeout") or None)
-        for c in config.get("cancel") or ()
-    )
     try:
-        flow = parse_flow(config)
+        options = parse_options(config)
     except FlowConfigError as exc:  # stored by a version that did not check it
-        log.warning("function %s: flow control ignored: %s", record.id, exc)
-        flow = NO_FLOW
+        log.warning("function %s: options ignored: %s", record.id, exc)
+        options = FunctionOptions()
+    cancels = tuple(
+        CancelSpec(c.event, c.if_, _cancel_timeout(c.timeout)) for c in options.cancel_on
+    )
+    flow = flow_of(options)
     return FunctionInfo(
         id=record.id,
         name=record.name,
