@@ -26,7 +26,7 @@ from inngest_dsl._public import present
 from inngest_dsl.client import Inngest
 from inngest_dsl.errors import ConfigError
 from inngest_dsl.serve._call import ServedFunctions, served_functions
-from inngest_dsl.serve._handler import Handler, Request, read_limited
+from inngest_dsl.serve._handler import MAX_BODY_SIZE, Handler, Request, read_limited
 from inngest_dsl.spec._function import FunctionSpec
 
 __all__ = ["SERVED", "ServedFunctions", "serve"]
@@ -68,6 +68,8 @@ def serve(
     client: Inngest,
     functions: Iterable[type | FunctionSpec],
     path: str = DEFAULT_PATH,
+    *,
+    max_body_size: int = MAX_BODY_SIZE,
 ) -> ServedFunctions:
     """Mount `functions` (classes or their specs) on `app` at `path` for Inngest to call.
 
@@ -78,7 +80,7 @@ def serve(
     if not path.startswith("/"):
         raise ConfigError(f"path must start with '/', got {path!r}")
     served = served_functions(client, functions, path)
-    answer = _route(Handler(served))
+    answer = _route(Handler(served, max_body_size=max_body_size))
     app.router.add_route("*", path, answer)  # the handler answers other methods with 405
     if SERVED not in app:
         app[SERVED] = {}

@@ -34,6 +34,7 @@ from inngest_dsl.client import Inngest
 from inngest_dsl.errors import ConfigError
 from inngest_dsl.serve._call import ServedFunctions, served_functions
 from inngest_dsl.serve._handler import (
+    MAX_BODY_SIZE,
     BodyTooLarge,
     Handler,
     Headers,
@@ -232,19 +233,20 @@ def serve(
     functions: Iterable[type | FunctionSpec],
     *,
     path: str = DEFAULT_PATH,
+    max_body_size: int = MAX_BODY_SIZE,
     app: WSGIApp | None = None,
 ) -> InngestWSGI:
     """A WSGI application serving `functions` (classes or their specs) to Inngest at `path`.
 
     With `app=`, other requests go to `app`. A function's `@on_failure` handler is served with
-    it. Raises `ConfigError` in cloud mode without a signing key, and when two functions share
-    a wire id.
+    it; a request body over `max_body_size` bytes gets `413`. Raises `ConfigError` in cloud
+    mode without a signing key, and when two functions share a wire id.
     """
     client.require_signing_key()
     if not path.startswith("/"):
         raise ConfigError(f"path must start with '/', got {path!r}")
     served = served_functions(client, functions, path)
-    return InngestWSGI(Handler(served, framework="wsgi"), app)
+    return InngestWSGI(Handler(served, framework="wsgi", max_body_size=max_body_size), app)
 
 
 present(__name__, globals())
