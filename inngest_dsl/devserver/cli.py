@@ -10,16 +10,18 @@ import asyncio
 import contextlib
 import errno
 import importlib
+import inspect
 import json
 import logging
 import os
 import signal
+import socket
 import sys
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Sequence
-from typing import Any, NoReturn
+from collections.abc import Iterator, Sequence
+from typing import Any, NoReturn, Protocol
 
 from aiohttp import web
 
@@ -140,7 +142,10 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument(
         "--app",
         metavar="MODULE:APP",
-        help="import an aiohttp Application (or a factory returning one) and serve it too",
+        help=(
+            "import an aiohttp Application or an ASGI application (or a factory returning "
+            "one) and serve it too; ASGI needs the [asgi] extra (uvicorn)"
+        ),
     )
     dev.add_argument(
         "--app-port", type=_port, default=3000, metavar="PORT", help="port for --app (%(default)s)"
@@ -178,7 +183,20 @@ def build_parser() -> argparse.ArgumentParser:
 # -- dev --------------------------------------------------------------------------------------
 
 
-def _load_app(spec: str) -> web.Application:
+def _is_asgi(target: Any) -> bool:
+    """An ASGI application: a callable taking `(scope, receive, send)`."""
+    try:
+        parameters = inspect.signature(target).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    positional = [
+        p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+    return len(positional) == 3
+
+
+def _load_app(spec: str) -> Any:
+    """The aiohttp `Application` or ASGI application `spec` names (a factory is called)."""
     module_name, sep, attribute = spec.partition(":")
     if not sep or not module_name or not attribute:
         raise UsageError(f"--app must look like package.module:app, got {spec!r}")
@@ -190,14 +208,30 @@ def _load_app(spec: str) -> web.Application:
         target: Any = getattr(module, attribute)
     except AttributeError:
         raise UsageError(f"--app: {module_name!r} has no attribute {attribute!r}") from None
-    if not isinstance(target, web.Application) and callable(target):
+    if not isinstance(target, web.Application) and callable(target) and not _is_asgi(target):
         target = target()
-    if not isinstance(target, web.Application):
-        raise UsageError(f"--app: {spec!r} is not an aiohttp.web.Application")
+    if not isinstance(target, web.Application) and not (callable(target) and _is_asgi(target)):
+        raise UsageError(
+            f"--app: {spec!r} is neither an aiohttp.web.Application nor an ASGI application"
+        )
     return target
 
 
-async def _serve_app(app: web.Application, port: int) -> web.AppRunner:
+class _AppServer(Protocol):
+    async def stop(self) -> None: ...
+
+
+class _AiohttpApp:
+    def __init__(self, runner: web.AppRunner) -> None:
+        self.runner = runner
+
+    async def stop(self) -> None:
+        await self.runner.cleanup()
+
+
+async def _serve_app(app: Any, port: int) -> _AppServer:
+    if not isinstance(app, web.Application):
+        return await _serve_asgi(app, port)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     try:
@@ -205,7 +239,51 @@ async def _serve_app(app: web.Application, port: int) -> web.AppRunner:
     except OSError as exc:
         await runner.cleanup()
         raise UsageError(_bind_problem("--app-port", port, exc)) from None
-    return runner
+    return _AiohttpApp(runner)
+
+
+class _AsgiApp:
+    """An ASGI app served by uvicorn in this process and event loop."""
+
+    def __init__(self, server: Any, task: asyncio.Task[None]) -> None:
+        self.server = server
+        self.task = task
+
+    async def stop(self) -> None:
+        self.server.should_exit = True
+        await self.task
+
+
+async def _serve_asgi(app: Any, port: int) -> _AppServer:
+    try:
+        import uvicorn
+    except ImportError:
+        raise UsageError(
+            "--app: serving an ASGI application needs uvicorn: pip install 'inngest-dsl[asgi]'"
+        ) from None
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield  # the dev server handles SIGINT and SIGTERM
+
+    # Probe the port first: uvicorn reports a taken port by exiting the process.
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise UsageError(_bind_problem("--app-port", port, exc)) from None
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="auto"
+    )
+    server = Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+            raise UsageError(f"--app: uvicorn did not start on port {port}")
+        await asyncio.sleep(0.01)
+    return _AsgiApp(server, task)
 
 
 def _bind_problem(flag: str, port: int, exc: OSError) -> str:
@@ -216,8 +294,8 @@ def _bind_problem(flag: str, port: int, exc: OSError) -> str:
 
 async def _dev(args: argparse.Namespace) -> None:
     urls = list(args.urls)
-    app_runner: web.AppRunner | None = None
-    app: web.Application | None = None
+    app_runner: _AppServer | None = None
+    app: Any = None
     if args.app:
         # The hosted app must talk to this server, whatever the shell said.
         os.environ["INNGEST_DEV"] = f"http://{args.host}:{args.port}"
@@ -258,7 +336,7 @@ async def _dev(args: argparse.Namespace) -> None:
         await stop.wait()
     finally:
         if app_runner is not None:
-            await app_runner.cleanup()
+            await app_runner.stop()
         await server.stop()
 
 
