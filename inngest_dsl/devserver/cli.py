@@ -20,8 +20,8 @@ import sys
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator, Sequence
-from typing import Any, NoReturn, Protocol
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, NoReturn
 
 from aiohttp import web
 
@@ -142,10 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument(
         "--app",
         metavar="MODULE:APP",
-        help=(
-            "import an aiohttp Application or an ASGI application (or a factory returning "
-            "one) and serve it too; ASGI needs the [asgi] extra (uvicorn)"
-        ),
+        help="import an aiohttp Application or an ASGI app (or a factory of one), serve it too",
     )
     dev.add_argument(
         "--app-port", type=_port, default=3000, metavar="PORT", help="port for --app (%(default)s)"
@@ -184,19 +181,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _is_asgi(target: Any) -> bool:
-    """An ASGI application: a callable taking `(scope, receive, send)`."""
-    try:
-        parameters = inspect.signature(target).parameters.values()
-    except (TypeError, ValueError):
-        return False
-    positional = [
-        p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-    ]
-    return len(positional) == 3
+    """An ASGI application: a callable of `(scope, receive, send)`, not a factory."""
+    with contextlib.suppress(TypeError, ValueError):
+        return callable(target) and len(inspect.signature(target).parameters) == 3
+    return False
 
 
 def _load_app(spec: str) -> Any:
-    """The aiohttp `Application` or ASGI application `spec` names (a factory is called)."""
     module_name, sep, attribute = spec.partition(":")
     if not sep or not module_name or not attribute:
         raise UsageError(f"--app must look like package.module:app, got {spec!r}")
@@ -210,26 +201,15 @@ def _load_app(spec: str) -> Any:
         raise UsageError(f"--app: {module_name!r} has no attribute {attribute!r}") from None
     if not isinstance(target, web.Application) and callable(target) and not _is_asgi(target):
         target = target()
-    if not isinstance(target, web.Application) and not (callable(target) and _is_asgi(target)):
-        raise UsageError(
-            f"--app: {spec!r} is neither an aiohttp.web.Application nor an ASGI application"
-        )
+    if not isinstance(target, web.Application) and not _is_asgi(target):
+        raise UsageError(f"--app: {spec!r} is not an aiohttp.web.Application nor ASGI app")
     return target
 
 
-class _AppServer(Protocol):
-    async def stop(self) -> None: ...
+Stop = Callable[[], Awaitable[None]]
 
 
-class _AiohttpApp:
-    def __init__(self, runner: web.AppRunner) -> None:
-        self.runner = runner
-
-    async def stop(self) -> None:
-        await self.runner.cleanup()
-
-
-async def _serve_app(app: Any, port: int) -> _AppServer:
+async def _serve_app(app: Any, port: int) -> Stop:
     if not isinstance(app, web.Application):
         return await _serve_asgi(app, port)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -239,51 +219,34 @@ async def _serve_app(app: Any, port: int) -> _AppServer:
     except OSError as exc:
         await runner.cleanup()
         raise UsageError(_bind_problem("--app-port", port, exc)) from None
-    return _AiohttpApp(runner)
+    return runner.cleanup
 
 
-class _AsgiApp:
-    """An ASGI app served by uvicorn in this process and event loop."""
-
-    def __init__(self, server: Any, task: asyncio.Task[None]) -> None:
-        self.server = server
-        self.task = task
-
-    async def stop(self) -> None:
-        self.server.should_exit = True
-        await self.task
-
-
-async def _serve_asgi(app: Any, port: int) -> _AppServer:
+async def _serve_asgi(app: Any, port: int) -> Stop:
     try:
         import uvicorn
     except ImportError:
-        raise UsageError(
-            "--app: serving an ASGI application needs uvicorn: pip install 'inngest-dsl[asgi]'"
-        ) from None
+        raise UsageError("--app: an ASGI app needs uvicorn: pip install '.[asgi]'") from None
 
-    class Server(uvicorn.Server):
-        @contextlib.contextmanager
-        def capture_signals(self) -> Iterator[None]:
-            yield  # the dev server handles SIGINT and SIGTERM
+    class Server(uvicorn.Server):  # the dev server handles SIGINT and SIGTERM
+        capture_signals = contextlib.nullcontext  # type: ignore[assignment]
 
-    # Probe the port first: uvicorn reports a taken port by exiting the process.
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError as exc:
-            raise UsageError(_bind_problem("--app-port", port, exc)) from None
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="auto"
-    )
-    server = Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-            raise UsageError(f"--app: uvicorn did not start on port {port}")
+    sock = socket.socket()
+    try:
+        sock.bind(("127.0.0.1", port))
+    except OSError as exc:
+        sock.close()
+        raise UsageError(_bind_problem("--app-port", port, exc)) from None
+    server = Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started and not task.done():  # noqa: ASYNC110 (no event to await)
         await asyncio.sleep(0.01)
-    return _AsgiApp(server, task)
+
+    async def stop() -> None:
+        server.should_exit = True
+        await task
+
+    return stop
 
 
 def _bind_problem(flag: str, port: int, exc: OSError) -> str:
@@ -294,7 +257,7 @@ def _bind_problem(flag: str, port: int, exc: OSError) -> str:
 
 async def _dev(args: argparse.Namespace) -> None:
     urls = list(args.urls)
-    app_runner: _AppServer | None = None
+    app_runner: Stop | None = None
     app: Any = None
     if args.app:
         # The hosted app must talk to this server, whatever the shell said.
@@ -336,7 +299,7 @@ async def _dev(args: argparse.Namespace) -> None:
         await stop.wait()
     finally:
         if app_runner is not None:
-            await app_runner.stop()
+            await app_runner()
         await server.stop()
 
 
