@@ -81,7 +81,11 @@ async def _uvicorn(app: Any, lifespan: str = "auto") -> AsyncIterator[int]:
 
 @contextlib.asynccontextmanager
 async def _waitress(app: Any) -> AsyncIterator[int]:
-    """`app` served by waitress (threads) on a free loopback port."""
+    """`app` served by waitress (threads) on a free loopback port.
+
+    Waitress stops once every connection is closed: leave this only after the clients
+    (the dev server) are closed.
+    """
     import waitress.server
 
     server: Any = waitress.server.create_server(app, host="127.0.0.1", port=0, threads=4)
@@ -213,14 +217,17 @@ async def _get(url: str) -> tuple[int, bytes]:
 async def test_flask_app_on_waitress() -> None:
     import flask
 
-    async with virtual_dev_server() as clocked:
-        app = flask.Flask(__name__)
-        app.add_url_rule("/", "home", lambda: "home")
-        inngest = inngest_dsl.wsgi.serve(_client(clocked, "flask-app"), [Flow], app=app.wsgi_app)
-        app.wsgi_app = inngest  # type: ignore[method-assign]
-        try:
-            async with _waitress(app) as port:
-                await _run_flow(clocked, f"http://127.0.0.1:{port}/api/inngest", "flask-app")
-                assert await _get(f"http://127.0.0.1:{port}/") == (200, b"home")
-        finally:
-            await asyncio.to_thread(inngest.close)
+    app = flask.Flask(__name__)
+    app.add_url_rule("/", "home", lambda: "home")
+    served: list[inngest_dsl.wsgi.InngestWSGI] = []
+
+    def late(environ: Any, start_response: Any) -> Any:
+        return served[0](environ, start_response)  # made once the dev server's URL is known
+
+    async with _waitress(late) as port:
+        async with virtual_dev_server() as clocked:
+            client = _client(clocked, "flask-app")
+            served.append(inngest_dsl.wsgi.serve(client, [Flow], app=app.wsgi_app))
+            await _run_flow(clocked, f"http://127.0.0.1:{port}/api/inngest", "flask-app")
+            assert await _get(f"http://127.0.0.1:{port}/") == (200, b"home")
+        await asyncio.to_thread(served[0].close)
