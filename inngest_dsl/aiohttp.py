@@ -26,7 +26,7 @@ from inngest_dsl._public import present
 from inngest_dsl.client import Inngest
 from inngest_dsl.errors import ConfigError
 from inngest_dsl.serve._call import ServedFunctions, served_functions
-from inngest_dsl.serve._handler import Handler, Request
+from inngest_dsl.serve._handler import MAX_BODY_SIZE, Handler, Request, read_limited
 from inngest_dsl.spec._function import FunctionSpec
 
 __all__ = ["SERVED", "ServedFunctions", "serve"]
@@ -39,16 +39,23 @@ SERVED = web.AppKey("inngest_dsl.served", dict[str, ServedFunctions])
 
 
 def _route(handler: Handler) -> Callable[[web.Request], Awaitable[web.Response]]:
-    """The aiohttp handler of the serve path: the request in, `Handler`'s response out."""
+    """The aiohttp handler of the serve path: the request in, `Handler`'s response out.
+
+    The body is read here rather than with `request.read()`, so the handler's size limit
+    applies (and its JSON `413`), not the application's `client_max_size`.
+    """
 
     async def answer(request: web.Request) -> web.Response:
+        async def read() -> bytes:
+            return await read_limited(request.content.iter_any(), handler.max_body_size)
+
         response = await handler.handle(
             Request(
                 method=request.method,
                 url=str(request.url),
                 headers=request.headers,
                 query=request.query,
-                read=request.read,
+                read=read,
             )
         )
         return web.Response(status=response.status, body=response.body, headers=response.headers)
@@ -61,6 +68,8 @@ def serve(
     client: Inngest,
     functions: Iterable[type | FunctionSpec],
     path: str = DEFAULT_PATH,
+    *,
+    max_body_size: int = MAX_BODY_SIZE,
 ) -> ServedFunctions:
     """Mount `functions` (classes or their specs) on `app` at `path` for Inngest to call.
 
@@ -71,9 +80,8 @@ def serve(
     if not path.startswith("/"):
         raise ConfigError(f"path must start with '/', got {path!r}")
     served = served_functions(client, functions, path)
-    answer = _route(Handler(served))
-    for method in ("GET", "PUT", "POST"):
-        app.router.add_route(method, path, answer)
+    answer = _route(Handler(served, max_body_size=max_body_size))
+    app.router.add_route("*", path, answer)  # the handler answers other methods with 405
     if SERVED not in app:
         app[SERVED] = {}
         app.on_cleanup.append(_close_clients)

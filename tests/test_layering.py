@@ -31,6 +31,9 @@ ALLOWED: dict[str, set[str]] = {
     "client": {"_settings", "spec", "wire", "errors", "_version"},
     "serve": {"engine", "client", "spec", "wire", "errors", "_version"},
     "aiohttp": {"serve", "client", "spec", "wire", "errors", "_public"},
+    # The ASGI and WSGI shells: like aiohttp's, request conversion around serve/ only.
+    "asgi": {"serve", "client", "spec", "errors", "_public"},
+    "wsgi": {"serve", "client", "spec", "errors", "_public"},
     # The dev server speaks the protocol and knows nothing of the DSL.
     "devserver": {"spec", "wire", "_version"},
     "testing": {

@@ -25,6 +25,8 @@ PUBLIC = {
         "run_function", "run_function_sync",
     ],
     "inngest_dsl.aiohttp": ["SERVED", "ServedFunctions", "serve"],
+    "inngest_dsl.asgi": ["ASGIApp", "InngestASGI", "serve"],
+    "inngest_dsl.wsgi": ["InngestWSGI", "StartResponse", "WSGIApp", "serve"],
     "inngest_dsl.devserver": ["DEFAULT_DB", "DevServer", "DevServerConfig"],
     "inngest_dsl.pytest_plugin": [
         "StartDevServer", "inngest_client", "inngest_dev_server", "pytest_assertrepr_compare",

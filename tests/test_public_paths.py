@@ -12,7 +12,9 @@ import pytest
 
 import inngest_dsl
 import inngest_dsl.aiohttp
+import inngest_dsl.asgi
 import inngest_dsl.testing
+import inngest_dsl.wsgi
 from inngest_dsl import (
     Concurrency,
     Event,
@@ -25,7 +27,9 @@ from inngest_dsl import (
 
 
 @pytest.mark.parametrize(
-    "module", [inngest_dsl, inngest_dsl.testing, inngest_dsl.aiohttp], ids=lambda m: m.__name__
+    "module",
+    [inngest_dsl, inngest_dsl.testing, inngest_dsl.aiohttp, inngest_dsl.asgi, inngest_dsl.wsgi],
+    ids=lambda m: m.__name__,
 )
 def test_exported_classes_and_functions_name_their_public_module(module: ModuleType) -> None:
     private = []

@@ -10,15 +10,17 @@ import asyncio
 import contextlib
 import errno
 import importlib
+import inspect
 import json
 import logging
 import os
 import signal
+import socket
 import sys
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, NoReturn
 
 from aiohttp import web
@@ -140,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument(
         "--app",
         metavar="MODULE:APP",
-        help="import an aiohttp Application (or a factory returning one) and serve it too",
+        help="import an aiohttp Application or an ASGI app (or a factory of one), serve it too",
     )
     dev.add_argument(
         "--app-port", type=_port, default=3000, metavar="PORT", help="port for --app (%(default)s)"
@@ -178,7 +180,14 @@ def build_parser() -> argparse.ArgumentParser:
 # -- dev --------------------------------------------------------------------------------------
 
 
-def _load_app(spec: str) -> web.Application:
+def _is_asgi(target: Any) -> bool:
+    """An ASGI application: a callable of `(scope, receive, send)`, not a factory."""
+    with contextlib.suppress(TypeError, ValueError):
+        return callable(target) and len(inspect.signature(target).parameters) == 3
+    return False
+
+
+def _load_app(spec: str) -> Any:
     module_name, sep, attribute = spec.partition(":")
     if not sep or not module_name or not attribute:
         raise UsageError(f"--app must look like package.module:app, got {spec!r}")
@@ -190,14 +199,19 @@ def _load_app(spec: str) -> web.Application:
         target: Any = getattr(module, attribute)
     except AttributeError:
         raise UsageError(f"--app: {module_name!r} has no attribute {attribute!r}") from None
-    if not isinstance(target, web.Application) and callable(target):
+    if not isinstance(target, web.Application) and callable(target) and not _is_asgi(target):
         target = target()
-    if not isinstance(target, web.Application):
-        raise UsageError(f"--app: {spec!r} is not an aiohttp.web.Application")
+    if not isinstance(target, web.Application) and not _is_asgi(target):
+        raise UsageError(f"--app: {spec!r} is not an aiohttp.web.Application nor ASGI app")
     return target
 
 
-async def _serve_app(app: web.Application, port: int) -> web.AppRunner:
+Stop = Callable[[], Awaitable[None]]
+
+
+async def _serve_app(app: Any, port: int) -> Stop:
+    if not isinstance(app, web.Application):
+        return await _serve_asgi(app, port)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     try:
@@ -205,7 +219,34 @@ async def _serve_app(app: web.Application, port: int) -> web.AppRunner:
     except OSError as exc:
         await runner.cleanup()
         raise UsageError(_bind_problem("--app-port", port, exc)) from None
-    return runner
+    return runner.cleanup
+
+
+async def _serve_asgi(app: Any, port: int) -> Stop:
+    try:
+        import uvicorn
+    except ImportError:
+        raise UsageError("--app: an ASGI app needs uvicorn: pip install '.[asgi]'") from None
+
+    class Server(uvicorn.Server):  # the dev server handles SIGINT and SIGTERM
+        capture_signals = contextlib.nullcontext  # type: ignore[assignment]
+
+    sock = socket.socket()
+    try:
+        sock.bind(("127.0.0.1", port))
+    except OSError as exc:
+        sock.close()
+        raise UsageError(_bind_problem("--app-port", port, exc)) from None
+    server = Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started and not task.done():  # noqa: ASYNC110 (no event to await)
+        await asyncio.sleep(0.01)
+
+    async def stop() -> None:
+        server.should_exit = True
+        await task
+
+    return stop
 
 
 def _bind_problem(flag: str, port: int, exc: OSError) -> str:
@@ -216,8 +257,8 @@ def _bind_problem(flag: str, port: int, exc: OSError) -> str:
 
 async def _dev(args: argparse.Namespace) -> None:
     urls = list(args.urls)
-    app_runner: web.AppRunner | None = None
-    app: web.Application | None = None
+    app_runner: Stop | None = None
+    app: Any = None
     if args.app:
         # The hosted app must talk to this server, whatever the shell said.
         os.environ["INNGEST_DEV"] = f"http://{args.host}:{args.port}"
@@ -258,7 +299,7 @@ async def _dev(args: argparse.Namespace) -> None:
         await stop.wait()
     finally:
         if app_runner is not None:
-            await app_runner.cleanup()
+            await app_runner()
         await server.stop()
 
 

@@ -1,6 +1,7 @@
 """What the serve handler says about itself: introspection, sync bodies, the app's URL.
 
-Pure functions of the client, the served specs and a URL; the aiohttp adapter does the I/O.
+Pure functions of the client, the served specs, a URL and the name of the web framework
+serving them (`X-Inngest-Framework`); the handler does the I/O.
 """
 
 from __future__ import annotations
@@ -54,7 +55,10 @@ def function_configs(specs: Sequence[FunctionSpec], app_id: str, url: str) -> li
 
 
 def introspection(
-    client: Inngest, function_count: int, authenticated: bool | None
+    client: Inngest,
+    function_count: int,
+    authenticated: bool | None,
+    framework: str = FRAMEWORK,
 ) -> dict[str, Any]:
     """The GET body (§4): the short form unless the request's signature verified."""
     body: dict[str, Any] = {
@@ -76,7 +80,7 @@ def introspection(
         env=client.env,
         event_api_origin=f"{client.event_api_base_url}/",
         event_key_hash=hash_event_key(client.event_key) if client.event_key else None,
-        framework=FRAMEWORK,
+        framework=framework,
         sdk_language="py",
         sdk_version=__version__,
         serve_origin=client.serve_origin,
@@ -87,7 +91,9 @@ def introspection(
     return body
 
 
-def register_body(client: Inngest, specs: Sequence[FunctionSpec], url: str) -> dict[str, Any]:
+def register_body(
+    client: Inngest, specs: Sequence[FunctionSpec], url: str, framework: str = FRAMEWORK
+) -> dict[str, Any]:
     """The out-of-band sync request to `POST {api}/fn/register` (§5.2)."""
     return {
         "url": url,
@@ -95,21 +101,23 @@ def register_body(client: Inngest, specs: Sequence[FunctionSpec], url: str) -> d
         "deployType": "ping",
         "sdk": client.sdk_header,
         "appName": client.app_id,
-        "framework": FRAMEWORK,
+        "framework": framework,
         "capabilities": dict(CAPABILITIES),
         "functions": function_configs(specs, client.app_id, url),
     }
 
 
-def in_band_body(client: Inngest, specs: Sequence[FunctionSpec], url: str) -> dict[str, Any]:
+def in_band_body(
+    client: Inngest, specs: Sequence[FunctionSpec], url: str, framework: str = FRAMEWORK
+) -> dict[str, Any]:
     """The answer to a signed in-band sync `PUT` (§5.3)."""
     return {
         "app_id": client.app_id,
         "appVersion": None,
         "env": client.env,
-        "framework": FRAMEWORK,
+        "framework": framework,
         "functions": function_configs(specs, client.app_id, url),
-        "inspection": introspection(client, len(specs), authenticated=True),
+        "inspection": introspection(client, len(specs), authenticated=True, framework=framework),
         "platform": None,
         "sdk_author": "inngest-dsl",
         "sdk_language": "py",

@@ -63,13 +63,13 @@ def error_body(message: str, code: str) -> dict[str, str]:
     return {"error": message, "code": code}
 
 
-def sdk_headers(client: Inngest) -> dict[str, str]:
+def sdk_headers(client: Inngest, framework: str = FRAMEWORK) -> dict[str, str]:
     """The headers on every SDK response: content type, SDK, request version, framework."""
     headers = {
         "Content-Type": "application/json",
         "X-Inngest-SDK": client.sdk_header,
         "X-Inngest-Req-Version": "2",
-        "X-Inngest-Framework": FRAMEWORK,
+        "X-Inngest-Framework": framework,
     }
     if client.env:
         headers["X-Inngest-Env"] = client.env

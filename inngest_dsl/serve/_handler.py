@@ -4,14 +4,18 @@
 cloud mode), `POST` calls and the trust probe. In cloud mode requests must carry a valid
 `X-Inngest-Signature` (current or fallback key, at most five minutes old); in dev mode nothing
 is checked. A web framework's shell turns its request into a `Request`, and the `Response`
-back into its own (`inngest_dsl.aiohttp` does this for aiohttp).
+back into its own (`inngest_dsl.aiohttp`, `inngest_dsl.asgi` and `inngest_dsl.wsgi` do), and
+nothing else: every answer, bad input included, is decided here, so the shells answer alike.
+Bad input (another method, an oversized or undecodable body) gets a 4xx JSON error; a bug of
+ours a 500 JSON error, never a traceback.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+import logging
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import attrs
 
@@ -33,7 +37,83 @@ from inngest_dsl.serve._call import (
 from inngest_dsl.wire._calls import CallRequest, WireError, decode_call_request, decode_events
 from inngest_dsl.wire._signing import canonical_json, canonicalize_body, parse_json, sign, verify
 
-__all__ = ["Handler", "Request", "Response"]
+__all__ = [
+    "ALLOWED_METHODS",
+    "MAX_BODY_SIZE",
+    "BodyTooLarge",
+    "Handler",
+    "Headers",
+    "Request",
+    "Response",
+    "first_values",
+    "read_limited",
+]
+
+_log = logging.getLogger("inngest_dsl.serve")
+
+ALLOWED_METHODS = ("GET", "PUT", "POST")
+
+MAX_BODY_SIZE = 64 * 1024 * 1024
+"""The largest request body the serve path reads (64 MiB); a larger one gets `413`.
+
+Inngest sends a run's events and step results in the call body up to its own limits and
+switches to `use_api` past them, so a body this large is not from Inngest.
+"""
+
+
+class BodyTooLarge(Exception):
+    """Raised by a shell's `read` when the body exceeds the handler's `max_body_size`."""
+
+
+class Headers(Mapping[str, str]):
+    """Request headers looked up case-insensitively; the first of repeated names wins."""
+
+    def __init__(self, pairs: Iterable[tuple[str, str]]) -> None:
+        self._items: dict[str, tuple[str, str]] = {}
+        for name, value in pairs:
+            self._items.setdefault(name.lower(), (name, value))
+
+    def __getitem__(self, name: str) -> str:
+        return self._items[name.lower()][1]
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name, _ in self._items.values())
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+def first_values(query_string: str) -> dict[str, str]:
+    """A query string's parameters, the first value of each (as aiohttp's `query.get`)."""
+    params: dict[str, str] = {}
+    for name, value in parse_qsl(query_string, keep_blank_values=True):
+        params.setdefault(name, value)
+    return params
+
+
+async def read_limited(chunks: Iterable[bytes] | AsyncIterable[bytes], limit: int) -> bytes:
+    """Join a body's chunks (an iterable or an async iterable), raising `BodyTooLarge` as soon
+    as they add up to more than `limit` bytes."""
+    parts: list[bytes] = []
+    size = 0
+
+    def add(chunk: bytes) -> None:
+        nonlocal size
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        parts.append(chunk)
+
+    if isinstance(chunks, AsyncIterable):
+        async for chunk in chunks:
+            add(chunk)
+    else:
+        for chunk in chunks:
+            add(chunk)
+    return b"".join(parts)
 
 
 @attrs.frozen
@@ -41,7 +121,8 @@ class Request:
     """An HTTP request to the serve path, as any framework can give it.
 
     `headers` must look names up case-insensitively (as HTTP does); `read` returns the body,
-    and is only awaited when the body is needed.
+    is awaited at most once and only when the body is needed, and raises `BodyTooLarge` past
+    the handler's `max_body_size`.
     """
 
     method: str
@@ -70,21 +151,68 @@ def _not_json(exc: ValueError) -> dict[str, str]:
 class Handler:
     """The three methods on the serve path; everything per-spec is computed up front."""
 
-    def __init__(self, served: ServedFunctions) -> None:
+    def __init__(
+        self,
+        served: ServedFunctions,
+        *,
+        framework: str = FRAMEWORK,
+        max_body_size: int = MAX_BODY_SIZE,
+    ) -> None:
         self.served = served
         self.client = served.client
+        self.framework = framework
+        self.max_body_size = max_body_size
         self.keys = tuple(
             k for k in (served.client.signing_key, served.client.signing_key_fallback) if k
         )
-        self.base_headers = sdk_headers(served.client)
+        self.base_headers = sdk_headers(served.client, framework)
 
     async def handle(self, request: Request) -> Response:
-        """Answer `request`: `GET`, `PUT` or `POST` (a shell routes only those here)."""
-        if request.method == "GET":
-            return await self.get(request)
-        if request.method == "PUT":
-            return await self.put(request)
-        return await self.post(request)
+        """Answer any request to the serve path; only `GET`, `PUT` and `POST` are served."""
+        if request.method not in ALLOWED_METHODS:
+            return self.respond(
+                405,
+                _error(
+                    f"method {request.method} is not allowed on the serve path "
+                    f"(allowed: {', '.join(ALLOWED_METHODS)})",
+                    "method_not_allowed",
+                ),
+                headers={"Allow": ", ".join(ALLOWED_METHODS)},
+            )
+        length = request.headers.get("Content-Length")
+        if length is not None:
+            if not length.strip().isdigit():
+                return self.respond(
+                    400, _error(f"invalid Content-Length {length!r}", "body_invalid")
+                )
+            if int(length) > self.max_body_size:
+                return self.too_large()
+        try:
+            if request.method == "GET":
+                return await self.get(request)
+            if request.method == "PUT":
+                return await self.put(request)
+            return await self.post(request)
+        except BodyTooLarge:
+            return self.too_large()
+        except Exception as exc:  # a bug of ours: say so in JSON, log the traceback
+            _log.exception("the serve path failed on %s %s", request.method, request.url)
+            return self.respond(
+                500, _error(f"internal error: {type(exc).__name__}: {exc}", "internal")
+            )
+
+    def too_large(self) -> Response:
+        return self.respond(
+            413,
+            _error(f"request body larger than {self.max_body_size} bytes", "body_too_large"),
+        )
+
+    def not_found(self, path: str) -> Response:
+        """The answer of a shell that owns more than the serve path, for another path."""
+        return self.respond(
+            404,
+            _error(f"no route {path!r}: Inngest is served at {self.served.path!r}", "not_found"),
+        )
 
     # -- responses ---------------------------------------------------------------------------
 
@@ -128,7 +256,7 @@ class Handler:
             except ValueError:
                 key = None  # a body that is not JSON was not signed by Inngest
             authenticated = key is not None
-        body = introspection(self.client, len(self.served.specs), authenticated)
+        body = introspection(self.client, len(self.served.specs), authenticated, self.framework)
         return self.respond(200, body, key=key)
 
     # -- PUT ---------------------------------------------------------------------------------
@@ -162,7 +290,7 @@ class Handler:
         if in_band:
             return self.respond(
                 200,
-                in_band_body(self.client, self.served.specs, url),
+                in_band_body(self.client, self.served.specs, url, self.framework),
                 key=key,
                 headers={"X-Inngest-Sync-Kind": "in_band"},
             )
@@ -173,11 +301,11 @@ class Handler:
         deploy_id = request.query.get("deployId")
         if deploy_id:
             path = f"{path}?{urlencode({'deployId': deploy_id})}"
-        headers = {"X-Inngest-Framework": FRAMEWORK, "X-Inngest-Req-Version": "2"}
+        headers = {"X-Inngest-Framework": self.framework, "X-Inngest-Req-Version": "2"}
         server_kind = request.headers.get("X-Inngest-Server-Kind")
         if server_kind:
             headers["X-Inngest-Expected-Server-Kind"] = server_kind
-        body = register_body(self.client, self.served.specs, url)
+        body = register_body(self.client, self.served.specs, url, self.framework)
         sync_headers = {"X-Inngest-Sync-Kind": "out_of_band"}
         target = f"{self.client.api_base_url}/fn/register"
         try:

@@ -133,11 +133,12 @@ def test_unreachable_dev_server_for_send() -> None:
     assert "cannot reach the dev server" in result.stderr
 
 
-def test_dev_with_app_send_and_runs(tmp_path: Path) -> None:
+@pytest.mark.parametrize("app", ["cli_app", "cli_asgi_app"], ids=["aiohttp", "asgi"])
+def test_dev_with_app_send_and_runs(tmp_path: Path, app: str) -> None:
     db = tmp_path / "nested" / "dev.db"
     app_port = _free_port()
     with _dev(
-        "--db", str(db), "--app", "tests.devserver.cli_app:app", "--app-port", str(app_port)
+        "--db", str(db), "--app", f"tests.devserver.{app}:app", "--app-port", str(app_port)
     ) as url:
         sent = _cli("send", "cli/hello", "--data", '{"name": "Ada"}', "--url", url)
         assert sent.returncode == 0, sent.stderr
