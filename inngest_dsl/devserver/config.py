@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import attrs
 
-from inngest_dsl.devserver.core.cron import NextFire
 from inngest_dsl.spec import _cron
+
+if TYPE_CHECKING:  # the command reads the defaults here without loading the engine
+    from inngest_dsl.devserver.core.cron import NextFire
 
 __all__ = ["DEFAULT_DB", "DevServerConfig"]
 

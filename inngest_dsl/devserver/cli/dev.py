@@ -1,0 +1,142 @@
+"""`inngest-dsl dev`: the dev server, and the app it hosts with `--app` (aiohttp or ASGI)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib
+import inspect
+import logging
+import os
+import signal
+import socket
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from inngest_dsl.devserver.cli.usage import UsageError, bind_problem
+from inngest_dsl.devserver.config import DevServerConfig
+from inngest_dsl.devserver.http.sync import SyncError
+from inngest_dsl.devserver.server import DevServer
+
+__all__ = ["run_dev"]
+
+
+def _is_asgi(target: Any) -> bool:
+    """An ASGI application: a callable of `(scope, receive, send)`, not a factory."""
+    with contextlib.suppress(TypeError, ValueError):
+        return callable(target) and len(inspect.signature(target).parameters) == 3
+    return False
+
+
+def _load_app(spec: str) -> Any:
+    module_name, sep, attribute = spec.partition(":")
+    if not sep or not module_name or not attribute:
+        raise UsageError(f"--app must look like package.module:app, got {spec!r}")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise UsageError(f"--app: cannot import {module_name!r}: {exc}") from None
+    try:
+        target: Any = getattr(module, attribute)
+    except AttributeError:
+        raise UsageError(f"--app: {module_name!r} has no attribute {attribute!r}") from None
+    if not isinstance(target, web.Application) and callable(target) and not _is_asgi(target):
+        target = target()
+    if not isinstance(target, web.Application) and not _is_asgi(target):
+        raise UsageError(f"--app: {spec!r} is not an aiohttp.web.Application nor ASGI app")
+    return target
+
+
+Stop = Callable[[], Awaitable[None]]
+
+
+async def _serve_app(app: Any, port: int) -> Stop:
+    if not isinstance(app, web.Application):
+        return await _serve_asgi(app, port)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise UsageError(bind_problem("--app-port", port, exc)) from None
+    return runner.cleanup
+
+
+async def _serve_asgi(app: Any, port: int) -> Stop:
+    try:
+        import uvicorn
+    except ImportError:
+        raise UsageError("--app: an ASGI app needs uvicorn: pip install '.[asgi]'") from None
+
+    class Server(uvicorn.Server):  # the dev server handles SIGINT and SIGTERM
+        capture_signals = contextlib.nullcontext  # type: ignore[assignment]
+
+    sock = socket.socket()
+    try:
+        sock.bind(("127.0.0.1", port))
+    except OSError as exc:
+        sock.close()
+        raise UsageError(bind_problem("--app-port", port, exc)) from None
+    server = Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started and not task.done():  # noqa: ASYNC110 (no event to await)
+        await asyncio.sleep(0.01)
+
+    async def stop() -> None:
+        server.should_exit = True
+        await task
+
+    return stop
+
+
+async def run_dev(args: argparse.Namespace) -> None:
+    """Run the dev server (and the `--app`) until SIGINT or SIGTERM."""
+    urls = list(args.urls)
+    app_runner: Stop | None = None
+    app: Any = None
+    if args.app:
+        # The hosted app must talk to this server, whatever the shell said.
+        os.environ["INNGEST_DEV"] = f"http://{args.host}:{args.port}"
+        app = _load_app(args.app)
+        urls.append(f"http://127.0.0.1:{args.app_port}/api/inngest")
+    config = DevServerConfig(
+        host=args.host,
+        port=args.port,
+        db=args.db,
+        app_urls=(),
+        signing_key=args.signing_key or None,
+        event_key=args.event_key,
+        retry_interval=args.retry_interval,
+        poll_interval=args.poll_interval,
+        concurrency=args.concurrency,
+    )
+    server = DevServer(config)
+    try:
+        await server.start()
+    except OSError as exc:
+        raise UsageError(bind_problem("--port", args.port, exc)) from None
+    try:
+        if app is not None:
+            app_runner = await _serve_app(app, args.app_port)
+        for url in urls:
+            try:
+                await server.syncer.sync(url)
+            except SyncError as exc:
+                raise UsageError(str(exc)) from None
+        logging.getLogger("inngest_dsl.devserver").info(
+            "dev server listening on %s (db %s)", server.url, config.db
+        )
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(signum, stop.set)
+        await stop.wait()
+    finally:
+        if app_runner is not None:
+            await app_runner()
+        await server.stop()
