@@ -35,6 +35,7 @@ from inngest_dsl.serve._handler import (
     Request,
     Response,
     first_values,
+    same_path,
 )
 from inngest_dsl.spec._function import FunctionSpec
 
@@ -83,10 +84,6 @@ def _url(scope: Scope, headers: Headers, path: str) -> str:
     return f"{scope.get('scheme', 'http')}://{host}{path}" + (f"?{query}" if query else "")
 
 
-def _trimmed(path: str) -> str:
-    return path.rstrip("/") or "/"
-
-
 class InngestASGI:
     """The ASGI application `serve()` returns. `served` says what it serves."""
 
@@ -94,12 +91,11 @@ class InngestASGI:
         self.handler = handler
         self.served: ServedFunctions = handler.served
         self.app = app
-        self._path = _trimmed(handler.served.path)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer one ASGI connection (`http` on the serve path; the rest goes to `app`)."""
         kind = scope["type"]
-        if kind == "http" and _trimmed(_full_path(scope)) == self._path:
+        if kind == "http" and same_path(_full_path(scope), self.served.path):
             await self._http(scope, receive, send)
         elif self.app is not None:
             await self.app(scope, receive, self._closing(send) if kind == "lifespan" else send)

@@ -41,6 +41,7 @@ from inngest_dsl.serve._handler import (
     Request,
     Response,
     first_values,
+    same_path,
 )
 from inngest_dsl.spec._function import FunctionSpec
 
@@ -173,10 +174,6 @@ def _headers(environ: Environ) -> Headers:
     return Headers(pairs)
 
 
-def _trimmed(path: str) -> str:
-    return path.rstrip("/") or "/"
-
-
 class InngestWSGI:
     """The WSGI application `serve()` returns. `served` says what it serves."""
 
@@ -184,13 +181,12 @@ class InngestWSGI:
         self.handler = handler
         self.served: ServedFunctions = handler.served
         self.app = app
-        self._path = _trimmed(handler.served.path)
         self._loop = _LoopThread()
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         """Answer one request: the serve path here, the rest by `app` (or `404`)."""
         path = _full_path(environ)
-        if _trimmed(path) != self._path:
+        if not same_path(path, self.served.path):
             if self.app is not None:
                 return self.app(environ, start_response)
             return self._respond(start_response, self.handler.not_found(path))

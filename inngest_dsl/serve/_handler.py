@@ -47,6 +47,7 @@ __all__ = [
     "Response",
     "first_values",
     "read_limited",
+    "same_path",
 ]
 
 _log = logging.getLogger("inngest_dsl.serve")
@@ -114,6 +115,11 @@ async def read_limited(chunks: Iterable[bytes] | AsyncIterable[bytes], limit: in
         for chunk in chunks:
             add(chunk)
     return b"".join(parts)
+
+
+def same_path(path: str, served: str) -> bool:
+    """Whether a request's path is the serve path, with or without a trailing slash."""
+    return (path.rstrip("/") or "/") == (served.rstrip("/") or "/")
 
 
 @attrs.frozen
