@@ -26,7 +26,7 @@ from inngest_dsl._public import present
 from inngest_dsl.client import Inngest
 from inngest_dsl.errors import ConfigError
 from inngest_dsl.serve._call import ServedFunctions, served_functions
-from inngest_dsl.serve._handler import MAX_BODY_SIZE, Handler, Request, read_limited
+from inngest_dsl.serve._handler import MAX_BODY_SIZE, BodyTooLarge, Handler, Request, read_limited
 from inngest_dsl.spec._function import FunctionSpec
 
 __all__ = ["SERVED", "ServedFunctions", "serve"]
@@ -47,12 +47,17 @@ def _route(handler: Handler) -> Callable[[web.Request], Awaitable[web.Response]]
 
     async def answer(request: web.Request) -> web.Response:
         async def read() -> bytes:
-            return await read_limited(request.content.iter_any(), handler.max_body_size)
+            length = request.content_length
+            if length is None:  # chunked: counted as it comes
+                return await read_limited(request.content.iter_any(), handler.max_body_size)
+            if length > handler.max_body_size:
+                raise BodyTooLarge
+            return await request.content.readexactly(length) if length else b""
 
         response = await handler.handle(
             Request(
                 method=request.method,
-                url=str(request.url),
+                url_of=lambda: str(request.url),
                 headers=request.headers,
                 query=request.query,
                 read=read,

@@ -137,7 +137,7 @@ class InngestASGI:
         path = _full_path(scope)
         request = Request(
             method=str(scope["method"]).upper(),
-            url=_url(scope, headers, path),
+            url_of=lambda: _url(scope, headers, path),
             headers=headers,
             query=first_values(scope.get("query_string", b"").decode("latin-1")),
             read=read,

@@ -203,7 +203,7 @@ class InngestWSGI:
 
         request = Request(
             method=str(environ.get("REQUEST_METHOD", "GET")).upper(),
-            url=_url(environ, path),
+            url_of=lambda: _url(environ, path),
             headers=_headers(environ),
             query=first_values(environ.get("QUERY_STRING", "")),
             read=read,

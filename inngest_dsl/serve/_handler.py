@@ -126,16 +126,22 @@ def same_path(path: str, served: str) -> bool:
 class Request:
     """An HTTP request to the serve path, as any framework can give it.
 
-    `headers` must look names up case-insensitively (as HTTP does); `read` returns the body,
-    is awaited at most once and only when the body is needed, and raises `BodyTooLarge` past
-    the handler's `max_body_size`.
+    `url_of` gives the full URL (only a sync needs it, so it is built only then); `headers`
+    must look names up case-insensitively (as HTTP does); `read` returns the body, is awaited
+    at most once and only when the body is needed, and raises `BodyTooLarge` past the
+    handler's `max_body_size`.
     """
 
     method: str
-    url: str
+    url_of: Callable[[], str]
     headers: Mapping[str, str]
     query: Mapping[str, str]
     read: Callable[[], Awaitable[bytes]]
+
+    @property
+    def url(self) -> str:
+        """The full URL of the request."""
+        return self.url_of()
 
 
 @attrs.frozen
