@@ -47,6 +47,17 @@ __all__ = ["TestEnvironment", "adds_steps"]
 
 
 _FINAL = frozenset(RunStatus.FINAL)
+_STATUSES = {
+    name.lower(): name
+    for name in (
+        RunStatus.QUEUED,
+        RunStatus.RUNNING,
+        RunStatus.COMPLETED,
+        RunStatus.FAILED,
+        RunStatus.CANCELLED,
+        RunStatus.SKIPPED,
+    )
+}
 
 
 class _EnvironmentClient(CapturingClient):
@@ -71,6 +82,10 @@ class _EnvironmentClient(CapturingClient):
         try:
             asyncio.get_running_loop()
         except RuntimeError:
+            if not loop.is_running():  # the test's own thread, between two sync calls
+                ids = loop.run_until_complete(self._environment._deliver(batch))
+                self._keep(batch, ids)
+                return ids
             ids = asyncio.run_coroutine_threadsafe(
                 self._environment._deliver(batch), loop
             ).result()
@@ -219,12 +234,19 @@ class TestEnvironment(VirtualTime):
         if self._started:
             return self
         self._loop = asyncio.get_running_loop()
-        if self._specs:
-            self._register(self._specs)
-        self.engine.start()
-        self._started = True
-        await self.settle()
+        try:
+            if self._specs:
+                self._register(self._specs)
+            self._start_engine()
+            self._started = True
+            await self.settle()
+        except BaseException:
+            await self.close()
+            raise
         return self
+
+    def _start_engine(self) -> None:
+        self.engine.start()
 
     async def close(self) -> None:
         """Stop the engine: calls still in flight are cancelled, timers never fire."""
@@ -267,7 +289,8 @@ class TestEnvironment(VirtualTime):
         except (TypeError, ValueError, InngestError) as exc:
             raise TestEnvironmentError(f"send(): {exc}") from None
         ids = await self._ingest([event.to_wire() for event in batch])
-        await self.settle()
+        if asyncio.current_task() not in self.executor.in_flight:  # a body cannot wait for itself
+            await self.settle()
         return ids
 
     @property
@@ -295,9 +318,15 @@ class TestEnvironment(VirtualTime):
         status: str | None = None,
     ) -> list[ServerRun]:
         """The runs of `function` (of all if None), oldest first, each with its steps, as the
-        dev server's `/v1/runs/{id}` shows them; `status` keeps one status ("Completed")."""
+        dev server's `/v1/runs/{id}` shows them; `status` keeps one status ("Completed", in
+        any case)."""
         function_id = None if function is None else self.function_id(function)
-        records = self.store.list_runs(status=status, limit=1_000_000, function_id=function_id)
+        wanted = None if status is None else _STATUSES.get(status.lower())
+        if status is not None and wanted is None:
+            raise TestEnvironmentError(
+                f"runs(status=): no status {status!r}; one of {', '.join(_STATUSES.values())}"
+            )
+        records = self.store.list_runs(status=wanted, limit=1_000_000, function_id=function_id)
         return [self._server_run(record) for record in reversed(records)]
 
     async def run(self, run_id: str) -> ServerRun:

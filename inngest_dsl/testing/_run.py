@@ -122,6 +122,10 @@ class _RunEnvironment(TestEnvironment):
     def _make_hooks(self, steps: Mapping[Any, Any]) -> CallHooks:
         return self._run_hooks
 
+    def _start_engine(self) -> None:
+        # No cron: a cron function's schedule would start runs other than the one under test.
+        self.engine.executor.start()
+
     def _with_callees(self, specs: list[FunctionSpec]) -> tuple[FunctionSpec, ...]:
         return tuple(specs)  # invoked functions join when the run reaches them
 

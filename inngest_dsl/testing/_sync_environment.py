@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as _dt
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from inngest_dsl.spec._event import Event, SendableEvents
 from inngest_dsl.spec._function import FunctionSpec
+from inngest_dsl.testing._client import CapturingClient
 from inngest_dsl.testing._environment import TestEnvironment
+from inngest_dsl.testing._in_process import AppCall
 from inngest_dsl.testing._server_run import ServerRun
 
 __all__ = ["SyncTestEnvironment"]
@@ -50,16 +52,50 @@ class SyncTestEnvironment:
                 "use `async with TestEnvironment(...)` there"
             )
         self._loop = asyncio.new_event_loop()
-        self._run(self.environment.start())
+        try:
+            self._run(self.environment.start())
+        except BaseException:
+            self._close_loop()
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
         try:
             self._run(self.environment.close())
         finally:
-            if self._loop is not None:
-                self._loop.close()
-                self._loop = None
+            self._close_loop()
+
+    def _close_loop(self) -> None:
+        # As `asyncio.run` ends: async generators, then the worker threads of sync bodies.
+        loop, self._loop = self._loop, None
+        if loop is not None:
+            try:
+                loop.run_until_complete(loop.shutdown_asyncgens())
+                loop.run_until_complete(loop.shutdown_default_executor())
+            finally:
+                loop.close()
+
+    @property
+    def client(self) -> CapturingClient:
+        """`TestEnvironment.client`: the functions' client (what it sends reaches the
+        environment)."""
+        return self.environment.client
+
+    def function_id(self, function: type | FunctionSpec | str) -> str:
+        """`TestEnvironment.function_id`."""
+        return self.environment.function_id(function)
+
+    def is_final(self, run_id: str) -> bool:
+        """`TestEnvironment.is_final`."""
+        return self.environment.is_final(run_id)
+
+    def register_app(self, body: Mapping[str, Any]) -> bool:
+        """`TestEnvironment.register_app`."""
+        return self.environment.register_app(body)
+
+    def add_app(self, url: str, app: AppCall) -> None:
+        """`TestEnvironment.add_app`."""
+        self.environment.add_app(url, app)
 
     @property
     def now(self) -> _dt.datetime:

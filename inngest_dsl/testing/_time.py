@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as _dt
 import inspect
+import math
 from collections.abc import Awaitable, Callable
 
 from inngest_dsl.devserver.core.clock import Timer, VirtualClock
@@ -29,17 +30,22 @@ class TestEnvironmentError(InngestError):
 
 
 def _seconds(value: str | float | _dt.timedelta, what: str) -> float:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
+    if isinstance(value, _dt.timedelta):
+        seconds = value.total_seconds()
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
         seconds = float(value)
+    elif not isinstance(value, str):
+        raise TestEnvironmentError(f"{what}: expected a duration, got {value!r}")
+    elif value.strip() in ("0", "0s"):
+        seconds = 0.0
     else:
         try:
-            seconds = parse_duration(value).total_seconds()  # type: ignore[arg-type]
+            seconds = parse_duration(value).total_seconds()
         except (TypeError, ValueError) as exc:
             raise TestEnvironmentError(f"{what}: {exc}") from None
-    if seconds < 0:
+    if not math.isfinite(seconds) or seconds < 0:
         raise TestEnvironmentError(f"{what}: time only moves forward, got {value!r}")
     return seconds
-
 
 
 def start_instant(now: _dt.datetime | str | None) -> _dt.datetime:
@@ -61,15 +67,34 @@ class VirtualTime:
         self._sleeping: set[asyncio.Task[object]] = set()
         """Calls in flight whose step body is in `sleep()`: busy, but only until a timer."""
         self._slept: asyncio.Future[None] | None = None
+        self._moving: asyncio.Lock | None = None  # one settle or advance at a time
 
     @property
     def now(self) -> _dt.datetime:
         """The virtual time, in UTC."""
         return _dt.datetime.fromtimestamp(self.clock.now(), _dt.timezone.utc)
 
+    def _refuse_from_a_body(self, what: str) -> None:
+        if asyncio.current_task() in self.executor.in_flight:
+            raise TestEnvironmentError(
+                f"{what} was called from a step body, whose call it would wait for: bodies "
+                "send events through the client (`ctx`'s client or `env.client`) and take "
+                "time with `env.sleep()`"
+            )
+
+    def _lock(self) -> asyncio.Lock:
+        if self._moving is None:
+            self._moving = asyncio.Lock()
+        return self._moving
+
     async def settle(self) -> None:
         """Let everything happen that can without time passing: calls, their follow-ups,
         timers due now. Returns when the engine is idle until the clock moves."""
+        self._refuse_from_a_body("settle()")
+        async with self._lock():
+            await self._settle()
+
+    async def _settle(self) -> None:
         while True:
             await asyncio.sleep(0)
             self.clock.fire_due()
@@ -140,7 +165,8 @@ class VirtualTime:
         await self.advance_to(self.clock.now() + _seconds(duration, "advance()"))
 
     async def advance_to(self, instant: _dt.datetime | str | float) -> None:
-        """Move virtual time on to `instant` (a datetime, RFC 3339 text, or epoch seconds)."""
+        """Move virtual time on to `instant` (a datetime, RFC 3339 text, or epoch seconds);
+        it must not be in the past."""
         if isinstance(instant, (_dt.datetime, str)):
             try:
                 target = parse_instant(instant).timestamp()
@@ -148,12 +174,19 @@ class VirtualTime:
                 raise TestEnvironmentError(f"advance_to(): {exc}") from None
         else:
             target = float(instant)
-        await self.settle()
-        while (due := self.clock.next_at()) is not None and due <= target:
-            self.clock.move_to(due)
-            await self.settle()
-        self.clock.move_to(target)
-        await self.settle()
+        if not math.isfinite(target) or target < self.clock.now():
+            raise TestEnvironmentError(
+                f"advance_to(): time only moves forward; {instant!r} is before now "
+                f"({self.now.isoformat()})"
+            )
+        self._refuse_from_a_body("advance()")
+        async with self._lock():
+            await self._settle()
+            while (due := self.clock.next_at()) is not None and due <= target:
+                self.clock.move_to(due)
+                await self._settle()
+            self.clock.move_to(target)
+            await self._settle()
 
     async def run_until(
         self,
@@ -166,20 +199,22 @@ class VirtualTime:
         Raises `TestEnvironmentError` if it does not hold by `within` of virtual time.
         """
         limit = self.clock.now() + _seconds(within, "run_until(within=)")
-        await self.settle()
-        while True:
-            held = condition()
-            if inspect.isawaitable(held):
-                held = await held
-            if held:
-                return
-            due = self.clock.next_at()
-            if due is None or due > limit:
-                raise TestEnvironmentError(
-                    f"the condition did not hold within {within!r} of virtual time "
-                    f"(now {self.now.isoformat()}; "
-                    f"{'nothing else is scheduled' if due is None else 'the next timer is later'})"
-                )
-            self.clock.move_to(due)
-            await self.settle()
+        self._refuse_from_a_body("run_until()")
+        async with self._lock():
+            await self._settle()
+            while True:
+                held = condition()
+                if inspect.isawaitable(held):
+                    held = await held
+                if held:
+                    return
+                due = self.clock.next_at()
+                if due is None or due > limit:
+                    later = "nothing is scheduled" if due is None else "the next timer is later"
+                    raise TestEnvironmentError(
+                        f"the condition did not hold within {within!r} of virtual time "
+                        f"(now {self.now.isoformat()}; {later})"
+                    )
+                self.clock.move_to(due)
+                await self._settle()
 

@@ -217,3 +217,65 @@ async def test_a_body_that_never_returns_fails_its_call_instead_of_hanging() -> 
         [run] = await env.runs(Stuck)
         assert run.status == "Failed"
         assert "still running after 0.05 s of real time" in run.error["message"]
+
+
+# -- review fixes -----------------------------------------------------------------------------
+
+
+async def test_sends_at_once_settle_one_after_the_other() -> None:
+    async with TestEnvironment([Greet], now=START, call_timeout=5) as env:
+        await asyncio.gather(
+            env.send({"name": "app/hello", "data": {"name": "a"}}),
+            env.send({"name": "app/hello", "data": {"name": "b"}}),
+        )
+        runs = await env.runs(Greet)
+        assert [run.step("sleep 1h")["status"] for run in runs] == ["Sleeping", "Sleeping"]
+        assert all(run.step("greet")["attempts"] == 1 for run in runs)  # no timed-out call
+
+
+class Meddler(InngestFunction, id="meddler", event="app/meddle", retries=0):
+    @step("advance from the body")
+    async def meddle(self, ctx: Context) -> None:
+        await CURRENT[0].advance("1m")
+
+
+CURRENT: list[TestEnvironment] = []
+
+
+async def test_moving_time_from_a_body_is_refused_not_a_hang() -> None:
+    async with TestEnvironment([Meddler], now=START, call_timeout=5) as env:
+        CURRENT[:] = [env]
+        await env.send({"name": "app/meddle"})
+        [run] = await env.runs(Meddler)
+        assert run.status == "Failed"
+        assert "called from a step body" in run.error["message"]
+
+
+async def test_time_only_moves_forward_and_zero_is_allowed() -> None:
+    async with TestEnvironment([Nightly], now=START) as env:
+        await env.advance("0s")
+        await env.advance(dt.timedelta(0))
+        with pytest.raises(TestEnvironmentError, match="before now"):
+            await env.advance_to("2025-12-31T00:00:00Z")
+        with pytest.raises(TestEnvironmentError, match="forward"):
+            await env.advance_to(float("inf"))
+        assert env.now == dt.datetime(2026, 1, 1, tzinfo=UTC)
+
+
+async def test_run_statuses_read_in_any_case() -> None:
+    async with TestEnvironment([Nightly], now=START) as env:
+        await env.advance("1d")
+        assert len(await env.runs(Nightly, status="completed")) == 1
+        assert len(await env.runs(Nightly, status="COMPLETED")) == 1
+        with pytest.raises(TestEnvironmentError, match="'done'; one of Queued"):
+            await env.runs(Nightly, status="done")
+
+
+def test_the_sync_variant_delivers_what_the_test_sends_through_the_client() -> None:
+    with SyncTestEnvironment([Greet], now=START) as env:
+        [event_id] = env.client.send_sync({"name": "app/hello", "data": {"name": "sync"}})
+        env.settle()
+        [run] = env.runs_of_event(event_id)
+        assert run.step("greet")["status"] == "Completed"
+        assert env.function_id("greet") == "test-app-greet"
+        assert not env.is_final(run.run_id)

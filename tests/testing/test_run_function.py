@@ -425,3 +425,23 @@ async def test_a_result_that_is_not_json_fails_the_block_that_returned_it() -> N
     assert "not JSON-serialisable" in result.step("bad").error.message
     assert result.step("fine").error is None
     assert "step 'bad'" in result.format_trace()
+
+
+hourly_calls: list[int] = []
+
+
+class HourlyReport(InngestFunction, id="hourly-report", cron="0 * * * *"):
+    @step("work")
+    def work(self, ctx: Context) -> int:
+        hourly_calls.append(1)
+        return 1
+
+    sleep("3h")
+
+
+async def test_a_cron_function_runs_once_however_long_it_sleeps() -> None:
+    hourly_calls.clear()
+    result = await run_function(HourlyReport, now=START, steps={"work": 99})
+    assert result.status == "completed"
+    assert result.output == {"work": 99}
+    assert hourly_calls == []  # no other run of the schedule ran the real body

@@ -76,8 +76,12 @@ class VirtualClock:
         timer = _VirtualTimer(when, callback)
         heapq.heappush(self._timers, (when, next(self._order), timer))
         if when <= self._now and not self._soon:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # no loop turns to wait for: whoever drives the clock fires it
+                return timer
             self._soon = True
-            asyncio.get_running_loop().call_soon(self._fire_soon)
+            loop.call_soon(self._fire_soon)
         return timer
 
     def _fire_soon(self) -> None:

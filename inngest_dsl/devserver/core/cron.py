@@ -76,6 +76,7 @@ class CronScheduler:
         try:
             self._due[key] = self._next_fire(key[1], _utc(after)).timestamp()
         except (ValueError, KeyError) as exc:
+            self._due.pop(key, None)  # never re-armed at its old, past time
             log.warning("cron %r of %s cannot be scheduled: %s", key[1], key[0], exc)
 
     def fire(self, function_id: str, expression: str, scheduled_at: float) -> str | None:

@@ -80,6 +80,7 @@ class Executor:
 
     def start(self) -> None:
         self._started = True
+        self._stopping = False
         self.push(self._store.queue_items())
 
     async def stop(self) -> None:

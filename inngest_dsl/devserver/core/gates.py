@@ -55,6 +55,7 @@ class Gates:
         self._in_flight: dict[str, int] = {}
         self._waiting: dict[str, list[_Parked]] = {}
         self._throttle_timers: dict[str, Timer] = {}
+        self._closed = False
         # Runs whose start the throttle admitted but a concurrency limit then held back.
         self._throttled: set[str] = set()
         # Live runs known to have no gates: their calls start without reading the run.
@@ -96,6 +97,8 @@ class Gates:
                         handle.cancel()
 
     def close(self) -> None:
+        """Stop admitting: cancel the throttle timers; calls released from now on wake none."""
+        self._closed = True
         for handle in self._throttle_timers.values():
             handle.cancel()
         self._throttle_timers.clear()
@@ -137,6 +140,8 @@ class Gates:
                 self._in_flight[key] = count
             else:
                 self._in_flight.pop(key, None)
+        if self._closed:  # shutting down: cancelled calls must not start others or set timers
+            return
         for key in ticket.keys:
             self._wake(key)
 
