@@ -156,10 +156,15 @@ class TestEnvironment(VirtualTime):
         self.clock = VirtualClock(self._start.timestamp())
         self.transport = InProcessTransport(self.clock, call_timeout)
         self.store = Store(":memory:")
+        errors: list[BaseException] = []
         self.engine = Engine(
-            self.store, self.transport, self.clock, retry_interval=retry_interval
+            self.store,
+            self.transport,
+            self.clock,
+            retry_interval=retry_interval,
+            on_error=errors.append,
         )
-        super().__init__(self.engine.executor, self.clock)
+        super().__init__(self.engine.executor, self.clock, errors)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._started = False
 

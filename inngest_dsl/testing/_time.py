@@ -61,9 +61,14 @@ def start_instant(now: _dt.datetime | str | None) -> _dt.datetime:
 class VirtualTime:
     """Moves a `VirtualClock` on for an engine's executor, letting all due work happen."""
 
-    def __init__(self, executor: Executor, clock: VirtualClock) -> None:
+    def __init__(
+        self, executor: Executor, clock: VirtualClock, errors: list[BaseException] | None = None
+    ) -> None:
+        """`errors` is where the engine reports its own failures (its `on_error`): each is
+        raised from the next settle instead of leaving a run stuck."""
         self.executor = executor
         self.clock = clock
+        self._errors = errors if errors is not None else []
         self._sleeping: set[asyncio.Task[object]] = set()
         """Calls in flight whose step body is in `sleep()`: busy, but only until a timer."""
         self._slept: asyncio.Future[None] | None = None
@@ -95,6 +100,16 @@ class VirtualTime:
             await self._settle()
 
     async def _settle(self) -> None:
+        await self._settle_calls()
+        if self._errors:
+            error, *_ = self._errors
+            self._errors.clear()
+            raise TestEnvironmentError(
+                f"the run engine failed (a bug in inngest_dsl, not in your functions): "
+                f"{type(error).__name__}: {error}"
+            ) from error
+
+    async def _settle_calls(self) -> None:
         while True:
             await asyncio.sleep(0)
             self.clock.fire_due()

@@ -279,3 +279,17 @@ def test_the_sync_variant_delivers_what_the_test_sends_through_the_client() -> N
         assert run.step("greet")["status"] == "Completed"
         assert env.function_id("greet") == "test-app-greet"
         assert not env.is_final(run.run_id)
+
+
+async def test_a_failure_of_the_engine_itself_is_raised_not_left_as_a_stuck_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async with TestEnvironment([Greet], now=START) as env:
+        await env.send({"name": "app/hello", "data": {"name": "Ada"}})
+
+        def broken(item: object) -> None:
+            raise RuntimeError("wake-up lost")
+
+        monkeypatch.setattr(env.engine.runs, "wake", broken)
+        with pytest.raises(TestEnvironmentError, match="RuntimeError: wake-up lost"):
+            await env.advance("1h")

@@ -7,7 +7,7 @@ in-process calls. Nothing here touches a socket or reads the time except through
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from inngest_dsl.devserver.core.clock import Clock
 from inngest_dsl.devserver.core.cron import CronScheduler, NextFire
@@ -33,7 +33,9 @@ class Engine:
         retry_interval: float | None = None,
         concurrency: int = 64,
         next_fire: NextFire = _cron.next_fire,
+        on_error: Callable[[BaseException], None] = lambda exc: None,
     ) -> None:
+        """`on_error` hears of the engine's own failures (see `Executor`)."""
         self.store = store
         self.clock = clock
         # Each part is made once, in order. What a part tells one made after it (the runs tell
@@ -43,7 +45,13 @@ class Engine:
             store, self.registry, listener=self, retry_interval=retry_interval, clock=clock
         )
         self.executor = Executor(
-            store, self.registry, self.runs, transport, concurrency=concurrency, clock=clock
+            store,
+            self.registry,
+            self.runs,
+            transport,
+            concurrency=concurrency,
+            clock=clock,
+            on_error=on_error,
         )
         self.cron = CronScheduler(self.registry, self.runs, next_fire=next_fire, clock=clock)
 

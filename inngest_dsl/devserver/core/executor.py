@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from inngest_dsl.devserver.core import protocol
@@ -53,7 +53,11 @@ class Executor:
         *,
         concurrency: int = 64,
         clock: Clock,
+        on_error: Callable[[BaseException], None] = lambda exc: None,
     ) -> None:
+        """`on_error` hears of every failure of the engine itself (a bug, always logged too):
+        the testing kit raises them in the test instead of leaving a run stuck."""
+        self._on_error = on_error
         self._store = store
         self._registry = registry
         self._runs = runs
@@ -144,8 +148,9 @@ class Executor:
                     self._runs.fire_debounce(item)
                 elif item.kind == "batch":
                     self._runs.flush_batch(item)
-            except Exception:
+            except Exception as exc:
                 log.exception("could not process queue item %s", item)
+                self._on_error(exc)
         self._arm()
 
     # -- calls ------------------------------------------------------------------------------
@@ -193,14 +198,16 @@ class Executor:
         except Exception as exc:
             # Fail the run visibly rather than leave its queue item stranded until a restart.
             log.exception("call for run %s failed unexpectedly", item.run_id)
+            self._on_error(exc)
             error = error_object("InternalError", f"the dev server could not make the call: {exc}")
             function = self._registry.get(self._run_function(item)) or _missing("")
             try:
                 self._runs.apply_call(
                     item, function, CallOutcome(error=error, retryable=False), 0.0
                 )
-            except Exception:
+            except Exception as again:
                 log.exception("could not record the failure of run %s", item.run_id)
+                self._on_error(again)
 
     def _run_function(self, item: QueueItem) -> str:
         run = self._store.get_run(item.run_id)
