@@ -10,8 +10,12 @@ from __future__ import annotations
 import datetime
 import re
 import zoneinfo
+from typing import Any
 
-__all__ = ["next_fire", "validate_cron"]
+__all__ = ["SCHEDULED", "next_fire", "scheduled_event", "validate_cron"]
+
+SCHEDULED = "inngest/scheduled.timer"
+"""The name of the event a cron trigger's run gets."""
 
 MAX_CRON_LENGTH = 255
 _ZONE_PREFIXES = ("TZ=", "CRON_TZ=")
@@ -99,3 +103,20 @@ def next_fire(expr: str, after: datetime.datetime) -> datetime.datetime:
     if not isinstance(fire, datetime.datetime):  # pragma: no cover - croniter honours ret_type
         raise TypeError(f"croniter returned {fire!r}")
     return fire.astimezone(datetime.timezone.utc)
+
+
+def scheduled_event(
+    expr: str, scheduled_at: datetime.datetime, fired_at: datetime.datetime
+) -> dict[str, Any]:
+    """The event of a cron run, as Inngest sends it: the schedule, when the run was due and
+    when it fired; its id is the due time, so one schedule starts one run per fire time."""
+    from inngest_dsl.spec._durations import format_instant
+
+    stamp = format_instant(scheduled_at)
+    return {
+        "name": SCHEDULED,
+        "id": stamp,
+        "data": {"cron": expr, "scheduledAt": stamp, "fireAt": format_instant(fired_at)},
+        "user": {},
+        "ts": int(fired_at.timestamp() * 1000),
+    }

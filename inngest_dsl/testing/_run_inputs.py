@@ -11,7 +11,7 @@ from typing import Any
 import attrs
 
 from inngest_dsl.errors import EventError, InngestError
-from inngest_dsl.spec._durations import format_instant
+from inngest_dsl.spec._cron import scheduled_event
 from inngest_dsl.spec._event import Event
 from inngest_dsl.spec._function import (
     CronTrigger,
@@ -94,15 +94,7 @@ def default_event(spec: FunctionSpec, now: _dt.datetime) -> Event:
         if isinstance(trigger, EventTrigger) and "*" not in trigger.event:
             return Event.from_wire({"name": trigger.event, "data": {}})
         if isinstance(trigger, CronTrigger):
-            at = format_instant(now)
-            return Event.from_wire(
-                {
-                    "name": "inngest/scheduled.timer",
-                    "id": at,
-                    "data": {"cron": trigger.cron, "scheduledAt": at, "fireAt": at},
-                    "ts": int(now.timestamp() * 1000),
-                }
-            )
+            return Event.from_wire(scheduled_event(trigger.cron, now, now))
     raise RunFunctionError(
         f"function {spec.id!r} has no trigger to make a default event from; pass event="
     )

@@ -13,14 +13,13 @@ from collections.abc import Callable
 from inngest_dsl.devserver.core.clock import Clock, Timer
 from inngest_dsl.devserver.core.functions import Registry
 from inngest_dsl.devserver.core.runs import Runs
-from inngest_dsl.spec import _cron, _durations
+from inngest_dsl.spec import _cron
 
 __all__ = ["CronScheduler", "NextFire"]
 
 log = logging.getLogger("inngest_dsl.devserver")
 
 NextFire = Callable[[str, datetime.datetime], datetime.datetime]
-SCHEDULED = "inngest/scheduled.timer"
 
 
 def _utc(ts: float) -> datetime.datetime:
@@ -84,19 +83,7 @@ class CronScheduler:
         function = self._registry.get(function_id)
         if function is None:
             return None
-        now = self._clock.now()
-        stamp = _durations.format_instant(_utc(scheduled_at))
-        event = {
-            "name": SCHEDULED,
-            "id": stamp,
-            "data": {
-                "cron": expression,
-                "scheduledAt": stamp,
-                "fireAt": _durations.format_instant(_utc(now)),
-            },
-            "user": {},
-            "ts": int(now * 1000),
-        }
+        event = _cron.scheduled_event(expression, _utc(scheduled_at), _utc(self._clock.now()))
         return self._runs.ingest_for(function, event)
 
     def _tick(self) -> None:
