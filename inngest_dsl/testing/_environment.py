@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import datetime as _dt
 import inspect
+import random
 from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
@@ -117,7 +118,8 @@ class TestEnvironment(VirtualTime):
     `ctx.step.run` steps by id in every function (the value is the result; an exception
     instance is raised instead). `now` is the virtual start (default: the real time now);
     `retry_interval` fixes the seconds between retries (default: the dev server's backoff);
-    `call_timeout` is how many real seconds a call may take before it fails as timed out.
+    `call_timeout` is how many real seconds a call may take before it fails as timed out;
+    `seed` seeds the random delays of cron triggers' `jitter` (`None`: a fresh seed each time).
     """
 
     __test__ = False  # not a test class, whatever pytest thinks of the name
@@ -131,6 +133,7 @@ class TestEnvironment(VirtualTime):
         steps: Mapping[Any, Any] | None = None,
         retry_interval: float | None = None,
         call_timeout: float = 60.0,
+        seed: int | None = 0,
     ) -> None:
         self._start = start_instant(now)
         self.app_id = app_id
@@ -142,7 +145,11 @@ class TestEnvironment(VirtualTime):
         self.transport = InProcessTransport(self.clock, call_timeout)
         self.store = Store(":memory:")
         self.engine = Engine(
-            self.store, self.transport, self.clock, retry_interval=retry_interval
+            self.store,
+            self.transport,
+            self.clock,
+            retry_interval=retry_interval,
+            cron_random=random.Random(seed).random,
         )
         super().__init__(self.engine.executor, self.clock)
         self._loop: asyncio.AbstractEventLoop | None = None

@@ -6,6 +6,8 @@ import datetime as dt
 
 from inngest_dsl import (
     Context,
+    CronTrigger,
+    EventTrigger,
     InngestFunction,
     run,
     sleep,
@@ -50,3 +52,20 @@ class DailyDigest(InngestFunction, cron="TZ=Europe/Paris 0 9 * * *", id="daily-d
 
 
 retries: int | None = spec_of(SignUpFlow).retries
+
+
+class ShopWatch(
+    InngestFunction,
+    triggers=[
+        EventTrigger("shop/order.paid", expression="event.data.total > 100"),
+        EventTrigger("shop/refund.*"),
+        CronTrigger("TZ=Europe/Paris 0 9 * * *", jitter="30s"),
+    ],
+):
+    @step("look")
+    def look(self, ctx: Context) -> dict[str, str]:
+        return {"name": ctx.event.name, "run": ctx.run_id, "attempt": str(ctx.attempt)}
+
+
+class TwoNames(InngestFunction, event=["shop/a", "shop/b"], cron="0 9 * * *", jitter="1m"):
+    pass

@@ -7,7 +7,8 @@ in-process calls. Nothing here touches a socket or reads the time except through
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import random
+from collections.abc import Callable, Sequence
 
 from inngest_dsl.devserver.core.clock import Clock
 from inngest_dsl.devserver.core.cron import CronScheduler, NextFire
@@ -33,6 +34,7 @@ class Engine:
         retry_interval: float | None = None,
         concurrency: int = 64,
         next_fire: NextFire = _cron.next_fire,
+        cron_random: Callable[[], float] = random.random,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -45,7 +47,9 @@ class Engine:
         self.executor = Executor(
             store, self.registry, self.runs, transport, concurrency=concurrency, clock=clock
         )
-        self.cron = CronScheduler(self.registry, self.runs, next_fire=next_fire, clock=clock)
+        self.cron = CronScheduler(
+            self.registry, self.runs, next_fire=next_fire, clock=clock, random=cron_random
+        )
 
     def start(self) -> None:
         """Resume the stored queue and start the cron schedule (inside a running loop)."""
