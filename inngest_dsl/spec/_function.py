@@ -192,11 +192,14 @@ class ParallelOp:
     """`with parallel(...)`: the `size` ops declared right after it run side by side.
 
     A marker, not a block: it has no wire op of its own. When the walk reaches it, every
-    unfinished member is reported in one response and each runs in its own request.
+    unfinished member is reported in one response and each runs in its own request. With
+    `race`, the first member to finish wins: its result is the group's, the others' are
+    dropped, and the server asks for a discovery after each completion (`parallelMode`).
     """
 
     id: str
     size: int
+    race: bool = False
 
     @property
     def memoised(self) -> bool:
