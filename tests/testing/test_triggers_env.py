@@ -5,7 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from inngest_dsl import Context, CronTrigger, EventTrigger, InngestFunction, step
+from inngest_dsl import (
+    Context,
+    CronTrigger,
+    EventTrigger,
+    InngestFunction,
+    parallel,
+    sleep,
+    step,
+)
 from inngest_dsl.testing import TestEnvironment, run_function
 
 START = "2026-01-01T00:00:00Z"
@@ -94,3 +102,22 @@ async def test_run_function_gives_a_cron_function_a_timer_event() -> None:
 async def test_run_function_gives_a_multi_trigger_function_its_first_event() -> None:
     result = await run_function(Watch)
     assert result.output == {"name": "shop/order.paid"}
+
+
+class Quick(InngestFunction, id="quick", event="shop/quick"):
+    with parallel("answer", mode="race"):
+
+        @step("cache")
+        async def cache(self, ctx: Context) -> dict[str, str]:
+            return {"answer": "cached"}
+
+        sleep("1h")
+
+    @step("reply")
+    async def reply(self, ctx: Context) -> dict[str, Any]:
+        return {"replied": ctx.data.get("answer")}
+
+
+async def test_run_function_runs_a_race_group() -> None:
+    result = await run_function(Quick)
+    assert result.output == {"answer": "cached", "replied": "cached"}
