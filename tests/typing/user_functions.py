@@ -9,6 +9,7 @@ from inngest_dsl import (
     CronTrigger,
     EventTrigger,
     InngestFunction,
+    parallel,
     run,
     sleep,
     sleep_until,
@@ -69,3 +70,21 @@ class ShopWatch(
 
 class TwoNames(InngestFunction, event=["shop/a", "shop/b"], cron="0 9 * * *", jitter="1m"):
     pass
+
+
+class Racing(InngestFunction, event="shop/race"):
+    with parallel("first wins", mode="race"):
+        sleep("1h")
+        reply = wait_for_event("shop/reply", timeout="1d")
+
+    @step("pick")
+    async def pick(self, ctx: Context) -> dict[str, str]:
+        async def eu() -> str:
+            return "eu"
+
+        async def us() -> str:
+            return "us"
+
+        winner: str = await ctx.step.parallel(("eu", eu), ("us", us), race=True)
+        both: list[str] = await ctx.step.parallel(("eu2", eu), ("us2", us))
+        return {"winner": winner, "both": ",".join(both), "job": ctx.job_id, "req": ctx.request_id}

@@ -112,8 +112,12 @@ class CallOutcomes(RunIngest):
         retry_due = now
         for op in ops:
             kind = protocol.STEP_KINDS.get(op.op, op.op)
-            if op.op in PLANNING and self._already_reported(run.run_id, op.id):
-                continue  # a second discovery while a race is on: the op is under way
+            if (
+                op.op in PLANNING
+                and run.force_plan
+                and self._already_reported(run.run_id, op.id)
+            ):
+                continue  # a discovery while a race is on reports it again: it is under way
             # A race member is not awaited (not outstanding); its end asks for a discovery.
             awaited_before = new_branches if op.op in PLANNING and races(op.opts) else None
             if op.op in ("StepRun", "Step"):
@@ -188,7 +192,7 @@ class CallOutcomes(RunIngest):
             outstanding += new_branches
             if new_branches == 0 and outstanding == 0 and (progressed or finished_branch):
                 self._enqueue(run.run_id, "call", DISCOVERY, 0, now)
-                force_plan = self._race_open(run.run_id)
+                force_plan = force_plan and self._race_open(run.run_id)
         self._store.update_progress(
             run.run_id, outstanding=outstanding, force_plan=force_plan, version=version
         )

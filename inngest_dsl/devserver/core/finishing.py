@@ -166,7 +166,7 @@ class RunFinishing(RunCommits):
         force_plan = run.force_plan
         if outstanding == 0:
             self._enqueue(run_id, "call", DISCOVERY, 0, now)
-            force_plan = self._race_open(run_id)
+            force_plan = force_plan and self._race_open(run_id)
         self._store.update_progress(
             run_id, outstanding=outstanding, force_plan=force_plan, version=run.version
         )
