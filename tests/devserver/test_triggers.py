@@ -76,3 +76,20 @@ async def test_registration_refuses_a_jitter_out_of_range(tmp_path: Path) -> Non
     assert response.status == 400
     assert "jitter" in str(reply)
     assert "between 1s and 5m" in str(reply)
+
+
+async def test_registration_refuses_one_schedule_twice(tmp_path: Path) -> None:
+    async def handler(step_id: str, body: dict[str, Any]) -> web.Response:
+        return done_response(None)
+
+    async with virtual_dev_server(tmp_path / "db") as clocked, raw_app(handler) as app:
+        config = function_config(app, "tick")
+        config["triggers"] = [{"cron": "0 * * * *"}, {"cron": "0 * * * *", "jitter": "1m"}]
+        body = {"url": app.url, "appName": APP_ID, "sdk": "raw:v1", "functions": [config]}
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(f"{clocked.url}/fn/register", json=body) as response,
+        ):
+            reply = await response.json()
+    assert response.status == 400
+    assert "duplicate trigger" in str(reply)

@@ -93,7 +93,8 @@ def _problem_in_trigger(trigger: Any, where: str, seen: set[str]) -> str | None:
     event, cron = trigger.get("event"), trigger.get("cron")
     if bool(event) == bool(cron):
         return f"{where}: needs exactly one of 'event' or 'cron'"
-    key = canonical(dict(trigger))
+    # One schedule once, whatever its jitter (as Inngest checks it).
+    key = canonical({"cron": cron} if cron else dict(trigger))
     if key in seen:
         return f"{where}: duplicate trigger"
     seen.add(key)
