@@ -38,7 +38,7 @@ from inngest_dsl.errors import (
     StepError,
 )
 from inngest_dsl.spec._event import Event
-from inngest_dsl.spec._function import FunctionSpec, spec_of
+from inngest_dsl.spec._function import CronTrigger, EventTrigger, FunctionSpec, spec_of
 from inngest_dsl.spec._options import (
     Batch,
     Cancel,
@@ -60,10 +60,12 @@ __all__ = [
     "Concurrency",
     "ConfigError",
     "Context",
+    "CronTrigger",
     "Debounce",
     "DefinitionError",
     "Event",
     "EventError",
+    "EventTrigger",
     "Failure",
     "FunctionSpec",
     "Inngest",

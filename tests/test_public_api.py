@@ -9,7 +9,8 @@ import pytest
 
 PUBLIC = {
     "inngest_dsl": [
-        "Batch", "Cancel", "Concurrency", "ConfigError", "Context", "Debounce", "DefinitionError",
+        "Batch", "Cancel", "Concurrency", "ConfigError", "Context", "CronTrigger", "Debounce",
+        "DefinitionError", "EventTrigger",
         "Event", "EventError", "Failure", "FunctionSpec", "Inngest", "InngestError",
         "InngestFunction", "NonRetriableError", "Priority", "RateLimit", "RetryAfterError",
         "SendEventError", "Singleton", "StepError", "Throttle", "Timeouts", "__version__",

@@ -71,6 +71,7 @@ async def run_engine(app: web.Application) -> AsyncIterator[None]:
         retry_interval=config.retry_interval,
         concurrency=config.concurrency,
         next_fire=config.next_fire,
+        cron_random=config.cron_random,
     )
     app[ENGINE] = engine
     engine.start()

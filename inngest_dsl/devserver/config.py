@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import random
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import attrs
@@ -32,3 +33,4 @@ class DevServerConfig:
     concurrency: int = 64
     call_timeout: float = 300.0
     next_fire: NextFire = _cron.next_fire
+    cron_random: Callable[[], float] = random.random

@@ -5,6 +5,7 @@ Every problem is collected first and raised together, so a user fixes a class in
 
 from __future__ import annotations
 
+import datetime as _dt
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -12,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from inngest_dsl.dsl._compile_options import compile_options
 from inngest_dsl.errors import DefinitionError
 from inngest_dsl.spec._cron import validate_cron
+from inngest_dsl.spec._durations import parse_duration
 from inngest_dsl.spec._expressions import expression_problem
 from inngest_dsl.spec._function import (
     CronTrigger,
@@ -22,7 +24,7 @@ from inngest_dsl.spec._function import (
     Trigger,
     WaitForEventOp,
 )
-from inngest_dsl.spec._limits import MAX_RETRIES
+from inngest_dsl.spec._limits import CRON_JITTER, MAX_RETRIES, MAX_TRIGGERS
 
 __all__ = ["compile_function", "slugify"]
 
@@ -39,44 +41,116 @@ def _default_id(cls_name: str) -> str:
     return slugify(_CAMEL_BOUNDARY.sub("-", cls_name))
 
 
-def _trigger(
+def _names(value: object, keyword: str, problems: list[str]) -> list[str]:
+    """`event=` / `cron=` as a list: one string or a sequence of them."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Sequence) and value and all(isinstance(v, str) for v in value):
+        return list(value)
+    problems.append(f"{keyword}= must be a string or a list of strings, got {value!r}")
+    return []
+
+
+def _event_trigger(problems: list[str], trigger: EventTrigger, where: str) -> Trigger | None:
+    if not isinstance(trigger.event, str) or not trigger.event.strip():
+        problems.append(f"{where} must be a non-empty event name, got {trigger.event!r}")
+        return None
+    if trigger.expression is not None:
+        problem = (
+            expression_problem(trigger.expression)
+            if isinstance(trigger.expression, str)
+            else f"must be a string, got {trigger.expression!r}"
+        )
+        if problem is not None:
+            problems.append(f"expression= of {trigger.event!r}: {problem}")
+    return trigger
+
+
+def _cron_trigger(problems: list[str], trigger: CronTrigger) -> Trigger | None:
+    if not isinstance(trigger.cron, str):
+        problems.append(f"cron= must be a string, got {trigger.cron!r}")
+        return None
+    problem = validate_cron(trigger.cron)
+    if problem is not None:
+        problems.append(problem)
+    if trigger.jitter is None:
+        return trigger
+    try:
+        jitter = parse_duration(trigger.jitter)
+    except (TypeError, ValueError) as exc:
+        problems.append(f"jitter= of cron {trigger.cron!r}: {exc}")
+        return None
+    out_of_range = CRON_JITTER.problem(jitter)
+    if out_of_range is not None:
+        problems.append(f"jitter= of cron {trigger.cron!r} {out_of_range}, got {trigger.jitter!r}")
+        return None
+    return CronTrigger(cron=trigger.cron, jitter=jitter)
+
+
+def _triggers(
     problems: list[str],
-    event: str | None,
-    event_name: str | None,
+    event: str | Sequence[str] | None,
+    event_name: str | Sequence[str] | None,
     expression: str | None,
     if_: str | None,
-    cron: str | None,
-) -> Trigger | None:
+    cron: str | Sequence[str] | None,
+    jitter: str | _dt.timedelta | None,
+    listed: Sequence[Trigger] | None,
+) -> tuple[Trigger, ...]:
     if event is not None and event_name is not None:
         problems.append("give event= or event_name= (the same thing), not both")
     event = event if event is not None else event_name
     if expression is not None and if_ is not None:
         problems.append("give expression= or if_= (the same thing), not both")
     expression = expression if expression is not None else if_
-    if event is not None and cron is not None:
-        problems.append("give one trigger: event= or cron=, not both")
-        return None
-    if event is None and cron is None:
+    if event is None and expression is not None:
+        problems.append("expression= filters the events of event=; give event= too")
+    if cron is None and jitter is not None:
+        problems.append("jitter= delays the runs of cron=; give cron= too")
+    given: list[Trigger] = [
+        EventTrigger(event=name, expression=expression)
+        for name in _names(event, "event", problems)
+    ]
+    given.extend(CronTrigger(cron=c, jitter=jitter) for c in _names(cron, "cron", problems))
+    if listed is not None:
+        if isinstance(listed, Sequence) and not isinstance(listed, str):
+            given.extend(listed)
+        else:
+            problems.append(f"triggers= must be a list of EventTrigger/CronTrigger, got {listed!r}")
+    if not given and listed is None:
         problems.append("no trigger: give event='app/some.event' or cron='0 9 * * *'")
-        return None
-    if cron is not None:
-        if expression is not None:
-            problems.append("expression= filters events; a cron trigger takes none")
-        if not isinstance(cron, str):
-            problems.append(f"cron= must be a string, got {cron!r}")
-            return None
-        problem = validate_cron(cron)
-        if problem is not None:
-            problems.append(problem)
-        return CronTrigger(cron=cron)
-    if not isinstance(event, str) or not event.strip():
-        problems.append(f"event= must be a non-empty event name, got {event!r}")
-        return None
-    if expression is not None:
-        problem = expression_problem(expression)
-        if problem is not None:
-            problems.append(f"expression=: {problem}")
-    return EventTrigger(event=event, expression=expression)
+        return ()
+    if not given:
+        problems.append("triggers=: give at least one trigger")
+        return ()
+    compiled: list[Trigger] = []
+    for index, trigger in enumerate(given):
+        if isinstance(trigger, EventTrigger):
+            where = "event=" if len(given) == 1 else f"trigger {index + 1}"
+            done = _event_trigger(problems, trigger, where)
+        elif isinstance(trigger, CronTrigger):
+            done = _cron_trigger(problems, trigger)
+        else:
+            problems.append(f"triggers=: expected EventTrigger or CronTrigger, got {trigger!r}")
+            done = None
+        if done is not None:
+            compiled.append(done)
+    if len(given) > MAX_TRIGGERS:
+        problems.append(f"at most {MAX_TRIGGERS} triggers per function, got {len(given)}")
+    for identity, count in Counter(_identity(t) for t in compiled).items():
+        if count > 1:
+            problems.append(f"duplicate trigger {identity} ({count} times)")
+    return tuple(compiled)
+
+
+def _identity(trigger: Trigger) -> str:
+    if isinstance(trigger, CronTrigger):
+        return f"cron={trigger.cron!r}"
+    if trigger.expression is None:
+        return f"event={trigger.event!r}"
+    return f"event={trigger.event!r} if {trigger.expression!r}"
 
 
 def _retries(problems: list[str], retries: int | None) -> int | None:
@@ -113,13 +187,15 @@ def compile_function(
     problems: list[str],
     name: str | None,
     id: str | None,
-    event: str | None,
-    event_name: str | None,
+    event: str | Sequence[str] | None,
+    event_name: str | Sequence[str] | None,
     expression: str | None,
     if_: str | None,
-    cron: str | None,
+    cron: str | Sequence[str] | None,
     retries: int | None,
     abstract: bool,
+    jitter: str | _dt.timedelta | None = None,
+    triggers: Sequence[Trigger] | None = None,
     options: Mapping[str, object] | None = None,
     on_failure: FailureHandler | None = None,
 ) -> FunctionSpec | None:
@@ -132,7 +208,13 @@ def compile_function(
     if abstract:
         given = [
             keyword
-            for keyword, value in (("event", event), ("event_name", event_name), ("cron", cron))
+            for keyword, value in (
+                ("event", event),
+                ("event_name", event_name),
+                ("cron", cron),
+                ("jitter", jitter),
+                ("triggers", triggers),
+            )
             if value is not None
         ]
         if given:
@@ -153,7 +235,9 @@ def compile_function(
         if problems:
             raise DefinitionError(cls.__qualname__, problems)
         return None
-    trigger = _trigger(problems, event, event_name, expression, if_, cron)
+    compiled_triggers = _triggers(
+        problems, event, event_name, expression, if_, cron, jitter, triggers
+    )
     retry_count = _retries(problems, retries)
     compiled_options = compile_options(problems, options)
     if name is not None and (not isinstance(name, str) or not name.strip()):
@@ -164,12 +248,12 @@ def compile_function(
     function_id = id if isinstance(id, str) and id.strip() else (
         slugify(name) if isinstance(name, str) and slugify(name) else _default_id(cls.__name__)
     )
-    if problems or trigger is None:
+    if problems or not compiled_triggers:
         raise DefinitionError(cls.__qualname__, problems)
     return FunctionSpec(
         id=function_id,
         name=display_name,
-        triggers=(trigger,),
+        triggers=compiled_triggers,
         ops=ops,
         cls=cls,
         retries=retry_count,

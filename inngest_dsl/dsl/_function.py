@@ -9,12 +9,21 @@ one `DefinitionError`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from inngest_dsl.dsl._compile import compile_function
 from inngest_dsl.dsl._compile_options import OPTION_KEYWORDS
 from inngest_dsl.dsl._recording import Declarations, Deferred, Namespace, Pending
-from inngest_dsl.spec._function import FunctionSpec, Op, RunOp, SleepUntilOp, StepOp
+from inngest_dsl.spec._function import (
+    CronTrigger,
+    EventTrigger,
+    FunctionSpec,
+    Op,
+    RunOp,
+    SleepUntilOp,
+    StepOp,
+)
 from inngest_dsl.spec._options import (
     Batch,
     Cancel,
@@ -59,8 +68,10 @@ else:
 class InngestFunction(_Base):
     """Base class of every function: subclass it and list the blocks in the class body.
 
-    Class keywords: `name`, `id`, one trigger (`event=` / `event_name=` with an optional
-    `expression=` / `if_=` filter, or `cron=`), `retries`, and `abstract=True` for a base that
+    Class keywords: `name`, `id`, the triggers (`event=` / `event_name=`, one name or a list,
+    with an optional `expression=` / `if_=` filter; `cron=`, one schedule or a list, with an
+    optional `jitter=`; `triggers=[EventTrigger(...), CronTrigger(...)]` for triggers each with
+    its own filter or jitter; up to 10 in all), `retries`, and `abstract=True` for a base that
     only contributes blocks.
 
     Function options, also class keywords, belong to the concrete class (not inherited):
@@ -80,11 +91,13 @@ class InngestFunction(_Base):
         *,
         name: str | None = None,
         id: str | None = None,
-        event: str | None = None,
-        event_name: str | None = None,
+        event: str | Sequence[str] | None = None,
+        event_name: str | Sequence[str] | None = None,
         expression: str | None = None,
         if_: str | None = None,
-        cron: str | None = None,
+        cron: str | Sequence[str] | None = None,
+        jitter: str | timedelta | None = None,
+        triggers: Sequence[EventTrigger | CronTrigger] | None = None,
         retries: int | None = None,
         abstract: bool = False,
         concurrency: int | Concurrency | Sequence[int | Concurrency] | None = None,
@@ -121,6 +134,8 @@ class InngestFunction(_Base):
             expression=expression,
             if_=if_,
             cron=cron,
+            jitter=jitter,
+            triggers=triggers,
             retries=retries,
             abstract=abstract,
             options={keyword: given[keyword] for keyword in OPTION_KEYWORDS},

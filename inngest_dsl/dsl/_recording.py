@@ -152,9 +152,10 @@ class Deferred:
 class ParallelGroup:
     """The context manager `parallel(...)` returns: the blocks declared inside form a group."""
 
-    def __init__(self, decl: Declarations, block_id: str) -> None:
+    def __init__(self, decl: Declarations, block_id: str, race: bool = False) -> None:
         self._decl = decl
         self._id = block_id
+        self._race = race
         self._start = -1
         self.entered = False
 
@@ -194,4 +195,6 @@ class ParallelGroup:
                     "memoised blocks only (step, sleep, sleep_until, wait_for_event, invoke, "
                     "send_event)"
                 )
-        decl.items.insert(self._start, ParallelOp(id=self._id, size=len(members)))
+        decl.items.insert(
+            self._start, ParallelOp(id=self._id, size=len(members), race=self._race)
+        )

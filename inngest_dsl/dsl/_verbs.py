@@ -11,7 +11,7 @@ import datetime as _dt
 import inspect
 import json
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar, overload
+from typing import Any, Literal, TypeVar, overload
 
 from inngest_dsl.dsl._function import InngestFunction
 from inngest_dsl.dsl._recording import (
@@ -330,7 +330,9 @@ def send_event(
     return deferred.attach
 
 
-def parallel(message: str, *, id: str | None = None) -> ParallelGroup:
+def parallel(
+    message: str, *, id: str | None = None, mode: Literal["wait", "race"] = "wait"
+) -> ParallelGroup:
     """Declare a group of memoised blocks that run side by side; use it as `with parallel(...):`.
 
     When the run reaches the group, every unfinished block in it is reported at once and runs
@@ -338,12 +340,18 @@ def parallel(message: str, *, id: str | None = None) -> ParallelGroup:
     into `ctx.data` in declaration order. Each block sees `ctx.data` as it was before the
     group. Groups cannot be nested, hold no `run` blocks, and their steps cannot use
     `ctx.step`.
+
+    `mode="race"`: the run goes on as soon as the first block finishes, with only that
+    block's result folded in (a failure if it failed); the others still run to their end,
+    but their results are not used (Inngest's `parallelMode: "race"`).
     """
     decl = declarations("parallel")
     block_id = id if id is not None else message
     if not isinstance(block_id, str) or not block_id.strip():
         decl.problems.append(f"parallel: the message must be a non-empty string, got {block_id!r}")
         block_id = str(block_id)
-    group = ParallelGroup(decl, block_id)
+    if mode not in ("wait", "race"):
+        decl.problems.append(f"parallel {block_id!r}: mode= must be 'wait' or 'race', got {mode!r}")
+    group = ParallelGroup(decl, block_id, race=mode == "race")
     decl.groups.append(group)
     return group

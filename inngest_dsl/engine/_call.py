@@ -11,6 +11,8 @@ import inspect
 from collections.abc import Mapping
 from typing import Any
 
+import attrs
+
 from inngest_dsl.engine._call_state import ABSENT, CallState, StepObserver
 from inngest_dsl.engine._context import Context
 from inngest_dsl.engine._fold import fold_memo
@@ -35,6 +37,7 @@ from inngest_dsl.engine._steps import Steps
 from inngest_dsl.spec._durations import parse_instant
 from inngest_dsl.spec._function import (
     InvokeOp,
+    ParallelOp,
     SendEventOp,
     SleepOp,
     SleepUntilOp,
@@ -265,6 +268,9 @@ class Call:
         else the response that moves it on: all unfinished members reported together, or
         the targeted member run."""
         memo = self.state.request.steps
+        race = isinstance(entry.op, ParallelOp) and entry.op.race
+        if race:
+            return await self._race(entry)
         done: list[tuple[PlannedOp, Any]] = []
         unfinished: list[PlannedOp] = []
         for member in entry.members:
@@ -281,6 +287,34 @@ class Call:
             for member, value in done:
                 fold_memo(self.ctx.data, member, value)
             return None
+        return await self._move_on(entry, unfinished)
+
+    async def _race(self, entry: PlannedOp) -> CallResult | None:
+        """A race group: `None` once a member finished (the first in the run's stack, which is
+        in completion order, wins: its result alone is folded), else as a wait group, with
+        each reported member marked `parallelMode: "race"`. A targeted loser still runs."""
+        memo = self.state.request.steps
+        unfinished = [m for m in entry.members if m.hashed not in memo]
+        if self.target is not None and any(m.hashed == self.target for m in unfinished):
+            return await self._move_on(entry, unfinished)
+        finished = {m.hashed: m for m in entry.members if m.hashed in memo}
+        if finished:
+            order = [h for h in self.state.request.ctx.stack if h in finished]
+            order += [h for h in finished if h not in order]
+            winner = finished[order[0]]
+            value = memo[winner.hashed]
+            if type(value) is dict and value.keys() <= WRAPPED_KEYS:
+                if value.get("error") is not None:
+                    return memoised_failure(winner.user_id, value["error"])
+                value = value.get("data")
+            fold_memo(self.ctx.data, winner, value)
+            return None
+        return await self._move_on(entry, unfinished, race=True)
+
+    async def _move_on(
+        self, entry: PlannedOp, unfinished: list[PlannedOp], *, race: bool = False
+    ) -> CallResult:
+        """Run the targeted member, or report every unfinished one."""
         target = self.target
         if target is not None:
             for member in unfinished:
@@ -299,5 +333,7 @@ class Call:
             op = await self.report(member)
             if isinstance(op, CallResult):
                 return op
+            if race:
+                op = attrs.evolve(op, opts={**(op.opts or {}), "parallelMode": "race"})
             reported.append(op)
         return CallResult(206, reported)

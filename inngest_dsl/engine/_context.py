@@ -24,6 +24,11 @@ class Context:
 
     `data` holds the results of the blocks before this one, folded in declaration order;
     `ctx[self.some_wait]` reads a wait's event (or `None` after a timeout).
+
+    Run facts: `run_id`; `attempt`, counted from 0 for each step or request (a retry is 1),
+    of `max_attempts`; `function_id`, the wire id; `request_id`, the id of this one request,
+    and `job_id`, that of the queue item it runs for (from the call's `ctx`, else its
+    `X-Request-ID` / `X-Inngest-Job-Id` headers; `""` when the server sends none).
     """
 
     event: Event
@@ -33,6 +38,8 @@ class Context:
     attempt: int = 0
     max_attempts: int | None = None
     function_id: str = ""
+    request_id: str = ""
+    job_id: str = ""
     logger: logging.Logger | logging.LoggerAdapter[logging.Logger] = _default_logger
     _steps: Steps | None = field(default=None, repr=False, alias="_steps")
 

@@ -40,6 +40,8 @@ def _context(plan: ExecutionPlan, request: CallRequest, app_id: str) -> Context:
         attempt=ctx.attempt,
         max_attempts=max_attempts,
         function_id=plan.spec.composite_id(app_id) if app_id else plan.spec.id,
+        request_id=ctx.request_id,
+        job_id=ctx.job_id,
     )
 
 

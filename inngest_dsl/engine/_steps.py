@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
-from typing import Any, TypeVar, overload
+from typing import Any, Literal, TypeVar, overload
 
 from inngest_dsl.engine._call_state import ABSENT
 from inngest_dsl.engine._outcomes import (
@@ -272,11 +272,25 @@ class Steps:
 
         return send()
 
-    def parallel(self, *steps: tuple[Any, ...]) -> Coroutine[Any, Any, list[Any]]:
+    @overload
+    def parallel(
+        self, *steps: tuple[Any, ...], race: Literal[False] = False
+    ) -> Coroutine[Any, Any, list[Any]]: ...
+
+    @overload
+    def parallel(
+        self, *steps: tuple[Any, ...], race: Literal[True]
+    ) -> Coroutine[Any, Any, Any]: ...
+
+    def parallel(self, *steps: tuple[Any, ...], race: bool = False) -> Coroutine[Any, Any, Any]:
         """Run `(id, fn, *args)` steps side by side; returns their results, in order.
 
         Unfinished steps are reported together, each runs in its own request, and the body
         goes on once all have finished. A memoised failure of any raises `StepError`.
+
+        `race=True` (Inngest's `parallelMode: "race"`): the body goes on as soon as the first
+        step finishes, and the call returns that step's result alone (raises its `StepError`
+        if it failed); the others still run, their results unused.
         """
         members: list[tuple[StepRef, Any]] = []
         for item in steps:
@@ -288,18 +302,28 @@ class Steps:
             ref = self._runner.ref("parallel", item[0])
             members.append((ref, self._runner.producer(ref, item[1], item[2:])))
 
-        async def fan_out() -> list[Any]:
+        async def fan_out() -> Any:
             values: list[Any] = []
             unfinished: list[tuple[StepRef, Any]] = []
+            finished: dict[str, tuple[StepRef, Any]] = {}
             for ref, produce in members:
                 value = self._runner.memo(ref)
                 if value is ABSENT:
                     unfinished.append((ref, produce))
+                elif race:
+                    finished[ref.hashed] = (ref, value)
                 else:
                     values.append(_unwrap(ref.user_id, value))
+            target = self._runner.target
+            targets_loser = any(ref.hashed == target for ref, _ in unfinished)
+            if race and finished and not targets_loser:
+                # The first to finish wins: the run's stack is in completion order.
+                stack = self._runner.state.request.ctx.stack
+                order = [h for h in stack if h in finished] + list(finished)
+                ref, value = finished[order[0]]
+                return _unwrap(ref.user_id, value)
             if not unfinished:
                 return values
-            target = self._runner.target
             if target is not None:
                 for ref, produce in unfinished:
                     if ref.hashed == target:
@@ -315,8 +339,8 @@ class Steps:
                 )
             for ref, _ in unfinished:
                 self._runner.observe(ref, "step")
-            raise self._runner.halt(
-                CallResult(206, [ref.opcode("StepPlanned", ref.user_id) for ref, _ in unfinished])
-            )
+            opts = {"parallelMode": "race"} if race else None
+            planned = [ref.opcode("StepPlanned", ref.user_id, opts=opts) for ref, _ in unfinished]
+            raise self._runner.halt(CallResult(206, planned))
 
         return fan_out()

@@ -34,7 +34,13 @@ from inngest_dsl.serve._call import (
     error_body,
     sdk_headers,
 )
-from inngest_dsl.wire._calls import CallRequest, WireError, decode_call_request, decode_events
+from inngest_dsl.wire._calls import (
+    CallRequest,
+    WireError,
+    decode_call_request,
+    decode_events,
+    with_call_headers,
+)
 from inngest_dsl.wire._signing import canonical_json, canonicalize_body, parse_json, sign, verify
 
 __all__ = [
@@ -365,7 +371,7 @@ class Handler:
             if key is None:
                 return self.unauthorized(self.signature_problem(request))
         try:
-            call = decode_call_request(parsed)
+            call = with_call_headers(decode_call_request(parsed), request.headers)
             if call.use_api:
                 call = await self.fetch_payload(call)
         except WireError as exc:

@@ -52,7 +52,11 @@ FailureHandler = Callable[[Any, Any, Any], Any | Awaitable[Any]]
 
 @frozen
 class EventTrigger:
-    """Run on every event named `event` (wildcards like `app/*` allowed) matching `expression`."""
+    """Run on every event named `event` (wildcards like `app/*` allowed) matching `expression`.
+
+    One of a function's triggers, in a `triggers=[...]` class keyword:
+    `EventTrigger("shop/order.paid", expression="event.data.total > 100")`.
+    """
 
     event: str
     expression: str | None = None
@@ -60,9 +64,15 @@ class EventTrigger:
 
 @frozen
 class CronTrigger:
-    """Run on a cron schedule (5 fields, optional `TZ=` / `CRON_TZ=` prefix)."""
+    """Run on a cron schedule (5 fields, optional `TZ=` / `CRON_TZ=` prefix).
+
+    `jitter` (1s to 5m, a time string or `timedelta`) delays each run by a random amount up to
+    it after the fire time, so many schedules on the same minute do not start at once. In a
+    compiled spec it is a `timedelta`.
+    """
 
     cron: str
+    jitter: _dt.timedelta | str | None = None
 
 
 Trigger = EventTrigger | CronTrigger
@@ -182,11 +192,14 @@ class ParallelOp:
     """`with parallel(...)`: the `size` ops declared right after it run side by side.
 
     A marker, not a block: it has no wire op of its own. When the walk reaches it, every
-    unfinished member is reported in one response and each runs in its own request.
+    unfinished member is reported in one response and each runs in its own request. With
+    `race`, the first member to finish wins: its result is the group's, the others' are
+    dropped, and the server asks for a discovery after each completion (`parallelMode`).
     """
 
     id: str
     size: int
+    race: bool = False
 
     @property
     def memoised(self) -> bool:

@@ -20,6 +20,7 @@ from inngest_dsl.spec._durations import format_duration
 
 __all__ = [
     "BATCH_TIMEOUT",
+    "CRON_JITTER",
     "DAY",
     "DEBOUNCE_PERIOD",
     "IDEMPOTENCY_PERIOD",
@@ -106,6 +107,9 @@ DEBOUNCE_PERIOD = DurationRange(SECOND, WEEK)
 
 BATCH_TIMEOUT = DurationRange(SECOND, None)
 """`batchEvents.timeout`: at least 1s ("batch timeout should be more than 1s")."""
+
+CRON_JITTER = DurationRange(SECOND, datetime.timedelta(minutes=5))
+"""A cron trigger's `jitter`: 1s to 5m."""
 
 IDEMPOTENCY_PERIOD = DAY
 """How long an idempotency key holds: Inngest turns `idempotency` into a 1-per-24h rate limit."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import datetime as _dt
 import inspect
+import random
 from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
@@ -132,7 +133,8 @@ class TestEnvironment(VirtualTime):
     `ctx.step.run` steps by id in every function (the value is the result; an exception
     instance is raised instead). `now` is the virtual start (default: the real time now);
     `retry_interval` fixes the seconds between retries (default: the dev server's backoff);
-    `call_timeout` is how many real seconds a call may take before it fails as timed out.
+    `call_timeout` is how many real seconds a call may take before it fails as timed out;
+    `seed` seeds the random delays of cron triggers' `jitter` (`None`: a fresh seed each time).
     """
 
     __test__ = False  # not a test class, whatever pytest thinks of the name
@@ -146,6 +148,7 @@ class TestEnvironment(VirtualTime):
         steps: Mapping[Any, Any] | None = None,
         retry_interval: float | None = None,
         call_timeout: float = 60.0,
+        seed: int | None = 0,
     ) -> None:
         self._start = start_instant(now)
         self.app_id = app_id
@@ -163,6 +166,7 @@ class TestEnvironment(VirtualTime):
             self.clock,
             retry_interval=retry_interval,
             on_error=errors.append,
+            cron_random=random.Random(seed).random,
         )
         super().__init__(self.engine.executor, self.clock, errors)
         self._loop: asyncio.AbstractEventLoop | None = None

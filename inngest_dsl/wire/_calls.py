@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from attrs import frozen
+from attrs import evolve, frozen
 
 from inngest_dsl.errors import EventError
 from inngest_dsl.spec._event import Event
 
-__all__ = ["CallContext", "CallRequest", "WireError", "decode_call_request", "decode_events"]
+__all__ = [
+    "CallContext",
+    "CallRequest",
+    "WireError",
+    "decode_call_request",
+    "decode_events",
+    "with_call_headers",
+]
 
 
 class WireError(ValueError):
@@ -24,7 +32,11 @@ class WireError(ValueError):
 
 @frozen
 class CallContext:
-    """The `ctx` object of a call request: facts about the run and this attempt."""
+    """The `ctx` object of a call request: facts about the run and this attempt.
+
+    `request_id` identifies this one request and `job_id` the queue item it runs for; Inngest
+    sends both in `ctx` and as the `X-Request-ID` / `X-Inngest-Job-Id` headers.
+    """
 
     run_id: str = ""
     attempt: int = 0
@@ -33,6 +45,8 @@ class CallContext:
     use_api: bool = False
     stack: tuple[str, ...] = ()
     fn_id: str = ""
+    request_id: str = ""
+    job_id: str = ""
 
 
 @frozen
@@ -74,7 +88,10 @@ def _call_context(raw: object) -> CallContext:
     run_id = raw.get("run_id")
     fn_id = raw.get("fn_id")
     attempt = _int_field(raw, "attempt", 0)
+    request_id, job_id = raw.get("request_id"), raw.get("job_id")
     return CallContext(
+        request_id=request_id if isinstance(request_id, str) else "",
+        job_id=job_id if isinstance(job_id, str) else "",
         run_id=run_id if isinstance(run_id, str) else "",
         attempt=attempt if attempt is not None else 0,
         max_attempts=_int_field(raw, "max_attempts", None),
@@ -126,3 +143,16 @@ def decode_call_request(raw: object) -> CallRequest:
     return CallRequest(
         event=event, events=events or (event,), steps=steps, ctx=ctx, use_api=use_api
     )
+
+
+
+def with_call_headers(call: CallRequest, headers: Mapping[str, str]) -> CallRequest:
+    """`call` with the run, request and job ids of the call's headers where its body's `ctx`
+    has none (`headers` looks names up case-insensitively)."""
+    ctx = call.ctx
+    run_id = ctx.run_id or headers.get("X-Run-Id") or ""
+    request_id = ctx.request_id or headers.get("X-Request-ID") or ""
+    job_id = ctx.job_id or headers.get("X-Inngest-Job-Id") or ""
+    if (run_id, request_id, job_id) == (ctx.run_id, ctx.request_id, ctx.job_id):
+        return call
+    return evolve(call, ctx=evolve(ctx, run_id=run_id, request_id=request_id, job_id=job_id))

@@ -10,11 +10,13 @@ back into the same classes (`options_from_wire`), checked by the same rules.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from urllib.parse import urlencode
 
 from attrs import field, frozen
 
 import inngest_dsl.wire._options  # noqa: F401  # the options' hooks on the converter
+from inngest_dsl.spec._durations import format_duration
 from inngest_dsl.spec._function import CronTrigger, EventTrigger, FunctionSpec
 from inngest_dsl.spec._options import FunctionOptions
 from inngest_dsl.wire._json import converter
@@ -31,11 +33,12 @@ __all__ = [
 
 @frozen
 class TriggerConfig:
-    """One trigger: an event name with an optional CEL filter, or a cron schedule."""
+    """One trigger: an event name with an optional CEL filter, or a cron schedule and its jitter."""
 
     event: str | None = None
     expression: str | None = None
     cron: str | None = None
+    jitter: str | None = None
 
 
 @frozen
@@ -76,7 +79,10 @@ class FunctionConfig:
 
 def _trigger_config(trigger: EventTrigger | CronTrigger) -> TriggerConfig:
     if isinstance(trigger, CronTrigger):
-        return TriggerConfig(cron=trigger.cron)
+        jitter = trigger.jitter
+        if isinstance(jitter, timedelta):
+            return TriggerConfig(cron=trigger.cron, jitter=format_duration(jitter))
+        return TriggerConfig(cron=trigger.cron, jitter=jitter)
     return TriggerConfig(event=trigger.event, expression=trigger.expression)
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import collections
 import datetime
+import threading
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import flask
 import pytest
 
 from inngest_dsl.devserver import DevServer
@@ -119,3 +122,47 @@ async def test_signed_calls_are_accepted_by_the_sdk_in_cloud_mode(tmp_path: Path
             run = await finished_run_of(server, "sdk-app-secure", timeout=20)
     assert run.status == RunStatus.COMPLETED
     assert run.output == "signed ok"
+
+
+async def test_sdk_function_with_two_triggers_and_a_race_group(dev_server: DevServer) -> None:
+    """Race mode asks for a discovery after each completion: here "b" finishes only once the
+    app has seen a discovery in which "a" is done (in wait mode it would never finish)."""
+    client = _client(dev_server)
+    discovered_a: dict[str, threading.Event] = collections.defaultdict(threading.Event)
+    calls: list[str] = []
+
+    @client.create_function(
+        fn_id="raced",
+        trigger=[inngest.TriggerEvent(event="sdk/a"), inngest.TriggerEvent(event="sdk/b")],
+    )
+    def raced(ctx: inngest.ContextSync) -> dict[str, Any]:
+        released = discovered_a[ctx.run_id]
+
+        def a() -> str:
+            out = str(ctx.step.run("a", lambda: "a done"))
+            if flask.request.args.get("stepId") == "step":
+                released.set()  # a discovery that sees "a" finished
+            return out
+
+        def b() -> str:
+            def work() -> str:
+                assert released.wait(timeout=30), "no discovery after 'a' finished"
+                return "b done"
+
+            return str(ctx.step.run("b", work))
+
+        results = ctx.group.parallel((a, b), parallel_mode=inngest.ParallelMode.RACE)
+        return {"results": list(results), "event": ctx.event.name}
+
+    with serve_sdk_app(client, [raced], calls) as url:
+        await dev_server.syncer.sync(url)
+        triggers = dev_server.registry.functions["sdk-app-raced"].config["triggers"]
+        assert triggers == [{"event": "sdk/a"}, {"event": "sdk/b"}]
+        await send(dev_server, [{"name": "sdk/a"}, {"name": "sdk/b"}, {"name": "sdk/c"}])
+        await wait_until(lambda: dev_server.store.count_runs().get("Completed", 0) == 2, 30)
+        runs = dev_server.store.list_runs(function_id="sdk-app-raced")
+    assert sorted(run.output["event"] for run in runs) == ["sdk/a", "sdk/b"]
+    assert all(run.output["results"] == ["a done", "b done"] for run in runs)
+    for run in runs:
+        steps = dev_server.store.list_steps(run.run_id)
+        assert all(s.opts.get("parallelMode") == "race" for s in steps), steps

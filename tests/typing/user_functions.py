@@ -6,7 +6,10 @@ import datetime as dt
 
 from inngest_dsl import (
     Context,
+    CronTrigger,
+    EventTrigger,
     InngestFunction,
+    parallel,
     run,
     sleep,
     sleep_until,
@@ -50,3 +53,38 @@ class DailyDigest(InngestFunction, cron="TZ=Europe/Paris 0 9 * * *", id="daily-d
 
 
 retries: int | None = spec_of(SignUpFlow).retries
+
+
+class ShopWatch(
+    InngestFunction,
+    triggers=[
+        EventTrigger("shop/order.paid", expression="event.data.total > 100"),
+        EventTrigger("shop/refund.*"),
+        CronTrigger("TZ=Europe/Paris 0 9 * * *", jitter="30s"),
+    ],
+):
+    @step("look")
+    def look(self, ctx: Context) -> dict[str, str]:
+        return {"name": ctx.event.name, "run": ctx.run_id, "attempt": str(ctx.attempt)}
+
+
+class TwoNames(InngestFunction, event=["shop/a", "shop/b"], cron="0 9 * * *", jitter="1m"):
+    pass
+
+
+class Racing(InngestFunction, event="shop/race"):
+    with parallel("first wins", mode="race"):
+        sleep("1h")
+        reply = wait_for_event("shop/reply", timeout="1d")
+
+    @step("pick")
+    async def pick(self, ctx: Context) -> dict[str, str]:
+        async def eu() -> str:
+            return "eu"
+
+        async def us() -> str:
+            return "us"
+
+        winner: str = await ctx.step.parallel(("eu", eu), ("us", us), race=True)
+        both: list[str] = await ctx.step.parallel(("eu2", eu), ("us2", us))
+        return {"winner": winner, "both": ",".join(both), "job": ctx.job_id, "req": ctx.request_id}

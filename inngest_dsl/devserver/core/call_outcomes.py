@@ -12,7 +12,7 @@ from typing import Any
 
 from inngest_dsl.devserver.core import protocol
 from inngest_dsl.devserver.core.admission import DISCOVERY, ONE_YEAR, new_id
-from inngest_dsl.devserver.core.finishing import INVOKED
+from inngest_dsl.devserver.core.finishing import INVOKED, PLANNING, races
 from inngest_dsl.devserver.core.functions import FunctionInfo
 from inngest_dsl.devserver.core.ingest import RunIngest
 from inngest_dsl.devserver.core.matching import ExpressionError, check_expression
@@ -20,7 +20,6 @@ from inngest_dsl.devserver.core.protocol import CallOutcome, Op, canonical, erro
 from inngest_dsl.devserver.store.records import QueueItem, RunRecord, RunStatus
 
 __all__ = ["CallOutcomes"]
-
 
 class CallOutcomes(RunIngest):
     """Records what each call to the app came to and schedules what follows."""
@@ -113,6 +112,14 @@ class CallOutcomes(RunIngest):
         retry_due = now
         for op in ops:
             kind = protocol.STEP_KINDS.get(op.op, op.op)
+            if (
+                op.op in PLANNING
+                and run.force_plan
+                and self._already_reported(run.run_id, op.id)
+            ):
+                continue  # a discovery while a race is on reports it again: it is under way
+            # A race member is not awaited (not outstanding); its end asks for a discovery.
+            awaited_before = new_branches if op.op in PLANNING and races(op.opts) else None
             if op.op in ("StepRun", "Step"):
                 memo = canonical(op.data if op.op == "Step" else {"data": op.data})
                 self._memoise(run, op, kind, "Completed", memo, None, started_at, now)
@@ -167,10 +174,17 @@ class CallOutcomes(RunIngest):
             else:
                 self._fail_bad_op(run, op, f"the dev server does not support {op.op}", now)
                 return
+            if awaited_before is not None:
+                new_branches = awaited_before
         outstanding = run.outstanding
         if retry_attempt is not None:
             self._enqueue(run.run_id, "call", item.step_id, retry_attempt, retry_due)
             outstanding += new_branches
+        elif item.step_id != DISCOVERY and self._is_race(run.run_id, item.step_id):
+            # Race mode: a member's end asks for a discovery at once, whoever else is out.
+            outstanding += new_branches
+            self._enqueue(run.run_id, "call", DISCOVERY, 0, now)
+            force_plan = outstanding > 0 or self._race_open(run.run_id)
         else:
             finished_branch = item.step_id != DISCOVERY
             if finished_branch:
@@ -178,7 +192,7 @@ class CallOutcomes(RunIngest):
             outstanding += new_branches
             if new_branches == 0 and outstanding == 0 and (progressed or finished_branch):
                 self._enqueue(run.run_id, "call", DISCOVERY, 0, now)
-                force_plan = False
+                force_plan = force_plan and self._race_open(run.run_id)
         self._store.update_progress(
             run.run_id, outstanding=outstanding, force_plan=force_plan, version=version
         )

@@ -1,13 +1,17 @@
 """Cron triggers: fire `inngest/scheduled.timer` runs at each function's next cron time (§8.1).
 
 Missed fire times while the server was down are not replayed; the schedule restarts from now.
-The clock's timers drive it, so on a virtual clock cron fires as virtual time passes.
+The clock's timers drive it, so on a virtual clock cron fires as virtual time passes. A trigger
+with a `jitter` starts its run a random delay, up to the jitter, after each fire time; the
+random source is injected (`random`, a callable returning a float in [0, 1)) so tests can fix it.
+The event keeps the fire time in `id` and `scheduledAt`; `fireAt` is when the run started.
 """
 
 from __future__ import annotations
 
 import datetime
 import logging
+import random as _random
 from collections.abc import Callable
 
 from inngest_dsl.devserver.core.clock import Clock, Timer
@@ -36,12 +40,15 @@ class CronScheduler:
         *,
         next_fire: NextFire = _cron.next_fire,
         clock: Clock,
+        random: Callable[[], float] = _random.random,
     ) -> None:
         self._registry = registry
         self._runs = runs
         self._next_fire = next_fire
         self._clock = clock
-        self._due: dict[tuple[str, str], float] = {}
+        self._random = random
+        # key -> (the fire time, when to start the run: the fire time plus its jitter)
+        self._due: dict[tuple[str, str], tuple[float, float]] = {}
         self._timer: Timer | None = None
         self._started = False
 
@@ -73,7 +80,10 @@ class CronScheduler:
 
     def _schedule(self, key: tuple[str, str], after: float) -> None:
         try:
-            self._due[key] = self._next_fire(key[1], _utc(after)).timestamp()
+            scheduled = self._next_fire(key[1], _utc(after)).timestamp()
+            jitter = self._registry.triggers.jitters.get(key, 0.0)
+            delay = jitter * self._random() if jitter > 0 else 0.0
+            self._due[key] = (scheduled, scheduled + delay)
         except (ValueError, KeyError) as exc:
             self._due.pop(key, None)  # never re-armed at its old, past time
             log.warning("cron %r of %s cannot be scheduled: %s", key[1], key[0], exc)
@@ -91,12 +101,14 @@ class CronScheduler:
         self._timer = None
         now = self._clock.now()
         self._refresh(now)
-        for key, due in sorted(self._due.items(), key=lambda kv: kv[1]):
+        for key, (scheduled, due) in sorted(self._due.items(), key=lambda kv: kv[1][1]):
             if due <= now:
                 try:
-                    self.fire(key[0], key[1], due)
+                    self.fire(key[0], key[1], scheduled)
                 except Exception:
                     log.exception("cron run of %s failed to start", key[0])
-                self._schedule(key, max(due, now))
+                # The next fire time after this one (a jitter never skips one), unless the
+                # server fell behind: missed fire times are not replayed.
+                self._schedule(key, max(scheduled, now - (due - scheduled)))
         if self._started and self._due:
-            self._arm(min(self._due.values()))
+            self._arm(min(due for _, due in self._due.values()))

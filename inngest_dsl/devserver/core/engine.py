@@ -7,6 +7,7 @@ in-process calls. Nothing here touches a socket or reads the time except through
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Sequence
 
 from inngest_dsl.devserver.core.clock import Clock
@@ -34,6 +35,7 @@ class Engine:
         concurrency: int = 64,
         next_fire: NextFire = _cron.next_fire,
         on_error: Callable[[BaseException], None] = lambda exc: None,
+        cron_random: Callable[[], float] = random.random,
     ) -> None:
         """`on_error` hears of the engine's own failures (see `Executor`)."""
         self.store = store
@@ -53,7 +55,9 @@ class Engine:
             clock=clock,
             on_error=on_error,
         )
-        self.cron = CronScheduler(self.registry, self.runs, next_fire=next_fire, clock=clock)
+        self.cron = CronScheduler(
+            self.registry, self.runs, next_fire=next_fire, clock=clock, random=cron_random
+        )
 
     def start(self) -> None:
         """Resume the stored queue and start the cron schedule (inside a running loop)."""

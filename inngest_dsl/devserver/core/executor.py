@@ -234,6 +234,7 @@ class Executor:
             disable_immediate_execution=run.force_plan,
             version=run.version,
             request_id=new_id(),
+            job_id=str(item.id),
         )
         started = self._clock.now()
         outcome = await self._transport.call(function, item.step_id, body, run.run_id)

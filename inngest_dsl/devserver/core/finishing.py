@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from inngest_dsl.devserver.core.admission import DISCOVERY
@@ -19,7 +20,17 @@ from inngest_dsl.devserver.core.protocol import canonical, error_object
 from inngest_dsl.devserver.store.records import QueueItem, RunRecord, RunStatus
 from inngest_dsl.spec import _durations
 
-__all__ = ["CANCELLED", "CANCELLED_BY_API", "FAILED", "FINISHED", "INVOKED", "RunFinishing"]
+__all__ = [
+    "CANCELLED",
+    "CANCELLED_BY_API",
+    "FAILED",
+    "FINISHED",
+    "INVOKED",
+    "OPEN",
+    "PLANNING",
+    "RunFinishing",
+    "races",
+]
 
 FINISHED = "inngest/function.finished"
 FAILED = "inngest/function.failed"
@@ -36,6 +47,25 @@ CANCELLED_BY_API = "cancelled through the API"
 
 def _duration_text(seconds: float) -> str:
     return _durations.format_duration(datetime.timedelta(seconds=seconds))
+
+
+PLANNING = frozenset(("StepPlanned", "Sleep", "WaitForEvent", "InvokeFunction"))
+"""Ops that start a branch the run then waits for."""
+
+OPEN = frozenset(("Planned", "Sleeping", "Waiting", "Invoking"))
+"""The statuses of a step reported and not yet finished."""
+
+
+def races(opts: Mapping[str, Any] | None) -> bool:
+    """Whether an op was reported in a race group (`opts.parallelMode == "race"`)."""
+    return bool(opts) and opts.get("parallelMode") == "race"  # type: ignore[union-attr]
+
+
+def _opts(opts_json: str | None) -> dict[str, Any] | None:
+    if not opts_json:
+        return None
+    opts = json.loads(opts_json)
+    return opts if isinstance(opts, dict) else None
 
 
 class RunFinishing(RunCommits):
@@ -123,14 +153,41 @@ class RunFinishing(RunCommits):
             started_at=step.started_at if step and step.started_at else now,
             now=now,
         )
+        if step is not None and races(_opts(step.opts_json)):
+            # Race mode: a member's end asks for a discovery at once, whoever else is out.
+            outstanding = run.outstanding
+            self._enqueue(run_id, "call", DISCOVERY, 0, now)
+            force_plan = outstanding > 0 or self._race_open(run_id)
+            self._store.update_progress(
+                run_id, outstanding=outstanding, force_plan=force_plan, version=run.version
+            )
+            return
         outstanding = max(run.outstanding - 1, 0)
         force_plan = run.force_plan
         if outstanding == 0:
             self._enqueue(run_id, "call", DISCOVERY, 0, now)
-            force_plan = False
+            force_plan = force_plan and self._race_open(run_id)
         self._store.update_progress(
             run_id, outstanding=outstanding, force_plan=force_plan, version=run.version
         )
+
+    # -- race mode (parallelMode "race", PROTOCOL §7.5) ---------------------------------------
+
+    def _is_race(self, run_id: str, step_id: str) -> bool:
+        step = self._store.get_step(run_id, step_id)
+        return step is not None and races(_opts(step.opts_json))
+
+    def _race_open(self, run_id: str) -> bool:
+        """Whether a race member of the run is still under way (discoveries then plan, never
+        run a step inline: two discoveries may be out at once)."""
+        return any(
+            step.position is None and step.status in OPEN and races(_opts(step.opts_json))
+            for step in self._store.list_steps(run_id)
+        )
+
+    def _already_reported(self, run_id: str, step_id: str) -> bool:
+        step = self._store.get_step(run_id, step_id)
+        return step is not None and (step.position is not None or step.status in OPEN)
 
     def cancel_run(self, run_id: str, now: float, reason: str = "cancelled") -> None:
         run = self._store.get_run(run_id)

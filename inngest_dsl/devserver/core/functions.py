@@ -93,7 +93,8 @@ def _problem_in_trigger(trigger: Any, where: str, seen: set[str]) -> str | None:
     event, cron = trigger.get("event"), trigger.get("cron")
     if bool(event) == bool(cron):
         return f"{where}: needs exactly one of 'event' or 'cron'"
-    key = canonical(dict(trigger))
+    # One schedule once, whatever its jitter (as Inngest checks it).
+    key = canonical({"cron": cron} if cron else dict(trigger))
     if key in seen:
         return f"{where}: duplicate trigger"
     seen.add(key)
@@ -112,7 +113,16 @@ def _problem_in_trigger(trigger: Any, where: str, seen: set[str]) -> str | None:
     if not isinstance(cron, str):
         return f"{where}.cron: must be a string"
     problem = _cron.validate_cron(cron)
-    return f"{where}.cron: {problem}" if problem else None
+    if problem:
+        return f"{where}.cron: {problem}"
+    jitter = trigger.get("jitter")
+    if jitter is None:
+        return None
+    try:
+        problem = _limits.CRON_JITTER.problem(_durations.parse_duration(jitter))
+    except (TypeError, ValueError) as exc:
+        return f"{where}.jitter: {exc}"
+    return f"{where}.jitter: {problem}, got {jitter!r}" if problem else None
 
 
 def _problem_in_steps(steps: Any) -> str | None:

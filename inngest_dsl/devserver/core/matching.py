@@ -17,6 +17,7 @@ from celpy import celtypes
 from celpy.adapter import json_to_cel
 
 from inngest_dsl.devserver.core.protocol import canonical
+from inngest_dsl.spec._durations import parse_duration
 from inngest_dsl.spec._expressions import compile_expression, expression_is_true
 
 __all__ = [
@@ -106,10 +107,14 @@ class TriggerIndex:
         self._exact: dict[str, list[_Trigger]] = {}
         self._wildcards: list[tuple[str, _Trigger]] = []
         self.crons: list[tuple[str, str]] = []
+        self.jitters: dict[tuple[str, str], float] = {}
         for function_id, config in functions:
             for trigger in config.get("triggers") or ():
                 if trigger.get("cron"):
-                    self.crons.append((function_id, str(trigger["cron"])))
+                    key = (function_id, str(trigger["cron"]))
+                    self.crons.append(key)
+                    if trigger.get("jitter"):
+                        self.jitters[key] = parse_duration(trigger["jitter"]).total_seconds()
                     continue
                 name = trigger.get("event")
                 if not isinstance(name, str) or not name:

@@ -123,6 +123,7 @@ def build_call_body(
     disable_immediate_execution: bool,
     version: int,
     request_id: str,
+    job_id: str = "",
 ) -> bytes:
     """The canonical §6.1 call body. `memos` are `(step id, memo JSON)` in stack order."""
     stack = [step for step, _ in memos]
@@ -131,6 +132,7 @@ def build_call_body(
         "disable_immediate_execution": disable_immediate_execution,
         "env": "",
         "fn_id": fn_uuid,
+        "job_id": job_id,
         "max_attempts": max_attempts,
         "request_id": request_id,
         "run_id": run_id,

@@ -321,7 +321,10 @@ def _triggers(function: FunctionRecord) -> str:
         if not isinstance(trigger, dict):
             continue
         if trigger.get("cron"):
-            text = f'<span class="trigger cron">cron <code>{esc(trigger["cron"])}</code></span>'
+            text = f'<span class="trigger cron">cron <code>{esc(trigger["cron"])}</code>'
+            if trigger.get("jitter"):
+                text += f' <span class="muted">jitter {esc(trigger["jitter"])}</span>'
+            text += "</span>"
         else:
             event = str(trigger.get("event", ""))
             text = f'<span class="trigger"><a href="/events{_qs(name=event)}">{esc(event)}</a>'
