@@ -225,6 +225,33 @@ async def test_wait_is_satisfied_only_by_events_after_it_is_armed(env: RawEnviro
     assert isinstance(memo["ts"], int)
 
 
+@pytest.mark.parametrize(
+    "shape",
+    [
+        # Today's shape (and the conformance suite's): the step id in `name`, the event in opts.
+        {"name": "w", "opts": {"event": "app/reply", "if": None, "timeout": "5s"}},
+        # The official Python SDK's: the event name in `name`, no `opts.event`.
+        {"name": "app/reply", "opts": {"if": None, "timeout": "5s"}},
+    ],
+    ids=["event-in-opts", "event-in-name"],
+)
+async def test_a_wait_reads_its_event_from_opts_or_else_from_name(
+    env: RawEnvironment, shape: dict[str, Any]
+) -> None:
+    async def handler(step_id: str, body: dict[str, Any]) -> web.Response:
+        if "w" not in body["steps"]:
+            return ops_response(op("WaitForEvent", "w", displayName="w", data=None, **shape))
+        return done_response({"memo": body["steps"]["w"]})
+
+    app = env.app(handler)
+    env.register(app, function_config(app, "fn", event="app/go"))
+    await env.send({"name": "app/go"})
+    assert env.store.pauses_for_event("app/reply")
+    await env.send({"name": "app/reply", "data": {"tag": "t"}})
+    run = await env.finished_run("raw-fn")
+    assert run.output["memo"]["data"] == {"tag": "t"}
+
+
 async def test_parallel_planned_steps_fan_in_before_rediscovery(env: RawEnvironment) -> None:
     slow = env.hold()
 
