@@ -29,7 +29,16 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     import inngest.flask
 
-from inngest_dsl import Context, InngestFunction, invoke, run, sleep_until, step, wait_for_event
+from inngest_dsl import (
+    Context,
+    InngestFunction,
+    invoke,
+    run,
+    sleep,
+    sleep_until,
+    step,
+    wait_for_event,
+)
 from inngest_dsl.engine._outcomes import hash_step_id
 
 from .conftest import APP_ID, PATH, AiohttpClient, call_body, event, make_client, post_call
@@ -287,3 +296,95 @@ async def test_function_error_bytes(aiohttp_client: AiohttpClient) -> None:
     assert (status, raw) == (500, expected.encode())
     their_status, their_body = theirs({}, fn_id="failing")
     assert (their_status, _compact(their_body)) == (500, expected.encode())
+
+
+# -- the fixtures of Inngest's SDK conformance suite (serve transport) ---------------------
+#
+# Its runner decodes each 206 into the server's opcode struct, keeping `data` as raw bytes,
+# drops `displayName`, `userland` and timing, moves a sleep's `opts.duration` into `name`,
+# blanks an error's `name` and `stack`, and compares with its expected opcodes.
+
+
+def conformance_view(raw: bytes) -> dict[str, Any]:
+    """A single-op 206 as the conformance runner compares it."""
+    [op] = json.loads(raw)
+    marker = raw.rindex(b',"data":')  # `data` is the last key: its raw bytes run to `}]`
+    assert raw.endswith(b"}]")
+    view = {
+        "op": op["op"],
+        "id": op["id"],
+        "name": op["name"],
+        "opts": op["opts"],
+        "data": raw[marker + len(b',"data":') : -2],
+    }
+    if op["op"] == "Sleep" and (op["opts"] or {}).get("duration"):
+        view["name"], view["opts"] = op["opts"]["duration"], None
+    if "error" in op:
+        view["error"] = {"message": op["error"]["message"]}
+    return view
+
+
+class StepTest(InngestFunction, id="step-test", event="tests/step.test"):
+    @step("first step")
+    def first(self, ctx: Context) -> str:
+        return "first step"
+
+    sleep("2s", id="sleep")
+
+    @step("second step")
+    def second(self, ctx: Context) -> dict[str, Any]:
+        return {"first": ctx.data["first step"], "second": True}
+
+
+class WaitTest(InngestFunction, id="wait-for-event", event="tests/wait.test"):
+    wait = wait_for_event(
+        "test/resume",
+        id="wait",
+        timeout="10s",
+        if_="async.data.resume == true && async.data.id == event.data.id",
+    )
+
+
+async def conformance_call(
+    aiohttp_client: AiohttpClient, function: type, fn_id: str, memo: dict[str, Any]
+) -> bytes:
+    client = await make_client(aiohttp_client, [function])
+    reply = await post_call(client, fn_id, call_body(steps=memo, trigger=event("tests/x")))
+    assert reply.status == 206
+    return reply.raw
+
+
+async def test_the_steps_serial_fixture_gives_the_expected_opcodes(
+    aiohttp_client: AiohttpClient,
+) -> None:
+    first, nap = hash_step_id("first step"), hash_step_id("sleep")
+    second = "764e20ec975d4ef820d0f42e6a5833384bd7ee36"
+    steps = [
+        ({}, {"op": "StepRun", "id": first, "name": "first step", "opts": None,
+              "data": b'"first step"'}),
+        ({first: {"data": "first step"}},
+         {"op": "Sleep", "id": nap, "name": "2s", "opts": None, "data": b"null"}),
+        ({first: {"data": "first step"}, nap: None},
+         {"op": "StepRun", "id": second, "name": "second step", "opts": None,
+          "data": b'{"first":"first step","second":true}'}),
+    ]  # fmt: skip
+    for memo, expected in steps:
+        raw = await conformance_call(aiohttp_client, StepTest, "step-test", memo)
+        assert conformance_view(raw) == expected
+
+
+async def test_the_wait_for_event_fixture_gives_the_expected_opcode(
+    aiohttp_client: AiohttpClient,
+) -> None:
+    raw = await conformance_call(aiohttp_client, WaitTest, "wait-for-event", {})
+    assert conformance_view(raw) == {
+        "op": "WaitForEvent",
+        "id": "daaad336276d15594d0e765f96c17cd746bf4971",
+        "name": "wait",
+        "opts": {
+            "event": "test/resume",
+            "if": "async.data.resume == true && async.data.id == event.data.id",
+            "timeout": "10s",
+        },
+        "data": b"null",
+    }
