@@ -82,6 +82,15 @@ class Settings:
     event_api_base_url: str
     serve_origin: str | None
     serve_path: str | None
+    app_version: str | None = None
+
+
+def _app_version(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ConfigError(f"app_version must be a string, got {type(value).__name__}")
+    return value.strip() or None
 
 
 def resolve(
@@ -96,6 +105,7 @@ def resolve(
     event_api_base_url: str | None,
     serve_origin: str | None,
     serve_path: str | None,
+    app_version: str | None = None,
 ) -> Settings:
     """The settings of a client for `app_id`; `ConfigError` for one that cannot work."""
     if not isinstance(app_id, str) or not app_id.strip():
@@ -125,4 +135,5 @@ def resolve(
         event_api_base_url=_base_url("event_api_base_url", events),
         serve_origin=_serve_origin(origin) if origin else None,
         serve_path=_serve_path(path) if path else None,
+        app_version=_app_version(app_version),
     )

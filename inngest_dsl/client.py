@@ -92,6 +92,7 @@ class Inngest:
         event_api_base_url: str | None = None,
         serve_origin: str | None = None,
         serve_path: str | None = None,
+        app_version: str | None = None,
         logger: logging.Logger | None = None,
         send_attempts: int = 5,
         send_retry_delay: float = 0.5,
@@ -108,6 +109,7 @@ class Inngest:
             event_api_base_url=event_api_base_url,
             serve_origin=serve_origin,
             serve_path=serve_path,
+            app_version=app_version,
         )
         if send_attempts < 1:
             raise ConfigError(f"send_attempts must be at least 1, got {send_attempts}")
@@ -173,6 +175,15 @@ class Inngest:
     def serve_path(self) -> str | None:
         """Path to report at sync instead of the request's, or None."""
         return self._settings.serve_path
+
+    @property
+    def app_version(self) -> str | None:
+        """The app's version (a release tag, a commit), sent at sync as `appVersion`, or None.
+
+        Given as `app_version=`; none of the official SDKs reads it from a variable, and
+        neither does this client.
+        """
+        return self._settings.app_version
 
     @property
     def sdk_header(self) -> str:

@@ -196,6 +196,19 @@ def test_bad_send_attempts() -> None:
         Inngest("shop", send_attempts=0)
 
 
+def test_app_version_is_an_argument_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The official SDKs read no variable for it (users pass their own), and neither do we.
+    monkeypatch.setenv("INNGEST_APP_VERSION", "from-env")
+    assert Inngest("shop").app_version is None
+    assert Inngest("shop", app_version=" 1.2.3 ").app_version == "1.2.3"
+    assert Inngest("shop", app_version="   ").app_version is None
+
+
+def test_app_version_must_be_a_string() -> None:
+    with pytest.raises(ConfigError, match="app_version must be a string"):
+        Inngest("shop", app_version=3)  # type: ignore[arg-type]
+
+
 # -- a fake event API ----------------------------------------------------------------------
 
 

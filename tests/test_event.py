@@ -9,7 +9,8 @@ import attrs
 import pytest
 
 from inngest_dsl.errors import EventError
-from inngest_dsl.spec._event import Event
+from inngest_dsl.spec._event import Event, to_events
+from inngest_dsl.wire._json import dumps, to_json
 
 TS = 1_700_000_000_000
 
@@ -111,3 +112,66 @@ def test_wire_round_trip() -> None:
 def test_from_wire_still_checks_shape(wire: Any, message: str) -> None:
     with pytest.raises(EventError, match=message):
         Event.from_wire(wire)
+
+
+# -- an event reads as a mapping of its wire form -----------------------------------------
+
+
+def test_an_event_reads_as_its_wire_form() -> None:
+    event = Event.from_wire({"name": "app/resume", "data": {"tag": "t1"}, "id": "e1", "ts": TS})
+    assert event["data"]["tag"] == event.data["tag"] == "t1"
+    assert event["name"] == event.name == "app/resume"
+    assert (event["id"], event["ts"], event["user"]) == ("e1", TS, {})
+    assert event["data"] is event.data
+    assert dict(event) == event.to_wire()
+    assert list(event) == ["name", "data", "user", "id", "ts"]
+    assert len(event) == 5
+    assert event.get("v") is None
+    assert "v" not in event
+    assert "id" in event
+    assert "missing" not in event
+    assert dict(event.items()) == event.to_wire()
+    with pytest.raises(KeyError):
+        event["v"]
+    with pytest.raises(KeyError):
+        event["missing"]
+
+
+def test_unset_optional_fields_are_not_keys() -> None:
+    event = Event("a/b")
+    assert list(event) == ["name", "data", "user"]
+    assert event.get("id", "none") == "none"
+    with pytest.raises(KeyError):
+        event["id"]
+
+
+def test_an_event_mapping_is_read_only() -> None:
+    event = Event("a/b", {"x": 1})
+    with pytest.raises(TypeError):
+        event["name"] = "c/d"  # type: ignore[index]
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        event.name = "c/d"  # type: ignore[misc]
+
+
+def test_an_event_equals_its_wire_form_and_events_alike() -> None:
+    wire = {"name": "a/b", "data": {"x": 1}, "user": {}, "id": "k"}
+    event = Event("a/b", {"x": 1}, id="k")
+    assert event == wire
+    assert wire == event
+    assert event == Event.from_wire(wire)
+    assert event != Event("a/b", {"x": 2}, id="k")
+    assert event != {**wire, "id": "other"}
+    assert event != "a/b"
+    assert Event("a/b", ts=TS) != Event("a/b")
+
+
+def test_an_event_is_written_to_json_as_its_wire_form() -> None:
+    event = Event("a/b", {"x": 1}, id="k")
+    assert dumps({"reply": event}) == b'{"reply":{"name":"a/b","data":{"x":1},"user":{},"id":"k"}}'
+    assert to_json(event) == event.to_wire()
+
+
+def test_an_event_is_still_sendable_as_given() -> None:
+    event = Event("a/b", {"x": 1})
+    assert to_events(event) == [event]
+    assert to_events([event, dict(event)]) == [event, event]

@@ -95,8 +95,13 @@ async def test_plain_invoke_reports_invoke_function_with_the_app_composite_id() 
         "op": "InvokeFunction",
         "name": "plain",
         "displayName": "plain",
-        "opts": {"function_id": "shop-charge", "payload": {"data": {"amount": 5}}},
+        "opts": {
+            "function_id": "shop-charge",
+            "payload": {"data": {"amount": 5}, "v": None},
+            "timeout": None,
+        },
         "userland": {"id": "plain", "index": None},
+        "data": None,
     }
 
 
@@ -105,7 +110,7 @@ async def test_invoke_body_gives_the_payload_and_a_string_id_is_used_as_is() -> 
     [op] = ops(await call(Checkout, memo))
     assert op["opts"] == {
         "function_id": "billing-refund",
-        "payload": {"data": {"amount": 10}},
+        "payload": {"data": {"amount": 10}, "v": None},
         "timeout": "1h",
     }
     assert calls["computed"] == 1
@@ -288,7 +293,7 @@ async def test_reaching_a_group_reports_every_unfinished_member_in_one_response(
         ("WaitForEvent", "app/ok"),
         ("InvokeFunction", "audit"),
     ]
-    assert "data" not in reported[0]
+    assert [o["data"] for o in reported] == [None] * 5
     assert calls == {}
 
 

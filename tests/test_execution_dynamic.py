@@ -312,13 +312,17 @@ async def test_every_dynamic_op_has_its_wire_shape_and_memo_value() -> None:
         ("Sleep", "2031-01-01T00:00:00.000Z", {"duration": "2031-01-01T00:00:00.000Z"}),
         (
             "WaitForEvent",
-            "app/reply",
-            {"event": "app/reply", "timeout": "1h", "if": "event.data.id == async.data.id"},
+            "reply",
+            {"event": "app/reply", "if": "event.data.id == async.data.id", "timeout": "1h"},
         ),
         (
             "InvokeFunction",
             "call",
-            {"function_id": "shop-callee", "payload": {"data": {"x": 1}}, "timeout": "5m"},
+            {
+                "function_id": "shop-callee",
+                "payload": {"data": {"x": 1}, "v": None},
+                "timeout": "5m",
+            },
         ),
         ("StepRun", "tell", None),
     ]

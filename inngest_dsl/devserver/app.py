@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import aiohttp
 from aiohttp import web
 
 from inngest_dsl.devserver.config import DevServerConfig
@@ -21,7 +20,7 @@ from inngest_dsl.devserver.http.keys import CLOCK, CONFIG, ENGINE, SESSION, STOR
 from inngest_dsl.devserver.http.responses import error_middleware
 from inngest_dsl.devserver.http.routes import api_routes
 from inngest_dsl.devserver.http.sync import AppSyncer
-from inngest_dsl.devserver.http.transport import HttpTransport
+from inngest_dsl.devserver.http.transport import HttpTransport, client_session
 from inngest_dsl.devserver.store import Store
 from inngest_dsl.devserver.ui.routes import ui_routes
 
@@ -52,10 +51,7 @@ async def open_store(app: web.Application) -> AsyncIterator[None]:
 async def open_session(app: web.Application) -> AsyncIterator[None]:
     """The HTTP client session for calls and sync pings to apps."""
     config = app[CONFIG]
-    async with aiohttp.ClientSession(
-        timeout=aiohttp.ClientTimeout(total=config.call_timeout),
-        connector=aiohttp.TCPConnector(limit=config.concurrency * 2),
-    ) as session:
+    async with client_session(timeout=config.call_timeout, limit=config.concurrency * 2) as session:
         app[SESSION] = session
         yield
 

@@ -166,11 +166,12 @@ def sleep_until_opcode(ref: StepRef, at: _dt.datetime) -> Opcode:
 
 
 def wait_opcode(ref: StepRef, event: str, timeout: _dt.timedelta, if_: str | None) -> Opcode:
-    """`WaitForEvent` with `opts.event`, `opts.timeout` and `opts.if`."""
-    opts: dict[str, Any] = {"event": event, "timeout": format_duration(timeout)}
-    if if_ is not None:
-        opts["if"] = if_
-    return ref.opcode("WaitForEvent", event, opts=opts)
+    """`WaitForEvent`: `name` is the wait's step id; `opts.event`, `opts.if`, `opts.timeout`.
+
+    `opts.if` is `null` when the wait has no condition, as the official Python SDK sends it.
+    """
+    opts: dict[str, Any] = {"event": event, "if": if_, "timeout": format_duration(timeout)}
+    return ref.opcode("WaitForEvent", ref.user_id, opts=opts)
 
 
 def invoke_opcode(
@@ -179,10 +180,15 @@ def invoke_opcode(
     data: Mapping[str, Any],
     timeout: _dt.timedelta | None,
 ) -> Opcode:
-    """`InvokeFunction` of the function whose wire id is `function_id`, with `data`."""
-    opts: dict[str, Any] = {"function_id": function_id, "payload": {"data": dict(data)}}
-    if timeout is not None:
-        opts["timeout"] = format_duration(timeout)
+    """`InvokeFunction` of the function whose wire id is `function_id`, with `data`.
+
+    `payload.v` and `timeout` are `null` when not given, as the official Python SDK sends them.
+    """
+    opts: dict[str, Any] = {
+        "function_id": function_id,
+        "payload": {"data": dict(data), "v": None},
+        "timeout": format_duration(timeout) if timeout is not None else None,
+    }
     return ref.opcode("InvokeFunction", ref.user_id, opts=opts)
 
 

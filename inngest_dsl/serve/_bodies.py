@@ -94,17 +94,25 @@ def introspection(
 def register_body(
     client: Inngest, specs: Sequence[FunctionSpec], url: str, framework: str = FRAMEWORK
 ) -> dict[str, Any]:
-    """The out-of-band sync request to `POST {api}/fn/register` (§5.2)."""
-    return {
+    """The out-of-band sync request to `POST {api}/fn/register` (§5.2).
+
+    `appVersion` is there when the client has an `app_version`.
+    """
+    body: dict[str, Any] = {
         "url": url,
         "v": "0.1",
         "deployType": "ping",
         "sdk": client.sdk_header,
         "appName": client.app_id,
-        "framework": framework,
-        "capabilities": dict(CAPABILITIES),
-        "functions": function_configs(specs, client.app_id, url),
     }
+    if client.app_version is not None:
+        body["appVersion"] = client.app_version
+    body.update(
+        framework=framework,
+        capabilities=dict(CAPABILITIES),
+        functions=function_configs(specs, client.app_id, url),
+    )
+    return body
 
 
 def in_band_body(
@@ -113,7 +121,7 @@ def in_band_body(
     """The answer to a signed in-band sync `PUT` (§5.3)."""
     return {
         "app_id": client.app_id,
-        "appVersion": None,
+        "appVersion": client.app_version,
         "env": client.env,
         "framework": framework,
         "functions": function_configs(specs, client.app_id, url),

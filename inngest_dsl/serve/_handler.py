@@ -1,9 +1,9 @@
 """The serve path's protocol, framework-free: one HTTP request in, one response out.
 
-`GET` introspection, `PUT` sync (out-of-band through `POST {api}/fn/register`, or in-band in
-cloud mode), `POST` calls and the trust probe. In cloud mode requests must carry a valid
-`X-Inngest-Signature` (current or fallback key, at most five minutes old); in dev mode nothing
-is checked. A web framework's shell turns its request into a `Request`, and the `Response`
+`GET` introspection, `PUT` sync (out-of-band through `POST {api}/fn/register`, or in-band when
+the request asks for it), `POST` calls and the trust probe. In cloud mode requests must carry a
+valid `X-Inngest-Signature` (current or fallback key, at most five minutes old); in dev mode
+nothing is checked. A web framework's shell turns its request into a `Request`, and the `Response`
 back into its own (`inngest_dsl.aiohttp`, `inngest_dsl.asgi` and `inngest_dsl.wsgi` do), and
 nothing else: every answer, bad input included, is decided here, so the shells answer alike.
 Bad input (another method, an oversized or undecodable body) gets a 4xx JSON error; a bug of
@@ -280,15 +280,20 @@ class Handler:
     # -- PUT ---------------------------------------------------------------------------------
 
     async def put(self, request: Request) -> Response:
-        """Sync: in-band (cloud mode, signed) answers with the config; else register out-of-band.
+        """Sync: answered in band with the config when the request asks for it (signed, in cloud
+        mode); else registered out-of-band.
 
         In cloud mode a sync must be signed, with one exception: an unsigned out-of-band sync
         (`curl -X PUT` after a deploy) is accepted when the serve origin is configured, since
-        then nothing in the request can change the URL that gets registered.
+        then nothing in the request can change the URL that gets registered. In dev mode
+        nothing is checked, as the Go SDK does; an in-band answer is signed when the request's
+        signature verified with one of the client's keys.
         """
         url = app_url(request.url, self.client.serve_origin, self.client.serve_path)
         in_band = request.headers.get("X-Inngest-Sync-Kind") == "in_band"
         if self.client.is_dev:
+            if in_band:
+                return await self.sync_in_band_dev(request, url)
             return await self.sync_out_of_band(request, url)
         try:
             canonical = canonicalize_body(await request.read())
@@ -306,13 +311,27 @@ class Handler:
                     "from the request"
                 )
         if in_band:
-            return self.respond(
-                200,
-                in_band_body(self.client, self.served.specs, url, self.framework),
-                key=key,
-                headers={"X-Inngest-Sync-Kind": "in_band"},
-            )
+            return self.sync_in_band(url, key)
         return await self.sync_out_of_band(request, url)
+
+    def sync_in_band(self, url: str, key: str | None) -> Response:
+        """The in-band answer: the app's configuration, signed with `key` when there is one."""
+        return self.respond(
+            200,
+            in_band_body(self.client, self.served.specs, url, self.framework),
+            key=key,
+            headers={"X-Inngest-Sync-Kind": "in_band"},
+        )
+
+    async def sync_in_band_dev(self, request: Request, url: str) -> Response:
+        """In-band in dev mode: nothing is checked; a signature that verifies signs the answer."""
+        key = None
+        if self.keys and "X-Inngest-Signature" in request.headers:
+            try:
+                key = self.verified_key(request, canonicalize_body(await request.read()))
+            except ValueError:
+                key = None  # dev mode checks nothing: an unreadable body is not refused
+        return self.sync_in_band(url, key)
 
     async def sync_out_of_band(self, request: Request, url: str) -> Response:
         path = "fn/register"

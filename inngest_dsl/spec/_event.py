@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -28,14 +28,24 @@ def _empty_to_none(value: str | None) -> str | None:
     return value or None
 
 
-@attrs.frozen
-class Event:
+_ALWAYS = ("name", "data", "user")
+_OPTIONAL = ("id", "ts", "v")
+
+
+@attrs.frozen(eq=False)
+class Event(Mapping[str, Any]):
     """An Inngest event.
 
     `name` says what happened (`"shop/order.placed"`); `data` carries the payload; `id` is an
     optional idempotency key (events with the same id are only accepted once); `ts` is the time
     it happened in milliseconds since the epoch (the sender fills in "now" when absent); `v` is
     an optional schema version. `user` is deprecated but still carried.
+
+    An event also reads as a read-only mapping of its wire form (`to_wire()`), like every other
+    value in `ctx.data`: `event["data"]["tag"]`, `event["name"]`, `event.get("id")`,
+    `dict(event)` work next to `event.data["tag"]`; `id`, `ts` and `v` are keys only when set.
+    It compares equal to another event, or to a mapping, with the same wire form, and is
+    written to JSON as that form.
 
     Constructing an event validates it the way the event API would, raising `EventError`.
     """
@@ -55,6 +65,26 @@ class Event:
         _check_shape(self)
         if not self._received:
             _check_sendable(self)
+
+    # -- the read-only mapping of the wire form ----------------------------------------------
+
+    def __getitem__(self, key: str) -> Any:
+        if key in _ALWAYS:
+            return getattr(self, key)
+        if key in _OPTIONAL:
+            value = getattr(self, key)
+            if value is not None:
+                return value
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        yield from _ALWAYS
+        for key in _OPTIONAL:
+            if getattr(self, key) is not None:
+                yield key
+
+    def __len__(self) -> int:
+        return len(_ALWAYS) + sum(getattr(self, key) is not None for key in _OPTIONAL)
 
     def to_wire(self) -> dict[str, Any]:
         """The JSON object the event API expects; absent optional fields are omitted."""

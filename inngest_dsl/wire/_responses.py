@@ -13,12 +13,28 @@ __all__ = ["CallResult", "ErrorBody", "Opcode", "Userland"]
 
 @frozen
 class ErrorBody:
-    """An error as the protocol carries it, in step ops and function-level failures."""
+    """An error as the protocol carries it, in step ops and function-level failures.
+
+    On the wire as the official Python SDK writes it: `code`, `message`, `name`, `stack`, in
+    that order, `stack` present (`null`) even when there is none.
+    """
 
     name: str
     message: str
     code: str
     stack: str | None = None
+
+
+def _unstructure_error(error: ErrorBody) -> dict[str, Any]:
+    return {
+        "code": error.code,
+        "message": error.message,
+        "name": error.name,
+        "stack": error.stack,
+    }
+
+
+converter.register_unstructure_hook(ErrorBody, _unstructure_error)
 
 
 @frozen
@@ -44,20 +60,19 @@ class Opcode:
 
 
 def _unstructure_opcode(op: Opcode) -> dict[str, Any]:
-    # Hand-written for the hot path; `data` stays present (even null) on StepRun, where a
-    # step returning None is still a result.
+    # Hand-written for the hot path, in the official Python SDK's key order; `data` is on every
+    # opcode (`null` when there is none), as Inngest's expected responses have it.
     wire: dict[str, Any] = {
-        "id": op.id,
-        "op": op.op,
-        "name": op.name,
         "displayName": op.display_name,
+        "id": op.id,
+        "name": op.name,
+        "op": op.op,
         "opts": op.opts,
         "userland": {"id": op.userland.id, "index": op.userland.index},
     }
-    if op.op == "StepRun" or op.data is not None:
-        wire["data"] = op.data
     if op.error is not None:
-        wire["error"] = converter.unstructure(op.error)
+        wire["error"] = _unstructure_error(op.error)
+    wire["data"] = op.data
     return wire
 
 

@@ -14,6 +14,7 @@ from inngest_dsl.wire import _signing
 
 from .clocked import virtual_dev_server
 from .conftest import (
+    SDK_HEADERS,
     RawEnvironment,
     done_response,
     error_response,
@@ -122,6 +123,65 @@ async def test_no_retry_header_fails_the_run_at_once(env: RawEnvironment) -> Non
     assert failed[0].id == run.run_id
 
 
+@pytest.mark.parametrize(
+    ("sent", "event_error"),
+    [
+        (
+            {"code": "unknown", "message": "boom", "name": "ValueError", "stack": None},
+            {"error": "invalid status code: 500", "name": "ValueError", "message": "boom"},
+        ),
+        (
+            {"message": "boom", "name": "ValueError", "stack": "Traceback ...", "extra": [1]},
+            {
+                "error": "invalid status code: 500",
+                "name": "ValueError",
+                "message": "boom",
+                "stack": "Traceback ...",
+            },
+        ),
+        (  # an SDK's own `error` string is kept, as Inngest does
+            {"error": "fn failed", "message": "boom", "name": "E"},
+            {"error": "fn failed", "name": "E", "message": "boom"},
+        ),
+    ],
+)
+async def test_a_failed_run_keeps_the_sdk_error_and_emits_inngests_shape(
+    env: RawEnvironment, sent: dict[str, Any], event_error: dict[str, Any]
+) -> None:
+    async def handler(step_id: str, body: dict[str, Any]) -> web.Response:
+        return web.json_response(
+            sent, status=500, headers={**SDK_HEADERS, "X-Inngest-No-Retry": "true"}
+        )
+
+    app = env.app(handler)
+    env.register(app, function_config(app, "fn", event="app/go"))
+    await env.send({"name": "app/go"})
+    run = await env.finished_run("raw-fn")
+    assert run.status == RunStatus.FAILED
+    assert run.error == sent  # as the SDK sent it: `"stack": null` and all
+    [failed] = env.store.list_events(name="inngest/function.failed")
+    [finished] = env.store.list_events(name="inngest/function.finished")
+    assert failed.body["data"]["error"] == event_error  # no `code`
+    assert finished.body["data"]["error"] == event_error
+
+
+async def test_a_run_failed_without_a_call_error_says_so_in_the_event(
+    env: RawEnvironment,
+) -> None:
+    async def handler(step_id: str, body: dict[str, Any]) -> web.Response:
+        return ops_response(op("WaitForEvent", "w", opts={"event": "app/x", "timeout": "nope"}))
+
+    app = env.app(handler)
+    env.register(app, function_config(app, "fn", event="app/go"))
+    await env.send({"name": "app/go"})
+    run = await env.finished_run("raw-fn")
+    assert run.status == RunStatus.FAILED
+    [failed] = env.store.list_events(name="inngest/function.failed")
+    error = failed.body["data"]["error"]
+    assert set(error) == {"error", "name", "message"}
+    assert error["error"] == error["message"] == run.error["message"]
+
+
 async def test_server_errors_are_retried_until_attempts_run_out(env: RawEnvironment) -> None:
     async def handler(step_id: str, body: dict[str, Any]) -> web.Response:
         return error_response("boom", status=500)
@@ -223,6 +283,33 @@ async def test_wait_is_satisfied_only_by_events_after_it_is_armed(env: RawEnviro
     assert memo["data"] == {"id": 7, "late": True}
     assert memo["user"] == {}
     assert isinstance(memo["ts"], int)
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        # Today's shape (and the conformance suite's): the step id in `name`, the event in opts.
+        {"name": "w", "opts": {"event": "app/reply", "if": None, "timeout": "5s"}},
+        # The official Python SDK's: the event name in `name`, no `opts.event`.
+        {"name": "app/reply", "opts": {"if": None, "timeout": "5s"}},
+    ],
+    ids=["event-in-opts", "event-in-name"],
+)
+async def test_a_wait_reads_its_event_from_opts_or_else_from_name(
+    env: RawEnvironment, shape: dict[str, Any]
+) -> None:
+    async def handler(step_id: str, body: dict[str, Any]) -> web.Response:
+        if "w" not in body["steps"]:
+            return ops_response(op("WaitForEvent", "w", displayName="w", data=None, **shape))
+        return done_response({"memo": body["steps"]["w"]})
+
+    app = env.app(handler)
+    env.register(app, function_config(app, "fn", event="app/go"))
+    await env.send({"name": "app/go"})
+    assert env.store.pauses_for_event("app/reply")
+    await env.send({"name": "app/reply", "data": {"tag": "t"}})
+    run = await env.finished_run("raw-fn")
+    assert run.output["memo"]["data"] == {"tag": "t"}
 
 
 async def test_parallel_planned_steps_fan_in_before_rediscovery(env: RawEnvironment) -> None:

@@ -104,6 +104,14 @@ async def test_sdk_step_retries_then_non_retriable_failure(dev_server: DevServer
     assert attempts == [0, 1, 2]
     assert bad.status == RunStatus.FAILED
     assert "give up" in bad.error["message"]
+    # The run keeps the SDK's error object as sent; the failed event has Inngest's shape.
+    assert (bad.error["code"], bad.error["name"]) == ("non_retriable_error", "NonRetriableError")
+    [failed] = dev_server.store.list_events(name="inngest/function.failed")
+    error = failed.body["data"]["error"]
+    assert sorted(error) == ["error", "message", "name", "stack"]
+    assert error["error"] == "invalid status code: 500"
+    assert (error["name"], error["message"]) == ("NonRetriableError", "give up")
+    assert error["stack"] == bad.error["stack"]
 
 
 async def test_signed_calls_are_accepted_by_the_sdk_in_cloud_mode(tmp_path: Path) -> None:

@@ -331,7 +331,7 @@ async def test_disabled_immediate_execution_plans_then_targets(
     assert planned.status == 206
     [op] = planned.body
     assert (op["op"], op["id"], op["displayName"]) == ("StepPlanned", WELCOME, "send welcome")
-    assert "data" not in op
+    assert op["data"] is None
     assert calls["send welcome"] == 0
 
     ran = await post_call(

@@ -4,7 +4,8 @@ Both handlers get the same call bodies; their replies must agree on hashed step 
 kinds and fields, error codes and retry headers. Known, deliberate differences:
 - relative sleeps: the official SDK sends `name` = the wake-up instant and `opts: null`; we send
   the duration string in `name` and `opts.duration` (the server accepts both, PROTOCOL §7.3);
-- waits: we add `opts.event` next to the official `opts.if` / `opts.timeout`;
+- waits: `name` is the wait's step id and the event is in `opts.event` (the shape Inngest's
+  conformance suite expects); the official SDK puts the event name in `name`;
 - `Retry-After`: the official SDK always sends an instant; we send seconds for a delay.
 """
 
@@ -128,7 +129,7 @@ def call_official(fn_id: str, body: dict[str, Any], step_id: str = "step") -> Re
 def comparable(op: dict[str, Any]) -> dict[str, Any]:
     """The fields both SDKs must agree on; see the module docstring for the rest."""
     kept = {key: op.get(key) for key in ("op", "id", "displayName", "userland")}
-    if op["op"] != "Sleep":  # sleep names are compared by the test that knows which is which
+    if op["op"] not in ("Sleep", "WaitForEvent"):  # compared by the test, which knows why
         kept["name"] = op["name"]
     if op["op"] == "WaitForEvent":
         kept["opts"] = {k: v for k, v in op["opts"].items() if k in ("if", "timeout")}
@@ -178,6 +179,7 @@ async def test_a_whole_run_matches_op_for_op(aiohttp_client: AiohttpClient) -> N
             assert their_op["opts"] is None
         if op["op"] == "WaitForEvent":
             assert op["opts"]["event"] == their_op["name"] == "app/resume"
+            assert op["name"] == op["displayName"] == their_op["displayName"] == "wait"
         memo[op["id"]] = {"data": op["data"]} if op["op"] == "StepRun" else None
     else:  # pragma: no cover - a failing test says why
         pytest.fail("the run did not finish")

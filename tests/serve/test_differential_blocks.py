@@ -3,9 +3,8 @@
 The official Python SDK (inngest 0.5.19) serves the same function written with
 `ctx.group.parallel`, `ctx.step.invoke` and `ctx.step.send_event`; both get the same call
 bodies. Known, deliberate differences:
-- `InvokeFunction` opts: the official SDK sends `payload.v` and `timeout` as null when not
-  set; we omit them (the server reads a missing field as null); without data it sends
-  `payload.data: null`, we send `{}`;
+- `InvokeFunction` opts: without data the official SDK sends `payload.data: null`, we send
+  `{}` (`payload.v` and `timeout` are `null` when not set, in both);
 - relative sleeps carry the duration rather than the instant (see test_differential.py);
 - a send step's result is `{"ids": [...]}` (as the TypeScript SDK), not a bare list.
 """
@@ -170,7 +169,7 @@ async def test_invoke_matches_the_official_invoke_function_op(
     assert shape(op) == shape(their_op)
     assert op["opts"] == {
         "function_id": "shop-callee",
-        "payload": {"data": {"x": 1}},
+        "payload": {"data": {"x": 1}, "v": None},
         "timeout": "1h",
     }
 
@@ -178,11 +177,15 @@ async def test_invoke_matches_the_official_invoke_function_op(
     ours, theirs = await both(client, call_body(steps=memo, trigger=TRIGGER))
     [op], [their_op] = ours.body, theirs.body
     # Without data the official SDK sends `data: null`; we send an empty object.
-    assert op["opts"] == {"function_id": "shop-callee", "payload": {"data": {}}}
+    assert op["opts"] == {
+        "function_id": "shop-callee",
+        "payload": {"data": {}, "v": None},
+        "timeout": None,
+    }
     assert their_op["opts"]["payload"]["data"] is None
-    assert their_op["opts"]["timeout"] is None
     their_op["opts"]["payload"]["data"] = {}
     assert shape(op) == shape(their_op)
+    assert op["opts"] == their_op["opts"]
 
 
 async def test_a_send_step_is_planned_like_the_official_sdk(

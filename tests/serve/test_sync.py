@@ -253,14 +253,105 @@ async def test_unsigned_in_band_sync_is_refused(
     assert fake_inngest.received == []
 
 
-async def test_in_band_request_in_dev_mode_syncs_out_of_band(
+async def test_in_band_request_in_dev_mode_is_answered_in_band(
+    aiohttp_client: AiohttpClient, fake_inngest: FakeInngest
+) -> None:
+    # As Inngest's conformance suite asks an app on `inngest dev`: unsigned, announcing a dev
+    # server. Dev mode checks nothing, so the configuration comes back in the response.
+    client = await make_client(aiohttp_client, [Greet], api_base_url=fake_inngest.url)
+    app_url = str(client.make_url(PATH))
+    response = await client.put(
+        PATH,
+        json={"url": "http://proxy.invalid/"},
+        headers={"X-Inngest-Sync-Kind": "in_band", "X-Inngest-Server-Kind": "dev"},
+    )
+    assert response.status == 200
+    assert response.headers["X-Inngest-Sync-Kind"] == "in_band"
+    assert "X-Inngest-Signature" not in response.headers
+    body = await response.json()
+    assert (body["app_id"], body["url"], body["appVersion"]) == (APP_ID, app_url, None)
+    assert body["functions"] == [to_json(function_config(Greet.__inngest_spec__, APP_ID, app_url))]  # type: ignore[arg-type]
+    assert body["inspection"]["mode"] == "dev"
+    assert fake_inngest.received == []  # nothing sent out-of-band
+
+
+@pytest.mark.parametrize(("signed_with", "signs"), [(KEY, True), (OTHER_KEY, False)])
+async def test_in_band_in_dev_mode_signs_the_answer_when_the_request_verifies(
+    aiohttp_client: AiohttpClient, fake_inngest: FakeInngest, signed_with: str, signs: bool
+) -> None:
+    client = await make_client(
+        aiohttp_client, [Greet], signing_key=KEY, api_base_url=fake_inngest.url
+    )
+    payload = canonical_json({"url": "x"})
+    response = await client.put(
+        PATH,
+        data=payload,
+        headers={
+            "X-Inngest-Sync-Kind": "in_band",
+            "X-Inngest-Signature": sign(payload, signed_with),
+        },
+    )
+    raw = await response.read()
+    assert (response.status, response.headers["X-Inngest-Sync-Kind"]) == (200, "in_band")
+    if signs:
+        assert verify(response.headers["X-Inngest-Signature"], raw, [KEY]) == KEY
+    else:  # dev mode refuses nothing; it just does not sign with a key that did not verify
+        assert "X-Inngest-Signature" not in response.headers
+    assert fake_inngest.received == []
+
+
+async def test_a_dev_mode_put_without_the_in_band_header_syncs_out_of_band(
     aiohttp_client: AiohttpClient, fake_inngest: FakeInngest
 ) -> None:
     client = await make_client(aiohttp_client, [Greet], api_base_url=fake_inngest.url)
-    response = await client.put(PATH, headers={"X-Inngest-Sync-Kind": "in_band"})
-    assert response.status == 200
-    assert response.headers["X-Inngest-Sync-Kind"] == "out_of_band"
+    response = await client.put(PATH, headers={"X-Inngest-Sync-Kind": "out_of_band"})
+    assert (response.status, response.headers["X-Inngest-Sync-Kind"]) == (200, "out_of_band")
     assert len(fake_inngest.received) == 1
+
+
+# -- app_version ---------------------------------------------------------------------------
+
+
+async def test_app_version_is_sent_out_of_band(
+    aiohttp_client: AiohttpClient, fake_inngest: FakeInngest
+) -> None:
+    client = await make_client(
+        aiohttp_client, [Greet], api_base_url=fake_inngest.url, app_version="2026.12.4-abc123"
+    )
+    assert (await client.put(PATH)).status == 200
+    [sent] = fake_inngest.received
+    assert sent["body"]["appVersion"] == "2026.12.4-abc123"
+
+
+async def test_no_app_version_sends_none_out_of_band(
+    aiohttp_client: AiohttpClient, fake_inngest: FakeInngest
+) -> None:
+    client = await make_client(aiohttp_client, [Greet], api_base_url=fake_inngest.url)
+    assert (await client.put(PATH)).status == 200
+    [sent] = fake_inngest.received
+    assert "appVersion" not in sent["body"]
+
+
+@pytest.mark.parametrize("is_dev", [True, False])
+async def test_app_version_is_sent_in_band(
+    aiohttp_client: AiohttpClient, fake_inngest: FakeInngest, is_dev: bool
+) -> None:
+    client = await make_client(
+        aiohttp_client,
+        [Greet],
+        is_dev=is_dev,
+        signing_key=KEY,
+        api_base_url=fake_inngest.url,
+        app_version="v7",
+    )
+    payload = canonical_json({"url": "x"})
+    response = await client.put(
+        PATH,
+        data=payload,
+        headers={"X-Inngest-Sync-Kind": "in_band", "X-Inngest-Signature": sign(payload, KEY)},
+    )
+    assert response.status == 200
+    assert (await response.json())["appVersion"] == "v7"
 
 
 # -- use_api -------------------------------------------------------------------------------

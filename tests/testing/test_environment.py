@@ -111,6 +111,46 @@ async def test_a_wait_resumes_with_a_matching_event_and_not_with_another() -> No
         assert run.output["confirmed"] is True
 
 
+class Tagged(InngestFunction, id="tagged", event="app/tag.requested", retries=0):
+    wait = wait_for_event("app/tagged", timeout="1h", match="data.item")
+
+    @step("read tag")
+    async def read_tag(self, ctx: Context) -> dict[str, Any]:
+        event = ctx[self.wait]
+        assert event is not None
+        # Read as JSON, like every other value in ctx.data, or by attribute: both work.
+        return {
+            "tag": event["data"]["tag"],
+            "same": event.data["tag"] == ctx.data["app/tagged"]["data"]["tag"],
+            "name": event["name"],
+            "keys": sorted(event),
+            "version": event.get("v", "none"),
+            "copy": dict(event)["data"],
+            "event": event,
+        }
+
+
+async def test_a_wait_value_reads_as_json_like_the_rest_of_ctx_data() -> None:
+    async with TestEnvironment([Tagged], now=START) as env:
+        await env.send({"name": "app/tag.requested", "data": {"item": 7}})
+        await env.send({"name": "app/tagged", "data": {"item": 7, "tag": "t1"}, "id": "ev-1"})
+        [run] = await env.runs(Tagged)
+        assert run.status == "Completed", run.raw
+        output = run.output
+        assert {k: output[k] for k in ("tag", "same", "name", "version")} == {
+            "tag": "t1",
+            "same": True,
+            "name": "app/tagged",
+            "version": "none",
+        }
+        assert output["keys"] == ["data", "id", "name", "ts", "user"]
+        assert output["copy"] == {"item": 7, "tag": "t1"}
+        # The event in the output is its wire form.
+        assert output["event"]["data"] == {"item": 7, "tag": "t1"}
+        assert output["event"]["id"] == "ev-1"
+        assert set(output["event"]) == {"name", "data", "user", "id", "ts"}
+
+
 async def test_cron_fires_as_virtual_time_passes() -> None:
     async with TestEnvironment([Nightly], now=START) as env:
         await env.advance("7d")

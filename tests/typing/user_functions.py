@@ -43,7 +43,9 @@ class SignUpFlow(InngestFunction, name="Sign-up flow", event="auth/signup", retr
         event = ctx[self.confirmed]
         if event is None:
             return True
-        return bool(event.data.get("ok"))
+        # An event reads by attribute and, like the rest of ctx.data, as JSON.
+        same: bool = event["data"]["ok"] == event.data.get("ok") == event.get("data", {})["ok"]
+        return bool(event.data.get("ok")) and same
 
 
 class DailyDigest(InngestFunction, cron="TZ=Europe/Paris 0 9 * * *", id="daily-digest"):

@@ -90,7 +90,9 @@ class CallOutcomes(RunIngest):
                 f"({error.get('message', '')}); retrying in {max(due - now, 0):.2f}s"
             )
             return
-        self.finish_run(run, RunStatus.FAILED, now, error_json=canonical(error))
+        self.finish_run(
+            run, RunStatus.FAILED, now, error_json=canonical(error), failure=outcome.failure
+        )
 
     def _apply_ops(
         self,

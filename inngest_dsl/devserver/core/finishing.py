@@ -16,7 +16,7 @@ from typing import Any
 from inngest_dsl.devserver.core.admission import DISCOVERY
 from inngest_dsl.devserver.core.commits import RunCommits
 from inngest_dsl.devserver.core.flow import NO_FLOW
-from inngest_dsl.devserver.core.protocol import canonical, error_object
+from inngest_dsl.devserver.core.protocol import canonical, error_object, event_error
 from inngest_dsl.devserver.store.records import QueueItem, RunRecord, RunStatus
 from inngest_dsl.spec import _durations
 
@@ -203,8 +203,14 @@ class RunFinishing(RunCommits):
         output_json: str | None = None,
         error_json: str | None = None,
         reason: str | None = None,
+        failure: str | None = None,
     ) -> None:
-        """End a run, drop its pending work, and emit the internal events of §8.6."""
+        """End a run, drop its pending work, and emit the internal events of §8.6.
+
+        The run keeps `error_json` as its error (the app's error object as sent); the events
+        carry it in Inngest's shape (`event_error`), `failure` saying what went wrong with the
+        call that failed it.
+        """
         self._store.finish_run(run.run_id, status, now, output_json, error_json, reason)
         self._store.clear_run_work(run.run_id)
         self._ended.append(run.run_id)
@@ -228,7 +234,8 @@ class RunFinishing(RunCommits):
         if status == RunStatus.COMPLETED:
             data["result"] = json.loads(output_json) if output_json is not None else None
         if error_json is not None:
-            data["error"] = json.loads(error_json)
+            error = json.loads(error_json)
+            data["error"] = event_error(error if isinstance(error, dict) else {}, failure)
         elif status == RunStatus.CANCELLED:
             # What Inngest sends, so that an invoking run raises instead of getting null.
             data["error"] = dict(CANCELLED_ERROR)

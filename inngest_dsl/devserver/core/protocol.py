@@ -26,6 +26,7 @@ __all__ = [
     "build_call_body",
     "canonical",
     "error_object",
+    "event_error",
     "first_event_json",
     "interpret_response",
     "retry_after",
@@ -175,6 +176,8 @@ class CallOutcome:
 
     Exactly one of: `completed` (200; `output_json` set), `ops` (206), or an `error` for a
     failed call (non-2xx, transport problem, not an SDK), with `retryable` and `retry_at`.
+    `error` is the app's error object as it sent it; `failure` says what went wrong with the
+    call, as Inngest words it (`"invalid status code: 500"`), for the events a failed run emits.
     """
 
     completed: bool = False
@@ -185,6 +188,7 @@ class CallOutcome:
     retryable: bool = True
     retry_at: float | None = None
     version: int | None = None
+    failure: str | None = None
 
 
 def error_object(name: str, message: str, stack: str | None = None) -> dict[str, Any]:
@@ -195,11 +199,43 @@ def error_object(name: str, message: str, stack: str | None = None) -> dict[str,
     return value
 
 
+DEFAULT_ERROR_MESSAGE = "Function execution error"
+"""Inngest's message for a failure that says nothing of itself."""
+
+
+def event_error(error: Mapping[str, Any], failure: str | None = None) -> dict[str, Any]:
+    """A failed run's error as Inngest puts it in `inngest/function.failed` (and `.finished`).
+
+    `{error, name, message, stack}`: `error` is the app's own `error` string if it sent one,
+    else what went wrong with the call (`failure`, e.g. `"invalid status code: 500"`), else the
+    message; `stack` only when there is one; nothing else of the app's object (no `code`).
+    """
+
+    def text(key: str) -> str | None:
+        value = error.get(key)
+        return value if isinstance(value, str) and value else None
+
+    message = text("message") or failure or DEFAULT_ERROR_MESSAGE
+    shaped: dict[str, Any] = {
+        "error": text("error") or failure or message,
+        "name": text("name") or "Error",
+        "message": message,
+    }
+    stack = text("stack")
+    if stack is not None:
+        shaped["stack"] = stack
+    return shaped
+
+
 def _as_error(value: Any, fallback: str) -> dict[str, Any]:
     if isinstance(value, Mapping) and ("message" in value or "name" in value):
-        error = {k: v for k, v in value.items() if v is not None}
-        error.setdefault("name", "Error")
-        error.setdefault("message", fallback)
+        # The SDK's error object as it sent it (a `"stack": null` included), with a name and
+        # a message when it left them out.
+        error = dict(value)
+        if not isinstance(error.get("name"), str):
+            error["name"] = "Error"
+        if not isinstance(error.get("message"), str):
+            error["message"] = fallback
         return error
     if isinstance(value, Mapping) and isinstance(value.get("error"), str):
         # An SDK's own refusal, `{"error": ..., "code": ...}`: keep what it says.
@@ -278,6 +314,7 @@ def interpret_response(
             retryable=not no_retry,
             retry_at=when,
             version=version,
+            failure=f"invalid status code: {status}" if status >= 300 else None,
         )
     try:
         value = json.loads(body) if body.strip() else None
@@ -308,6 +345,7 @@ def interpret_response(
         retryable=not no_retry,
         retry_at=when,
         version=version,
+        failure=f"invalid status code: {status}",
     )
 
 
