@@ -297,3 +297,29 @@ async def test_signing_key_guards_the_endpoint(tmp_path: Path) -> None:
         assert "signing key" in body["errors"][0]["message"]
         status, body = await gql(server.url, "{ __typename }", Authorization=f"Bearer {key}")
         assert (status, body) == (200, {"data": {"__typename": "Query"}})
+
+
+async def test_function_run_answers_the_older_helpers_query(runs: Runs) -> None:
+    query = """
+    query GetRun($run_id: ID!) {
+      functionRun(query: { functionRunId: $run_id }) {
+        event { id raw } id output status eventID
+      }
+    }
+    """
+    answers = {}
+    for kind, run_id in runs.runs.items():
+        run = (await data_of(runs.server.url, query, run_id=run_id))["functionRun"]
+        assert (run["id"], run["eventID"], run["event"]["id"]) == (
+            run_id,
+            runs.events[kind],
+            runs.events[kind],
+        )
+        assert json.loads(run["event"]["raw"])["data"] == {"kind": kind}
+        answers[kind] = run["status"]
+    assert answers == {
+        "completed": "COMPLETED",
+        "failed": "FAILED",
+        "running": "RUNNING",
+        "cancelled": "CANCELLED",
+    }

@@ -18,7 +18,7 @@ from graphql import GraphQLError
 
 from inngest_dsl.devserver.core.functions import FunctionInfo
 from inngest_dsl.devserver.store import Store
-from inngest_dsl.devserver.store.records import RunRecord, RunStatus, StepRecord
+from inngest_dsl.devserver.store.records import EventRecord, RunRecord, RunStatus, StepRecord
 from inngest_dsl.devserver.store.shapes import instant
 
 __all__ = ["Queries", "decode_output_id", "output_id"]
@@ -137,19 +137,12 @@ class Queries:
         event = self._store.get_event(event_id)
         if event is None:
             raise GraphQLError(f"event not found: {event_id}")
-        runs = self._store.runs_for_event(event.internal_id)
-        body = event.body
-        return {
-            "id": event.internal_id,
-            "externalID": event.id,
-            "name": event.name,
-            "createdAt": instant(event.received_at),
-            "payload": _json(body.get("data", {})),
-            "raw": _json(body),
-            "totalRuns": len(runs),
-            "pendingRuns": sum(1 for run in runs if run.status not in RunStatus.FINAL),
-            "functionRuns": [self._function_run(run, event.internal_id) for run in runs],
-        }
+        return self._event(event)
+
+    def functionRun(self, info: object, query: Mapping[str, Any]) -> dict[str, Any]:
+        run = self._run(str(query["functionRunId"]))
+        event_ids = self._store.event_ids_for_run(run.run_id)
+        return self._function_run(run, event_ids[0] if event_ids else "")
 
     def run(self, info: object, runID: str) -> dict[str, Any]:
         run = self._run(runID)
@@ -226,6 +219,35 @@ class Queries:
             "slug": function_id,
         }
 
+    def _event(self, event: EventRecord) -> dict[str, Any]:
+        loaded: list[list[RunRecord]] = []
+
+        def runs() -> list[RunRecord]:
+            """The event's runs, read once and only if a query asks for them."""
+            if not loaded:
+                loaded.append(self._store.runs_for_event(event.internal_id))
+            return loaded[0]
+
+        body = event.body
+        return {
+            "id": event.internal_id,
+            "externalID": event.id,
+            "name": event.name,
+            "createdAt": instant(event.received_at),
+            "payload": _json(body.get("data", {})),
+            "raw": _json(body),
+            "totalRuns": lambda info: len(runs()),
+            "pendingRuns": lambda info: sum(1 for r in runs() if r.status not in RunStatus.FINAL),
+            "functionRuns": lambda info: [
+                self._function_run(run, event.internal_id) for run in runs()
+            ],
+        }
+
+    def _events_of(self, run: RunRecord) -> list[dict[str, Any]]:
+        """The stored events that started `run` (an invoked run's event is not stored)."""
+        events = (self._store.get_event(i) for i in self._store.event_ids_for_run(run.run_id))
+        return [self._event(event) for event in events if event is not None]
+
     def _is_batch(self, run: RunRecord) -> bool:
         function = self._functions.get(run.function_id)
         batched = function is not None and bool(function.config.get("batchEvents"))
@@ -242,6 +264,8 @@ class Queries:
             "finishedAt": instant(run.ended_at),
             "output": _run_output_bytes(run),
             "eventID": event_id,
+            "event": lambda info: next(iter(self._events_of(run)), None),
+            "events": lambda info: self._events_of(run),
         }
 
     def _trace(self, run: RunRecord) -> dict[str, Any]:

@@ -28,6 +28,7 @@ scalar Bytes
 
 type Query {{
   event(query: EventQuery!): Event
+  functionRun(query: FunctionRunQuery!): FunctionRun
   run(runID: String!): FunctionRunV2
   runTrace(runID: String!): RunTraceSpan!
   runTraceSpanOutputByID(outputID: String!): RunTraceSpanOutput!
@@ -37,6 +38,11 @@ type Query {{
 input EventQuery {{
   workspaceId: ID! = "local"
   eventId: ID!
+}}
+
+input FunctionRunQuery {{
+  workspaceId: ID! = "local"
+  functionRunId: ID!
 }}
 
 type Event {{
@@ -68,6 +74,8 @@ type FunctionRun {{
   finishedAt: Time
   output: String
   eventID: ID!
+  event: Event
+  events: [Event!]!
 }}
 
 type FunctionRunV2 {{
