@@ -272,7 +272,7 @@ async def test_bad_queries_get_graphql_errors(runs: Runs) -> None:
     status, body = await gql(url, 'mutation { cancelRun(runID: "x") }')
     assert (status, "data" in body) == (200, False)
     status, body = await gql(url, RUN, {})
-    assert status == 200
+    assert (status, "data" in body) == (200, False)
     assert "$run_id" in body["errors"][0]["message"]
 
     status, body = await gql(url, '{ run(runID: "nope") { status } }')
@@ -323,3 +323,21 @@ async def test_function_run_answers_the_older_helpers_query(runs: Runs) -> None:
         "running": "RUNNING",
         "cancelled": "CANCELLED",
     }
+
+
+async def test_a_fault_of_ours_is_an_error_entry_not_a_traceback(
+    runs: Runs, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(run_id: str) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(runs.server.store, "list_steps", broken)
+    status, body = await gql(runs.server.url, RUN, {"run_id": runs.runs["completed"]})
+    assert status == 200
+    assert body["data"]["run"]["trace"] is None
+    assert body["data"]["run"]["status"] == "COMPLETED"
+    [error] = body["errors"]
+    assert error["message"] == "internal error: RuntimeError"
+    assert error["path"] == ["run", "trace"]
+    assert "disk on fire" not in json.dumps(body)
+    assert "disk on fire" in caplog.text

@@ -82,7 +82,11 @@ async def graphql(request: web.Request) -> web.Response:
 
 
 def _payload(result: ExecutionResult) -> dict[str, Any]:
+    errors = result.errors or []
+    if result.data is None and errors and all(error.path is None for error in errors):
+        # Bad variables: the query never ran, so there is no `data` at all.
+        return {"errors": [_formatted(error) for error in errors]}
     payload: dict[str, Any] = {"data": result.data}
-    if result.errors:
-        payload["errors"] = [_formatted(error) for error in result.errors]
+    if errors:
+        payload["errors"] = [_formatted(error) for error in errors]
     return payload
