@@ -341,3 +341,47 @@ async def test_a_fault_of_ours_is_an_error_entry_not_a_traceback(
     assert error["path"] == ["run", "trace"]
     assert "disk on fire" not in json.dumps(body)
     assert "disk on fire" in caplog.text
+
+
+RUNS = """
+query Runs($from: Time!, $status: [FunctionRunStatus!], $after: String, $first: Int!) {
+  runs(
+    first: $first
+    after: $after
+    orderBy: [{ field: QUEUED_AT, direction: ASC }]
+    filter: { from: $from, status: $status }
+  ) {
+    edges { cursor node { id status function { name slug } } }
+    pageInfo { hasNextPage endCursor }
+    totalCount
+  }
+}
+"""
+
+
+async def test_runs_lists_a_filtered_page(runs: Runs) -> None:
+    url = runs.server.url
+    since = "2025-12-31T00:00:00Z"
+    data = await data_of(url, RUNS, **{"from": since, "first": 100})
+    listing = data["runs"]
+    assert listing["totalCount"] == 4
+    # All four were queued at the same virtual instant: ties are ordered by run id.
+    nodes = {e["node"]["id"]: e["node"] for e in listing["edges"]}
+    assert list(nodes) == sorted(runs.runs.values())
+    assert nodes[runs.runs["completed"]]["function"] == {"name": "ok", "slug": "raw-ok"}
+
+    data = await data_of(url, RUNS, **{"from": since, "first": 1, "status": ["RUNNING"]})
+    assert [e["node"]["id"] for e in data["runs"]["edges"]] == [runs.runs["running"]]
+    assert data["runs"]["pageInfo"]["hasNextPage"] is False
+
+    first = await data_of(url, RUNS, **{"from": since, "first": 3})
+    assert first["runs"]["pageInfo"] == {"hasNextPage": True, "endCursor": "2"}
+    rest = await data_of(url, RUNS, **{"from": since, "first": 3, "after": "2"})
+    pages = [e["node"]["id"] for page in (first, rest) for e in page["runs"]["edges"]]
+    assert pages == sorted(runs.runs.values())
+
+    later = await data_of(url, RUNS, **{"from": "2027-01-01T00:00:00Z", "first": 5})
+    assert later["runs"]["totalCount"] == 0
+    status, body = await gql(url, RUNS, {"from": "yesterday", "first": 5})
+    assert status == 200
+    assert "filter.from: not an RFC 3339 time" in body["errors"][0]["message"]

@@ -17,6 +17,7 @@ from typing import Any
 from graphql import GraphQLError
 
 from inngest_dsl.devserver.core.functions import FunctionInfo
+from inngest_dsl.devserver.http.gql_runs import runs_connection
 from inngest_dsl.devserver.store import Store
 from inngest_dsl.devserver.store.records import EventRecord, RunRecord, RunStatus, StepRecord
 from inngest_dsl.devserver.store.shapes import instant
@@ -145,7 +146,20 @@ class Queries:
         return self._function_run(run, event_ids[0] if event_ids else "")
 
     def run(self, info: object, runID: str) -> dict[str, Any]:
-        run = self._run(runID)
+        return self.run_v2(self._run(runID))
+
+    def runs(
+        self,
+        info: object,
+        orderBy: list[Mapping[str, Any]],
+        filter: Mapping[str, Any],
+        first: int = 100,
+        after: str | None = None,
+    ) -> dict[str, Any]:
+        return runs_connection(self, first, after, orderBy, filter)
+
+    def run_v2(self, run: RunRecord) -> dict[str, Any]:
+        """A run as a `FunctionRunV2`."""
         events = run.events
         return {
             "id": run.run_id,
@@ -206,6 +220,15 @@ class Queries:
         if run is None:
             raise GraphQLError(f"run not found: {run_id}")
         return run
+
+    @property
+    def store(self) -> Store:
+        return self._store
+
+    def function_ids(self, given: list[str]) -> list[str]:
+        """The function ids (slugs) that `given` UUIDs or slugs name."""
+        by_uuid = {f.uuid: f.id for f in self._functions.values() if f.uuid}
+        return [by_uuid.get(value, value) for value in given]
 
     def _function_uuid(self, function_id: str) -> str:
         function = self._functions.get(function_id)

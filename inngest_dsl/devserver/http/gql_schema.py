@@ -30,6 +30,12 @@ type Query {{
   event(query: EventQuery!): Event
   functionRun(query: FunctionRunQuery!): FunctionRun
   run(runID: String!): FunctionRunV2
+  runs(
+    first: Int! = 100
+    after: String
+    orderBy: [RunsV2OrderBy!]!
+    filter: RunsFilterV2!
+  ): RunsV2Connection!
   runTrace(runID: String!): RunTraceSpan!
   runTraceSpanOutputByID(outputID: String!): RunTraceSpanOutput!
   runTrigger(runID: String!): RunTraceTrigger!
@@ -93,6 +99,43 @@ type FunctionRunV2 {{
   cronSchedule: String
   output: Bytes
   trace: RunTraceSpan
+}}
+
+input RunsFilterV2 {{
+  from: Time!
+  until: Time
+  timeField: RunsV2OrderByField = QUEUED_AT
+  status: [FunctionRunStatus!]
+  functionIDs: [UUID!]
+  appIDs: [UUID!]
+  query: String
+}}
+
+input RunsV2OrderBy {{
+  field: RunsV2OrderByField!
+  direction: RunsOrderByDirection!
+}}
+
+enum RunsV2OrderByField {{ QUEUED_AT STARTED_AT ENDED_AT }}
+
+enum RunsOrderByDirection {{ ASC DESC }}
+
+type PageInfo {{
+  hasNextPage: Boolean!
+  hasPreviousPage: Boolean!
+  startCursor: String
+  endCursor: String
+}}
+
+type RunsV2Connection {{
+  edges: [FunctionRunV2Edge!]!
+  pageInfo: PageInfo!
+  totalCount: Int!
+}}
+
+type FunctionRunV2Edge {{
+  node: FunctionRunV2!
+  cursor: String!
 }}
 
 enum RunTraceSpanStatus {{ {" ".join(SPAN_STATUSES)} }}
