@@ -297,6 +297,11 @@ async def test_signing_key_guards_the_endpoint(tmp_path: Path) -> None:
         assert "signing key" in body["errors"][0]["message"]
         status, body = await gql(server.url, "{ __typename }", Authorization=f"Bearer {key}")
         assert (status, body) == (200, {"data": {"__typename": "Query"}})
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"{server.url}/v0/gql", params={"query": "{ __typename }"}) as response,
+        ):
+            assert response.status == 401
 
 
 async def test_function_run_answers_the_older_helpers_query(runs: Runs) -> None:
@@ -385,3 +390,22 @@ async def test_runs_lists_a_filtered_page(runs: Runs) -> None:
     status, body = await gql(url, RUNS, {"from": "yesterday", "first": 5})
     assert status == 200
     assert "filter.from: not an RFC 3339 time" in body["errors"][0]["message"]
+
+
+async def test_get_with_the_query_in_the_url(runs: Runs) -> None:
+    run_id = runs.runs["completed"]
+    params = {
+        "query": "query R($id: String!) { run(runID: $id) { status } }",
+        "variables": json.dumps({"id": run_id}),
+    }
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{runs.server.url}/v0/gql", params=params) as response:
+            assert response.status == 200
+            assert await response.json() == {"data": {"run": {"status": "COMPLETED"}}}
+        params["variables"] = "{oops"
+        async with session.get(f"{runs.server.url}/v0/gql", params=params) as response:
+            assert response.status == 400
+            assert (await response.json())["errors"] == [{"message": "variables: not valid JSON"}]
+        async with session.get(f"{runs.server.url}/v0/gql") as response:
+            assert response.status == 400
+            assert (await response.json())["errors"] == [{"message": "query: must be a string"}]

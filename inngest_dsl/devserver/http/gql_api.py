@@ -1,6 +1,7 @@
 """`POST /v0/gql`: the GraphQL endpoint tooling written for `inngest-cli dev` reads runs through.
 
-Served over HTTP as graphql-over-http says for `application/json`: a body that is not a JSON
+Served over HTTP as graphql-over-http says for `application/json` (also `GET` with the query
+in the URL): a body that is not a JSON
 object with a string `query` is a 400 with `errors`; a query that does not parse or validate,
 or whose fields fail, is a 200 with `errors` (and `data` once it ran). Never a traceback. With a
 signing key set, the endpoint needs its bearer, as the other `/v0` routes do.
@@ -21,7 +22,7 @@ from inngest_dsl.devserver.http.responses import json_response
 from inngest_dsl.devserver.http.sdk_api import UNAUTHORISED, authorised
 from inngest_dsl.wire import _signing
 
-__all__ = ["graphql"]
+__all__ = ["graphql", "graphql_get"]
 
 log = logging.getLogger("inngest_dsl.devserver")
 
@@ -57,12 +58,35 @@ def _formatted(error: GraphQLError) -> dict[str, Any]:
 
 
 async def graphql(request: web.Request) -> web.Response:
+    """`POST /v0/gql` with `{"query", "variables", "operationName"}`."""
     if not authorised(request):
         return _errors(401, UNAUTHORISED)
     try:
         body = _signing.parse_json(await request.read())
     except ValueError:
         return _errors(400, "the body is not valid JSON")
+    return _answer(request, body)
+
+
+async def graphql_get(request: web.Request) -> web.Response:
+    """`GET /v0/gql?query=...&variables=<JSON>&operationName=...` (there are no mutations)."""
+    if not authorised(request):
+        return _errors(401, UNAUTHORISED)
+    variables: Any = request.query.get("variables")
+    if variables:
+        try:
+            variables = _signing.parse_json(variables.encode())
+        except ValueError:
+            return _errors(400, "variables: not valid JSON")
+    body = {
+        "query": request.query.get("query"),
+        "variables": variables or None,
+        "operationName": request.query.get("operationName"),
+    }
+    return _answer(request, body)
+
+
+def _answer(request: web.Request, body: Any) -> web.Response:
     parsed = _request(body)
     if isinstance(parsed, str):
         return _errors(400, parsed)

@@ -56,6 +56,7 @@ async def index(request: web.Request) -> web.Response:
                 "GET /v0/runs/{run_id}/batch",
                 "GET /v0/runs/{run_id}/actions",
                 "POST /v0/gql",
+                "GET /v0/gql?query=",
                 "GET /v1/events?limit=",
                 "GET /v1/events/{id}",
                 "GET /v1/events/{id}/runs",

@@ -20,6 +20,7 @@ def api_routes() -> list[web.RouteDef]:
         web.get("/v0/runs/{run_id}/batch", sdk_api.run_batch),
         web.get("/v0/runs/{run_id}/actions", sdk_api.run_actions),
         web.post("/v0/gql", gql_api.graphql),
+        web.get("/v0/gql", gql_api.graphql_get),
         web.get("/v1/events", json_api.list_events),
         web.get("/v1/events/{event_id}", json_api.get_event),
         web.get("/v1/events/{event_id}/runs", json_api.get_event_runs),
