@@ -14,13 +14,14 @@ from inngest_dsl.devserver.http.responses import (
 )
 from inngest_dsl.devserver.http.sync import SyncError
 from inngest_dsl.devserver.store.records import RunStatus
-from inngest_dsl.devserver.store.shapes import event_json, instant, run_json
+from inngest_dsl.devserver.store.shapes import event_json, instant, run_json, run_summary_json
 
 __all__ = [
     "MAX_LIMIT",
     "add_app",
     "cancel_run",
     "get_event",
+    "get_event_runs",
     "get_run",
     "health",
     "index",
@@ -54,8 +55,11 @@ async def index(request: web.Request) -> web.Response:
                 "POST /fn/register",
                 "GET /v0/runs/{run_id}/batch",
                 "GET /v0/runs/{run_id}/actions",
+                "POST /v0/gql",
+                "GET /v0/gql?query=",
                 "GET /v1/events?limit=",
                 "GET /v1/events/{id}",
+                "GET /v1/events/{id}/runs",
                 "GET /v1/runs?status=&function_id=&limit=",
                 "GET /v1/runs/{run_id}",
                 "POST /v1/runs/{run_id}/cancel",
@@ -89,6 +93,16 @@ async def get_event(request: web.Request) -> web.Response:
     return json_response({"data": {**event_json(event), "runs": [run_json(r) for r in runs]}})
 
 
+async def get_event_runs(request: web.Request) -> web.Response:
+    """The runs an event started, in the shape of Inngest's `GET /v1/events/{id}/runs`."""
+    store = request.app[STORE]
+    event = store.get_event(request.match_info["event_id"])
+    if event is None:
+        return error_response(404, "event not found")
+    runs = store.runs_for_event(event.internal_id)
+    return json_response({"data": [run_summary_json(r, event.internal_id) for r in runs]})
+
+
 async def list_runs(request: web.Request) -> web.Response:
     status = request.query.get("status")
     if status is not None:
@@ -104,7 +118,12 @@ async def get_run(request: web.Request) -> web.Response:
     run = store.get_run(request.match_info["run_id"])
     if run is None:
         return error_response(404, "run not found")
-    return json_response({"data": run_json(run, store.list_steps(run.run_id))})
+    event_ids = store.event_ids_for_run(run.run_id)
+    body = run_json(run, store.list_steps(run.run_id))
+    # The fields of Inngest's `GET /v1/runs/{id}` that ours lack.
+    body["run_started_at"] = instant(run.started_at or run.queued_at)
+    body["event_id"] = event_ids[0] if event_ids else None
+    return json_response({"data": body})
 
 
 async def cancel_run(request: web.Request) -> web.Response:

@@ -19,14 +19,15 @@ from inngest_dsl.devserver.http.responses import (
 )
 from inngest_dsl.wire import _signing
 
-__all__ = ["register", "run_actions", "run_batch"]
+__all__ = ["UNAUTHORISED", "authorised", "register", "run_actions", "run_batch"]
 
 log = logging.getLogger("inngest_dsl.devserver")
 
-_UNAUTHORISED = "the Authorization bearer does not match the signing key"
+UNAUTHORISED = "the Authorization bearer does not match the signing key"
 
 
-def _authorised(request: web.Request) -> bool:
+def authorised(request: web.Request) -> bool:
+    """Whether the request carries the signing key's bearer (always, without a key)."""
     key = request.app[CONFIG].signing_key
     if not key:
         return True
@@ -38,8 +39,8 @@ def _authorised(request: web.Request) -> bool:
 
 
 async def register(request: web.Request) -> web.Response:
-    if not _authorised(request):
-        return error_response(401, _UNAUTHORISED)
+    if not authorised(request):
+        return error_response(401, UNAUTHORISED)
     expected_kind = request.headers.get("X-Inngest-Expected-Server-Kind")
     if expected_kind and expected_kind != "dev":
         return error_response(400, f"Expected server kind {expected_kind}, got dev")
@@ -60,8 +61,8 @@ async def register(request: web.Request) -> web.Response:
 
 
 async def run_batch(request: web.Request) -> web.Response:
-    if not _authorised(request):
-        return error_response(401, _UNAUTHORISED)
+    if not authorised(request):
+        return error_response(401, UNAUTHORISED)
     run = request.app[STORE].get_run(request.match_info["run_id"])
     if run is None:
         return error_response(404, "run not found")
@@ -69,8 +70,8 @@ async def run_batch(request: web.Request) -> web.Response:
 
 
 async def run_actions(request: web.Request) -> web.Response:
-    if not _authorised(request):
-        return error_response(401, _UNAUTHORISED)
+    if not authorised(request):
+        return error_response(401, UNAUTHORISED)
     store = request.app[STORE]
     run_id = request.match_info["run_id"]
     if store.get_run(run_id) is None:

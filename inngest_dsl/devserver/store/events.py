@@ -59,6 +59,15 @@ class EventTables(Database):
             (internal_id, run_id),
         )
 
+    def event_ids_for_run(self, run_id: str) -> list[str]:
+        """The internal ids of the events that started `run_id`, oldest first."""
+        rows = self._all(
+            "SELECT e.internal_id FROM event_runs r JOIN events e ON e.internal_id = r.internal_id "
+            "WHERE r.run_id = ? ORDER BY e.seq",
+            (run_id,),
+        )
+        return [internal_id for (internal_id,) in rows]
+
     def claim_event_id(self, function_id: str, event_id: str, run_id: str) -> bool:
         """Record that `event_id` started `run_id` of a function; False if it already did."""
         cur = self._db.execute(

@@ -129,6 +129,41 @@ class RunTable(Database):
         )
         return [_run(row) for row in rows]
 
+    def filter_runs(
+        self,
+        *,
+        time_column: str,
+        since: float,
+        until: float | None = None,
+        statuses: Sequence[str] | None = None,
+        function_ids: Sequence[str] | None = None,
+        descending: bool = True,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> tuple[list[RunRecord], int]:
+        """Runs whose `time_column` (`queued_at`, `started_at` or `ended_at`) is in
+        `[since, until)`, ordered by it: one page, and how many match in all."""
+        if time_column not in ("queued_at", "started_at", "ended_at"):
+            raise ValueError(f"not a time column: {time_column}")
+        where: list[str] = [f"{time_column} >= ?"]
+        args: list[Any] = [since]
+        if until is not None:
+            where.append(f"{time_column} < ?")
+            args.append(until)
+        for column, values in (("status", statuses), ("function_id", function_ids)):
+            if values is not None:
+                where.append(f"{column} IN ({', '.join('?' * len(values))})")
+                args.extend(values)
+        clause = " AND ".join(where)
+        total = int(self._one(f"SELECT COUNT(*) FROM runs WHERE {clause}", args)[0])
+        order = "DESC" if descending else "ASC"
+        rows = self._all(
+            f"SELECT {_RUN_COLUMNS} FROM runs WHERE {clause} "
+            f"ORDER BY {time_column} {order}, run_id {order} LIMIT ? OFFSET ?",
+            (*args, limit, offset),
+        )
+        return [_run(row) for row in rows], total
+
     def count_runs(self, function_id: str | None = None) -> dict[str, int]:
         """Runs by status, of one function or of all."""
         if function_id is None:

@@ -59,6 +59,7 @@ CREATE TABLE IF NOT EXISTS event_runs (
     run_id TEXT NOT NULL,
     PRIMARY KEY (internal_id, run_id)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS event_runs_run ON event_runs(run_id);
 CREATE TABLE IF NOT EXISTS dedup (
     function_id TEXT NOT NULL,
     event_id TEXT NOT NULL,

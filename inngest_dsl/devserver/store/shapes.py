@@ -7,10 +7,10 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from inngest_dsl.devserver.store.records import EventRecord, RunRecord, StepRecord
+from inngest_dsl.devserver.store.records import EventRecord, RunRecord, RunStatus, StepRecord
 from inngest_dsl.spec import _durations
 
-__all__ = ["event_json", "instant", "run_json", "step_json"]
+__all__ = ["event_json", "instant", "run_json", "run_summary_json", "step_json"]
 
 
 def instant(value: float | None) -> str | None:
@@ -56,6 +56,25 @@ def run_json(run: RunRecord, steps: list[StepRecord] | None = None) -> dict[str,
         body["event"] = run.events[0] if run.events else None
         body["events"] = run.events
         body["steps"] = [step_json(step) for step in steps]
+    return body
+
+
+def run_summary_json(run: RunRecord, event_id: str | None) -> dict[str, Any]:
+    """A run as Inngest's REST API lists it (`GET /v1/events/{id}/runs`): `run_started_at`,
+    `event_id`, and `output` holding the result once completed or the error once failed
+    (absent otherwise)."""
+    body: dict[str, Any] = {
+        "run_id": run.run_id,
+        "run_started_at": instant(run.started_at or run.queued_at),
+        "function_id": run.function_id,
+        "event_id": event_id,
+        "status": run.status,
+        "ended_at": instant(run.ended_at),
+    }
+    if run.status == RunStatus.COMPLETED:
+        body["output"] = run.output
+    elif run.status == RunStatus.FAILED:
+        body["output"] = run.error
     return body
 
 
