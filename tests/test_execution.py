@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import time
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -163,24 +163,33 @@ def _wide(n: int) -> type:
     return Wide
 
 
-async def test_a_call_costs_linear_time_in_the_memo() -> None:
-    """Resume, don't replay: 10x the memoised steps costs ~10x, not ~100x, and runs no body."""
+async def test_a_call_costs_linear_work_in_the_memo() -> None:
+    """Resume, don't replay: 10x the memoised steps makes ~10x the calls, not ~100x, and runs
+    no body. Calls are counted (Python and C function calls), not timed: the count is the same
+    on a loaded machine; the time is a benchmark's business (benchmarks/bench_handler.py)."""
 
-    async def timed(n: int) -> float:
+    async def calls_made(n: int) -> int:
         plan = plan_for(spec_of(_wide(n)))
         memo = {hash_step_id(f"step {i}"): {"data": {f"k{i}": i}} for i in range(n)}
         req = request(memo)
-        best = float("inf")
-        for _ in range(5):
-            start = time.perf_counter()
+        count = 0
+
+        def profile(frame: Any, event: str, arg: Any) -> None:
+            nonlocal count
+            if event in ("call", "c_call"):
+                count += 1
+
+        sys.setprofile(profile)
+        try:
             result = await execute(plan, req)
-            best = min(best, time.perf_counter() - start)
+        finally:
+            sys.setprofile(None)
         assert result.status == 200
         assert len(result.body) == n
-        return best
+        return count
 
-    small, large = await timed(400), await timed(4000)
-    assert large < small * 30  # quadratic would be ~100x
+    small, large = await calls_made(400), await calls_made(4000)
+    assert large < small * 12  # linear is ~10x; quadratic would be ~100x
 
 
 class Edges(InngestFunction, id="edges", event="app/go"):
