@@ -217,10 +217,11 @@ async def run_step(
         op = "StepFailed" if attempt + 1 >= max_attempts else "StepError"
         return CallResult(206, [ref.opcode(op, ref.user_id, error=_error_body(exc, "unknown"))])
     try:
-        check_json(result)
+        encoded = check_json(result)
     except (TypeError, ValueError) as exc:
         return unserialisable(what, exc)
-    return CallResult(206, [ref.opcode("StepRun", ref.user_id, data=result)])
+    ran = ref.opcode("StepRun", ref.user_id, data=result, encoded=(result, encoded))
+    return CallResult(206, [ran])
 
 
 # ---------------------------------------------------------------------------------------------

@@ -41,7 +41,8 @@ from inngest_dsl.wire._calls import (
     decode_events,
     with_call_headers,
 )
-from inngest_dsl.wire._signing import canonical_json, canonicalize_body, parse_json, sign, verify
+from inngest_dsl.wire._json import loads
+from inngest_dsl.wire._signing import canonical_json, canonicalize_body, sign, verify
 
 __all__ = [
     "ALLOWED_METHODS",
@@ -379,7 +380,7 @@ class Handler:
         if query.get("probe") == "trust":
             return await self.trust_probe(request, raw)
         try:
-            parsed = parse_json(raw)
+            parsed = loads(raw)
             # The signature covers the JCS form (as `canonicalize_body`), from the parse we have.
             canonical = canonical_json(parsed) if cloud else b""
         except ValueError as exc:  # also numbers JCS cannot represent

@@ -1,23 +1,29 @@
-"""Wire JSON: the one cattrs converter for the protocol's classes, and the encoder of bodies.
+"""Wire JSON: the one cattrs converter for the protocol's classes, and the one JSON codec.
 
-The registration and response modules register their hooks on `converter`; `dumps` writes a
-response body with it (and `Event`s as their wire dict).
+The registration and response modules register their hooks on `converter`. `dumps` and
+`loads` are the JSON entry points of the serve path, the client and the dev server: `orjson`
+where it gives the very bytes (and values) the standard library would, the standard library
+where it would not (integers past 64 bits, non-string keys, lone surrogates, tiny floats'
+exponent form), so switching codecs changes no byte on the wire.
 """
 
 from __future__ import annotations
 
+import codecs
 import datetime as _dt
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
 import attrs
 import cattrs
+import orjson
 
 from inngest_dsl.spec._durations import format_duration
 from inngest_dsl.spec._event import Event
 
-__all__ = ["check_json", "converter", "dumps", "to_json"]
+__all__ = ["check_json", "converter", "dumps", "loads", "to_json"]
 
 converter = cattrs.Converter(omit_if_default=True)
 """The one converter for wire JSON; attributes left at their default (`None`) are omitted."""
@@ -41,11 +47,102 @@ def _encode_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__qualname__} is not JSON-serialisable")
 
 
-def dumps(value: Any) -> bytes:
-    """Encode a response body: wire classes via the converter, `Event`s as their wire dict."""
+# -- encoding ---------------------------------------------------------------------------------
+
+# Everything orjson would write differently from `json.dumps` goes to the default hook (which
+# refuses it, sending the value to the standard library): subclasses of str/int/dict/list,
+# dataclasses and datetimes, which `json` does not know.
+_ORJSON_OPTIONS = (
+    orjson.OPT_PASSTHROUGH_SUBCLASS | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_DATETIME
+)  # fmt: skip
+
+# orjson writes floats below 1e-4 as `0.00001` / `1e-7` where Python writes `1e-05` / `1e-07`.
+_SHORT_EXPONENT = re.compile(rb"0\.0000|[0-9]e-[0-9](?![0-9])")
+
+
+def _orjson_default(value: Any) -> Any:
+    if isinstance(value, Event):
+        return value.to_wire()
+    if isinstance(value, Mapping):  # dict subclasses too, as `json` writes them
+        return dict(value)
+    if attrs.has(type(value)):
+        return converter.unstructure(value)
+    raise TypeError  # the passed-through types: the standard library decides
+
+
+def _json_escape(error: UnicodeError) -> tuple[str, int]:
+    # `ensure_ascii`: every non-ASCII character as \uXXXX, astral ones as a surrogate pair.
+    assert isinstance(error, UnicodeEncodeError)
+    out = []
+    for char in error.object[error.start : error.end]:
+        code = ord(char)
+        if code > 0xFFFF:
+            code -= 0x10000
+            out.append(f"\\u{0xD800 | (code >> 10):04x}\\u{0xDC00 | (code & 0x3FF):04x}")
+        else:
+            out.append(f"\\u{code:04x}")
+    return "".join(out), error.end
+
+
+codecs.register_error("inngest_dsl.json_escape", _json_escape)
+
+
+def _stdlib_dumps(value: Any) -> bytes:
     return json.dumps(value, default=_encode_default, separators=(",", ":")).encode()
 
 
-def check_json(value: Any) -> None:
-    """Raise `TypeError`/`ValueError` if `value` cannot be sent as JSON."""
-    json.dumps(value, default=_encode_default, allow_nan=False)
+def dumps(value: Any) -> bytes:
+    """Encode a body as compact JSON: wire classes via the converter, `Event`s as their wire
+    dict; byte for byte what `json.dumps(value, separators=(",", ":"))` writes.
+
+    For values `check_json` accepted (every step result and output is checked): orjson also
+    writes enum members and UUIDs, and `NaN` as `null`, which `check_json` refuses.
+    """
+    try:
+        out = orjson.dumps(value, default=_orjson_default, option=_ORJSON_OPTIONS)
+    except TypeError:  # big integers, non-string keys, surrogates, types `json` decides on
+        return _stdlib_dumps(value)
+    if (b"e-" in out or b"0.0000" in out) and _SHORT_EXPONENT.search(out):
+        return _stdlib_dumps(value)
+    if not out.isascii():
+        out = out.decode().encode("ascii", "inngest_dsl.json_escape")
+    return out
+
+
+def check_json(value: Any) -> bytes:
+    """`value` as `dumps` writes it; `TypeError`/`ValueError` if it cannot be sent as JSON
+    (`NaN` and the infinities included), so a checked value is encoded only once."""
+    return json.dumps(
+        value, default=_encode_default, allow_nan=False, separators=(",", ":")
+    ).encode()
+
+
+# -- decoding ---------------------------------------------------------------------------------
+
+# orjson reads integers past 64 bits as floats; a run of 19 digits is where they start.
+_DIGITS = bytes(48 if 48 <= c <= 57 else 32 for c in range(256))
+_LONG_RUN = b"0" * 19
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _stdlib_loads(raw: bytes | str) -> Any:
+    return json.loads(raw, parse_constant=_reject_constant)
+
+
+def loads(raw: bytes | str) -> Any:
+    """Parse JSON, refusing the `NaN` / `Infinity` constants JSON does not have; integers of
+    any size stay exact. Raises `ValueError` (`json.JSONDecodeError`) if `raw` is not JSON."""
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        # The standard library decides: the same error as before, or what orjson will not
+        # read but `json` does (lone surrogates, numbers past the float range).
+        return _stdlib_loads(raw)
+    data = raw.encode() if isinstance(raw, str) else raw
+    if _LONG_RUN in data.translate(_DIGITS):
+        return _stdlib_loads(raw)
+    return value

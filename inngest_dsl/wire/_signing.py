@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import re
 import time
 from collections.abc import Iterable
 from typing import Any
 
 import rfc8785
+
+from inngest_dsl.wire._json import loads
 
 __all__ = [
     "MAX_SIGNATURE_AGE",
@@ -25,7 +26,6 @@ __all__ = [
     "hash_event_key",
     "hash_signing_key",
     "normalize_key",
-    "parse_json",
     "sign",
     "verify",
 ]
@@ -36,15 +36,6 @@ MAX_SIGNATURE_AGE = 300.0
 _PREFIX = re.compile(r"^signkey-\w+-")
 _HEX_SIGNATURE = re.compile(r"[0-9a-f]{64}")
 _SAFE_INTEGER = 2**53
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def parse_json(raw: bytes | str) -> Any:
-    """`json.loads`, refusing the `NaN` / `Infinity` constants JSON does not have."""
-    return json.loads(raw, parse_constant=_reject_constant)
 
 
 def _as_server_numbers(value: Any) -> Any:
@@ -82,7 +73,7 @@ def canonicalize_body(body: bytes) -> bytes:
     """
     if not body.strip():
         return b""
-    return canonical_json(parse_json(body))
+    return canonical_json(loads(body))
 
 
 def _mac(canonical_body: bytes, signing_key: str, ts: int) -> str:

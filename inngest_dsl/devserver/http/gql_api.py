@@ -20,7 +20,7 @@ from inngest_dsl.devserver.http.gql_schema import schema
 from inngest_dsl.devserver.http.keys import ENGINE, STORE
 from inngest_dsl.devserver.http.responses import json_response
 from inngest_dsl.devserver.http.sdk_api import UNAUTHORISED, authorised
-from inngest_dsl.wire import _signing
+from inngest_dsl.wire._json import loads
 
 __all__ = ["graphql", "graphql_get"]
 
@@ -62,7 +62,7 @@ async def graphql(request: web.Request) -> web.Response:
     if not authorised(request):
         return _errors(401, UNAUTHORISED)
     try:
-        body = _signing.parse_json(await request.read())
+        body = loads(await request.read())
     except ValueError:
         return _errors(400, "the body is not valid JSON")
     return _answer(request, body)
@@ -75,7 +75,7 @@ async def graphql_get(request: web.Request) -> web.Response:
     variables: Any = request.query.get("variables")
     if variables:
         try:
-            variables = _signing.parse_json(variables.encode())
+            variables = loads(variables.encode())
         except ValueError:
             return _errors(400, "variables: not valid JSON")
     body = {

@@ -5,14 +5,13 @@ Every error is a JSON body `{"error": ...}` with a meaningful status, never a tr
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
-from inngest_dsl.wire import _signing
+from inngest_dsl.wire._json import dumps, loads
 
 __all__ = ["BadRequest", "error_middleware", "error_response", "json_response", "read_json"]
 
@@ -27,7 +26,7 @@ class BadRequest(Exception):
 
 def json_response(body: Any, status: int = 200) -> web.Response:
     return web.Response(
-        body=json.dumps(body, separators=(",", ":")),
+        body=dumps(body),
         status=status,
         content_type="application/json",
         headers={"X-Inngest-Server-Kind": "dev"},
@@ -42,7 +41,7 @@ async def read_json(request: web.Request) -> Any:
     """The request's JSON body; raises `BadRequest` if it is not JSON."""
     raw = await request.read()
     try:
-        return _signing.parse_json(raw)
+        return loads(raw)
     except ValueError:
         raise BadRequest("the body is not valid JSON") from None
 
