@@ -88,24 +88,31 @@ def _json_escape(error: UnicodeError) -> tuple[str, int]:
 codecs.register_error("inngest_dsl.json_escape", _json_escape)
 
 
-def _stdlib_dumps(value: Any) -> bytes:
-    return json.dumps(value, default=_encode_default, separators=(",", ":")).encode()
+def _stdlib_dumps(value: Any, sort_keys: bool, ensure_ascii: bool) -> bytes:
+    return json.dumps(
+        value,
+        default=_encode_default,
+        separators=(",", ":"),
+        sort_keys=sort_keys,
+        ensure_ascii=ensure_ascii,
+    ).encode()
 
 
-def dumps(value: Any) -> bytes:
+def dumps(value: Any, *, sort_keys: bool = False, ensure_ascii: bool = True) -> bytes:
     """Encode a body as compact JSON: wire classes via the converter, `Event`s as their wire
-    dict; byte for byte what `json.dumps(value, separators=(",", ":"))` writes.
+    dict; byte for byte what `json.dumps(value, separators=(",", ":"), ...)` writes (UTF-8).
 
     For values `check_json` accepted (every step result and output is checked): orjson also
     writes enum members and UUIDs, and `NaN` as `null`, which `check_json` refuses.
     """
+    options = _ORJSON_OPTIONS | orjson.OPT_SORT_KEYS if sort_keys else _ORJSON_OPTIONS
     try:
-        out = orjson.dumps(value, default=_orjson_default, option=_ORJSON_OPTIONS)
+        out = orjson.dumps(value, default=_orjson_default, option=options)
     except TypeError:  # big integers, non-string keys, surrogates, types `json` decides on
-        return _stdlib_dumps(value)
+        return _stdlib_dumps(value, sort_keys, ensure_ascii)
     if (b"e-" in out or b"0.0000" in out) and _SHORT_EXPONENT.search(out):
-        return _stdlib_dumps(value)
-    if not out.isascii():
+        return _stdlib_dumps(value, sort_keys, ensure_ascii)
+    if ensure_ascii and not out.isascii():
         out = out.decode().encode("ascii", "inngest_dsl.json_escape")
     return out
 

@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import aiohttp
+import yarl
 
 from inngest_dsl._version import __version__
 from inngest_dsl.devserver.core import protocol
@@ -97,6 +98,17 @@ class HttpTransport:
         self._session = session
         self._clock = clock
         self._signing_key = signing_key
+        self._urls: dict[tuple[str, str, str], yarl.URL] = {}
+
+    def _url(self, url: str, function_id: str, step_id: str) -> yarl.URL:
+        """`call_url`, parsed once per app URL, function and step (the usual `"step"`)."""
+        key = (url, function_id, step_id)
+        found = self._urls.get(key)
+        if found is None:
+            if len(self._urls) >= 4096:  # step ids of many runs: start over
+                self._urls.clear()
+            found = self._urls[key] = yarl.URL(call_url(url, function_id, step_id))
+        return found
 
     async def call(
         self, function: FunctionInfo, step_id: str, body: bytes, run_id: str
@@ -109,7 +121,7 @@ class HttpTransport:
         }
         if self._signing_key:
             headers["X-Inngest-Signature"] = _signing.sign(body, self._signing_key)
-        url = call_url(function.url, function.id, step_id)
+        url = self._url(function.url, function.id, step_id)
         for stale in range(MAX_STALE_RETRIES + 1):
             probe: dict[str, bool] = {}
             try:
@@ -132,6 +144,6 @@ class HttpTransport:
         raise AssertionError("unreachable: the last try returns")  # pragma: no cover
 
 
-def _failed(url: str, exc: BaseException) -> CallOutcome:
+def _failed(url: yarl.URL, exc: BaseException) -> CallOutcome:
     message = str(exc) or type(exc).__name__
     return CallOutcome(error=error_object("ConnectionError", f"{url}: {message}"))
