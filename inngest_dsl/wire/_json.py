@@ -95,7 +95,7 @@ def _stdlib_dumps(value: Any, sort_keys: bool, ensure_ascii: bool) -> bytes:
         separators=(",", ":"),
         sort_keys=sort_keys,
         ensure_ascii=ensure_ascii,
-    ).encode()
+    ).encode("utf-8", "surrogatepass")  # a lone surrogate fails where the text is stored
 
 
 def dumps(value: Any, *, sort_keys: bool = False, ensure_ascii: bool = True) -> bytes:
@@ -112,8 +112,11 @@ def dumps(value: Any, *, sort_keys: bool = False, ensure_ascii: bool = True) -> 
         return _stdlib_dumps(value, sort_keys, ensure_ascii)
     if (b"e-" in out or b"0.0000" in out) and _SHORT_EXPONENT.search(out):
         return _stdlib_dumps(value, sort_keys, ensure_ascii)
-    if ensure_ascii and not out.isascii():
-        out = out.decode().encode("ascii", "inngest_dsl.json_escape")
+    if ensure_ascii:
+        if not out.isascii():
+            out = out.decode().encode("ascii", "inngest_dsl.json_escape")
+        if b"\x7f" in out:  # DEL is ASCII, but `json` escapes it too
+            out = out.replace(b"\x7f", b"\\u007f")
     return out
 
 

@@ -107,11 +107,11 @@ def canonical(value: Any) -> str:
     usual case); `rfc8785` otherwise, and sorted compact JSON for values JCS cannot represent.
     """
     if _sorted_compact_is_jcs(value):
-        return dumps(value, sort_keys=True, ensure_ascii=False).decode()
+        return dumps(value, sort_keys=True, ensure_ascii=False).decode("utf-8", "surrogatepass")
     try:
         return bytes(rfc8785.dumps(value)).decode()
     except Exception:
-        return dumps(value, sort_keys=True, ensure_ascii=False).decode()
+        return dumps(value, sort_keys=True, ensure_ascii=False).decode("utf-8", "surrogatepass")
 
 
 def build_call_body(
