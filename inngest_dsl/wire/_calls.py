@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from itertools import repeat
 from typing import Any
 
 from attrs import evolve, frozen
@@ -84,7 +85,9 @@ def _call_context(raw: object) -> CallContext:
     if isinstance(stack_raw, dict):
         ids = stack_raw.get("stack")
         if isinstance(ids, list):
-            stack = tuple(i for i in ids if isinstance(i, str))
+            stack = tuple(ids)
+            if not all(map(isinstance, stack, repeat(str))):
+                stack = tuple(i for i in stack if isinstance(i, str))
     run_id = raw.get("run_id")
     fn_id = raw.get("fn_id")
     attempt = _int_field(raw, "attempt", 0)

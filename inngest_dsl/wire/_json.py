@@ -133,6 +133,8 @@ def check_json(value: Any) -> bytes:
 # orjson reads integers past 64 bits as floats; a run of 19 digits is where they start.
 _DIGITS = bytes(48 if 48 <= c <= 57 else 32 for c in range(256))
 _LONG_RUN = b"0" * 19
+_BIG_FLOAT = 9.2e18
+_NUMBER_STARTS = frozenset((b"", b":", b"[", b",", b" ", b"\t", b"\n", b"\r"))
 
 
 def _reject_constant(name: str) -> Any:
@@ -153,6 +155,47 @@ def loads(raw: bytes | str) -> Any:
         # read but `json` does (lone surrogates, numbers past the float range).
         return _stdlib_loads(raw)
     data = raw.encode() if isinstance(raw, str) else raw
-    if _LONG_RUN in data.translate(_DIGITS):
-        return _stdlib_loads(raw)
-    return value
+    # Look at the values when there are few for the size of the text (long strings), else
+    # scan the text for long runs of digits: each is quick at what the other is slow at. A
+    # sample of the text says which, and a budget bounds a wrong guess.
+    start = max(len(data) // 2 - 2048, 0)
+    sample = data.count(b",", start, start + 4096) + data.count(b":", start, start + 4096)
+    big = _has_big_float(value, len(data) // 64) if sample < 32 else None
+    if big is None:
+        big = _has_long_integer(data)
+    return _stdlib_loads(raw) if big else value
+
+
+def _has_big_float(value: Any, budget: int) -> bool | None:
+    """Whether `value` holds a float of 2**63 or more (maybe an integer orjson rounded);
+    `None` if it holds more than `budget` containers and values."""
+    stack = [value]
+    while stack:
+        budget -= 1
+        if budget < 0:
+            return None
+        item = stack.pop()
+        kind = type(item)
+        if kind is dict:
+            stack.extend(item.values())
+        elif kind is list:
+            stack.extend(item)
+        elif kind is float and not -_BIG_FLOAT < item < _BIG_FLOAT:
+            return True
+    return False
+
+
+def _has_long_integer(data: bytes) -> bool:
+    """Whether `data` may hold an integer of 19 digits or more (hex ids often hold such runs
+    of digits inside strings: a run counts only where a number may start)."""
+    digits = data.translate(_DIGITS)
+    start = digits.find(_LONG_RUN)
+    while start != -1:
+        sign = 1 if data[start - 1 : start] == b"-" else 0
+        if data[start - 1 - sign : start - sign] in _NUMBER_STARTS:
+            return True
+        end = digits.find(b" ", start)
+        if end == -1:
+            return False
+        start = digits.find(_LONG_RUN, end)
+    return False

@@ -43,9 +43,17 @@ _PAIRS = tuple(a + b for a in _CROCKFORD for b in _CROCKFORD)  # 10 bits -> 2 ch
 _PAIR_SHIFTS = tuple(range(120, -1, -10))
 
 
+_last_id = 0
+
+
 def new_id() -> str:
-    """A new run (or event) id: a ULID (48 bits of Unix milliseconds, 80 random bits)."""
+    """A new run (or event) id: a ULID (48 bits of Unix milliseconds, 80 random bits), each
+    greater than the one before (within a millisecond, the last one plus one)."""
+    global _last_id
     value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
+    if value >> 80 <= _last_id >> 80:
+        value = _last_id + 1
+    _last_id = value
     return "".join([_PAIRS[(value >> shift) & 1023] for shift in _PAIR_SHIFTS])
 
 
