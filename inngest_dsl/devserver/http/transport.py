@@ -78,6 +78,7 @@ def client_session(*, timeout: float, limit: int) -> aiohttp.ClientSession:
         timeout=aiohttp.ClientTimeout(total=timeout),
         connector=aiohttp.TCPConnector(limit=limit),
         trace_configs=[connection_tracing()],
+        cookie_jar=aiohttp.DummyCookieJar(),  # apps' cookies mean nothing to the executor
     )
 
 
