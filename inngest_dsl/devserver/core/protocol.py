@@ -13,9 +13,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
-import rfc8785
 
 from inngest_dsl.spec import _durations
+from inngest_dsl.wire._canonical import canonical_text
 
 __all__ = [
     "BACKOFF_TABLE",
@@ -76,39 +76,14 @@ class ProtocolError(ValueError):
     """An app response the executor cannot understand."""
 
 
-_SAFE_INT = 2**53
-
-
-def _sorted_compact_is_jcs(value: Any) -> bool:
-    """True if sorted compact JSON of `value` is already JCS: no floats (JCS formats numbers
-    the ECMAScript way), no integers beyond 2**53, no keys outside the BMP (JCS sorts UTF-16)."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        kind = type(item)
-        if kind is dict:
-            for key, child in item.items():
-                if not key.isascii() and any(ord(char) > 0xFFFF for char in key):
-                    return False
-                stack.append(child)
-        elif kind is list:
-            stack.extend(item)
-        elif kind is float or (kind is int and not -_SAFE_INT < item < _SAFE_INT):
-            return False
-    return True
-
-
 def canonical(value: Any) -> str:
-    """JCS (RFC 8785) canonical JSON text.
+    """JCS (RFC 8785) canonical JSON text, integers exact (`wire._canonical`, as the SDK signs).
 
-    The C `json` encoder is used whenever its sorted compact output is already canonical (the
-    usual case); `rfc8785` otherwise, and sorted compact JSON for values JCS cannot represent.
+    Values JSON cannot carry (NaN, infinities) are written as sorted compact JSON.
     """
-    if _sorted_compact_is_jcs(value):
-        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     try:
-        return bytes(rfc8785.dumps(value)).decode()
-    except Exception:
+        return canonical_text(value)
+    except ValueError:
         return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
