@@ -16,6 +16,7 @@ import attrs
 
 from inngest_dsl.spec import _durations
 from inngest_dsl.wire._canonical import canonical_text
+from inngest_dsl.wire._responses import FAILED_STEP_HEADER
 
 __all__ = [
     "BACKOFF_TABLE",
@@ -164,6 +165,22 @@ class CallOutcome:
     retry_at: float | None = None
     version: int | None = None
     failure: str | None = None
+    failed_step: tuple[str, str] | None = None
+    """`(step id, name)` of the step whose error failed the call, when the app says."""
+
+
+def _failed_step(headers: Mapping[str, str]) -> tuple[str, str] | None:
+    text = headers.get(FAILED_STEP_HEADER)
+    if not text:
+        return None
+    try:
+        named = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(named, dict) or not isinstance(named.get("id"), str) or not named["id"]:
+        return None
+    name = named.get("name")
+    return named["id"], name if isinstance(name, str) else ""
 
 
 def error_object(name: str, message: str, stack: str | None = None) -> dict[str, Any]:
@@ -321,6 +338,7 @@ def interpret_response(
         retry_at=when,
         version=version,
         failure=f"invalid status code: {status}",
+        failed_step=_failed_step(headers),
     )
 
 

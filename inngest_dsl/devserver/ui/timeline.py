@@ -18,7 +18,7 @@ from inngest_dsl.devserver.ui.markup import badge, esc, format_duration, json_bl
 __all__ = ["Span", "render_timeline", "run_span"]
 
 _MIN_WIDTH = 0.6  # percent: an instant op still shows as a sliver
-_FINISHED_STEPS = frozenset(("Completed", "Failed"))
+_FINISHED_STEPS = frozenset(("Completed", "Failed", "Cancelled"))
 _TICKS = (0, 25, 50, 75, 100)
 
 
@@ -75,6 +75,8 @@ def _op_row(index: int, step: StepRecord, span: Span, now: float) -> str:
     output = shaped["output"]
     if step.status == "Failed" or (error is not None and not finished):
         summary_line = f'<span class="op-error">{esc(_error_text(error))}</span>'
+    elif step.status == "Cancelled":
+        summary_line = '<span class="muted">cancelled with the run</span>'
     elif finished and step.kind == "Sleep":
         slept = (step.opts or {}).get("duration") if isinstance(step.opts, dict) else None
         summary_line = f'<span class="muted">slept {esc(slept or "")}</span>'
@@ -99,7 +101,7 @@ def _op_row(index: int, step: StepRecord, span: Span, now: float) -> str:
         if step.status == "Completed":
             label = "Error of an earlier attempt"
         details.append(f'<div class="label">{label}</div>' + json_block(error))
-    if finished and step.status != "Failed":
+    if step.status == "Completed":
         details.append('<div class="label">Output</div>' + json_block(output))
     if step.opts:
         details.append('<div class="label">Options</div>' + json_block(step.opts))
