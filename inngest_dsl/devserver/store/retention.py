@@ -38,7 +38,8 @@ class RetentionTables(Database):
         """Delete up to `limit` finished runs that ended before `ended_before`, with their
         steps, event links, dedup claims and any work left; how many runs went."""
         rows = self._all(
-            "SELECT run_id, function_id, events FROM runs "
+            # By end time: the status index would read every finished run ever kept.
+            "SELECT run_id, function_id, events FROM runs INDEXED BY runs_ended "
             f"WHERE ended_at < ? AND status IN ({_FINAL_MARKS}) LIMIT ?",
             (ended_before, *_FINAL, limit),
         )
@@ -63,14 +64,18 @@ class RetentionTables(Database):
     def prune_events(self, received_before: float, limit: int) -> int:
         """Delete up to `limit` events received before `received_before` that no run (kept),
         pending debounce or open batch refers to; how many went."""
+        # Events are stored in the order they are received, so the old ones come before the
+        # first young one: the scan stops there instead of reading the whole table.
         cur = self._db.execute(
             "DELETE FROM events WHERE seq IN ("
-            "SELECT seq FROM events AS e WHERE e.received_at < ? "
+            "SELECT seq FROM events AS e WHERE e.seq < COALESCE("
+            "(SELECT seq FROM events WHERE received_at >= ?1 ORDER BY seq LIMIT 1), "
+            "(SELECT MAX(seq) + 1 FROM events)) AND e.received_at < ?1 "
             "AND NOT EXISTS (SELECT 1 FROM event_runs AS r WHERE r.internal_id = e.internal_id) "
             "AND NOT EXISTS (SELECT 1 FROM debounces AS d WHERE d.internal_id = e.internal_id) "
             "AND NOT EXISTS "
             "(SELECT 1 FROM batch_events AS b WHERE b.internal_id = e.internal_id) "
-            "ORDER BY seq LIMIT ?)",
+            "ORDER BY seq LIMIT ?2)",
             (received_before, limit),
         )
         return cur.rowcount
