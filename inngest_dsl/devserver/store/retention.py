@@ -92,7 +92,7 @@ class RetentionTables(Database):
     def release_free_pages(self) -> int:
         """Give free pages back to the file system when they are more than half the file (the
         load dropped); fewer are kept for new rows to reuse. How many pages were released."""
-        if self._one("PRAGMA auto_vacuum")[0] != 2:  # 2 = INCREMENTAL
+        if self._in_tx or self._one("PRAGMA auto_vacuum")[0] != 2:  # 2 = INCREMENTAL
             return 0
         pages = int(self._one("PRAGMA page_count")[0])
         free = int(self._one("PRAGMA freelist_count")[0])
