@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
-from inngest_dsl.devserver.core.finishing import CANCELLED_BY_API
-from inngest_dsl.devserver.http.keys import CLOCK, ENGINE, STORE, SYNCER
+from inngest_dsl.devserver.core import actions
+from inngest_dsl.devserver.http.keys import ENGINE, STORE, SYNCER
 from inngest_dsl.devserver.http.responses import (
     BadRequest,
     error_response,
@@ -15,20 +17,24 @@ from inngest_dsl.devserver.http.responses import (
 from inngest_dsl.devserver.http.sync import SyncError
 from inngest_dsl.devserver.store.records import RunStatus
 from inngest_dsl.devserver.store.shapes import event_json, instant, run_json, run_summary_json
+from inngest_dsl.spec import _durations
 
 __all__ = [
     "MAX_LIMIT",
     "add_app",
     "cancel_run",
+    "create_cancellation",
     "get_event",
     "get_event_runs",
     "get_run",
     "health",
     "index",
+    "invoke_function",
     "list_apps",
     "list_events",
     "list_functions",
     "list_runs",
+    "rerun",
 ]
 
 MAX_LIMIT = 1000
@@ -63,7 +69,10 @@ async def index(request: web.Request) -> web.Response:
                 "GET /v1/runs?status=&function_id=&limit=",
                 "GET /v1/runs/{run_id}",
                 "POST /v1/runs/{run_id}/cancel",
+                "POST /v1/runs/{run_id}/rerun",
+                "POST /v1/cancellations",
                 "GET /v1/functions",
+                "POST /v1/functions/{function_id}/invoke",
                 "GET /v1/apps",
                 "POST /v1/apps",
                 "GET /health",
@@ -127,17 +136,117 @@ async def get_run(request: web.Request) -> web.Response:
 
 
 async def cancel_run(request: web.Request) -> web.Response:
-    store = request.app[STORE]
-    runs = request.app[ENGINE].runs
-    run_id = request.match_info["run_id"]
-    run = store.get_run(run_id)
-    if run is None:
-        return error_response(404, "run not found")
-    with runs.transaction():
-        now = request.app[CLOCK].now()
-        runs.cancel_run(run_id, now, CANCELLED_BY_API)
-    refreshed = store.get_run(run_id)
-    return json_response({"data": run_json(refreshed or run)})
+    try:
+        run = actions.cancel_run(request.app[ENGINE], request.match_info["run_id"])
+    except actions.ActionError as exc:
+        return error_response(exc.status, str(exc))
+    return json_response({"data": run_json(run)})
+
+
+async def rerun(request: web.Request) -> web.Response:
+    """A new run from the run's events; `{"from_step": ID}` keeps the earlier steps' results."""
+    body = await _optional_body(request)
+    from_step = body.get("from_step")
+    if from_step is not None and (not isinstance(from_step, str) or not from_step):
+        return error_response(400, "from_step: must be a step id or name")
+    engine = request.app[ENGINE]
+    try:
+        run = actions.rerun(engine, request.match_info["run_id"], from_step=from_step)
+    except actions.ActionError as exc:
+        return error_response(exc.status, str(exc))
+    return json_response({"data": run_json(run, engine.store.list_steps(run.run_id))}, 201)
+
+
+async def invoke_function(request: web.Request) -> web.Response:
+    """Start a run of a function with `{"data": {...}, "user": {...}}`, whatever its triggers."""
+    body = await _optional_body(request)
+    unknown = sorted(set(body) - {"data", "user", "app_id"})
+    if unknown:
+        return error_response(400, f"{unknown[0]}: unknown field (expected data, user, app_id)")
+    app_id = body.get("app_id")
+    if app_id is not None and not isinstance(app_id, str):
+        return error_response(400, "app_id: must be a string")
+    try:
+        invocation = actions.invoke(
+            request.app[ENGINE],
+            request.match_info["function_id"],
+            body.get("data"),
+            user=body.get("user"),
+            app_id=app_id,
+        )
+    except actions.ActionError as exc:
+        return error_response(exc.status, str(exc))
+    return json_response(
+        {
+            "data": {
+                "event_id": invocation.event_id,
+                "run_id": invocation.run.run_id,
+                "run": run_json(invocation.run),
+            }
+        },
+        201,
+    )
+
+
+async def create_cancellation(request: web.Request) -> web.Response:
+    """Inngest's bulk cancellation: `{app_id, function_id, started_after, started_before, if}`."""
+    body = await read_json(request)
+    if not isinstance(body, dict):
+        return error_response(400, "the body must be a JSON object")
+    function_id = body.get("function_id")
+    if not isinstance(function_id, str) or not function_id:
+        return error_response(400, "function_id: required")
+    app_id = body.get("app_id")
+    if app_id is not None and not isinstance(app_id, str):
+        return error_response(400, "app_id: must be a string")
+    expression = body.get("if")
+    if expression is not None and not isinstance(expression, str):
+        return error_response(400, "if: must be an expression string")
+    try:
+        cancellation = actions.cancel_runs(
+            request.app[ENGINE],
+            function_id,
+            started_after=_instant_field(body, "started_after"),
+            started_before=_instant_field(body, "started_before"),
+            expression=expression or None,
+            app_id=app_id or None,
+        )
+    except actions.ActionError as exc:
+        return error_response(exc.status, str(exc))
+    return json_response(
+        {
+            "id": cancellation.id,
+            "app_id": app_id,
+            "function_id": cancellation.function_id,
+            "started_after": instant(cancellation.started_after),
+            "started_before": instant(cancellation.started_before),
+            "if": cancellation.expression,
+            "cancelled": len(cancellation.run_ids),
+            "run_ids": list(cancellation.run_ids),
+        }
+    )
+
+
+def _instant_field(body: dict[str, Any], name: str) -> float:
+    value = body.get(name)
+    if value is None:
+        raise BadRequest(f"{name}: required (an RFC 3339 time)")
+    if not isinstance(value, str):
+        raise BadRequest(f"{name}: must be an RFC 3339 time string")
+    try:
+        return _durations.parse_instant(value).timestamp()
+    except ValueError:
+        raise BadRequest(f"{name}: {value!r} is not an RFC 3339 time") from None
+
+
+async def _optional_body(request: web.Request) -> dict[str, Any]:
+    """A JSON object body, or `{}` if there is none."""
+    if not await request.read():
+        return {}
+    body = await read_json(request)
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object")
+    return body
 
 
 async def list_functions(request: web.Request) -> web.Response:

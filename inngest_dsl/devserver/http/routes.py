@@ -27,7 +27,10 @@ def api_routes() -> list[web.RouteDef]:
         web.get("/v1/runs", json_api.list_runs),
         web.get("/v1/runs/{run_id}", json_api.get_run),
         web.post("/v1/runs/{run_id}/cancel", json_api.cancel_run),
+        web.post("/v1/runs/{run_id}/rerun", json_api.rerun),
+        web.post("/v1/cancellations", json_api.create_cancellation),
         web.get("/v1/functions", json_api.list_functions),
+        web.post("/v1/functions/{function_id}/invoke", json_api.invoke_function),
         web.get("/v1/apps", json_api.list_apps),
         web.post("/v1/apps", json_api.add_app),
     ]
