@@ -52,6 +52,8 @@ async def index(request: web.Request) -> web.Response:
                 "POST /v1/functions/{function_id}/invoke",
                 "GET /v1/apps",
                 "POST /v1/apps",
+                "POST /v1/apps/resync",
+                "DELETE /v1/apps?url=",
                 "GET /health",
             ],
         }

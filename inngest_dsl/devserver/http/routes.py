@@ -40,4 +40,6 @@ def api_routes() -> list[web.RouteDef]:
         web.post("/v1/functions/{function_id}/invoke", actions_api.invoke_function),
         web.get("/v1/apps", apps_api.list_apps),
         web.post("/v1/apps", apps_api.add_app),
+        web.post("/v1/apps/resync", apps_api.resync_apps),
+        web.delete("/v1/apps", apps_api.remove_app),
     ]
