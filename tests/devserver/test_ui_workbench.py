@@ -8,11 +8,13 @@ page shows what is awaited; the runs that must stay pending sleep or wait for an
 from __future__ import annotations
 
 import collections
+import contextlib
 import datetime
 import re
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 from playwright.async_api import Page, expect
@@ -305,3 +307,88 @@ async def test_function_page_invokes_and_cancels_many(
             (r.events[0]["data"]["user"], r.status) for r in runs_of(dev_server, "raw-sleeper")
         )
         assert statuses == {(1, RunStatus.CANCELLED): 1, (2, RunStatus.RUNNING): 1}
+
+
+@contextlib.asynccontextmanager
+async def shelf_app(server: DevServer) -> AsyncIterator[str]:
+    """An app that registers one function (`shelf-stock`) with the server when pinged."""
+    url = ""
+
+    async def ping(request: web.Request) -> web.Response:
+        body = {
+            "url": url,
+            "appName": "shelf",
+            "sdk": "raw:v1",
+            "functions": [
+                {
+                    "id": "shelf-stock",
+                    "name": "stock",
+                    "triggers": [{"event": "shelf/restock"}],
+                    "steps": {
+                        "step": {
+                            "id": "step",
+                            "name": "step",
+                            "runtime": {"type": "http", "url": f"{url}?fnId=shelf-stock"},
+                        }
+                    },
+                }
+            ],
+        }
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(f"{server.url}/fn/register", json=body) as response,
+        ):
+            assert response.status == 200, await response.text()
+        return web.json_response({}, headers=SDK_HEADERS)
+
+    web_app = web.Application()
+    web_app.router.add_put("/api/inngest", ping)
+    runner = web.AppRunner(web_app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    url = f"http://127.0.0.1:{port}/api/inngest"
+    try:
+        yield url
+    finally:
+        await runner.cleanup()
+
+
+async def test_apps_page_adds_resyncs_and_removes_an_app(
+    dev_server: DevServer, workbench: Workbench
+) -> None:
+    async with shelf_app(dev_server) as url, browser_page() as page:
+        await page.goto(f"{dev_server.url}/apps")
+        await expect(page.locator("tr.app-row")).to_have_count(1)  # the workbench's app
+
+        await page.fill("#app-url", url)
+        await page.click("#add-app-button")
+        await expect(page.locator("#notice")).to_have_text("App added and synced.")
+        row = page.locator(f'tr.app-row[data-url="{url}"]')
+        await expect(row).to_contain_text("shelf")
+        await expect(row).to_contain_text("stock")
+        app = dev_server.store.get_app(url)
+        assert app is not None
+        assert app.error is None
+        first_sync = app.synced_at
+        assert first_sync is not None
+        assert "shelf-stock" in {f.id for f in dev_server.store.list_functions()}
+
+        await row.locator(".resync-button").click()
+        await expect(page.locator("#notice")).to_have_text("App synced.")
+        resynced = dev_server.store.get_app(url)
+        assert resynced is not None
+        assert resynced.synced_at is not None
+        assert resynced.synced_at >= first_sync
+
+        await row.locator(".remove-button").click()
+        await expect(page.locator("#notice")).to_have_text("App removed.")
+        await expect(page.locator(f'tr.app-row[data-url="{url}"]')).to_have_count(0)
+        assert dev_server.store.get_app(url) is None
+        assert "shelf-stock" not in {f.id for f in dev_server.store.list_functions()}
+
+        # A URL that is not one is refused with the reason.
+        await page.fill("#app-url", "ftp://nowhere")
+        await page.click("#add-app-button")
+        await expect(page.locator("#problem")).to_contain_text("http(s) serve URL")

@@ -107,7 +107,7 @@ NOTICES = {
     "rerun-from": "A new run started from the chosen step; the steps before it kept their results.",
     "invoked": "The function was invoked.",
     "bulk-cancelled": "Matching runs cancelled.",
-    "app-added": "App added; it is being synced.",
+    "app-added": "App added and synced.",
     "app-synced": "App synced.",
     "app-removed": "App removed.",
 }

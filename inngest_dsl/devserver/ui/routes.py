@@ -9,6 +9,7 @@ from aiohttp import web
 
 from inngest_dsl.devserver.ui import (
     actions,
+    app_actions,
     apps_page,
     events_page,
     functions_page,
@@ -54,6 +55,9 @@ def ui_routes() -> list[web.RouteDef]:
         web.post("/functions/{function_id}/invoke", actions.invoke),
         web.post("/functions/{function_id}/cancel", actions.bulk_cancel),
         web.get("/apps", apps_page.apps),
+        web.post("/apps", app_actions.add_app),
+        web.post("/apps/resync", app_actions.resync_app),
+        web.post("/apps/remove", app_actions.remove_app),
         web.get("/send", send.send_form),
         web.post("/send", send.send),
         web.get("/ui/{name}", _asset),
