@@ -375,6 +375,7 @@ async def test_apps_page_adds_resyncs_and_removes_an_app(
         assert first_sync is not None
         assert "shelf-stock" in {f.id for f in dev_server.store.list_functions()}
 
+        await screenshot(page, "apps-page")
         await row.locator(".resync-button").click()
         await expect(page.locator("#notice")).to_have_text("App synced.")
         resynced = dev_server.store.get_app(url)
