@@ -94,7 +94,7 @@ async def test_an_app_started_after_the_server_is_retried_with_backoff_and_found
     lines = [r.getMessage() for r in caplog.records if url in r.getMessage()]
     assert len(lines) == 2, lines  # one line when it failed, one when it synced
     assert "unreachable" in lines[0]
-    assert lines[1] == f"app {url} synced"
+    assert lines[1] == f"app {url} is up: synced after 9 failed attempts"
     [app] = reply["data"]
     assert app["error"] is None
     assert app["polled"] is True

@@ -186,8 +186,8 @@ class AppSyncer:
     # -- outcomes and the schedule ------------------------------------------------------------
 
     def _succeeded(self, state: SyncState) -> None:
-        if not state.synced or state.problem is not None:
-            log.info("app %s synced", state.url)
+        if state.problem is not None:  # a first sync is logged by the registration itself
+            log.info("app %s is up: synced after %d failed attempts", state.url, state.failures)
         state.synced, state.failures, state.problem = True, 0, None
         if self._started and state.url in self._states:
             self._schedule(state, self._clock.now() + self._interval)
