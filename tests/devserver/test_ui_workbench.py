@@ -181,6 +181,7 @@ async def test_runs_list_search_and_a_failed_run(
         # Internal events are hidden from the events list until asked for.
         await page.goto(f"{dev_server.url}/events")
         await expect(page.locator("table.events")).not_to_contain_text("inngest/function")
+        await screenshot(page, "events-list")
         await page.click("#internal-toggle")
         await expect(page.locator("table.events")).to_contain_text("inngest/function.failed")
 
@@ -237,6 +238,7 @@ async def test_cancel_a_waiting_run_and_rerun_a_completed_one(
         await page.click("#rerun-from-button")
         await expect(page.locator("#notice")).to_contain_text("from the chosen step")
         await expect(page.locator("h1 .badge")).to_have_text("Completed")
+        await screenshot(page, "rerun-from-a-step")
         newest = runs_of(dev_server, FUNCTION_ID)[0]
         assert newest.run_id not in (done.run_id,)
         assert newest.status == RunStatus.COMPLETED

@@ -93,6 +93,9 @@ async def test_an_event_a_debounce_absorbed_links_the_run_it_went_to(
         _, _, held = await get(clocked.server, f"/events/{first}")
         assert "a debounce kept a later event" in text_of(held)
         assert "by the debounce of calm" in text_of(held)
+        _, _, function_page = await get(clocked.server, "/functions/raw-calm")
+        assert "Debounce pending: runs at" in text_of(function_page)
+        assert f'href="/events/{last}"' in function_page
         await clocked.advance("11s")
         run = await clocked.finished_run("raw-calm")
     assert run.output == {"n": 2}
@@ -174,3 +177,24 @@ async def test_refused_actions_say_why(clocked: ClockedServer) -> None:
             ) as response:
                 assert response.status == 403
     assert len(clocked.server.store.list_runs()) == 1, "no refused action started a run"
+
+
+async def test_an_event_waiting_in_a_batch_says_so_then_links_its_run(
+    clocked: ClockedServer,
+) -> None:
+    async with raw_app(echo) as app:
+        config = function_config(
+            app, "bulk", event="app/n", batchEvents={"maxSize": 3, "timeout": "10s"}
+        )
+        await register(clocked.server, app, config)
+        ident = (await send(clocked.server, {"name": "app/n", "data": {"n": 1}}))["ids"][0]
+        await clocked.settle()
+        _, _, waiting = await get(clocked.server, f"/events/{ident}")
+        assert "in an open batch of bulk" in text_of(waiting)
+        _, _, function_page = await get(clocked.server, "/functions/raw-bulk")
+        assert "1 event waiting" in text_of(function_page)
+        await clocked.advance("11s")
+        run = await clocked.finished_run("raw-bulk")
+    _, _, ran = await get(clocked.server, f"/events/{ident}")
+    assert f'href="/runs/{run.run_id}"' in ran
+    assert "open batch" not in text_of(ran)
