@@ -300,7 +300,7 @@ async def test_function_page_invokes_and_cancels_many(
         await page.goto(f"{dev_server.url}/functions/raw-sleeper")
         config = page.locator("#function-config")
         await expect(config).to_contain_text("5 at once per event.data.user")
-        await expect(config).to_contain_text("10 per 1h 00m")
+        await expect(config).to_contain_text("10 per 1h")
         await expect(config.locator(".cron-fires li")).to_have_count(5)
         await expect(page.locator("#function-state")).to_contain_text("0 / 5 slots in use")
         await expect(page.locator("#function-state")).to_contain_text("Rate limit")

@@ -75,15 +75,15 @@ def format_duration(seconds: float | None) -> str:
     if seconds < 1:
         return f"{seconds * 1000:.0f} ms" if seconds >= 0.01 else f"{seconds * 1000:.1f} ms"
     if seconds < 60:
-        return f"{seconds:.2f} s"
+        return f"{int(seconds)} s" if seconds.is_integer() else f"{seconds:.2f} s"
     minutes, secs = divmod(int(seconds), 60)
     if minutes < 60:
-        return f"{minutes}m {secs:02d}s"
+        return f"{minutes}m {secs:02d}s" if secs else f"{minutes}m"
     hours, minutes = divmod(minutes, 60)
     if hours < 48:
-        return f"{hours}h {minutes:02d}m"
+        return f"{hours}h {minutes:02d}m" if minutes else f"{hours}h"
     days, hours = divmod(hours, 24)
-    return f"{days}d {hours:02d}h"
+    return f"{days}d {hours:02d}h" if hours else f"{days}d"
 
 
 def format_time(value: float | None) -> Markup:
