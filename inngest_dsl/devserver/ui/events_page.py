@@ -26,7 +26,7 @@ async def events(request: web.Request) -> web.Response:
     query = parsed.query
     assert isinstance(query, EventQuery)
     page = store.search_events(query)
-    params = dict(request.query)
+    params = {k: v for k, v in request.query.items() if k != "done"}
     first_page = {k: v for k, v in params.items() if k != "before"}
     context = {
         "active": "/events",

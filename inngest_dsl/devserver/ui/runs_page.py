@@ -37,6 +37,7 @@ async def runs(request: web.Request) -> web.Response:
     params: dict[str, str | list[str]] = {
         key: request.query.getall(key) if key == "status" else request.query[key]
         for key in request.query
+        if key != "done"  # what the last action did is said once, not carried along
     }
     statuses = request.query.getall("status", [])
     parsed = run_query(request.query, statuses, now)
