@@ -10,7 +10,7 @@ from collections import Counter
 
 import pytest
 
-from inngest_dsl import Context, InngestFunction, sleep, step
+from inngest_dsl import Context, InngestFunction, Singleton, sleep, step
 from inngest_dsl.devserver.core import actions
 
 from .dsl_env import ended, environment
@@ -183,3 +183,24 @@ async def test_bulk_cancel_refuses_a_bad_expression_and_an_empty_range() -> None
             )
         with pytest.raises(actions.ActionError, match="started_before: must be later"):
             actions.cancel_runs(env.engine, "slow", started_after=5, started_before=5)
+
+
+class Single(
+    InngestFunction, id="single", event="shop/single", singleton=Singleton(key="1", mode="skip")
+):
+    @step("begin")
+    def begin(self, ctx: Context) -> None:
+        ran["single"] += 1
+
+    sleep("1h")
+
+
+async def test_a_rerun_its_singleton_skips_is_returned_as_skipped() -> None:
+    async with environment([Single]) as env:
+        [event_id] = await env.send({"name": "shop/single"})
+        [first] = await env.runs_of_event(event_id)
+        new = actions.rerun(env.engine, first.run_id)
+    assert new.run_id != first.run_id
+    assert new.status == "Skipped"
+    assert new.reason is not None
+    assert "singleton" in new.reason

@@ -159,7 +159,7 @@ def rerun(engine: Engine, run_id: str, *, from_step: str | None = None) -> RunRe
         new_run_id = runs.admission.start_now(function, triggers, now)
         if new_run_id is None:  # its singleton skipped it: the skipped run is the newest
             skipped = store.runs_for_event(triggers[0][0])
-            return max(skipped, key=lambda r: r.run_id)
+            return max((r for r in skipped if r.function_id == function.id), key=lambda r: r.run_id)
         for step in kept:
             store.memoise_step(
                 new_run_id,
