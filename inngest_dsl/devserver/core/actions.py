@@ -99,7 +99,13 @@ def find_function(engine: Engine, ident: str, app_id: str | None = None) -> Func
     if function is not None:
         return function
     if app_id is None:
-        matches = [f for fid, f in registry.functions.items() if fid.endswith(f"-{ident}")]
+        apps = {app.url: app.name for app in engine.store.list_apps()}
+        matches = [
+            info
+            for record in engine.store.list_functions()
+            if record.id == f"{apps.get(record.app_url)}-{ident}"
+            and (info := registry.get(record.id)) is not None
+        ]
         if len(matches) == 1:
             return matches[0]
         if len(matches) > 1:
