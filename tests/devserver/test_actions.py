@@ -10,7 +10,7 @@ from collections import Counter
 
 import pytest
 
-from inngest_dsl import Context, InngestFunction, sleep, step
+from inngest_dsl import Context, InngestFunction, Singleton, sleep, step
 from inngest_dsl.devserver.core import actions
 
 from .dsl_env import ended, environment
@@ -183,3 +183,59 @@ async def test_bulk_cancel_refuses_a_bad_expression_and_an_empty_range() -> None
             )
         with pytest.raises(actions.ActionError, match="started_before: must be later"):
             actions.cancel_runs(env.engine, "slow", started_after=5, started_before=5)
+
+
+class Single(
+    InngestFunction, id="single", event="shop/single", singleton=Singleton(key="1", mode="skip")
+):
+    @step("begin")
+    def begin(self, ctx: Context) -> None:
+        ran["single"] += 1
+
+    sleep("1h")
+
+
+async def test_a_rerun_its_singleton_skips_is_returned_as_skipped() -> None:
+    async with environment([Single]) as env:
+        [event_id] = await env.send({"name": "shop/single"})
+        [first] = await env.runs_of_event(event_id)
+        new = actions.rerun(env.engine, first.run_id)
+    assert new.run_id != first.run_id
+    assert new.status == "Skipped"
+    assert new.reason is not None
+    assert "singleton" in new.reason
+
+
+def _app_body(app: str, *functions: str) -> dict[str, object]:
+    url = f"http://127.0.0.1:1/{app}"
+    return {
+        "url": url,
+        "appName": app,
+        "sdk": "raw:v1",
+        "functions": [
+            {
+                "id": f"{app}-{fn}",
+                "name": fn,
+                "triggers": [{"event": f"{app}/{fn}"}],
+                "steps": {"step": {"id": "step", "name": "step", "runtime": {"url": url}}},
+            }
+            for fn in functions
+        ],
+    }
+
+
+async def test_a_function_is_found_by_its_id_within_its_app_when_that_is_unambiguous() -> None:
+    async with environment([]) as env:
+        assert env.register_app(_app_body("a", "fn", "my-fn"))
+        assert env.register_app(_app_body("b", "fn", "other"))
+        engine = env.engine
+        assert actions.find_function(engine, "a-fn").id == "a-fn"
+        assert actions.find_function(engine, "fn", "b").id == "b-fn"
+        assert actions.find_function(engine, "my-fn").id == "a-my-fn"
+        assert actions.find_function(engine, "other").id == "b-other"
+        with pytest.raises(actions.ActionError, match="'fn' is ambiguous: one of a-fn, b-fn"):
+            actions.find_function(engine, "fn")
+        with pytest.raises(actions.NotFound, match="function 'fn' not found in app 'c'"):
+            actions.find_function(engine, "fn", "c")
+        with pytest.raises(actions.NotFound, match="function 'y-fn' not found"):
+            actions.find_function(engine, "y-fn")

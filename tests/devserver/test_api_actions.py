@@ -210,6 +210,10 @@ async def test_runs_search_pages_newest_first_with_a_cursor_and_filters(
     assert [r["run_id"] for r in reply["data"]] == [runs[4]]
     _, reply = await _call("GET", f"{base}?function_id={FN}&status=completed,failed")
     assert len(reply["data"]) == 7
+    _, reply = await _call("GET", f"{base}?function_id=fn&limit=1")  # the id within its app
+    assert [r["run_id"] for r in reply["data"]] == [runs[6]]
+    _, reply = await _call("GET", f"{base}?function_id=gone")
+    assert reply["data"] == []
     _, reply = await _call("GET", f"{base}?status=Running")
     assert reply["data"] == []
     after = _iso(START + 60)

@@ -142,3 +142,22 @@ async def test_an_app_is_resynced_and_removed_with_its_functions(clocked: Clocke
         assert status == 404
         status, reply = await _call("DELETE", base)
         assert status == 400
+
+
+async def test_a_registered_app_that_stops_answering_is_never_dropped(
+    clocked: ClockedServer,
+) -> None:
+    async def handler(step_id: str, body: dict[str, Any]) -> web.Response:
+        raise AssertionError("not called")
+
+    async with raw_app(handler) as app:
+        await register(clocked.server, app, function_config(app, "fn", event="app/go"))
+        status, _ = await _call("POST", f"{clocked.url}/v1/apps/resync", {"url": app.url})
+        assert status == 502  # a raw app does not answer sync pings
+        syncer = clocked.server.syncer
+        for _ in range(GIVE_UP_AFTER + 2):
+            await _next_attempt(clocked, syncer, app.url)
+        state = syncer.state(app.url)
+        assert state is not None
+        assert state.failures == GIVE_UP_AFTER + 3
+    assert list(clocked.server.registry.functions) == ["raw-fn"]

@@ -150,7 +150,12 @@ async def test_dev_started_before_its_app_syncs_it_once_it_is_up(
     log: list[str] = []
     with _dev("--db", str(tmp_path / "db"), "-u", app_url, stderr=log) as url:
         monkeypatch.setenv("INNGEST_DEV", url)  # where the app registers
-        await asyncio.sleep(1.0)  # the server tries the app a few times meanwhile
+
+        async def tried_twice() -> bool:
+            apps = (await _get_json(f"{url}/v1/apps"))["data"]
+            return bool(apps) and apps[0]["failures"] >= 2 and apps[0]["polled"]
+
+        await _until(tried_twice)  # the server kept trying while the app was not up
         runner = web.AppRunner(web_app, access_log=None)
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", app_port).start()

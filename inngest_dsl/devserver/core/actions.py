@@ -99,7 +99,13 @@ def find_function(engine: Engine, ident: str, app_id: str | None = None) -> Func
     if function is not None:
         return function
     if app_id is None:
-        matches = [f for fid, f in registry.functions.items() if fid.endswith(f"-{ident}")]
+        apps = {app.url: app.name for app in engine.store.list_apps()}
+        matches = [
+            info
+            for record in engine.store.list_functions()
+            if record.id == f"{apps.get(record.app_url)}-{ident}"
+            and (info := registry.get(record.id)) is not None
+        ]
         if len(matches) == 1:
             return matches[0]
         if len(matches) > 1:
@@ -159,7 +165,7 @@ def rerun(engine: Engine, run_id: str, *, from_step: str | None = None) -> RunRe
         new_run_id = runs.admission.start_now(function, triggers, now)
         if new_run_id is None:  # its singleton skipped it: the skipped run is the newest
             skipped = store.runs_for_event(triggers[0][0])
-            return max(skipped, key=lambda r: r.run_id)
+            return max((r for r in skipped if r.function_id == function.id), key=lambda r: r.run_id)
         for step in kept:
             store.memoise_step(
                 new_run_id,

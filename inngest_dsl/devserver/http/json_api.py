@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from inngest_dsl.devserver.core import actions
 from inngest_dsl.devserver.http import params
 from inngest_dsl.devserver.http.keys import ENGINE, STORE
-from inngest_dsl.devserver.http.responses import error_response, json_response
+from inngest_dsl.devserver.http.responses import BadRequest, error_response, json_response
 from inngest_dsl.devserver.store.records import RunStatus
 from inngest_dsl.devserver.store.search import EventQuery, RunQuery
 from inngest_dsl.devserver.store.shapes import event_json, instant, run_json, run_summary_json
@@ -121,7 +122,7 @@ async def list_runs(request: web.Request) -> web.Response:
         RunQuery(
             run_id=query.get("run_id") or None,
             event_id=query.get("event_id") or None,
-            function_ids=params.list_param(request, "function_id"),
+            function_ids=_function_ids(request),
             statuses=statuses,
             since=params.time_param(request, "after"),
             until=params.time_param(request, "before"),
@@ -130,6 +131,24 @@ async def list_runs(request: web.Request) -> web.Response:
         )
     )
     return json_response({"data": [run_json(r) for r in page.runs], "cursor": page.cursor})
+
+
+def _function_ids(request: web.Request) -> list[str] | None:
+    """Function ids as given; one not registered may also be a function's id within its app
+    (`checkout` for `shop-checkout`). Ids of functions no longer registered are kept."""
+    ids = params.list_param(request, "function_id")
+    if ids is None:
+        return None
+    engine = request.app[ENGINE]
+    resolved = []
+    for ident in ids:
+        try:
+            resolved.append(actions.find_function(engine, ident).id)
+        except actions.NotFound:
+            resolved.append(ident)
+        except actions.ActionError as exc:
+            raise BadRequest(f"function_id: {exc}") from None
+    return resolved
 
 
 async def get_run(request: web.Request) -> web.Response:

@@ -51,7 +51,7 @@ class SyncState:
     kept: bool
     """Tried for as long as the server runs (given at start), never dropped."""
     synced: bool = False
-    """Synced at least once since the server started."""
+    """Synced at least once (registered, here or in an earlier run of the server)."""
     failures: int = 0
     """Failed attempts since the last success."""
     problem: str | None = None
@@ -106,7 +106,11 @@ class AppSyncer:
     def _state(self, url: str, kept: bool) -> SyncState:
         state = self._states.get(url)
         if state is None:
-            self._states[url] = state = SyncState(url, kept)
+            # An app that registered before (out of band, or in an earlier run of the
+            # server) is known to exist: it is never dropped.
+            app = self._store.get_app(url)
+            synced = app is not None and app.synced_at is not None
+            self._states[url] = state = SyncState(url, kept, synced=synced)
         state.kept = state.kept or kept
         return state
 
