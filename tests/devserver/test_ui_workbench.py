@@ -297,6 +297,7 @@ async def test_function_page_invokes_and_cancels_many(
         await page.click("#bulk-cancel-button")
         await expect(page.locator("#notice")).to_have_text("Matching runs cancelled.")
         await expect(page.locator("table.runs tbody tr")).to_have_count(1)
+        await expect(page.locator("table.runs .reason")).to_have_text("cancelled through the API")
         await page.goto(f"{dev_server.url}/functions/raw-sleeper")
         config = page.locator("#function-config")
         await expect(config).to_contain_text("5 at once per event.data.user")
