@@ -13,6 +13,7 @@ from inngest_dsl.devserver.store.pauses import PauseTable
 from inngest_dsl.devserver.store.queue import QueueTable
 from inngest_dsl.devserver.store.retention import RetentionTables
 from inngest_dsl.devserver.store.runs import RunTable
+from inngest_dsl.devserver.store.search import SearchQueries
 from inngest_dsl.devserver.store.steps import StepTable
 
 __all__ = ["Store"]
@@ -27,5 +28,6 @@ class Store(
     PauseTable,
     FlowTables,
     RetentionTables,
+    SearchQueries,
 ):
     """All reads and writes of the dev server's state."""

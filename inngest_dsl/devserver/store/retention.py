@@ -1,5 +1,6 @@
 """Pruning what the dev server no longer needs: finished runs older than the retention window,
-their steps and links, and the events no live run, debounce or batch still refers to.
+their steps and links, and the events no live run, debounce or batch still refers to (with
+what a debounce recorded of them).
 
 Each call deletes at most `limit` runs (or events), so a caller can spread the work over many
 short transactions. Freed pages go to SQLite's free list and new rows reuse them, so the file
@@ -66,19 +67,23 @@ class RetentionTables(Database):
         pending debounce or open batch refers to; how many went."""
         # Events are stored in the order they are received, so the old ones come before the
         # first young one: the scan stops there instead of reading the whole table.
-        cur = self._db.execute(
-            "DELETE FROM events WHERE seq IN ("
-            "SELECT seq FROM events AS e WHERE e.seq < COALESCE("
+        rows = self._all(
+            "SELECT seq, internal_id FROM events AS e WHERE e.seq < COALESCE("
             "(SELECT seq FROM events WHERE received_at >= ?1 ORDER BY seq LIMIT 1), "
             "(SELECT MAX(seq) + 1 FROM events)) AND e.received_at < ?1 "
             "AND NOT EXISTS (SELECT 1 FROM event_runs AS r WHERE r.internal_id = e.internal_id) "
             "AND NOT EXISTS (SELECT 1 FROM debounces AS d WHERE d.internal_id = e.internal_id) "
             "AND NOT EXISTS "
             "(SELECT 1 FROM batch_events AS b WHERE b.internal_id = e.internal_id) "
-            "ORDER BY seq LIMIT ?2)",
+            "ORDER BY seq LIMIT ?2",
             (received_before, limit),
         )
-        return cur.rowcount
+        self._db.executemany("DELETE FROM events WHERE seq = ?", [(seq,) for seq, _ in rows])
+        self._db.executemany(
+            "DELETE FROM superseded_events WHERE internal_id = ?",
+            [(internal_id,) for _, internal_id in rows],
+        )
+        return len(rows)
 
     def prune_limiter(self, idle_before: float, limit: int) -> int:
         """Delete up to `limit` limiter buckets idle since before `idle_before` (a bucket whose
