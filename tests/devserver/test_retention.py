@@ -171,3 +171,17 @@ def test_passes_come_a_tenth_of_the_window_apart_within_bounds() -> None:
     assert pass_interval(7 * DAY) == 600.0
     assert pass_interval(60.0) == 6.0
     assert pass_interval(2.0) == 1.0
+
+
+def test_a_pruned_event_takes_what_a_debounce_recorded_of_it() -> None:
+    store = Store(":memory:")
+    try:
+        with store.transaction():
+            store.insert_event("old", "id-old", "x/y", "{}", 0, 0)
+            store.insert_event("new", "id-new", "x/y", "{}", 0, 5 * DAY)
+            store.supersede_event("old", "new")
+            assert store.prune_events(DAY, 10) == 1
+        assert store.superseded_by("old") is None
+        assert store.get_event("new") is not None
+    finally:
+        store.close()
