@@ -12,6 +12,7 @@ from __future__ import annotations
 import codecs
 import datetime as _dt
 import json
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -23,7 +24,15 @@ import orjson
 from inngest_dsl.spec._durations import format_duration
 from inngest_dsl.spec._event import Event
 
-__all__ = ["check_json", "converter", "dumps", "loads", "to_json"]
+__all__ = [
+    "check_json",
+    "converter",
+    "dumps",
+    "finite_float",
+    "loads",
+    "reject_constant",
+    "to_json",
+]
 
 converter = cattrs.Converter(omit_if_default=True)
 """The one converter for wire JSON; attributes left at their default (`None`) are omitted."""
@@ -154,23 +163,35 @@ _BIG_FLOAT = 9.2e18
 _NUMBER_STARTS = frozenset((b"", b":", b"[", b",", b" ", b"\t", b"\n", b"\r"))
 
 
-def _reject_constant(name: str) -> Any:
+def reject_constant(name: str) -> Any:
+    """`parse_constant` for `json.loads`: `NaN` and `Infinity` are not JSON."""
     raise ValueError(f"{name} is not JSON")
 
 
-def _stdlib_loads(raw: bytes | str) -> Any:
-    return json.loads(raw, parse_constant=_reject_constant)
+def finite_float(token: str) -> float:
+    """`parse_float` for `json.loads` refusing numbers beyond a double's range."""
+    number = float(token)
+    if math.isinf(number):
+        raise ValueError(f"{token} is beyond the range of a JSON number (a double)")
+    return number
 
 
-def loads(raw: bytes | str) -> Any:
-    """Parse JSON, refusing the `NaN` / `Infinity` constants JSON does not have; integers of
+def _stdlib_loads(raw: bytes | str, finite: bool = False) -> Any:
+    if finite:
+        return json.loads(raw, parse_constant=reject_constant, parse_float=finite_float)
+    return json.loads(raw, parse_constant=reject_constant)
+
+
+def loads(raw: bytes | str, *, finite: bool = False) -> Any:
+    """Parse JSON, refusing the `NaN` / `Infinity` constants JSON does not have; with
+    `finite`, numbers beyond a double's range too (else they read as infinities). Integers of
     any size stay exact. Raises `ValueError` (`json.JSONDecodeError`) if `raw` is not JSON."""
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError:
         # The standard library decides: the same error as before, or what orjson will not
         # read but `json` does (lone surrogates, numbers past the float range).
-        return _stdlib_loads(raw)
+        return _stdlib_loads(raw, finite)
     data = raw.encode() if isinstance(raw, str) else raw
     # Look at the values when there are few for the size of the text (long strings), else
     # scan the text for long runs of digits: each is quick at what the other is slow at. A
@@ -180,7 +201,7 @@ def loads(raw: bytes | str) -> Any:
     big = _has_big_float(value, len(data) // 64) if sample < 32 else None
     if big is None:
         big = _has_long_integer(data)
-    return _stdlib_loads(raw) if big else value
+    return _stdlib_loads(raw, finite) if big else value
 
 
 def _has_big_float(value: Any, budget: int) -> bool | None:
