@@ -181,3 +181,13 @@ def test_dumps_matches_json_dumps_on_random_text() -> None:
 
     values = [{text(): [text(), text()]} for _ in range(2000)]
     assert dumps(values) == stdlib(values)
+
+
+def test_loads_finite_refuses_numbers_past_a_double() -> None:
+    assert loads(b"[1e400]") == [math.inf]
+    with pytest.raises(ValueError, match="beyond the range of a JSON number"):
+        loads(b'{"a":[1e400]}', finite=True)
+    assert loads(b'{"a":1.5,"b":18446744073709551616}', finite=True) == {
+        "a": 1.5,
+        "b": 18446744073709551616,
+    }
