@@ -12,7 +12,7 @@ from __future__ import annotations
 from inngest_dsl.engine._call import Call, call_body, not_found
 from inngest_dsl.engine._call_state import ABSENT, StepObserver
 from inngest_dsl.engine._context import Context
-from inngest_dsl.engine._fold import fold, fold_memo
+from inngest_dsl.engine._fold import RunData, fold, fold_memo, merge, store
 from inngest_dsl.engine._outcomes import (
     WRAPPED_KEYS,
     EventSender,
@@ -35,7 +35,7 @@ def _context(plan: ExecutionPlan, request: CallRequest, app_id: str) -> Context:
     return Context(
         event=request.event,
         events=request.events,
-        data={},
+        data=RunData(),
         run_id=ctx.run_id,
         attempt=ctx.attempt,
         max_attempts=max_attempts,
@@ -117,11 +117,11 @@ async def execute(
         if kind == STEP:
             # The hot path: memo values are plain JSON, so test exact types before the ABC.
             if type(value) is dict:
-                data.update(value)
-            elif value is not None:
-                fold(data, user_id, value)
+                merge(data, value)
+            else:
+                store(data, user_id, value)  # None too: a step that returned nothing is null
         else:
             fold_memo(data, entry, value)
     if target is not None:  # a target no block reached
         return not_found(plan, target)
-    return CallResult(200, data)
+    return CallResult(200, dict(data))
