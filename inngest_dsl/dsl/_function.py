@@ -169,7 +169,9 @@ def _finishdeclarations(decl: Declarations) -> tuple[tuple[Op, ...], list[str]]:
         elif not callable(item.body):
             problems.append(f"{where}: the decorated object is not callable: {item.body!r}")
         elif item.kind == "run":
-            ops.append(RunOp(id=item.id, body=item.body))
+            ops.append(
+                RunOp(id=item.id, body=item.body, log_every_request=item.log_every_request)
+            )
         elif item.kind == "step":
             ops.append(StepOp(id=item.id, body=item.body))
         else:

@@ -45,6 +45,7 @@ class Pending:
     id: str
     body: Callable[..., Any] | None = None
     applied: bool = False
+    log_every_request: bool = False
 
 
 @define
@@ -99,10 +100,14 @@ def check_message(decl: Declarations, verb: str, message: object, id: str | None
     return block_id
 
 
-def decorator_verb(kind: str, message: str, id: str | None) -> Callable[[F], F]:
+def decorator_verb(
+    kind: str, message: str, id: str | None, *, log_every_request: bool = False
+) -> Callable[[F], F]:
     """Record a block of `kind` whose body is the method the returned decorator gets."""
     decl = declarations(kind)
-    pending = Pending(kind, check_message(decl, kind, message, id))
+    pending = Pending(
+        kind, check_message(decl, kind, message, id), log_every_request=log_every_request
+    )
     decl.items.append(pending)
 
     def attach(body: F) -> F:

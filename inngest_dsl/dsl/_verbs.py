@@ -55,12 +55,15 @@ H = TypeVar("H", bound=Callable[[Any, Any, Any], Any])
 _NO_TIMEOUT = _dt.timedelta(0)
 
 
-def run(message: str, *, id: str | None = None) -> Callable[[F], F]:
+def run(
+    message: str, *, id: str | None = None, log_every_request: bool = False
+) -> Callable[[F], F]:
     """Declare a block that runs on every request reaching it (not memoised).
 
-    Use as a decorator on a `(self, ctx)` method, sync or async.
+    Use as a decorator on a `(self, ctx)` method, sync or async. Its `ctx.logger` records
+    appear once per run; `log_every_request=True` shows them on every request.
     """
-    return decorator_verb("run", message, id)
+    return decorator_verb("run", message, id, log_every_request=bool(log_every_request))
 
 
 def step(message: str, *, id: str | None = None) -> Callable[[F], F]:

@@ -81,6 +81,7 @@ async def execute(
             runner = call.runner
             # A run block may add steps at run time; they answer to the request's target.
             runner.enter(user_id, target, "")
+            call.log_gate.run_block(entry, entry.op.log_every_request)  # type: ignore[union-attr]
             try:
                 result = await call_body(entry, call.instance(), ctx)
             except Stop as stop:
@@ -89,6 +90,7 @@ async def execute(
                 return function_error(exc)
             finally:
                 runner.leave()
+                call.log_gate.run_block(None)
             if runner.stopped is not None:
                 return runner.stopped
             if result is not None:

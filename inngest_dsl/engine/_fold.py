@@ -36,14 +36,14 @@ class RunData(dict[str, Any]):
 
     __setitem__ = _refuse
     __delitem__ = _refuse
-    __ior__ = _refuse  # type: ignore[assignment]
-    update = _refuse  # type: ignore[assignment]
-    setdefault = _refuse  # type: ignore[assignment]
-    pop = _refuse  # type: ignore[assignment]
-    popitem = _refuse  # type: ignore[assignment]
-    clear = _refuse  # type: ignore[assignment]
+    __ior__ = _refuse
+    update = _refuse
+    setdefault = _refuse
+    pop = _refuse
+    popitem = _refuse
+    clear = _refuse
 
-    def copy(self) -> dict[str, Any]:  # type: ignore[override]
+    def copy(self) -> dict[str, Any]:
         """A plain, writable copy."""
         return dict(self)
 
