@@ -31,6 +31,7 @@ from inngest_dsl.testing._run_inputs import (
     EventLike,
     RunFunctionError,
     check_mocks,
+    check_trigger,
     check_waits,
     default_event,
     start_time,
@@ -187,6 +188,7 @@ async def run_function(
         trigger = batch[0]
     else:
         trigger = default_event(spec, started_at)
+    check_trigger(spec, (trigger, *batch))
     plan = plan_for(instrumented(spec))
     environment: _RunEnvironment | None = None
 
