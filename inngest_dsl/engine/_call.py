@@ -242,7 +242,7 @@ class Call:
             except Exception as exc:
                 return function_error(exc)
             try:
-                at = parse_instant(returned)
+                at = parse_instant(returned)  # a year-less stamp: the next such instant
             except (TypeError, ValueError) as exc:
                 return failure(
                     f"{entry.what} must return a datetime or an instant string: {exc}",

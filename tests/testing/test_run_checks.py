@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 
 import pytest
 
-from inngest_dsl import Context, InngestFunction, run, step
+from inngest_dsl import Context, InngestFunction, run, sleep_until, step
 from inngest_dsl.testing import (
     RunFunctionError,
     TestEnvironment,
@@ -101,3 +102,26 @@ def test_an_event_that_would_never_trigger_the_function_is_refused() -> None:
 
     assert run_function_sync(Any_, {"name": "shop/x"}).output == {"s": "shop/x"}
     assert run_function_sync(_Sync, {"name": "inngest/function.invoked"}).status == "completed"
+
+
+class Anniversary(InngestFunction, id="anniversary", event="shop/signed-up"):
+    sleep_until("new year's eve", at="Dec 31 23:00:00")
+
+    @sleep_until("next january the second")
+    def second(self, ctx: Context) -> str:
+        return "Jan  2 15:04:05.000"
+
+    @step("dynamic")
+    async def dynamic(self, ctx: Context) -> None:
+        await ctx.step.sleep_until("midsummer", "Jun 21 12:00:00")
+
+
+def test_sleep_until_reads_a_yearless_stamp_as_the_next_such_instant() -> None:
+    result = run_function_sync(Anniversary, now="2026-05-01T00:00:00Z")
+
+    utc = dt.timezone.utc
+    assert result.step("new year's eve").at == dt.datetime(2026, 12, 31, 23, tzinfo=utc)
+    second = dt.datetime(2027, 1, 2, 15, 4, 5, tzinfo=utc)
+    assert result.step("next january the second").at == second
+    # Read when the run reaches it (2027-01-02, virtual time): the next midsummer.
+    assert result.step("midsummer").at == dt.datetime(2027, 6, 21, 12, tzinfo=utc)
