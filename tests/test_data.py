@@ -74,3 +74,18 @@ def test_invokes_of_one_function_keep_separate_results_by_id() -> None:
     assert result.output["quote three"] == {"cents": 300}
     assert result.output["cents"] == 300  # merged too, later keys win
     assert result.output["cheapest"] == 100
+
+
+def test_copies_of_ctx_data_are_plain_writable_dicts() -> None:
+    import copy
+    import pickle
+
+    from inngest_dsl.engine._fold import RunData, merge
+
+    data = RunData()
+    merge(data, {"a": {"b": 1}})
+    for made in (copy.copy(data), copy.deepcopy(data), pickle.loads(pickle.dumps(data))):
+        assert type(made) is dict
+        assert made == {"a": {"b": 1}}
+        made["c"] = 2
+    assert dict(data) == {"a": {"b": 1}}

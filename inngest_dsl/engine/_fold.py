@@ -47,6 +47,10 @@ class RunData(dict[str, Any]):
         """A plain, writable copy."""
         return dict(self)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # copy.copy, copy.deepcopy and pickle make plain, writable dicts.
+        return (dict, (dict(self),))
+
 
 def store(data: dict[str, Any], key: str, value: Any) -> None:
     """Store `value` under `key`, even in a `RunData`."""
