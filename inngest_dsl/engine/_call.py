@@ -108,7 +108,7 @@ class Call:
         ctx._steps = Steps(self.runner)
         # ctx.logger stays silent while the call re-runs what earlier requests did.
         self.log_gate = LogGate(
-            plan.ops, plan.hashes, request.steps, request.ctx.stack,
+            plan.top, plan.hashes, request.steps, request.ctx.stack,
             targeted=target is not None, attempt=ctx.attempt,
         )  # fmt: skip
         self.runner.log_gate = self.log_gate

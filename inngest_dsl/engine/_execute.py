@@ -126,4 +126,4 @@ async def execute(
             fold_memo(data, entry, value)
     if target is not None:  # a target no block reached
         return not_found(plan, target)
-    return CallResult(200, dict(data))
+    return CallResult(200, data)

@@ -52,14 +52,10 @@ class RunData(dict[str, Any]):
         return (dict, (dict(self),))
 
 
-def store(data: dict[str, Any], key: str, value: Any) -> None:
-    """Store `value` under `key`, even in a `RunData`."""
-    _put(data, key, value)
-
-
-def merge(data: dict[str, Any], value: Mapping[str, Any]) -> None:
-    """Merge `value` in, even into a `RunData`."""
-    _merge(data, value)
+# The engine's writes, even into a `RunData`: `store(data, key, value)` and
+# `merge(data, mapping)`, the plain dict methods (no wrapper: the walk calls them per op).
+store = _put
+merge = _merge
 
 
 def fold(data: dict[str, Any], key: str, value: Any) -> None:
