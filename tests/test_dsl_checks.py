@@ -99,3 +99,19 @@ def test_a_keyword_like_nothing_known_is_reported_without_a_suggestion() -> None
             pass
 
     assert problems_of(make) == ["unknown class keyword zzz="]
+
+
+def test_a_mixin_first_and_a_base_taking_more_keywords_work() -> None:
+    class Mixin:
+        def helper(self) -> int:
+            return 1
+
+    class Team(InngestFunction, abstract=True):
+        def __init_subclass__(cls, *, team: str = "", **kwargs: Any) -> None:
+            super().__init_subclass__(**kwargs)
+            cls.team = team  # type: ignore[attr-defined]
+
+    class Mixed(Mixin, Team, event="app/x", team="growth"):  # type: ignore[call-arg]
+        pass
+
+    assert Mixed.team == "growth"  # type: ignore[attr-defined]

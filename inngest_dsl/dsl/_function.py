@@ -76,10 +76,12 @@ class _FunctionMeta(type):
 
 
 def _unknown_keywords(bases: tuple[type, ...], given: dict[str, Any]) -> dict[str, str]:
-    """The class keywords no base's `__init_subclass__` takes, each with its problem."""
-    if not given or not bases:
+    """The class keywords the function base's `__init_subclass__` does not take, each with its
+    problem (a base that overrides it with `**kwargs` takes them all)."""
+    base = next((b for b in bases if isinstance(b, _FunctionMeta)), None)
+    if not given or base is None:
         return {}
-    parameters = inspect.signature(bases[0].__init_subclass__).parameters.values()
+    parameters = inspect.signature(base.__init_subclass__).parameters.values()
     if any(p.kind is p.VAR_KEYWORD for p in parameters):
         return {}
     known = [p.name for p in parameters if p.kind is p.KEYWORD_ONLY]
