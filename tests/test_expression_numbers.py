@@ -25,6 +25,12 @@ from inngest_dsl.testing import TestEnvironment, run_function_sync
         ("size(event.data.items) == event.data.count", {"items": [1, 2], "count": 2}),
         ("event.data.nested.total < 100.5", {"nested": {"total": 100}}),
         ("event.data.flag == true && event.data.name == 'x'", {"flag": True, "name": "x"}),
+        ("event.data.items.exists(x, x > 1)", {"items": [1, 2]}),
+        ("2 in event.data.items", {"items": [1, 2]}),
+        ("event.data.items == [1, 2.0]", {"items": [1, 2]}),
+        ("event.data.items != [1, 3]", {"items": [1, 2]}),
+        ('event.data.m == {"a": 1}', {"m": {"a": 1}}),
+        ("event.data.s in ['a', 'b']", {"s": "a"}),
     ],
 )
 def test_numbers_compare_as_inngest_compares_them(expression: str, data: dict[str, Any]) -> None:
@@ -37,6 +43,8 @@ def test_numbers_compare_as_inngest_compares_them(expression: str, data: dict[st
     [
         ("event.data.price > 10.5", {"price": 10}),
         ("event.data.n == 2.0", {"n": 1}),
+        ("3 in event.data.items", {"items": [1, 2]}),
+        ("event.data.s == 1", {"s": "a"}),  # no such overload: no match
     ],
 )
 def test_what_differs_still_differs(expression: str, data: dict[str, Any]) -> None:

@@ -34,16 +34,31 @@ def _numbers(a: Any, b: Any) -> bool:
     return isinstance(a, kinds) and isinstance(b, kinds)
 
 
+def _same(a: Any, b: Any) -> bool:
+    """CEL equality with numbers equal across int and double, in lists and maps too; a
+    `TypeError` where CEL has no such overload."""
+    from celpy import celtypes
+
+    if _numbers(a, b):
+        return float(a) == float(b)
+    if isinstance(a, celtypes.ListType) and isinstance(b, celtypes.ListType):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, celtypes.MapType) and isinstance(b, celtypes.MapType):
+        return a.keys() == b.keys() and all(_same(a[key], b[key]) for key in a)
+    return bool(a == b)
+
+
 @functools.cache
 def _relations() -> dict[str, Any]:
     """CEL's comparison operators with numbers compared across int and double, as Inngest's
-    CEL does (`1 == 1.0`, `10 > 9.99`); anything else as the CEL library compares it."""
+    CEL does (`1 == 1.0`, `10 > 9.99`, `[1] == [1.0]`, `1 in [1.0]`); anything else as the CEL
+    library compares it."""
     import operator
 
     from celpy import celtypes
     from celpy.evaluation import base_functions
 
-    def relation(name: str, compare: Any) -> Any:
+    def ordering(name: str, compare: Any) -> Any:
         default = base_functions[name]
 
         def apply(a: Any, b: Any) -> Any:
@@ -53,16 +68,42 @@ def _relations() -> dict[str, Any]:
 
         return apply
 
+    def equality(name: str, negate: bool) -> Any:
+        default = base_functions[name]
+
+        def apply(a: Any, b: Any) -> Any:
+            try:
+                return celtypes.BoolType(_same(a, b) != negate)
+            except TypeError:
+                return default(a, b)  # the library's own "no such overload"
+
+        return apply
+
+    default_in = base_functions["_in_"]
+
+    def contains(item: Any, container: Any) -> Any:
+        if isinstance(container, celtypes.ListType) and not isinstance(item, Exception):
+            for candidate in container:
+                try:
+                    if _same(item, candidate):
+                        return celtypes.BoolType(True)
+                except TypeError:
+                    continue
+        return default_in(item, container)
+
     return {
-        name: relation(name, compare)
-        for name, compare in (
-            ("_==_", operator.eq),
-            ("_!=_", operator.ne),
-            ("_<_", operator.lt),
-            ("_<=_", operator.le),
-            ("_>_", operator.gt),
-            ("_>=_", operator.ge),
-        )
+        "_==_": equality("_==_", negate=False),
+        "_!=_": equality("_!=_", negate=True),
+        "_in_": contains,
+        **{
+            name: ordering(name, compare)
+            for name, compare in (
+                ("_<_", operator.lt),
+                ("_<=_", operator.le),
+                ("_>_", operator.gt),
+                ("_>=_", operator.ge),
+            )
+        },
     }
 
 
