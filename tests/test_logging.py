@@ -180,3 +180,15 @@ def test_ctx_logger_respects_the_level_of_the_logger_it_wraps(
     assert records(caplog) == []
 
 
+
+
+class Extra(InngestFunction, id="extra", event="app/go"):
+    @step("note")
+    def note(self, ctx: Context) -> None:
+        ctx.logger.warning("noted", extra={"order": 7})
+
+
+def test_a_records_extra_fields_are_kept(caplog: pytest.LogCaptureFixture) -> None:
+    run_function_sync(Extra)
+    [record] = [r for r in caplog.records if r.name == "inngest_dsl.function"]
+    assert record.order == 7  # type: ignore[attr-defined]

@@ -22,6 +22,7 @@ from inngest_dsl.engine._outcomes import (
 )
 from inngest_dsl.engine._plan import GROUP, RUN, STEP, ExecutionPlan
 from inngest_dsl.engine._step_runner import Stop
+from inngest_dsl.spec._function import RunOp
 from inngest_dsl.wire._calls import CallRequest
 from inngest_dsl.wire._json import check_json
 from inngest_dsl.wire._responses import CallResult
@@ -81,7 +82,8 @@ async def execute(
             runner = call.runner
             # A run block may add steps at run time; they answer to the request's target.
             runner.enter(user_id, target, "")
-            call.log_gate.run_block(entry, entry.op.log_every_request)  # type: ignore[union-attr]
+            op = entry.op
+            call.log_gate.run_block(entry, isinstance(op, RunOp) and op.log_every_request)
             try:
                 result = await call_body(entry, call.instance(), ctx)
             except Stop as stop:

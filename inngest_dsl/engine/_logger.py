@@ -136,4 +136,5 @@ class RunLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
         return self.logger.isEnabledFor(level) and self.gate.emits()
 
     def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
+        # The adapter's own would replace the caller's `extra=`; it has none to add.
         return msg, kwargs
