@@ -14,11 +14,14 @@ from typing import Any
 
 import attrs
 from celpy import celtypes
-from celpy.adapter import json_to_cel
 
 from inngest_dsl.devserver.core.protocol import canonical
 from inngest_dsl.spec._durations import parse_duration
-from inngest_dsl.spec._expressions import compile_expression, expression_is_true
+from inngest_dsl.spec._expressions import (
+    cel_activation,
+    compile_expression,
+    expression_is_true,
+)
 
 __all__ = [
     "ExpressionError",
@@ -81,7 +84,7 @@ def evaluate_value(expression: str, variables: Mapping[str, Any]) -> Any:
     """
     program = _program(expression)
     try:
-        result = program.evaluate({name: json_to_cel(v) for name, v in variables.items()})
+        result = program.evaluate(cel_activation(variables))
     except Exception as exc:
         raise ValueError(f"{expression!r}: {exc.args[0] if exc.args else exc}") from None
     return _plain(result)
