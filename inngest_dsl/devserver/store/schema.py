@@ -101,7 +101,9 @@ CREATE TABLE IF NOT EXISTS pauses (
     expression TEXT,
     correlation_id TEXT,
     expires REAL NOT NULL,
-    trigger TEXT NOT NULL
+    trigger TEXT NOT NULL,
+    match_path TEXT,
+    match_value TEXT
 );
 CREATE INDEX IF NOT EXISTS pauses_event ON pauses(event_name);
 CREATE INDEX IF NOT EXISTS pauses_run ON pauses(run_id);
@@ -143,9 +145,12 @@ _ADDED_COLUMNS = (
     ("runs", "flow", "TEXT"),
     ("runs", "singleton", "TEXT"),
     ("runs", "reason", "TEXT"),
+    ("pauses", "match_path", "TEXT"),
+    ("pauses", "match_value", "TEXT"),
 )
 _AFTER_MIGRATION = """
 CREATE INDEX IF NOT EXISTS runs_singleton ON runs(singleton) WHERE singleton IS NOT NULL;
+CREATE INDEX IF NOT EXISTS pauses_match ON pauses(event_name, match_path, match_value);
 """
 
 
