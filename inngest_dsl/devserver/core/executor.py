@@ -5,6 +5,12 @@ clock timer for its head, so due work starts without polling, on the wall clock 
 one. On start the heap is rebuilt from the table, which is how a restarted server resumes
 sleeps, expiries and interrupted calls. How a call reaches the app is the transport's business:
 HTTP for the dev server (`http.transport`), a direct call for the testing kit.
+
+A due call that its run's limits admit waits for one of the server's call slots in a ready
+heap, not as a task: calls of runs already under way go first, then new runs by priority and
+arrival, so a run that has started finishes promptly whatever the backlog of new ones. When a
+call ends, the work it queued is dispatched before its slot is given again, so the run's next
+call takes it.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from inngest_dsl.devserver.core import protocol
+from inngest_dsl.devserver.core.admission import DISCOVERY
 from inngest_dsl.devserver.core.clock import Clock, Timer
 from inngest_dsl.devserver.core.functions import FunctionInfo, Registry
 from inngest_dsl.devserver.core.gates import FREE, Gates, Ticket
@@ -31,6 +38,9 @@ log = logging.getLogger("inngest_dsl.devserver")
 
 _DISPATCH_SLICE = 256
 """Due queue items handled before the event loop gets a turn (requests keep being answered)."""
+
+_Ready = tuple[bool, float, int, QueueItem, Ticket]
+"""A call waiting for a slot: (starts a new run, order, queue id, item, its run's slots)."""
 
 
 class Transport(Protocol):
@@ -62,9 +72,9 @@ class Executor:
         self._registry = registry
         self._runs = runs
         self._transport = transport
-        self._slots = asyncio.Semaphore(concurrency)
         self._concurrency = concurrency
-        self._calling: set[asyncio.Task[object]] = set()
+        self._ready: list[_Ready] = []
+        self._dispatching = False
         self._clock = clock
         self._heap: list[tuple[float, int, QueueItem]] = []
         self._timer: Timer | None = None
@@ -91,6 +101,10 @@ class Executor:
         self._stopping = True
         self._started = False
         self.gates.close()
+        # Calls that never got a slot stay in the store's queue, to be read again on start.
+        ready, self._ready = self._ready, []
+        for *_, ticket in ready:
+            self.gates.release(ticket)
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -101,7 +115,7 @@ class Executor:
 
     @property
     def backlog(self) -> int:
-        return len(self._heap)
+        return len(self._heap) + len(self._ready)
 
     @property
     def in_flight(self) -> frozenset[asyncio.Task[None]]:
@@ -110,11 +124,9 @@ class Executor:
 
     @property
     def waiting_for_a_slot(self) -> frozenset[asyncio.Task[None]]:
-        """Calls in flight that wait for a server-wide slot while every slot is taken: they
-        move only when a call that holds one ends (the testing kit does not await them)."""
-        if len(self._calling) < self._concurrency:
-            return frozenset()
-        return frozenset(task for task in self._tasks if task not in self._calling)
+        """Calls in flight that wait for a server-wide slot: none, as a call waiting for one
+        is not under way yet (it waits in the ready heap until a call that holds one ends)."""
+        return frozenset()
 
     def _arm(self) -> None:
         """Keep one clock timer set for the earliest queue item."""
@@ -130,7 +142,20 @@ class Executor:
 
     def _dispatch(self) -> None:
         self._timer = None
+        self._dispatch_due()
+
+    def _dispatch_due(self) -> None:
+        """Handle the queue items due now (a slice of them), then give free slots to calls."""
         now = self._clock.now()
+        self._dispatching = True
+        try:
+            self._handle_due(now)
+        finally:
+            self._dispatching = False
+        self._fill()
+        self._arm()
+
+    def _handle_due(self, now: float) -> None:
         for _ in range(_DISPATCH_SLICE):
             if not self._heap or self._heap[0][0] > now:
                 break
@@ -151,7 +176,6 @@ class Executor:
             except Exception as exc:
                 log.exception("could not process queue item %s", item)
                 self._on_error(exc)
-        self._arm()
 
     # -- calls ------------------------------------------------------------------------------
 
@@ -169,26 +193,38 @@ class Executor:
             self._start_admitted(item, ticket)
 
     def _start_admitted(self, item: QueueItem, ticket: Ticket) -> None:
+        """An admitted call waits for a server-wide slot (wake-ups and expiries never queue
+        behind it): a run under way before new runs, then by priority and arrival."""
         if self._stopping:
             return
-        # The server-wide slot is taken inside the task: wake-ups and expiries must never
-        # queue behind calls waiting for one.
-        task = asyncio.get_running_loop().create_task(self._call(item, ticket))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        fresh, order = False, item.due
+        if item.step_id == DISCOVERY and item.attempt == 0:
+            run = self._store.get_run(item.run_id)
+            if run is not None and run.status == RunStatus.QUEUED:
+                fresh, order = True, item.due - run.priority
+        heapq.heappush(self._ready, (fresh, order, item.id, item, ticket))
+        if not self._dispatching:
+            self._fill()
+
+    def _fill(self) -> None:
+        """Start ready calls while the server has free slots."""
+        while self._ready and len(self._tasks) < self._concurrency and not self._stopping:
+            *_, item, ticket = heapq.heappop(self._ready)
+            task = asyncio.get_running_loop().create_task(self._call(item, ticket))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     async def _call(self, item: QueueItem, ticket: Ticket) -> None:
         try:
-            async with self._slots:
-                task = asyncio.current_task()
-                assert task is not None  # a call always runs as a task of its own
-                self._calling.add(task)
-                try:
-                    await self._call_guarded(item)
-                finally:
-                    self._calling.discard(task)
+            await self._call_guarded(item)
         finally:
+            task = asyncio.current_task()
+            if task is not None:
+                self._tasks.discard(task)  # its slot is free now, not when the task is reaped
             self.gates.release(ticket)
+            if self._started:
+                # What this call queued (its run's next call) is ready before the slot is given.
+                self._dispatch_due()
 
     async def _call_guarded(self, item: QueueItem) -> None:
         try:
