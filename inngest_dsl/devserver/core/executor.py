@@ -10,7 +10,8 @@ A due call that its run's limits admit waits for one of the server's call slots 
 heap, not as a task: calls of runs already under way go first, then new runs by priority and
 arrival, so a run that has started finishes promptly whatever the backlog of new ones. When a
 call ends, the work it queued is dispatched before its slot is given again, so the run's next
-call takes it.
+call takes it. Past `_WINDOW` first calls of new runs in memory, the rest of a backlog stays
+in the store and is read a page at a time as slots free up: memory does not grow with it.
 """
 
 from __future__ import annotations
@@ -38,6 +39,11 @@ log = logging.getLogger("inngest_dsl.devserver")
 
 _DISPATCH_SLICE = 256
 """Due queue items handled before the event loop gets a turn (requests keep being answered)."""
+
+_WINDOW = 1024
+"""First calls of new runs held in memory at most; past that a backlog stays in the store."""
+_PAGE = 256
+"""First calls of new runs read from the store at a time."""
 
 _Ready = tuple[bool, float, int, QueueItem, Ticket]
 """A call waiting for a slot: (starts a new run, order, queue id, item, its run's slots)."""
@@ -75,6 +81,15 @@ class Executor:
         self._concurrency = concurrency
         self._ready: list[_Ready] = []
         self._dispatching = False
+        # First calls (of new runs, or discoveries of runs under way) in the heap, and first
+        # calls of new runs in the ready heap.
+        self._firsts_in_heap = 0
+        self._starts_ready = 0
+        # Whether the store holds first calls of new runs not read yet: those with queue ids
+        # after `_cursor`, but for `_ahead` (in memory already: their priority was raised).
+        self._paged = False
+        self._cursor = 0
+        self._ahead: set[int] = set()
         self._clock = clock
         self._heap: list[tuple[float, int, QueueItem]] = []
         self._timer: Timer | None = None
@@ -88,14 +103,56 @@ class Executor:
 
     def push(self, items: Sequence[QueueItem]) -> None:
         """Make newly committed queue items due (called after their transaction)."""
+        left = False
         for item in items:
+            first = _is_first(item)
+            if first and self._stays_in_store(item):
+                left = True
+                continue
             heapq.heappush(self._heap, (item.due, item.id, item))
-        self._arm()
+            self._firsts_in_heap += first
+        self._arm(self._clock.now() if left else None)
 
     def start(self) -> None:
         self._started = True
         self._stopping = False
-        self.push(self._store.queue_items())
+        # New runs' first calls are read a page at a time, as slots free up.
+        self._paged, self._cursor = True, 0
+        self.push(self._store.queue_items_but_starts(DISCOVERY))
+        self._arm(self._clock.now())
+
+    def _stays_in_store(self, item: QueueItem) -> bool:
+        """Whether a first call is left in the store, to be read when its turn comes."""
+        if not self._paged and self._firsts_in_heap + self._starts_ready < _WINDOW:
+            return False
+        run = self._store.get_run(item.run_id)
+        if run is None or run.status != RunStatus.QUEUED:
+            return False
+        if run.priority > 0:
+            if self._paged:
+                self._ahead.add(item.id)
+            return False
+        if not self._paged:
+            self._paged, self._cursor = True, item.id - 1
+        return True
+
+    def _page_in(self) -> None:
+        """Read the next page of new runs' first calls from the store and admit them."""
+        items = self._store.queued_starts(DISCOVERY, self._cursor, _PAGE)
+        if len(items) < _PAGE:
+            self._paged = False
+            self._ahead.clear()
+        if items:
+            self._cursor = items[-1].id
+        dispatching, self._dispatching = self._dispatching, True
+        try:
+            for item in items:
+                if item.id in self._ahead:
+                    self._ahead.discard(item.id)
+                else:
+                    self._handle(item)
+        finally:
+            self._dispatching = dispatching
 
     async def stop(self) -> None:
         self._stopping = True
@@ -103,6 +160,7 @@ class Executor:
         self.gates.close()
         # Calls that never got a slot stay in the store's queue, to be read again on start.
         ready, self._ready = self._ready, []
+        self._starts_ready = 0
         for *_, ticket in ready:
             self.gates.release(ticket)
         if self._timer is not None:
@@ -128,11 +186,13 @@ class Executor:
         is not under way yet (it waits in the ready heap until a call that holds one ends)."""
         return frozenset()
 
-    def _arm(self) -> None:
-        """Keep one clock timer set for the earliest queue item."""
-        if not self._started or not self._heap:
+    def _arm(self, at: float | None = None) -> None:
+        """Keep one clock timer set for the earliest queue item (or `at`, if earlier)."""
+        due = self._heap[0][0] if self._heap else at
+        if at is not None and due is not None:
+            due = min(due, at)
+        if not self._started or due is None:
             return
-        due = self._heap[0][0]
         if self._timer is not None:
             if self._timer_at <= due:
                 return
@@ -160,22 +220,26 @@ class Executor:
             if not self._heap or self._heap[0][0] > now:
                 break
             _, _, item = heapq.heappop(self._heap)
-            try:
-                if item.kind == "call":
-                    self._admit(item)
-                elif item.kind == "wake":
-                    self._runs.wake(item)
-                elif item.kind == "expire":
-                    self._runs.expire(item)
-                elif item.kind == "timeout":
-                    self._runs.time_out(item)
-                elif item.kind == "debounce":
-                    self._runs.fire_debounce(item)
-                elif item.kind == "batch":
-                    self._runs.flush_batch(item)
-            except Exception as exc:
-                log.exception("could not process queue item %s", item)
-                self._on_error(exc)
+            self._firsts_in_heap -= _is_first(item)
+            self._handle(item)
+
+    def _handle(self, item: QueueItem) -> None:
+        try:
+            if item.kind == "call":
+                self._admit(item)
+            elif item.kind == "wake":
+                self._runs.wake(item)
+            elif item.kind == "expire":
+                self._runs.expire(item)
+            elif item.kind == "timeout":
+                self._runs.time_out(item)
+            elif item.kind == "debounce":
+                self._runs.fire_debounce(item)
+            elif item.kind == "batch":
+                self._runs.flush_batch(item)
+        except Exception as exc:
+            log.exception("could not process queue item %s", item)
+            self._on_error(exc)
 
     # -- calls ------------------------------------------------------------------------------
 
@@ -203,13 +267,19 @@ class Executor:
             if run is not None and run.status == RunStatus.QUEUED:
                 fresh, order = True, item.due - run.priority
         heapq.heappush(self._ready, (fresh, order, item.id, item, ticket))
+        self._starts_ready += fresh
         if not self._dispatching:
             self._fill()
 
     def _fill(self) -> None:
         """Start ready calls while the server has free slots."""
-        while self._ready and len(self._tasks) < self._concurrency and not self._stopping:
-            *_, item, ticket = heapq.heappop(self._ready)
+        while not self._stopping and len(self._tasks) < self._concurrency:
+            while self._paged and self._starts_ready < self._concurrency - len(self._tasks):
+                self._page_in()
+            if not self._ready:
+                return
+            fresh, _, _, item, ticket = heapq.heappop(self._ready)
+            self._starts_ready -= fresh
             task = asyncio.get_running_loop().create_task(self._call(item, ticket))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -275,6 +345,11 @@ class Executor:
         started = self._clock.now()
         outcome = await self._transport.call(function, item.step_id, body, run.run_id)
         self._runs.apply_call(item, function, outcome, started)
+
+
+def _is_first(item: QueueItem) -> bool:
+    """A run's first call, or a discovery of a run under way (only the run tells which)."""
+    return item.kind == "call" and item.step_id == DISCOVERY and item.attempt == 0
 
 
 def _missing(function_id: str) -> FunctionInfo:
