@@ -116,7 +116,9 @@ class Executor:
     def start(self) -> None:
         self._started = True
         self._stopping = False
-        # New runs' first calls are read a page at a time, as slots free up.
+        # Everything is read again from the store; new runs' first calls a page at a time.
+        self._heap.clear()
+        self._firsts_in_heap = 0
         self._paged, self._cursor = True, 0
         self.push(self._store.queue_items_but_starts(DISCOVERY))
         self._arm(self._clock.now())
