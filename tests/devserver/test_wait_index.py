@@ -186,6 +186,11 @@ async def test_a_database_from_before_the_index_opens_and_its_pauses_still_match
     async with TestEnvironment([Confirm], now=START) as env:
         columns = {row[1] for row in env.store._all("PRAGMA table_info(pauses)")}
         assert {"match_path", "match_value"} <= columns
+        plan = env.store._all(
+            "EXPLAIN QUERY PLAN SELECT id FROM pauses "
+            "WHERE event_name = 'a' AND match_path = 'b' AND match_value = 'c'"
+        )
+        assert "pauses_match" in str(plan)
         await env.send([{"name": "shop/order", "data": {"order": n}} for n in (1, 2)])
     # As an earlier version armed them: no index entry.
     with sqlite3.connect(path) as db:

@@ -105,7 +105,6 @@ CREATE TABLE IF NOT EXISTS pauses (
     match_path TEXT,
     match_value TEXT
 );
-CREATE INDEX IF NOT EXISTS pauses_event ON pauses(event_name);
 CREATE INDEX IF NOT EXISTS pauses_run ON pauses(run_id);
 CREATE INDEX IF NOT EXISTS pauses_correlation ON pauses(correlation_id);
 CREATE TABLE IF NOT EXISTS limiter (
@@ -151,6 +150,7 @@ _ADDED_COLUMNS = (
 _AFTER_MIGRATION = """
 CREATE INDEX IF NOT EXISTS runs_singleton ON runs(singleton) WHERE singleton IS NOT NULL;
 CREATE INDEX IF NOT EXISTS pauses_match ON pauses(event_name, match_path, match_value);
+DROP INDEX IF EXISTS pauses_event;
 """
 
 
