@@ -23,7 +23,7 @@ PUBLIC = {
         "CapturingClient", "DEFAULT_MAX_CALLS", "DevServerHarness", "ErrorInfo", "EventLike",
         "OpKind", "RunFunctionError", "RunResult", "RunStatus", "ServerRun",
         "SyncTestEnvironment", "TestEnvironment", "TestEnvironmentError", "TraceOp",
-        "run_function", "run_function_sync",
+        "ctx_step", "CtxStep", "run_function", "run_function_sync",
     ],
     "inngest_dsl.aiohttp": ["SERVED", "ServedFunctions", "serve"],
     "inngest_dsl.asgi": ["ASGIApp", "InngestASGI", "serve"],

@@ -8,13 +8,21 @@ one `DefinitionError`.
 
 from __future__ import annotations
 
+import difflib
+import inspect
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from inngest_dsl.dsl._compile import compile_function
 from inngest_dsl.dsl._compile_options import OPTION_KEYWORDS
-from inngest_dsl.dsl._recording import Declarations, Deferred, Namespace, Pending
+from inngest_dsl.dsl._recording import (
+    Declarations,
+    Deferred,
+    Namespace,
+    Pending,
+    body_problem,
+)
 from inngest_dsl.spec._function import (
     CronTrigger,
     EventTrigger,
@@ -53,9 +61,37 @@ class _FunctionMeta(type):
         mcs, cls_name: str, bases: tuple[type, ...], namespace: dict[str, Any], /, **kwargs: Any
     ) -> _FunctionMeta:
         body = dict(namespace)
-        if isinstance(namespace, Namespace):
-            body["__inngest_declarations__"] = namespace.declarations
+        declarations = namespace.declarations if isinstance(namespace, Namespace) else None
+        unknown = _unknown_keywords(bases, kwargs)
+        if unknown:
+            # Reported with the class's other problems, not as a bare TypeError from
+            # `__init_subclass__`.
+            if declarations is None:
+                declarations = Declarations()
+            declarations.problems.extend(unknown.values())
+            kwargs = {key: value for key, value in kwargs.items() if key not in unknown}
+        if declarations is not None:
+            body["__inngest_declarations__"] = declarations
         return super().__new__(mcs, cls_name, bases, body, **kwargs)
+
+
+def _unknown_keywords(bases: tuple[type, ...], given: dict[str, Any]) -> dict[str, str]:
+    """The class keywords the function base's `__init_subclass__` does not take, each with its
+    problem (a base that overrides it with `**kwargs` takes them all)."""
+    base = next((b for b in bases if isinstance(b, _FunctionMeta)), None)
+    if not given or base is None:
+        return {}
+    parameters = inspect.signature(base.__init_subclass__).parameters.values()
+    if any(p.kind is p.VAR_KEYWORD for p in parameters):
+        return {}
+    known = [p.name for p in parameters if p.kind is p.KEYWORD_ONLY]
+    problems = {}
+    for keyword in given:
+        if keyword not in known:
+            close = difflib.get_close_matches(keyword, known, n=2)
+            hint = f"; did you mean {' or '.join(f'{c}=' for c in close)}?" if close else ""
+            problems[keyword] = f"unknown class keyword {keyword}={hint}"
+    return problems
 
 
 if TYPE_CHECKING:
@@ -168,8 +204,12 @@ def _finishdeclarations(decl: Declarations) -> tuple[tuple[Op, ...], list[str]]:
             )
         elif not callable(item.body):
             problems.append(f"{where}: the decorated object is not callable: {item.body!r}")
+        elif (problem := body_problem(where, item.body)) is not None:
+            problems.append(problem)
         elif item.kind == "run":
-            ops.append(RunOp(id=item.id, body=item.body))
+            ops.append(
+                RunOp(id=item.id, body=item.body, log_every_request=item.log_every_request)
+            )
         elif item.kind == "step":
             ops.append(StepOp(id=item.id, body=item.body))
         else:

@@ -23,7 +23,12 @@ from inngest_dsl.dsl._recording import (
     decorator_verb,
 )
 from inngest_dsl.errors import EventError
-from inngest_dsl.spec._durations import format_duration, parse_duration, parse_instant
+from inngest_dsl.spec._durations import (
+    format_duration,
+    parse_duration,
+    parse_instant,
+    yearless_stamp,
+)
 from inngest_dsl.spec._event import Event, to_events
 from inngest_dsl.spec._expressions import match_expression
 from inngest_dsl.spec._function import (
@@ -55,12 +60,15 @@ H = TypeVar("H", bound=Callable[[Any, Any, Any], Any])
 _NO_TIMEOUT = _dt.timedelta(0)
 
 
-def run(message: str, *, id: str | None = None) -> Callable[[F], F]:
+def run(
+    message: str, *, id: str | None = None, log_every_request: bool = False
+) -> Callable[[F], F]:
     """Declare a block that runs on every request reaching it (not memoised).
 
-    Use as a decorator on a `(self, ctx)` method, sync or async.
+    Use as a decorator on a `(self, ctx)` method, sync or async. Its `ctx.logger` records
+    appear once per run; `log_every_request=True` shows them on every request.
     """
-    return decorator_verb("run", message, id)
+    return decorator_verb("run", message, id, log_every_request=bool(log_every_request))
 
 
 def step(message: str, *, id: str | None = None) -> Callable[[F], F]:
@@ -112,6 +120,10 @@ def sleep_until(
         return decorator_verb("sleep_until", message, id)
     decl = declarations("sleep_until")
     block_id = check_message(decl, "sleep_until", message, id)
+    if yearless_stamp(at):
+        # "Jan  2 15:04:05" is a different instant each year: read when the run reaches it.
+        decl.items.append(SleepUntilOp(id=block_id, body=_stamp(str(at))))
+        return None
     try:
         instant = parse_instant(at)
     except (TypeError, ValueError) as exc:
@@ -119,6 +131,13 @@ def sleep_until(
         return None
     decl.items.append(SleepUntilOp(id=block_id, at=instant))
     return None
+
+
+def _stamp(text: str) -> Callable[[Any, Any], Any]:
+    async def stamp(self: Any, ctx: Any) -> str:
+        return text
+
+    return stamp
 
 
 def wait_for_event(

@@ -29,6 +29,7 @@ __all__ = [
     "answer_call",
     "encode_body",
     "error_body",
+    "functions_to_serve",
     "sdk_headers",
     "served_functions",
 ]
@@ -84,6 +85,30 @@ def encode_body(status: int, body: Any) -> tuple[int, bytes]:
     except (TypeError, ValueError) as exc:
         problem = f"the response is not JSON-serialisable: {exc}"
         return 500, dumps(error_body(problem, "internal"))
+
+
+def functions_to_serve(
+    functions: type | FunctionSpec | Iterable[type | FunctionSpec],
+) -> list[type | FunctionSpec]:
+    """What `serve()` was given, as a list: one function class (or spec) is served alone.
+
+    `ConfigError` for nothing to serve, or for something that is neither a function nor a
+    list of them.
+    """
+    if isinstance(functions, (type, FunctionSpec)):
+        return [functions]
+    if isinstance(functions, (str, bytes)) or not isinstance(functions, Iterable):
+        raise ConfigError(
+            "serve() takes the function classes to serve, as a list "
+            f"(serve(app, client, [SignUpFlow])), got {type(functions).__name__} {functions!r}"
+        )
+    listed = list(functions)
+    if not listed:
+        raise ConfigError(
+            "serve() was given no functions: list the function classes to serve, as in "
+            "serve(app, client, [SignUpFlow]), or check that discover(...) finds them"
+        )
+    return listed
 
 
 def served_functions(

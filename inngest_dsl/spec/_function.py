@@ -80,10 +80,14 @@ Trigger = EventTrigger | CronTrigger
 
 @frozen
 class RunOp:
-    """`@run`: re-runs on every request that reaches it; never memoised, no wire op."""
+    """`@run`: re-runs on every request that reaches it; never memoised, no wire op.
+
+    `log_every_request`: its `ctx.logger` records appear on every request, not once a run.
+    """
 
     id: str
     body: Body = field(repr=False)
+    log_every_request: bool = False
 
     @property
     def memoised(self) -> bool:
