@@ -335,7 +335,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--events", type=int, default=2000)
-    parser.add_argument("--latency-runs", type=int, default=20)
+    parser.add_argument("--latency-runs", type=int, default=50)
     parser.add_argument("--sleeps", type=int, default=5)
     args = parser.parse_args()
     if args.serve_app:
