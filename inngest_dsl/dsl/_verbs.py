@@ -11,7 +11,9 @@ import datetime as _dt
 import inspect
 import json
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Literal, TypeVar, overload
+from typing import Any, Literal, TypeVar, cast, overload
+
+import attrs
 
 from inngest_dsl.dsl._function import InngestFunction
 from inngest_dsl.dsl._recording import (
@@ -24,7 +26,8 @@ from inngest_dsl.dsl._recording import (
 )
 from inngest_dsl.errors import EventError
 from inngest_dsl.spec._durations import format_duration, parse_duration, parse_instant
-from inngest_dsl.spec._event import Event, to_events
+from inngest_dsl.spec._event import D, Event, to_events
+from inngest_dsl.spec._event_types import event_name, name_of, type_of
 from inngest_dsl.spec._expressions import match_expression
 from inngest_dsl.spec._function import (
     FunctionSpec,
@@ -34,6 +37,8 @@ from inngest_dsl.spec._function import (
     SleepUntilOp,
     WaitForEventOp,
 )
+from inngest_dsl.spec._handles import StepDecorator
+from inngest_dsl.spec._payloads import unstructure
 
 __all__ = [
     "invoke",
@@ -63,12 +68,14 @@ def run(message: str, *, id: str | None = None) -> Callable[[F], F]:
     return decorator_verb("run", message, id)
 
 
-def step(message: str, *, id: str | None = None) -> Callable[[F], F]:
+def step(message: str, *, id: str | None = None) -> StepDecorator:
     """Declare a memoised step: it runs once, its result is kept, and it is retried on its own.
 
-    Use as a decorator on a `(self, ctx)` method, sync or async; its id is the message.
+    Use as a decorator on a `(self, ctx)` method, sync or async; its id is the message. A
+    later block reads its result as `ctx[self.method]`, typed as the method's return type: an
+    attrs instance (or a datetime, a dataclass, ...) comes back as one.
     """
-    return decorator_verb("step", message, id)
+    return cast(StepDecorator, decorator_verb("step", message, id))
 
 
 def sleep(duration: str | _dt.timedelta, *, id: str | None = None) -> None:
@@ -121,6 +128,18 @@ def sleep_until(
     return None
 
 
+@overload
+def wait_for_event(
+    event: type[D],
+    *,
+    timeout: str | _dt.timedelta | None = None,
+    match: str | None = None,
+    if_: str | None = None,
+    id: str | None = None,
+) -> WaitForEventOp[D]: ...
+
+
+@overload
 def wait_for_event(
     event: str,
     *,
@@ -128,14 +147,32 @@ def wait_for_event(
     match: str | None = None,
     if_: str | None = None,
     id: str | None = None,
-) -> WaitForEventOp:
+) -> WaitForEventOp: ...
+
+
+def wait_for_event(
+    event: str | type[Any],
+    *,
+    timeout: str | _dt.timedelta | None = None,
+    match: str | None = None,
+    if_: str | None = None,
+    id: str | None = None,
+) -> WaitForEventOp[Any]:
     """Declare a wait for a later event named `event`, for at most `timeout`.
 
     `match="data.user_id"` pairs it with the triggering event on that field; `if_=` takes a
     full expression over `event` (the trigger) and `async` (the candidate). Returns a handle:
-    `ctx[self.handle]` is the event, or `None` after a timeout.
+    `ctx[self.handle]` is the event, or `None` after a timeout. `event` may be an
+    `@event_type` class: the event's data then arrives as an instance of it.
     """
     decl = declarations("wait_for_event")
+    data_type = type_of(event)
+    if isinstance(event, type) and data_type is None:
+        decl.problems.append(
+            f"wait_for_event: {event.__qualname__} is not an event type: decorate it with "
+            "@event_type('app/some.event')"
+        )
+    event = name_of(event)
     if not isinstance(event, str) or not event.strip():
         decl.problems.append(
             f"wait_for_event: the event name must be a non-empty string, got {event!r}"
@@ -159,7 +196,9 @@ def wait_for_event(
             decl.problems.append(f"{where}: match= must be a field path such as 'data.user_id'")
         else:
             expression = match_expression(match)
-    op = WaitForEventOp(id=block_id, event=event, timeout=delta, if_=expression)
+    op: WaitForEventOp[Any] = WaitForEventOp(
+        id=block_id, event=event, timeout=delta, if_=expression, data_type=data_type
+    )
     decl.items.append(op)
     return op
 
@@ -250,14 +289,15 @@ def invoke(
     message: str,
     *,
     function: type | FunctionSpec | str,
-    data: Mapping[str, Any] | None = None,
+    data: Mapping[str, Any] | attrs.AttrsInstance | None = None,
     timeout: str | _dt.timedelta | None = None,
     id: str | None = None,
 ) -> Callable[[F], F]:
     """Declare a call of another function: it runs as its own run and this one waits for it.
 
     `function` is the callee's class (invoked in the same app) or its wire id
-    `"<app id>-<function id>"`. The callee's trigger event carries `data` (plain form,
+    `"<app id>-<function id>"`. The callee's trigger event carries `data` (plain form, a
+    mapping or an instance of an `@event_type` class,
     `invoke("charge", function=Charge, data={...})`), or what a decorated `(self, ctx)` method
     returns (`@invoke("charge", function=Charge)`). Memoised: the callee's return value is
     folded into `ctx.data` like a step's; a failed callee (or `timeout` passing) fails this
@@ -267,6 +307,8 @@ def invoke(
     block_id = check_message(decl, "invoke", message, id)
     where = f"invoke {block_id!r}"
     function_id, same_app, callee = _callee(where, function, decl.problems)
+    if data is not None and event_name(type(data)) is not None:
+        data = unstructure(data)  # a typed event's data: the callee's event carries its JSON
     if data is not None:
         if not isinstance(data, Mapping):
             decl.problems.append(f"{where}: data= must be a mapping, got {type(data).__name__}")

@@ -105,6 +105,7 @@ class Call:
         # ctx.step reads the call's state through its runner; it knows nothing of the walk.
         self.runner = StepRunner(self.state)
         ctx._steps = Steps(self.runner)
+        ctx.bind(plan, request.steps)
         self._instance: object = None
 
     def instance(self) -> object:

@@ -54,7 +54,8 @@ from inngest_dsl.engine._outcomes import (
 from inngest_dsl.engine._step_runner import StepRunner, misuse
 from inngest_dsl.errors import EventError
 from inngest_dsl.spec._durations import parse_duration, parse_instant
-from inngest_dsl.spec._event import Event
+from inngest_dsl.spec._event import D, Event, typed_event
+from inngest_dsl.spec._event_types import name_of, type_of
 from inngest_dsl.spec._expressions import expression_problem, match_expression
 from inngest_dsl.spec._function import FunctionSpec
 from inngest_dsl.wire._json import check_json
@@ -138,6 +139,18 @@ class Steps:
         if self._runner.memo(ref) is ABSENT:
             raise await self._runner.unfinished(ref, kind, None, report)
 
+    @overload
+    def wait_for_event(
+        self,
+        id: str,
+        *,
+        event: type[D],
+        timeout: str | _dt.timedelta,
+        match: str | None = None,
+        if_: str | None = None,
+    ) -> Coroutine[Any, Any, Event[D] | None]: ...
+
+    @overload
     def wait_for_event(
         self,
         id: str,
@@ -146,14 +159,27 @@ class Steps:
         timeout: str | _dt.timedelta,
         match: str | None = None,
         if_: str | None = None,
-    ) -> Coroutine[Any, Any, Event | None]:
+    ) -> Coroutine[Any, Any, Event | None]: ...
+
+    def wait_for_event(
+        self,
+        id: str,
+        *,
+        event: str | type[Any],
+        timeout: str | _dt.timedelta,
+        match: str | None = None,
+        if_: str | None = None,
+    ) -> Coroutine[Any, Any, Event[Any] | None]:
         """Wait for a later event named `event`; returns it, or `None` once `timeout` passed.
 
         `match="data.user_id"` pairs it with the triggering event on that field; `if_=` takes
-        a full expression over `event` (the trigger) and `async` (the candidate).
+        a full expression over `event` (the trigger) and `async` (the candidate). `event` may
+        be an `@event_type` class: the event's data then arrives as an instance of it.
         """
         ref = self._runner.ref("wait_for_event", id)
         where = f"ctx.step.wait_for_event({id!r})"
+        data_type = type_of(event)
+        event = name_of(event)
         if not isinstance(event, str) or not event.strip():
             raise misuse(f"{where}: event= must be an event name, got {event!r}")
         try:
@@ -168,7 +194,7 @@ class Steps:
             if problem is not None:
                 raise misuse(f"{where}: {problem}")
 
-        async def wait() -> Event | None:
+        async def wait() -> Event[Any] | None:
             value = self._runner.memo(ref)
             if value is ABSENT:
                 raise await self._runner.unfinished(
@@ -177,9 +203,10 @@ class Steps:
             value = _unwrap(ref.user_id, value)
             if isinstance(value, dict):
                 try:
-                    return Event.from_wire(value)
+                    received = Event.from_wire(value)
                 except EventError:
                     return None
+                return typed_event(received, data_type)
             return None
 
         return wait()
