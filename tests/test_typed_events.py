@@ -130,9 +130,11 @@ async def test_a_wait_payload_that_does_not_fit_fails_the_run_naming_the_field()
         await env.send({"name": "app/request"})
         await env.send({"name": "auth/confirmed", "data": {"ok": True}})
         first, second = sorted(await env.runs(Approval), key=lambda r: r.run_id)
-        assert first.status == "Completed" and first.output["user"] == 3  # extra keys ignored
+        assert first.status == "Completed"
+        assert first.output["user"] == 3
         assert second.status == "Failed", second.raw
-        assert "the data of event 'auth/confirmed' does not fit Confirmed" in second.error["message"]
+        message = second.error["message"]
+        assert "the data of event 'auth/confirmed' does not fit Confirmed" in message
         assert "required field missing @ $.user_id" in second.error["message"]
         assert second.error["name"] == "PayloadError"  # non-retriable: retries=2 unused
 
@@ -178,8 +180,10 @@ async def test_invoke_and_sends_take_typed_events() -> None:
         [run] = await env.runs(Signups)
         assert run.status == "Completed", run.raw
         # The invoked function's event data arrives typed as its trigger's class.
-        assert run.output["charged"] == 5 and run.output["kind"] == "SignedUp"
-        assert run.output["sent"] == 1 and run.output["confirmed"] == 4
+        assert run.output["charged"] == 5
+        assert run.output["kind"] == "SignedUp"
+        assert run.output["sent"] == 1
+        assert run.output["confirmed"] == 4
         sent = [(e.name, dict(e.data)) for e in env.sent_events]
         assert ("auth/signup", {"user_id": 6, "email": "q@r.s", "plan": "free"}) in sent
         assert ("auth/signup", {"user_id": 9, "email": "z@z.z", "plan": "free"}) in sent

@@ -43,6 +43,7 @@ __all__ = [
     "ExecutionPlan",
     "PlannedOp",
     "plan_for",
+    "resolved_result_type",
     "verb_of",
 ]
 
@@ -184,10 +185,20 @@ def _resolved(body: Callable[..., Any]) -> Any:
     return result_type(body)
 
 
+def resolved_result_type(body: Callable[..., Any]) -> Any:
+    """`result_type` of `body` (a block's method, a `ctx.step.run` function), once per body.
+
+    A block's is resolved when its function is first planned: its module is loaded by then,
+    so a type defined below the class resolves too.
+    """
+    try:
+        return _resolved(inspect.unwrap(body))
+    except TypeError:  # not hashable (a callable object): resolve it every time
+        return result_type(body)
+
+
 def _result_type(body: Body) -> Any:
-    # Resolved when the function is first planned (its module is loaded by then, so a type
-    # defined below the class resolves too), once per method.
-    return _resolved(inspect.unwrap(body))
+    return resolved_result_type(body)
 
 
 def plan_for(spec: FunctionSpec) -> ExecutionPlan:

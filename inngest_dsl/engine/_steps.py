@@ -51,6 +51,7 @@ from inngest_dsl.engine._outcomes import (
     to_events,
     wait_opcode,
 )
+from inngest_dsl.engine._plan import resolved_result_type
 from inngest_dsl.engine._step_runner import StepRunner, misuse
 from inngest_dsl.errors import EventError
 from inngest_dsl.spec._durations import parse_duration, parse_instant
@@ -58,6 +59,7 @@ from inngest_dsl.spec._event import D, Event, typed_event
 from inngest_dsl.spec._event_types import name_of, type_of
 from inngest_dsl.spec._expressions import expression_problem, match_expression
 from inngest_dsl.spec._function import FunctionSpec
+from inngest_dsl.spec._payloads import PLAIN, structure
 from inngest_dsl.wire._json import check_json
 from inngest_dsl.wire._responses import CallResult, Opcode
 
@@ -98,7 +100,8 @@ class Steps:
     def run(self, id: str, fn: Callable[..., Any], *args: Any) -> Coroutine[Any, Any, Any]:
         """Run `fn(*args)` as a memoised step (sync or async `fn`); returns its result.
 
-        Runs once: retried on its own when it raises, its (JSON) result kept afterwards.
+        Runs once: retried on its own when it raises, its result kept afterwards as JSON and
+        read back as `fn`'s return type (an attrs instance comes back as one).
         """
         ref = self._runner.ref("run", id)
         if not callable(fn):
@@ -108,7 +111,11 @@ class Steps:
         async def step() -> Any:
             value = self._runner.memo(ref)
             if value is not ABSENT:
-                return _unwrap(ref.user_id, value)
+                value = _unwrap(ref.user_id, value)
+                tp = resolved_result_type(fn)
+                if tp is PLAIN or value is None:
+                    return value
+                return structure(value, tp, f"the result of ctx.step.run({id!r})")
             raise await self._runner.unfinished(
                 ref, "step", produce, lambda: ref.opcode("StepPlanned", ref.user_id)
             )
