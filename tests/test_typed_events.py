@@ -248,3 +248,22 @@ async def test_an_untyped_send_of_a_typed_name_is_structured_too() -> None:
         await env.advance("1s")
         [run] = await env.runs(Later)
         assert run.output == {"email": "m@n.o"}
+
+
+def test_listed_triggers_and_send_event_blocks_take_event_types() -> None:
+    from inngest_dsl import EventTrigger
+    from inngest_dsl.wire._registration import function_config
+
+    class Listed(
+        InngestFunction,
+        triggers=[EventTrigger(SignedUp, expression="event.data.user_id > 1")],
+    ):
+        send_event("announce", events=Confirmed(user_id=1))
+
+    [trigger] = spec_of(Listed).triggers
+    assert trigger == EventTrigger("auth/signup", expression="event.data.user_id > 1")
+    assert trigger.data_type is SignedUp
+    [op] = spec_of(Listed).ops
+    assert op.events == (Event("auth/confirmed", {"user_id": 1}),)  # type: ignore[union-attr]
+    config = function_config(spec_of(Listed), "app", "http://x")
+    assert config.triggers[0].event == "auth/signup"
