@@ -27,6 +27,7 @@ T = TypeVar("T")
 E = TypeVar("E")
 
 _default_logger = logging.getLogger("inngest_dsl.function")
+_NO_MEMO: Mapping[str, Any] = {}
 
 @define(eq=False)
 class Context(Generic[D]):
@@ -58,8 +59,16 @@ class Context(Generic[D]):
     _steps: Steps | None = field(default=None, repr=False, alias="_steps")
     # What typed reads need: the plan (step types, event types) and the call's memo.
     _plan: ExecutionPlan | None = field(default=None, repr=False, alias="_plan")
-    _memo: Mapping[str, Any] = field(factory=dict, repr=False, alias="_memo")
-    _typed: dict[object, Any] = field(factory=dict, repr=False, init=False)
+    _memo: Mapping[str, Any] = field(default=_NO_MEMO, repr=False, alias="_memo")
+    # Typed reads, made once per call; most calls make none, so made on first use.
+    _typed_cache: dict[object, Any] | None = field(default=None, repr=False, init=False)
+
+    @property
+    def _typed(self) -> dict[object, Any]:
+        cache = self._typed_cache
+        if cache is None:
+            cache = self._typed_cache = {}
+        return cache
 
     def bind(self, plan: ExecutionPlan, memo: Mapping[str, Any]) -> None:
         """Give typed reads the function's plan and the call's memo (the engine calls it)."""

@@ -47,10 +47,11 @@ async def run_call(
 ) -> CallResult:
     """`execute` one call, with `middleware` (client's then function's) around it."""
     if not middleware:
-        try:
-            request = _typed(plan, request)
-        except PayloadError as exc:
-            return function_error(exc)
+        if plan.event_types:
+            try:
+                request = _typed(plan, request)
+            except PayloadError as exc:
+                return function_error(exc)
         return await execute(
             plan, request, target=target, app_id=app_id, client=client, observer=observer
         )

@@ -145,7 +145,7 @@ async def answer_call(
         result = await run_call(
             plan,
             call,
-            middleware=(*served.client.middleware, *plan.spec.middleware),
+            middleware=served.client.middleware + plan.spec.middleware,
             target=step_id,
             app_id=served.client.app_id,
             client=served.client,
