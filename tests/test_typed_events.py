@@ -267,3 +267,14 @@ def test_listed_triggers_and_send_event_blocks_take_event_types() -> None:
     assert op.events == (Event("auth/confirmed", {"user_id": 1}),)  # type: ignore[union-attr]
     config = function_config(spec_of(Listed), "app", "http://x")
     assert config.triggers[0].event == "auth/signup"
+
+
+def test_a_typed_event_reads_as_its_wire_form() -> None:
+    from inngest_dsl.spec._event import typed_event
+
+    plain = Event.from_wire({"name": "auth/signup", "data": {"user_id": 1, "email": "e"}})
+    typed = typed_event(plain, SignedUp)
+    assert typed.data == SignedUp(user_id=1, email="e")
+    assert typed["data"] == {"user_id": 1, "email": "e", "plan": "free"}
+    assert typed.to_wire() == dict(typed) == {**plain.to_wire(), "data": typed["data"]}
+    assert typed_event(plain, None) is plain

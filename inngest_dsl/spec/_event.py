@@ -78,7 +78,9 @@ class Event(Mapping[str, Any], Generic[D]):
 
     def __getitem__(self, key: str) -> Any:
         if key in _ALWAYS:
-            return getattr(self, key)
+            value = getattr(self, key)
+            # A typed event's data reads as its JSON here, as the wire form has it.
+            return value if key != "data" or isinstance(value, Mapping) else _plain(value)
         if key in _OPTIONAL:
             value = getattr(self, key)
             if value is not None:
