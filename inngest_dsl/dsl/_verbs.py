@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 import inspect
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any, Literal, TypeVar, cast, overload
 
 import attrs
@@ -26,7 +26,7 @@ from inngest_dsl.dsl._recording import (
 )
 from inngest_dsl.errors import EventError
 from inngest_dsl.spec._durations import format_duration, parse_duration, parse_instant
-from inngest_dsl.spec._event import D, Event, to_events
+from inngest_dsl.spec._event import D, Event, SendableEvents, to_events
 from inngest_dsl.spec._event_types import event_name, name_of, type_of
 from inngest_dsl.spec._expressions import match_expression
 from inngest_dsl.spec._function import (
@@ -347,7 +347,7 @@ def _static_events(where: str, events: object, problems: list[str]) -> tuple[Eve
 def send_event(
     message: str,
     *,
-    events: Event | Mapping[str, Any] | Sequence[Event | Mapping[str, Any]] | None = None,
+    events: SendableEvents | None = None,
     id: str | None = None,
 ) -> Callable[[F], F]:
     """Declare a memoised step that sends events exactly once.

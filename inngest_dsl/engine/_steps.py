@@ -34,7 +34,7 @@ How it behaves (the escape hatch trades "resume" for "replay", inside one block)
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any, Literal, TypeVar, overload
 
 from inngest_dsl.engine._call_state import ABSENT
@@ -55,7 +55,7 @@ from inngest_dsl.engine._plan import resolved_result_type
 from inngest_dsl.engine._step_runner import StepRunner, misuse
 from inngest_dsl.errors import EventError
 from inngest_dsl.spec._durations import parse_duration, parse_instant
-from inngest_dsl.spec._event import D, Event, typed_event
+from inngest_dsl.spec._event import D, Event, SendableEvents, typed_event
 from inngest_dsl.spec._event_types import name_of, type_of
 from inngest_dsl.spec._expressions import expression_problem, match_expression
 from inngest_dsl.spec._function import FunctionSpec
@@ -278,7 +278,7 @@ class Steps:
     def send_event(
         self,
         id: str,
-        events: Event | Mapping[str, Any] | Sequence[Event | Mapping[str, Any]],
+        events: SendableEvents,
     ) -> Coroutine[Any, Any, list[str]]:
         """Send events exactly once, as a memoised step; returns their ids.
 

@@ -14,6 +14,7 @@ from inngest_dsl import (
     InngestFunction,
     event_type,
     invoke,
+    send_event,
     step,
     wait_for_event,
 )
@@ -72,6 +73,7 @@ class Welcome(
         confirmation: Event[Confirmed] | None = ctx[self.confirmed]
         other: Event | None = ctx[self.untyped]
         waited = await ctx.step.wait_for_event("again", event=Confirmed, timeout="1h")
+        await ctx.step.send_event("tell", [Confirmed(user_id=1), {"name": "a/b"}])
         confirmed_id = 0 if waited is None else waited.data.user_id
         first: SignedUp = ctx.events[0].data
         return {
@@ -86,6 +88,7 @@ class Welcome(
 
 class Charge(InngestFunction, event=SignedUp):
     invoke("welcome", function=Welcome, data=SignedUp(user_id=1, email="a@b.c"))
+    send_event("confirm", events=Confirmed(user_id=1))
 
     @step("plain")
     def plain(self, ctx: Context) -> str:
