@@ -278,3 +278,25 @@ def test_a_typed_event_reads_as_its_wire_form() -> None:
     assert typed["data"] == {"user_id": 1, "email": "e", "plan": "free"}
     assert typed.to_wire() == dict(typed) == {**plain.to_wire(), "data": typed["data"]}
     assert typed_event(plain, None) is plain
+
+
+class InvokesTyped(InngestFunction, id="invokes-typed", event="app/go"):
+    @invoke("declared", function=Charge)
+    def declared(self, ctx: Context) -> SignedUp:
+        return SignedUp(user_id=11, email="d@e.f")
+
+    @step("dynamic")
+    async def dynamic(self, ctx: Context) -> dict[str, Any]:
+        result = await ctx.step.invoke(
+            "charge again", function=Charge, data=SignedUp(user_id=12, email="g@h.i")
+        )
+        return {"again": result["charged"], "first": ctx.data["charged"]}
+
+
+async def test_decorated_and_dynamic_invokes_take_typed_data() -> None:
+    async with TestEnvironment([InvokesTyped, Charge], now=START) as env:
+        await env.send({"name": "app/go"})
+        await env.advance("1m")
+        [run] = await env.runs(InvokesTyped)
+        assert run.status == "Completed", run.raw
+        assert run.step("dynamic")["output"] == {"again": 12, "first": 11}

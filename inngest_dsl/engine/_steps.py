@@ -37,6 +37,8 @@ import datetime as _dt
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any, Literal, TypeVar, overload
 
+from attrs import AttrsInstance
+
 from inngest_dsl.engine._call_state import ABSENT
 from inngest_dsl.engine._outcomes import (
     WRAPPED_KEYS,
@@ -56,10 +58,10 @@ from inngest_dsl.engine._step_runner import StepRunner, misuse
 from inngest_dsl.errors import EventError
 from inngest_dsl.spec._durations import parse_duration, parse_instant
 from inngest_dsl.spec._event import D, Event, SendableEvents, typed_event
-from inngest_dsl.spec._event_types import name_of, type_of
+from inngest_dsl.spec._event_types import event_name, name_of, type_of
 from inngest_dsl.spec._expressions import expression_problem, match_expression
 from inngest_dsl.spec._function import FunctionSpec
-from inngest_dsl.spec._payloads import PLAIN, structure
+from inngest_dsl.spec._payloads import PLAIN, structure, unstructure
 from inngest_dsl.wire._json import check_json
 from inngest_dsl.wire._responses import CallResult, Opcode
 
@@ -223,7 +225,7 @@ class Steps:
         id: str,
         *,
         function: type | FunctionSpec | str,
-        data: Mapping[str, Any] | None = None,
+        data: Mapping[str, Any] | AttrsInstance | None = None,
         timeout: str | _dt.timedelta | None = None,
     ) -> Coroutine[Any, Any, Any]:
         """Run another function with `data` as its event data; returns what it returned.
@@ -234,6 +236,8 @@ class Steps:
         ref = self._runner.ref("invoke", id)
         where = f"ctx.step.invoke({id!r})"
         function_id, callee = self._callee(where, function)
+        if event_name(type(data)) is not None:
+            data = unstructure(data)  # a typed event's data
         if data is not None and not isinstance(data, Mapping):
             raise misuse(f"{where}: data= must be a mapping, got {type(data).__name__}")
         payload = dict(data) if data is not None else {}
