@@ -16,6 +16,8 @@ from inngest_dsl.testing import TestEnvironment, run_function
 if TYPE_CHECKING:
     from decimal import Decimal  # only for type checkers: unresolvable at run time
 
+    from inngest_dsl import Event
+
 START = "2026-01-01T00:00:00Z"
 
 
@@ -108,8 +110,12 @@ def test_result_types_come_from_the_return_annotation() -> None:
     def unannotated(self, ctx):  # type: ignore[no-untyped-def]
         return 1
 
+    def other_parameter_unresolvable(self: object, ctx: Event) -> Receipt:
+        raise NotImplementedError
+
     assert result_type(unresolvable) is PLAIN
     assert result_type(unannotated) is PLAIN
+    assert result_type(other_parameter_unresolvable) is Receipt
 
 
 class Mismatch(InngestFunction, id="mismatch", event="shop/mismatch", retries=3):

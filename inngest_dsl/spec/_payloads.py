@@ -89,16 +89,27 @@ def _type_name(tp: Any) -> str:
     return tp.__qualname__ if isinstance(tp, type) else repr(tp)
 
 
+def _return_annotation(function: Callable[..., Any]) -> Any:
+    try:
+        return typing.get_type_hints(function).get("return", PLAIN)
+    except Exception:  # NameError and friends: some annotation names nothing defined
+        pass
+    # Another parameter's annotation may be what fails (`ctx: Context` imported only for type
+    # checkers): evaluate the return annotation alone, as get_type_hints would.
+    raw = getattr(function, "__annotations__", {}).get("return", PLAIN)
+    if not isinstance(raw, str):
+        return raw
+    try:
+        return eval(raw, getattr(function, "__globals__", {}))
+    except Exception:
+        return PLAIN
+
+
 def result_type(body: Callable[..., Any]) -> Any:
     """The type a block's results are read back as: its resolved return annotation, unwrapped
     from `Awaitable`/`Coroutine`, or `PLAIN` when it is plain JSON, missing, or names
     something that cannot be resolved (a name imported only under `TYPE_CHECKING`)."""
-    original = inspect.unwrap(body)
-    try:
-        hints = typing.get_type_hints(original)
-    except Exception:  # NameError and friends: a forward reference nothing defines
-        return PLAIN
-    tp = hints.get("return", PLAIN)
+    tp = _return_annotation(inspect.unwrap(body))
     origin = typing.get_origin(tp)
     if origin is not None and getattr(origin, "__name__", "") in ("Coroutine", "Awaitable"):
         args = typing.get_args(tp)
