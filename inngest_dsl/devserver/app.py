@@ -22,7 +22,7 @@ from inngest_dsl.devserver.http.routes import api_routes
 from inngest_dsl.devserver.http.sync import AppSyncer
 from inngest_dsl.devserver.http.transport import HttpTransport, client_session
 from inngest_dsl.devserver.store import Store
-from inngest_dsl.devserver.ui.routes import ui_routes
+from inngest_dsl.devserver.ui.routes import install_ui
 
 __all__ = ["build_app"]
 
@@ -36,7 +36,7 @@ def build_app(config: DevServerConfig, clock: Clock) -> web.Application:
     app[CLOCK] = clock
     app.cleanup_ctx.extend((open_store, open_session, run_engine, run_syncer))
     app.add_routes(api_routes())
-    app.add_routes(ui_routes())
+    install_ui(app)
     return app
 
 

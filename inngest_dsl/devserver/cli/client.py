@@ -1,4 +1,4 @@
-"""`inngest-dsl send` and `inngest-dsl runs`: the dev server's event and run APIs, by URL."""
+"""Requests to a running dev server (`_request`), and `inngest-dsl send`."""
 
 from __future__ import annotations
 
@@ -7,21 +7,21 @@ import json
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Sequence
 from typing import Any
 
+from inngest_dsl.devserver.cli.target import server_url
 from inngest_dsl.devserver.cli.usage import UsageError
 
-__all__ = ["list_runs", "send_event"]
+__all__ = ["send_event"]
 
 
-def _request(url: str, body: Any = None) -> Any:
+def _request(url: str, body: Any = None, method: str | None = None) -> Any:
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(
         url,
         data=data,
         headers={"Content-Type": "application/json"},
-        method="POST" if data else "GET",
+        method=method or ("POST" if data else "GET"),
     )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
@@ -51,37 +51,5 @@ def send_event(args: argparse.Namespace) -> None:
     if args.id:
         event["id"] = args.id
     key = urllib.parse.quote(args.event_key, safe="")
-    reply = _request(f"{args.url.rstrip('/')}/e/{key}", [event])
+    reply = _request(f"{server_url(args.url)}/e/{key}", [event])
     print(reply["ids"][0])
-
-
-def _table(rows: Sequence[Sequence[str]]) -> str:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in rows
-    )
-
-
-def list_runs(args: argparse.Namespace) -> None:
-    """Print the latest runs as a table."""
-    query = {"limit": str(args.limit)}
-    if args.status:
-        query["status"] = args.status
-    reply = _request(f"{args.url.rstrip('/')}/v1/runs?{urllib.parse.urlencode(query)}")
-    rows = [["RUN ID", "FUNCTION", "STATUS", "STARTED", "DURATION"]]
-    for run in reply["data"]:
-        duration = run.get("duration_ms")
-        rows.append(
-            [
-                run["run_id"],
-                run["function_id"],
-                run["status"],
-                (run.get("started_at") or run.get("queued_at") or "")[:23],
-                "" if duration is None else f"{duration / 1000:.3f}s",
-            ]
-        )
-    if len(rows) == 1:
-        print("no runs")
-        return
-    print(_table(rows))
