@@ -38,7 +38,6 @@ from inngest_dsl.spec._function import (
     WaitForEventOp,
 )
 from inngest_dsl.spec._handles import StepDecorator
-from inngest_dsl.spec._payloads import unstructure
 
 __all__ = [
     "invoke",
@@ -308,6 +307,8 @@ def invoke(
     where = f"invoke {block_id!r}"
     function_id, same_app, callee = _callee(where, function, decl.problems)
     if data is not None and event_name(type(data)) is not None:
+        from inngest_dsl.spec._payloads import unstructure  # cattrs, when first needed
+
         data = unstructure(data)  # a typed event's data: the callee's event carries its JSON
     if data is not None:
         if not isinstance(data, Mapping):

@@ -9,13 +9,9 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from attrs import define, field
 
-from inngest_dsl.engine._call_state import ABSENT
-from inngest_dsl.engine._outcomes import WRAPPED_KEYS, memoised_error
-from inngest_dsl.engine._step_runner import misuse
 from inngest_dsl.spec._event import D, Event, typed_event
 from inngest_dsl.spec._function import WaitForEventOp
 from inngest_dsl.spec._handles import BoundAsyncStep, BoundStep
-from inngest_dsl.spec._payloads import PLAIN, structure
 
 if TYPE_CHECKING:
     from inngest_dsl.engine._plan import ExecutionPlan
@@ -28,6 +24,7 @@ E = TypeVar("E")
 
 _default_logger = logging.getLogger("inngest_dsl.function")
 _NO_MEMO: Mapping[str, Any] = {}
+ABSENT: Any = object()
 
 @define(eq=False)
 class Context(Generic[D]):
@@ -147,6 +144,11 @@ class Context(Generic[D]):
 
     def _step_result(self, method: Any) -> Any:
         """The result of the step whose method is `method` (`self.charge`), typed."""
+        # Loaded here: `import inngest_dsl` names Context but runs no call.
+        from inngest_dsl.engine._outcomes import WRAPPED_KEYS, memoised_error
+        from inngest_dsl.engine._step_runner import misuse
+        from inngest_dsl.spec._payloads import PLAIN, structure
+
         function = inspect.unwrap(getattr(method, "__func__", method))
         plan = self._plan
         entry = plan.steps.get(function) if plan is not None else None

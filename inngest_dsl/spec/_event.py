@@ -4,18 +4,25 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any, Generic
+from typing import TYPE_CHECKING, Any, Generic
 
 import attrs
-from typing_extensions import TypeVar
 
 from inngest_dsl.errors import EventError
 from inngest_dsl.spec._event_types import event_name
 
 __all__ = ["MAX_NAME_LENGTH", "D", "Event", "SendableEvents", "to_events", "typed_event"]
 
-D = TypeVar("D", covariant=True, default=Mapping[str, Any])
-"""The type of an event's `data`: a mapping, or the attrs class of a typed event."""
+if TYPE_CHECKING:
+    from typing_extensions import TypeVar
+
+    D = TypeVar("D", covariant=True, default=Mapping[str, Any])
+    """The type of an event's `data`: a mapping, or the attrs class of a typed event."""
+else:
+    from typing import TypeVar
+
+    # The default only matters to type checkers (`Event` means `Event[Mapping[str, Any]]`).
+    D = TypeVar("D", covariant=True)
 
 MAX_NAME_LENGTH = 512
 """Longest event name the event API accepts."""

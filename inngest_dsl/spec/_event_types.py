@@ -15,7 +15,6 @@ it as one, and the class stands wherever an event name does (`event=SignedUp`,
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -47,7 +46,7 @@ def event_type(name: str) -> Callable[[T], T]:
         )
 
     def mark(cls: T) -> T:
-        if not isinstance(cls, type) or not (attrs.has(cls) or dataclasses.is_dataclass(cls)):
+        if not _is_record(cls):
             raise DefinitionError(
                 f"event_type({name!r})",
                 [f"decorate an attrs class or a dataclass (put @event_type above @attrs.define), "
@@ -57,6 +56,11 @@ def event_type(name: str) -> Callable[[T], T]:
         return cls
 
     return mark
+
+
+def _is_record(cls: object) -> bool:
+    # A dataclass is told by its fields (importing `dataclasses` costs every import).
+    return isinstance(cls, type) and (attrs.has(cls) or hasattr(cls, "__dataclass_fields__"))
 
 
 def event_name(cls: type) -> str | None:
