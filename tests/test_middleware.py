@@ -166,22 +166,37 @@ class Renamer(Middleware):
         return [attrs.evolve(e, name=e.name + ".renamed") for e in events]
 
 
+class Wire(Inngest):
+    """A client whose event API is a list: what reaches `_send` is what goes on the wire."""
+
+    def __init__(self, sent: list[list[dict[str, Any]]], **options: Any) -> None:
+        super().__init__(app_id="app", is_dev=True, **options)
+        self.sent = sent
+
+    async def _send(self, session: Any, batch: list[Event]) -> list[str]:
+        self.sent.append([e.to_wire() for e in batch])
+        return [f"id-{i}" for i in range(len(batch))]
+
+
 async def test_client_send_runs_the_client_middleware_once() -> None:
     sent: list[list[dict[str, Any]]] = []
-
-    class Wire(Inngest):
-        async def _send(self, session: Any, batch: list[Event]) -> list[str]:
-            sent.append([e.to_wire() for e in batch])
-            return [f"id-{i}" for i in range(len(batch))]
-
     log: list[str] = []
-    client = Wire(app_id="app", is_dev=True, middleware=[Renamer(), Recorder("r", log)])
+    client = Wire(sent, middleware=[Renamer(), Recorder("r", log)])
     try:
         assert await client.send({"name": "a/b"}) == ["id-0"]
     finally:
         await client.close()
     assert sent == [[{"name": "a/b.renamed", "data": {}, "user": {}}]]
     assert log == ["r.before_send_events", "r.after_send_events(1)"]
+
+
+def test_send_sync_runs_the_client_middleware_too() -> None:
+    sent: list[list[dict[str, Any]]] = []
+    log: list[str] = []
+    client = Wire(sent, middleware=[Renamer(), Recorder("r", log)])
+    assert client.send_sync([{"name": "c/d"}, {"name": "e/f"}]) == ["id-0", "id-1"]
+    assert [[e["name"] for e in batch] for batch in sent] == [["c/d.renamed", "e/f.renamed"]]
+    assert log == ["r.before_send_events", "r.after_send_events(2)"]
 
 
 def test_middleware_must_be_middleware_instances() -> None:

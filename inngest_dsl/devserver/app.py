@@ -68,6 +68,7 @@ async def run_engine(app: web.Application) -> AsyncIterator[None]:
         concurrency=config.concurrency,
         next_fire=config.next_fire,
         cron_random=config.cron_random,
+        retain=config.retain,
     )
     app[ENGINE] = engine
     engine.start()

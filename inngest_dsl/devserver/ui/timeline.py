@@ -24,7 +24,7 @@ from inngest_dsl.devserver.ui.errors import ReadableError, readable_error
 __all__ = ["Bar", "OpRow", "Span", "Timeline", "build_timeline", "run_bar_css"]
 
 _MIN_WIDTH = 0.6  # percent: an instant op still shows as a sliver
-_FINISHED_STEPS = frozenset(("Completed", "Failed"))
+_FINISHED_STEPS = frozenset(("Completed", "Failed", "Cancelled"))
 _TICKS = (0, 25, 50, 75, 100)
 KIND_LABELS = {"Run": "Step", "WaitForEvent": "Wait", "InvokeFunction": "Invoke"}
 """How an op kind is labelled: a `@step` block is a "Step" (not "Run", which names `@run`)."""
@@ -117,6 +117,8 @@ def _summary(step: StepRecord, error: ReadableError | None, output: Any) -> tupl
     finished = step.status in _FINISHED_STEPS
     if error is not None and (step.status == "Failed" or not finished):
         return f"{error.name}: {error.message}" if error.message else error.name, "op-error"
+    if step.status == "Cancelled":
+        return "cancelled with the run", "muted"
     if finished and step.kind == "Sleep":
         slept = (step.opts or {}).get("duration") if isinstance(step.opts, dict) else None
         return f"slept {slept or ''}".strip(), "muted"
@@ -170,7 +172,7 @@ def _row(
         error=error,
         error_label=label,
         output=output,
-        has_output=finished and step.status != "Failed",
+        has_output=step.status == "Completed",
         opts=step.opts,
         wakes_at=None if finished else wakes_at,
         waits_for=None if finished else waits_for,
