@@ -17,7 +17,7 @@ PUBLIC = {
         "discover", "failure_spec", "on_failure", "run", "sleep", "sleep_until", "spec_of",
         "step", "wait_for_event",
         "invoke", "parallel", "send_event",
-        "NotAFunctionError",
+        "NotAFunctionError", "PayloadError", "event_type",
     ],
     "inngest_dsl.testing": [
         "CapturingClient", "DEFAULT_MAX_CALLS", "DevServerHarness", "ErrorInfo", "EventLike",
@@ -26,6 +26,8 @@ PUBLIC = {
         "ctx_step", "CtxStep", "run_function", "run_function_sync",
     ],
     "inngest_dsl.aiohttp": ["SERVED", "ServedFunctions", "serve"],
+    "inngest_dsl.middleware": ["CallError", "CallInput", "CallOutput", "Middleware", "StepInfo"],
+    "inngest_dsl.encryption": ["EncryptionMiddleware"],
     "inngest_dsl.asgi": ["ASGIApp", "InngestASGI", "serve"],
     "inngest_dsl.wsgi": ["InngestWSGI", "StartResponse", "WSGIApp", "serve"],
     "inngest_dsl.devserver": ["DEFAULT_DB", "DevServer", "DevServerConfig"],

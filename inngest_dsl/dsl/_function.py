@@ -32,6 +32,7 @@ from inngest_dsl.spec._function import (
     SleepUntilOp,
     StepOp,
 )
+from inngest_dsl.spec._middleware import Middleware
 from inngest_dsl.spec._options import (
     Batch,
     Cancel,
@@ -115,7 +116,11 @@ class InngestFunction(_Base):
     `rate_limit` (`RateLimit`), `debounce` (`Debounce`), `batch_events` (`Batch`), `cancel_on`
     (an event name, a `Cancel` or a list of up to five), `priority` (an expression or
     `Priority`), `idempotency` (an expression), `timeouts` (`Timeouts`) and `singleton`
-    (`Singleton`). `@on_failure` in the body declares the failure handler.
+    (`Singleton`). `@on_failure` in the body declares the failure handler; `middleware` (a
+    list of `Middleware`) runs around its calls, after the client's.
+
+    `event=` and `cancel_on=` also take `@event_type` classes, which stand for their names;
+    the run's `ctx.event.data` is then an instance of the class (`ctx: Context[SignedUp]`).
     """
 
     __inngest_spec__: ClassVar[FunctionSpec | None] = None
@@ -127,8 +132,8 @@ class InngestFunction(_Base):
         *,
         name: str | None = None,
         id: str | None = None,
-        event: str | Sequence[str] | None = None,
-        event_name: str | Sequence[str] | None = None,
+        event: str | type[Any] | Sequence[str | type[Any]] | None = None,
+        event_name: str | type[Any] | Sequence[str | type[Any]] | None = None,
         expression: str | None = None,
         if_: str | None = None,
         cron: str | Sequence[str] | None = None,
@@ -141,11 +146,12 @@ class InngestFunction(_Base):
         rate_limit: RateLimit | None = None,
         debounce: Debounce | None = None,
         batch_events: Batch | None = None,
-        cancel_on: str | Cancel | Sequence[str | Cancel] | None = None,
+        cancel_on: str | type[Any] | Cancel | Sequence[str | type[Any] | Cancel] | None = None,
         priority: str | Priority | None = None,
         idempotency: str | None = None,
         timeouts: Timeouts | None = None,
         singleton: Singleton | None = None,
+        middleware: Sequence[Middleware] | None = None,
     ) -> None:
         # The option keywords above are typed for type checkers; which of them are options is
         # the table's to say (`FunctionOptions`), not spelt out again here.
@@ -176,6 +182,7 @@ class InngestFunction(_Base):
             abstract=abstract,
             options={keyword: given[keyword] for keyword in OPTION_KEYWORDS},
             on_failure=declarations.failure_handlers[0] if declarations.failure_handlers else None,
+            middleware=middleware,
         )
 
     def __init__(self) -> None:

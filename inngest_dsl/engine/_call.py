@@ -36,6 +36,7 @@ from inngest_dsl.engine._plan import SEND, STEP, ExecutionPlan, PlannedOp
 from inngest_dsl.engine._step_runner import StepRunner, Stop
 from inngest_dsl.engine._steps import Steps
 from inngest_dsl.spec._durations import parse_instant
+from inngest_dsl.spec._event_types import event_name
 from inngest_dsl.spec._function import (
     InvokeOp,
     ParallelOp,
@@ -44,6 +45,7 @@ from inngest_dsl.spec._function import (
     SleepUntilOp,
     WaitForEventOp,
 )
+from inngest_dsl.spec._payloads import unstructure
 from inngest_dsl.wire._calls import CallRequest
 from inngest_dsl.wire._json import check_json
 from inngest_dsl.wire._responses import CallResult, Opcode
@@ -113,6 +115,7 @@ class Call:
         )  # fmt: skip
         self.runner.log_gate = self.log_gate
         ctx.logger = RunLogger(ctx.logger, self.log_gate)
+        ctx.bind(plan, request.steps)
         self._instance: object = None
 
     def instance(self) -> object:
@@ -258,6 +261,8 @@ class Call:
                 data = await self.body(entry)
             except Exception as exc:
                 return function_error(exc)
+            if event_name(type(data)) is not None:
+                data = unstructure(data)  # a typed event's data
             if data is not None and not isinstance(data, Mapping):
                 return failure(
                     f"{entry.what} must return a mapping (the invoked function's event data),"

@@ -18,6 +18,7 @@ from inngest_dsl.errors import EventError, NonRetriableError, RetryAfterError, S
 from inngest_dsl.spec import _event
 from inngest_dsl.spec._durations import format_duration, format_instant
 from inngest_dsl.spec._event import Event
+from inngest_dsl.spec._payloads import unstructure
 from inngest_dsl.wire._json import check_json
 from inngest_dsl.wire._responses import CallResult, ErrorBody, Opcode, Userland
 
@@ -25,6 +26,8 @@ __all__ = [
     "WRAPPED_KEYS",
     "EventSender",
     "StepRef",
+    "as_json",
+    "encoded_json",
     "event_id",
     "failure",
     "function_error",
@@ -217,11 +220,33 @@ async def run_step(
         op = "StepFailed" if attempt + 1 >= max_attempts else "StepError"
         return CallResult(206, [ref.opcode(op, ref.user_id, error=_error_body(exc, "unknown"))])
     try:
-        encoded = check_json(result)
+        result, encoded = encoded_json(result)
     except (TypeError, ValueError) as exc:
         return unserialisable(what, exc)
     ran = ref.opcode("StepRun", ref.user_id, data=result, encoded=(result, encoded))
     return CallResult(206, [ran])
+
+
+_JSON_LEAVES = (str, int, float, bool, type(None))
+
+
+def as_json(value: Any) -> Any:
+    """A result as JSON values: attrs instances, dataclasses, datetimes, ... through the
+    payload converter; `TypeError`/`ValueError` if it still is not JSON."""
+    return encoded_json(value)[0]
+
+
+def encoded_json(value: Any) -> tuple[Any, bytes]:
+    """`as_json(value)` and its JSON text, encoded once as it is checked."""
+    if type(value) in (dict, list):
+        try:
+            return value, check_json(value)
+        except TypeError:
+            pass  # a typed value inside: unstructure the whole
+    elif isinstance(value, _JSON_LEAVES):
+        return value, check_json(value)
+    value = unstructure(value)
+    return value, check_json(value)
 
 
 # ---------------------------------------------------------------------------------------------

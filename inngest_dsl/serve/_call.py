@@ -13,8 +13,8 @@ from typing import Any
 import attrs
 
 from inngest_dsl.client import Inngest
-from inngest_dsl.engine._execute import execute
 from inngest_dsl.engine._failure import failure_problem, is_failure_spec, with_failure_specs
+from inngest_dsl.engine._middleware import run_call
 from inngest_dsl.engine._plan import ExecutionPlan, plan_for
 from inngest_dsl.errors import ConfigError
 from inngest_dsl.serve._bodies import FRAMEWORK
@@ -168,9 +168,10 @@ async def answer_call(
                 {"X-Inngest-No-Retry": "true"},
             )
     try:
-        result = await execute(
+        result = await run_call(
             plan,
             call,
+            middleware=served.client.middleware + plan.spec.middleware,
             target=step_id,
             app_id=served.client.app_id,
             client=served.client,

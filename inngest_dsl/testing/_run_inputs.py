@@ -237,7 +237,9 @@ def check_waits(
 def check_trigger(spec: FunctionSpec, events: Sequence[Event]) -> None:
     """`RunFunctionError` for an event none of the function's triggers would start it for
     (the events Inngest itself sends for invokes, schedules and failures aside)."""
-    names = [t.event for t in spec.triggers if isinstance(t, EventTrigger)]
+    names = [
+        t.event for t in spec.triggers if isinstance(t, EventTrigger) and isinstance(t.event, str)
+    ]
     for event in events:
         if event.name.startswith("inngest/") or any(
             event.name == name or (name.endswith("*") and event.name.startswith(name[:-1]))
