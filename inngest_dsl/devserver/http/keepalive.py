@@ -117,7 +117,10 @@ async def _read_answer(
         payload, keep = await reader.read(), False  # the body ends with the connection
     encoding = headers.get("Content-Encoding", "identity").lower()
     if encoding in ("gzip", "deflate"):
-        payload = zlib.decompress(payload, 47)  # 47: a gzip or zlib header, detected
+        try:
+            payload = zlib.decompress(payload, 47)  # 47: a gzip or zlib header, detected
+        except zlib.error as exc:
+            raise ValueError(f"{encoding} body: {exc}") from None
     elif encoding != "identity":
         raise ValueError(f"unsupported Content-Encoding {encoding!r}")
     return status, headers, payload, keep

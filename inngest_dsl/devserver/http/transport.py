@@ -154,7 +154,6 @@ class HttpTransport:
             )
         raise AssertionError("unreachable: the last try returns")  # pragma: no cover
 
-
     async def _call_keepalive(
         self, url: yarl.URL, headers: dict[str, str], body: bytes
     ) -> CallOutcome | None:
