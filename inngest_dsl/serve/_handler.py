@@ -6,8 +6,10 @@ valid `X-Inngest-Signature` (current or fallback key, at most five minutes old);
 nothing is checked. A web framework's shell turns its request into a `Request`, and the `Response`
 back into its own (`inngest_dsl.aiohttp`, `inngest_dsl.asgi` and `inngest_dsl.wsgi` do), and
 nothing else: every answer, bad input included, is decided here, so the shells answer alike.
-Bad input (another method, an oversized or undecodable body) gets a 4xx JSON error; a bug of
-ours a 500 JSON error, never a traceback.
+Bad input (another method, an oversized, unreadable, undecodable or too deeply nested body) gets
+a 4xx JSON error; a bug of ours a 500 JSON error naming only the exception's type, never a
+traceback. In cloud mode a call's signature is checked over the bytes received before the body
+is parsed, and over its canonical form only when those do not verify.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ __all__ = [
     "ALLOWED_METHODS",
     "MAX_BODY_SIZE",
     "BodyTooLarge",
+    "BodyUnreadable",
     "Handler",
     "Headers",
     "Request",
@@ -70,6 +73,16 @@ switches to `use_api` past them, so a body this large is not from Inngest.
 
 class BodyTooLarge(Exception):
     """Raised by a shell's `read` when the body exceeds the handler's `max_body_size`."""
+
+
+class BodyUnreadable(Exception):
+    """Raised by a shell's `read` when the body cannot be read: a `Content-Encoding` that does
+    not decode, a broken chunked body. The message says which, in one line."""
+
+
+_UNPARSABLE = (ValueError, RecursionError)
+"""What parsing or canonicalising a received body raises on bad input (JCS recurses in Python,
+so a body nested deeply enough to parse can still be too deep to canonicalise)."""
 
 
 class Headers(Mapping[str, str]):
@@ -162,8 +175,9 @@ class Response:
 _error = error_body
 
 
-def _not_json(exc: ValueError) -> dict[str, str]:
-    return _error(f"request body is not valid JSON: {exc}", "body_invalid")
+def _not_json(exc: Exception) -> dict[str, str]:
+    why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+    return _error(f"request body is not valid JSON: {why}", "body_invalid")
 
 
 class Handler:
@@ -213,11 +227,12 @@ class Handler:
             return await self.post(request)
         except BodyTooLarge:
             return self.too_large()
+        except BodyUnreadable as exc:
+            return self.respond(400, _error(f"request body unreadable: {exc}", "body_invalid"))
         except Exception as exc:  # a bug of ours: say so in JSON, log the traceback
+            # The type only: a message may name files or values the caller should not see.
             _log.exception("the serve path failed on %s %s", request.method, request.url)
-            return self.respond(
-                500, _error(f"internal error: {type(exc).__name__}: {exc}", "internal")
-            )
+            return self.respond(500, _error(f"internal error: {type(exc).__name__}", "internal"))
 
     def too_large(self) -> Response:
         return self.respond(
@@ -271,7 +286,7 @@ class Handler:
         if "X-Inngest-Signature" in request.headers:
             try:
                 key = self.verified_key(request, canonicalize_body(await request.read()))
-            except ValueError:
+            except _UNPARSABLE:
                 key = None  # a body that is not JSON was not signed by Inngest
             authenticated = key is not None
         body = introspection(self.client, len(self.served.specs), authenticated, self.framework)
@@ -297,7 +312,7 @@ class Handler:
             return await self.sync_out_of_band(request, url)
         try:
             canonical = canonicalize_body(await request.read())
-        except ValueError as exc:
+        except _UNPARSABLE as exc:
             return self.respond(400, _not_json(exc))
         key = self.verified_key(request, canonical)
         if key is None:
@@ -329,7 +344,7 @@ class Handler:
         if self.keys and "X-Inngest-Signature" in request.headers:
             try:
                 key = self.verified_key(request, canonicalize_body(await request.read()))
-            except ValueError:
+            except _UNPARSABLE:
                 key = None  # dev mode checks nothing: an unreadable body is not refused
         return self.sync_in_band(url, key)
 
@@ -378,17 +393,18 @@ class Handler:
         query = request.query
         if query.get("probe") == "trust":
             return await self.trust_probe(request, raw)
+        # Signed as received (the dev server and Inngest send the canonical form): verified
+        # before anything reads the body.
+        key = self.verified_key(request, raw) if cloud else None
         try:
             parsed = parse_json(raw)
-            # The signature covers the JCS form (as `canonicalize_body`), from the parse we have.
-            canonical = canonical_json(parsed) if cloud else b""
-        except ValueError as exc:  # also numbers JCS cannot represent
+            if cloud and key is None:
+                # The signature covers the JCS form (as `canonicalize_body`): from our parse.
+                key = self.verified_key(request, canonical_json(parsed))
+        except _UNPARSABLE as exc:  # also numbers JCS cannot represent
             return self.respond(400, _not_json(exc))
-        key = None
-        if cloud:
-            key = self.verified_key(request, canonical)
-            if key is None:
-                return self.unauthorized(self.signature_problem(request))
+        if cloud and key is None:
+            return self.unauthorized(self.signature_problem(request))
         try:
             call = with_call_headers(decode_call_request(parsed), request.headers)
             if call.use_api:
@@ -401,11 +417,12 @@ class Handler:
     async def trust_probe(self, request: Request, raw: bytes) -> Response:
         if self.client.is_dev:
             return self.respond(200, None)
-        try:
-            canonical = canonicalize_body(raw)
-        except ValueError as exc:
-            return self.respond(400, _not_json(exc))
-        key = self.verified_key(request, canonical)
+        key = self.verified_key(request, raw)
+        if key is None:
+            try:
+                key = self.verified_key(request, canonicalize_body(raw))
+            except _UNPARSABLE as exc:
+                return self.respond(400, _not_json(exc))
         if key is None:
             return self.unauthorized(self.signature_problem(request))
         return self.respond(200, None, key=key)

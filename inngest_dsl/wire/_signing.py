@@ -43,8 +43,12 @@ def _reject_constant(name: str) -> Any:
 
 
 def parse_json(raw: bytes | str) -> Any:
-    """`json.loads`, refusing the `NaN` / `Infinity` constants JSON does not have."""
-    return json.loads(raw, parse_constant=_reject_constant)
+    """`json.loads`, refusing the `NaN` / `Infinity` constants JSON does not have, and
+    raising `ValueError` for JSON nested too deeply to parse."""
+    try:
+        return json.loads(raw, parse_constant=_reject_constant)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
 
 
 def _as_server_numbers(value: Any) -> Any:

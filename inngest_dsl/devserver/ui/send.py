@@ -12,7 +12,9 @@ from typing import Any
 from aiohttp import web
 
 from inngest_dsl.devserver.core.events import EventValidationError, normalise_events
+from inngest_dsl.devserver.http.access import cross_site
 from inngest_dsl.devserver.http.keys import ENGINE, STORE
+from inngest_dsl.devserver.http.responses import read_form
 from inngest_dsl.devserver.ui.markup import esc, page
 from inngest_dsl.devserver.ui.pages import html_response
 
@@ -53,27 +55,12 @@ async def send_form(request: web.Request) -> web.Response:
     return html_response(page("Send event", form, active="/send"))
 
 
-def _cross_site(request: web.Request) -> bool:
-    """A browser POST from another site's page: refuse it.
-
-    Browsers name the page's origin, or send `null` from sandboxed frames and `data:`
-    pages, which are never this server's own form; `Sec-Fetch-Site` says it outright.
-    """
-    fetch_site = request.headers.get("Sec-Fetch-Site")
-    if fetch_site is not None and fetch_site not in ("same-origin", "none"):
-        return True
-    origin = request.headers.get("Origin")
-    if not origin:
-        return False
-    return origin == "null" or urllib.parse.urlsplit(origin).netloc != request.host
-
-
 async def send(request: web.Request) -> web.Response:
-    if _cross_site(request):
+    if cross_site(request):
         return html_response(
             page("Refused", '<p class="error">Cross-site form post refused.</p>'), 403
         )
-    form = await request.post()
+    form = await read_form(request)
     name = str(form.get("name", "")).strip()
     data_text = str(form.get("data", ""))
     try:
