@@ -21,6 +21,7 @@ from inngest_dsl.devserver.config import DEFAULT_DB
 __all__ = ["main"]
 
 DEFAULT_URL = "http://127.0.0.1:8288"
+_KEY_HELP = "the dev server's signing key, if it has one (default: $INNGEST_SIGNING_KEY)"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -105,8 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument(
         "--signing-key",
         metavar="KEY",
-        help="sign calls and sync pings with this key, and require its bearer on /fn/register "
-        "and /v0 (default: no signing, like the Inngest dev server)",
+        help="sign calls and sync pings with this key, and require it (or the UI's login) on "
+        "every route but /health (default: open and unsigned, like the Inngest dev server)",
     )
     dev.add_argument(
         "--event-key", metavar="KEY", help="accept events only for this key (default: any key)"
@@ -149,6 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument("--id", help="event id (deduplication key)")
     send.add_argument("--url", default=DEFAULT_URL, type=_http_url, help="dev server (%(default)s)")
     send.add_argument("--event-key", default="dev", help="event key (%(default)s)")
+    send.add_argument("--signing-key", metavar="KEY", help=_KEY_HELP)
 
     runs = commands.add_parser(
         "runs", help="list runs", description="List recent runs of a running dev server."
@@ -159,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="only runs with this status (Queued, Running, Completed, Failed, Cancelled)",
     )
     runs.add_argument("--limit", type=int, default=20, help="how many (%(default)s)")
+    runs.add_argument("--signing-key", metavar="KEY", help=_KEY_HELP)
     return parser
 
 

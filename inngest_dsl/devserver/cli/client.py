@@ -1,9 +1,14 @@
-"""`inngest-dsl send` and `inngest-dsl runs`: the dev server's event and run APIs, by URL."""
+"""`inngest-dsl send` and `inngest-dsl runs`: the dev server's event and run APIs, by URL.
+
+With `--signing-key` or `INNGEST_SIGNING_KEY`, requests carry the key's bearer (its hash, as
+the SDKs send it), which a dev server started with that key requires.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -11,16 +16,25 @@ from collections.abc import Sequence
 from typing import Any
 
 from inngest_dsl.devserver.cli.usage import UsageError
+from inngest_dsl.wire._signing import bearer_token
 
 __all__ = ["list_runs", "send_event"]
 
 
-def _request(url: str, body: Any = None) -> Any:
+def _headers(args: argparse.Namespace) -> dict[str, str]:
+    headers = {"Content-Type": "application/json"}
+    key = getattr(args, "signing_key", None) or os.environ.get("INNGEST_SIGNING_KEY")
+    if key:
+        headers["Authorization"] = bearer_token(key)
+    return headers
+
+
+def _request(args: argparse.Namespace, url: str, body: Any = None) -> Any:
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(
         url,
         data=data,
-        headers={"Content-Type": "application/json"},
+        headers=_headers(args),
         method="POST" if data else "GET",
     )
     try:
@@ -51,7 +65,7 @@ def send_event(args: argparse.Namespace) -> None:
     if args.id:
         event["id"] = args.id
     key = urllib.parse.quote(args.event_key, safe="")
-    reply = _request(f"{args.url.rstrip('/')}/e/{key}", [event])
+    reply = _request(args, f"{args.url.rstrip('/')}/e/{key}", [event])
     print(reply["ids"][0])
 
 
@@ -68,7 +82,7 @@ def list_runs(args: argparse.Namespace) -> None:
     query = {"limit": str(args.limit)}
     if args.status:
         query["status"] = args.status
-    reply = _request(f"{args.url.rstrip('/')}/v1/runs?{urllib.parse.urlencode(query)}")
+    reply = _request(args, f"{args.url.rstrip('/')}/v1/runs?{urllib.parse.urlencode(query)}")
     rows = [["RUN ID", "FUNCTION", "STATUS", "STARTED", "DURATION"]]
     for run in reply["data"]:
         duration = run.get("duration_ms")

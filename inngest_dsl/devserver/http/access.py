@@ -124,7 +124,7 @@ def _wants_page(request: web.Request) -> bool:
 
 def _refused(request: web.Request, route: str | None) -> web.StreamResponse:
     if _wants_page(request):
-        target = urllib.parse.urlencode({"next": request.path_qs})
+        target = urllib.parse.urlencode({"next": request.raw_path})
         raise web.HTTPSeeOther(f"{LOGIN_PATH}?{target}")
     message = (
         "this dev server needs its signing key: send Authorization: Bearer <signing key> "

@@ -81,7 +81,7 @@ async def login(request: web.Request) -> web.Response:
     if cross_site(request):
         return _page(target, "Cross-site login refused.", 403)
     if not key_matches(str(form.get("key", "")), signing_key):
-        return _page(target, "That is not this server's signing key.", 401)
+        return _page(target, "That is not the signing key of this server.", 401)
     response = web.HTTPSeeOther(target)
     response.set_cookie(
         SESSION_COOKIE,
