@@ -14,11 +14,13 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from inngest_dsl import Context, InngestFunction, step
 from inngest_dsl.devserver.cli import main
 from inngest_dsl.devserver.http.access import SESSION_COOKIE, session_token
 from inngest_dsl.devserver.http.routes import api_routes
 from inngest_dsl.devserver.store.records import RunStatus
 from inngest_dsl.devserver.ui.routes import ui_routes
+from inngest_dsl.testing import DevServerHarness
 from inngest_dsl.wire import _signing
 
 from .clocked import ClockedServer, virtual_dev_server
@@ -328,3 +330,27 @@ async def test_send_and_runs_pass_the_key(
         monkeypatch.setenv("INNGEST_SIGNING_KEY", KEY)
         assert await asyncio.to_thread(main, ["runs", "--url", server.url]) == 0
         assert capsys.readouterr().out.strip() == "no runs"
+
+
+# -- the DSL's own tools --------------------------------------------------------------------
+
+
+class Hello(InngestFunction, id="hello", event="test/hello"):
+    @step("greet")
+    def greet(self, ctx: Context) -> str:
+        return f"hello {ctx.event.data['who']}"
+
+
+@pytest.mark.realtime  # the harness is a real dev server and app over HTTP
+async def test_the_harness_and_client_work_with_a_keyed_dev_server(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("INNGEST_SIGNING_KEY", KEY)
+    async with DevServerHarness([Hello], app_id="keyed") as harness:
+        assert harness.dev_server is not None
+        assert harness.dev_server.config.signing_key == KEY
+        [event_id] = await harness.send("test/hello", {"who": "keyed"})
+        run = await harness.wait_for_run(event_id, "Completed")
+        status, _, _ = await call("GET", f"{harness.url}/v1/runs")
+    assert run.output == {"greet": "hello keyed"}
+    assert status == 401
