@@ -318,7 +318,9 @@ def requests(
     if draw(st.integers(0, 4)) == 0:
         method = draw(METHODS)
     path = _fill(pattern, draw)
-    body: Body = draw(BODIES)
+    # No client sends HEAD with a body (aiohttp answers one it cannot decode with a body,
+    # which a client then reads as garbage after the answer).
+    body: Body = Body(b"") if method == "HEAD" else draw(BODIES)
     headers: dict[str, str] = draw(OPTIONAL_HEADERS)
     content_type = draw(CONTENT_TYPES) if draw(st.booleans()) else body.content_type
     if content_type:
@@ -534,3 +536,58 @@ def test_the_dev_server_answers_any_request(options: dict[str, Any]) -> None:
             check(sent, answer, "X-Inngest-Server-Kind", pages=True)
 
         answer()
+
+
+# -- the cases that were 500s, one by one -----------------------------------------------------
+
+DEEP_EVENT = b'{"name":"app/x","data":{"d":' + b"[" * 100_000 + b"]" * 100_000 + b"}}"
+BAD_GZIP = {"Content-Encoding": "gzip", "Content-Type": "application/json"}
+KNOWN = [
+    ("POST", "/e/dev", BAD_GZIP, b"junk", "could not be read"),
+    ("POST", "/fn/register", BAD_GZIP, b"junk", "could not be read"),
+    ("GET", "/v1/runs", BAD_GZIP, b"junk", "could not be read"),
+    ("POST", "/e/dev", {}, DEEP_EVENT, "not valid JSON"),
+    ("POST", "/v0/gql", {}, b"[" * 100_000, "not valid JSON"),
+    ("POST", "/send", {"Content-Type": "multipart/form-data"}, b"--xx\r\n", "not a readable form"),
+    ("POST", "/send", {"Content-Type": "multipart/form-data; boundary=xx"}, b"--x", "form"),
+    ("POST", "/login", {"Content-Type": "multipart/form-data; boundary="}, b"a=b", "form"),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "headers", "body", "words"), KNOWN)
+def test_known_bad_requests_to_the_dev_server_are_400s(
+    method: str, path: str, headers: dict[str, str], body: bytes, words: str
+) -> None:
+    with running(_dev_target()) as (loop, client):
+        sent = Sent(method, path, {}, headers, body)
+        answer = loop.run(_send(client, sent))
+    check(sent, answer, "X-Inngest-Server-Kind", pages=False)
+    assert answer.status == 400
+    assert words in answer.body.decode()
+
+
+@pytest.mark.parametrize("cloud", [False, True], ids=["dev-mode", "cloud-mode"])
+@pytest.mark.parametrize(
+    ("method", "headers", "body", "code"),
+    [
+        ("POST", BAD_GZIP, b"junk", "body_invalid"),
+        ("GET", BAD_GZIP, b"junk", "body_invalid"),
+        ("POST", {"X-Inngest-Signature": "junk"}, b"[" * 100_000, "body_invalid"),
+        ("POST", {"X-Inngest-Signature": "t=1&s=" + "ab" * 32}, b"[" * 100_000, "body_invalid"),
+        ("PUT", {"X-Inngest-Signature": "junk"}, b"[" * 100_000, "body_invalid"),
+        ("POST", {"X-Inngest-Signature": "t=1&s=x"}, b"[" * 800 + b"]" * 800, None),
+    ],
+)
+def test_known_bad_requests_to_the_serve_path_are_4xx(
+    cloud: bool, method: str, headers: dict[str, str], body: bytes, code: str | None
+) -> None:
+    with running(_serve_target(cloud)) as (loop, client):
+        sent = Sent(method, SERVE_PATH, {"fnId": "fuzz-hello", "stepId": "step"}, headers, body)
+        answer = loop.run(_send(client, sent))
+    check(sent, answer, "X-Inngest-SDK", pages=False)
+    if method == "PUT" and not cloud:
+        assert answer.status == 200  # a sync in dev mode reads no body
+        return
+    assert 400 <= answer.status < 500
+    if code is not None:
+        assert json.loads(answer.body)["code"] == code

@@ -228,7 +228,7 @@ class Handler:
         except BodyTooLarge:
             return self.too_large()
         except BodyUnreadable as exc:
-            return self.respond(400, _error(f"request body unreadable: {exc}", "body_invalid"))
+            return self.unreadable(str(exc))
         except Exception as exc:  # a bug of ours: say so in JSON, log the traceback
             # The type only: a message may name files or values the caller should not see.
             _log.exception("the serve path failed on %s %s", request.method, request.url)
@@ -239,6 +239,10 @@ class Handler:
             413,
             _error(f"request body larger than {self.max_body_size} bytes", "body_too_large"),
         )
+
+    def unreadable(self, why: str) -> Response:
+        """The answer to a body that cannot be read (see `BodyUnreadable`)."""
+        return self.respond(400, _error(f"request body unreadable: {why}", "body_invalid"))
 
     def not_found(self, path: str) -> Response:
         """The answer of a shell that owns more than the serve path, for another path."""

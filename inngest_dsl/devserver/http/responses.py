@@ -70,16 +70,28 @@ async def read_form(request: web.Request) -> Form:
         raise BadRequest("the body is not a readable form (urlencoded or multipart)") from None
 
 
+UNREADABLE = "the body could not be read: a Content-Encoding that does not decode, or cut off"
+
+
+async def _drained(request: web.Request) -> None:
+    """Read what the handler left of an encoded body, raising `RequestPayloadError` if it does
+    not decode: else aiohttp finds out while draining it after the answer went out, and writes
+    a second answer (a plain-text 400) behind the first."""
+    if "Content-Encoding" in request.headers and request.body_exists:
+        async for _ in request.content.iter_any():
+            pass
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: _Handler) -> web.StreamResponse:
     try:
-        return await handler(request)
+        response = await handler(request)
+        await _drained(request)
+        return response
     except BadRequest as exc:
         return error_response(400, str(exc))
     except web.RequestPayloadError:
-        return error_response(
-            400, "the body could not be read: a Content-Encoding that does not decode, or cut off"
-        )
+        return error_response(400, UNREADABLE)
     except RecursionError:
         # Only input nests deep enough to exhaust the stack (JSON bodies, forms, queries).
         log.warning("%s %s: the request nests too deeply", request.method, request.path)
