@@ -433,6 +433,11 @@ def running(make: Callable[[], AsyncIterator[TestClient[Any, Any]]]) -> Iterator
 # -- the serve handler --------------------------------------------------------------------------
 
 
+RETRIED_500 = ("function_not_found", "step_not_found")
+"""A well-formed call for a function or step this app does not serve: a 500 by the protocol
+(PROTOCOL.md §6: the app may be mid-deploy, and Inngest retries), not a bad request."""
+
+
 class Hello(InngestFunction, id="hello", event="app/x"):
     @step("greet")
     def greet(self, ctx: Context) -> str:
@@ -492,7 +497,10 @@ def test_the_serve_handler_answers_any_request(cloud: bool) -> None:
         @FUZZ
         @given(requests([(m, SERVE_PATH) for m in ("GET", "PUT", "POST")], serve_handler=True))
         def answer(sent: Sent) -> None:
-            check(sent, loop.run(_send(client, sent)), "X-Inngest-SDK", pages=False)
+            answer = loop.run(_send(client, sent))
+            if answer.status == 500 and json.loads(answer.body).get("code") in RETRIED_500:
+                return
+            check(sent, answer, "X-Inngest-SDK", pages=False)
 
         answer()
 
