@@ -141,30 +141,34 @@ def _event_key_refused() -> web.Response:
     return json_response({"status": 401, "message": "", "error": "Event key not found"}, 401)
 
 
-@web.middleware
-async def access_middleware(request: web.Request, handler: _Handler) -> web.StreamResponse:
-    """Let a request through to its route, or refuse it (see the module's docstring)."""
+def _refusal(request: web.Request) -> web.StreamResponse | None:
+    """Why the request may not reach its route, as the answer to give; None if it may."""
     config = request.app[CONFIG]
     route = _route(request)
     if route in OPEN_ROUTES:
-        return await handler(request)
+        return None
     signing_key = config.signing_key
     credential = _credential(request, signing_key) if signing_key else None
     if route == EVENT_ROUTE:
-        if config.event_key:
-            if _same(request.match_info["key"], config.event_key):
-                return await handler(request)
-            if credential is not Credential.BEARER:
-                return _event_key_refused()
-            return await handler(request)
-        if signing_key and credential is not Credential.BEARER:
+        if config.event_key and not _same(request.match_info["key"], config.event_key):
+            return None if credential is Credential.BEARER else _event_key_refused()
+        if signing_key and not config.event_key and credential is not Credential.BEARER:
             return _refused(request, route)
-        return await handler(request)
+        return None
     if not signing_key:
-        return await handler(request)
+        return None
     if credential is None:
         return _refused(request, route)
     unsafe = request.method not in SAFE_METHODS
     if credential is Credential.COOKIE and unsafe and cross_site(request):
         return error_response(403, "cross-site request refused")
+    return None
+
+
+@web.middleware
+async def access_middleware(request: web.Request, handler: _Handler) -> web.StreamResponse:
+    """Let a request through to its route, or refuse it (see the module's docstring)."""
+    refusal = _refusal(request)
+    if refusal is not None:
+        return refusal
     return await handler(request)
