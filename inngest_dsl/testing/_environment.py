@@ -17,10 +17,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
+from inngest_dsl.devserver.core import actions
 from inngest_dsl.devserver.core.clock import VirtualClock
 from inngest_dsl.devserver.core.engine import Engine
 from inngest_dsl.devserver.core.events import EventValidationError, normalise_events
-from inngest_dsl.devserver.core.finishing import CANCELLED_BY_API
 from inngest_dsl.devserver.core.functions import RegistrationError, validate_registration
 from inngest_dsl.devserver.store import Store
 from inngest_dsl.devserver.store.records import RunRecord, RunStatus
@@ -351,11 +351,10 @@ class TestEnvironment(VirtualTime):
 
     async def cancel(self, run_id: str) -> ServerRun:
         """Cancel a run, as the dev server's API does; the run as it then is."""
-        record = self.store.get_run(run_id)
-        if record is None:
-            raise TestEnvironmentError(f"no run {run_id!r}")
-        with self.engine.runs.transaction():
-            self.engine.runs.cancel_run(run_id, self.clock.now(), CANCELLED_BY_API)
+        try:
+            actions.cancel_run(self.engine, run_id)
+        except actions.NotFound:
+            raise TestEnvironmentError(f"no run {run_id!r}") from None
         await self.settle()
         return await self.run(run_id)
 

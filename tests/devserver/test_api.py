@@ -217,6 +217,8 @@ async def test_json_api_shows_runs_steps_events_and_functions(clocked: ClockedSe
     status, reply = await _get(f"{base}/v1/events/{sent['ids'][0]}")
     assert [r["run_id"] for r in reply["data"]["runs"]] == [run.run_id]
     status, reply = await _get(f"{base}/v1/events?limit=50")
+    assert [e["name"] for e in reply["data"]] == ["app/go"]
+    status, reply = await _get(f"{base}/v1/events?limit=50&internal=true")
     names = [e["name"] for e in reply["data"]]
     assert names == ["inngest/function.finished", "app/go"]
     status, reply = await _get(f"{base}/v1/functions")

@@ -1,4 +1,6 @@
-"""The `inngest-dsl` command: `dev` (run the dev server), `send` (an event), `runs` (list runs).
+"""The `inngest-dsl` command: `dev` (run the dev server), `send` (an event), and the
+commands that look at and act on a running dev server (`runs`, `run`, `cancel`, `rerun`,
+`invoke`, `bulk-cancel`, `events`, `functions`, `apps`; see `parsers`).
 
 Every user error is one line on stderr and exit status 2. Each command loads only what it
 needs, so `inngest-dsl --version` and `--help` answer at once.
@@ -7,21 +9,17 @@ needs, so `inngest-dsl --version` and `--help` answer at once.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import logging
 import sys
 import urllib.parse
 from collections.abc import Sequence
 from typing import NoReturn
 
 from inngest_dsl._version import __version__
+from inngest_dsl.devserver.cli.parsers import KEY_HELP, add_client_commands
 from inngest_dsl.devserver.cli.usage import UsageError
 from inngest_dsl.devserver.config import DEFAULT_DB
 
 __all__ = ["main"]
-
-DEFAULT_URL = "http://127.0.0.1:8288"
-_KEY_HELP = "the dev server's signing key, if it has one (default: $INNGEST_SIGNING_KEY)"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -69,7 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
             "  inngest-dsl dev -u http://127.0.0.1:3000/api/inngest\n"
             "  inngest-dsl dev --app shop.web:app --app-port 3000\n"
             "  inngest-dsl send app/user.created --data '{\"id\": 1}'\n"
-            "  inngest-dsl runs --status Failed"
+            "  inngest-dsl runs --status Failed --json\n"
+            "  inngest-dsl rerun RUN_ID --from charge\n"
+            "  inngest-dsl invoke shop-checkout --data '{\"order\": 7}'\n"
+            "  inngest-dsl apps add http://127.0.0.1:3000/api/inngest\n"
+            "\n"
+            "The commands after dev talk to the dev server at --url, else INNGEST_DEV (a URL),\n"
+            "else INNGEST_BASE_URL, else http://127.0.0.1:8288."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -148,20 +152,13 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument("name", help="event name, e.g. app/user.created")
     send.add_argument("--data", default="{}", help="event data as a JSON object (%(default)s)")
     send.add_argument("--id", help="event id (deduplication key)")
-    send.add_argument("--url", default=DEFAULT_URL, type=_http_url, help="dev server (%(default)s)")
+    send.add_argument(
+        "--url", help="the dev server (default: INNGEST_DEV, INNGEST_BASE_URL, or :8288)"
+    )
     send.add_argument("--event-key", default="dev", help="event key (%(default)s)")
-    send.add_argument("--signing-key", metavar="KEY", help=_KEY_HELP)
+    send.add_argument("--signing-key", metavar="KEY", help=KEY_HELP)
 
-    runs = commands.add_parser(
-        "runs", help="list runs", description="List recent runs of a running dev server."
-    )
-    runs.add_argument("--url", default=DEFAULT_URL, type=_http_url, help="dev server (%(default)s)")
-    runs.add_argument(
-        "--status",
-        help="only runs with this status (Queued, Running, Completed, Failed, Cancelled)",
-    )
-    runs.add_argument("--limit", type=int, default=20, help="how many (%(default)s)")
-    runs.add_argument("--signing-key", metavar="KEY", help=_KEY_HELP)
+    add_client_commands(commands)
     return parser
 
 
@@ -171,6 +168,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "dev":
+            import asyncio
+            import logging
+
             logging.basicConfig(
                 level=logging.WARNING if args.quiet else logging.INFO,
                 format="%(asctime)s %(levelname)s %(message)s",
@@ -184,9 +184,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             send_event(args)
         else:
-            from inngest_dsl.devserver.cli.client import list_runs
+            from inngest_dsl.devserver.cli.commands import COMMANDS
 
-            list_runs(args)
+            COMMANDS[args.command](args)
     except UsageError as exc:
         print(f"inngest-dsl {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -1,4 +1,4 @@
-"""`inngest-dsl send` and `inngest-dsl runs`: the dev server's event and run APIs, by URL.
+"""Requests to a running dev server (`_request`), and `inngest-dsl send`.
 
 With `--signing-key` or `INNGEST_SIGNING_KEY`, requests carry the key's bearer (its hash, as
 the SDKs send it), which a dev server started with that key requires.
@@ -12,30 +12,32 @@ import os
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Sequence
 from typing import Any
 
+from inngest_dsl.devserver.cli.target import server_url
 from inngest_dsl.devserver.cli.usage import UsageError
 from inngest_dsl.wire._signing import bearer_token
 
-__all__ = ["list_runs", "send_event"]
+__all__ = ["send_event"]
 
 
-def _headers(args: argparse.Namespace) -> dict[str, str]:
+def _headers(signing_key: str | None) -> dict[str, str]:
     headers = {"Content-Type": "application/json"}
-    key = getattr(args, "signing_key", None) or os.environ.get("INNGEST_SIGNING_KEY")
+    key = signing_key or os.environ.get("INNGEST_SIGNING_KEY")
     if key:
         headers["Authorization"] = bearer_token(key)
     return headers
 
 
-def _request(args: argparse.Namespace, url: str, body: Any = None) -> Any:
+def _request(
+    url: str, body: Any = None, method: str | None = None, *, signing_key: str | None = None
+) -> Any:
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(
         url,
         data=data,
-        headers=_headers(args),
-        method="POST" if data else "GET",
+        headers=_headers(signing_key),
+        method=method or ("POST" if data else "GET"),
     )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
@@ -65,37 +67,5 @@ def send_event(args: argparse.Namespace) -> None:
     if args.id:
         event["id"] = args.id
     key = urllib.parse.quote(args.event_key, safe="")
-    reply = _request(args, f"{args.url.rstrip('/')}/e/{key}", [event])
+    reply = _request(f"{server_url(args.url)}/e/{key}", [event], signing_key=args.signing_key)
     print(reply["ids"][0])
-
-
-def _table(rows: Sequence[Sequence[str]]) -> str:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in rows
-    )
-
-
-def list_runs(args: argparse.Namespace) -> None:
-    """Print the latest runs as a table."""
-    query = {"limit": str(args.limit)}
-    if args.status:
-        query["status"] = args.status
-    reply = _request(args, f"{args.url.rstrip('/')}/v1/runs?{urllib.parse.urlencode(query)}")
-    rows = [["RUN ID", "FUNCTION", "STATUS", "STARTED", "DURATION"]]
-    for run in reply["data"]:
-        duration = run.get("duration_ms")
-        rows.append(
-            [
-                run["run_id"],
-                run["function_id"],
-                run["status"],
-                (run.get("started_at") or run.get("queued_at") or "")[:23],
-                "" if duration is None else f"{duration / 1000:.3f}s",
-            ]
-        )
-    if len(rows) == 1:
-        print("no runs")
-        return
-    print(_table(rows))

@@ -11,6 +11,7 @@ import logging
 import os
 import signal
 import socket
+import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -18,7 +19,6 @@ from aiohttp import web
 
 from inngest_dsl.devserver.cli.usage import UsageError, bind_problem
 from inngest_dsl.devserver.config import DevServerConfig
-from inngest_dsl.devserver.http.sync import SyncError
 from inngest_dsl.devserver.server import DevServer
 
 __all__ = ["run_dev"]
@@ -35,6 +35,11 @@ def _load_app(spec: str) -> Any:
     module_name, sep, attribute = spec.partition(":")
     if not sep or not module_name or not attribute:
         raise UsageError(f"--app must look like package.module:app, got {spec!r}")
+    # `python -m` puts the current directory on the path and the console script does not:
+    # the module is looked for there either way, as uvicorn and gunicorn do.
+    cwd = os.getcwd()
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.insert(0, cwd)
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
@@ -53,7 +58,8 @@ def _load_app(spec: str) -> Any:
 Stop = Callable[[], Awaitable[None]]
 
 
-async def _serve_app(app: Any, port: int) -> Stop:
+async def _serve_app(app: Any, port: int) -> tuple[Stop, int]:
+    """Serve the app on loopback; how to stop it, and the port it got (`port` 0: any free)."""
     if not isinstance(app, web.Application):
         return await _serve_asgi(app, port)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -63,10 +69,10 @@ async def _serve_app(app: Any, port: int) -> Stop:
     except OSError as exc:
         await runner.cleanup()
         raise UsageError(bind_problem("--app-port", port, exc)) from None
-    return runner.cleanup
+    return runner.cleanup, int(runner.addresses[0][1])
 
 
-async def _serve_asgi(app: Any, port: int) -> Stop:
+async def _serve_asgi(app: Any, port: int) -> tuple[Stop, int]:
     try:
         import uvicorn
     except ImportError:
@@ -81,6 +87,7 @@ async def _serve_asgi(app: Any, port: int) -> Stop:
     except OSError as exc:
         sock.close()
         raise UsageError(bind_problem("--app-port", port, exc)) from None
+    bound = int(sock.getsockname()[1])
     server = Server(uvicorn.Config(app, log_level="warning", access_log=False))
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started and not task.done():  # noqa: ASYNC110 (no event to await)
@@ -90,19 +97,16 @@ async def _serve_asgi(app: Any, port: int) -> Stop:
         server.should_exit = True
         await task
 
-    return stop
+    return stop, bound
 
 
 async def run_dev(args: argparse.Namespace) -> None:
-    """Run the dev server (and the `--app`) until SIGINT or SIGTERM."""
-    urls = list(args.urls)
-    app_runner: Stop | None = None
-    app: Any = None
-    if args.app:
-        # The hosted app must talk to this server, whatever the shell said.
-        os.environ["INNGEST_DEV"] = f"http://{args.host}:{args.port}"
-        app = _load_app(args.app)
-        urls.append(f"http://127.0.0.1:{args.app_port}/api/inngest")
+    """Run the dev server (and the `--app`) until SIGINT or SIGTERM.
+
+    The server starts first, so that `-p 0` can tell the hosted app the port it got. Apps
+    given with `-u` need not be up yet: they are synced as soon as they answer (the syncer
+    retries with backoff and logs each change of their state).
+    """
     config = DevServerConfig(
         host=args.host,
         port=args.port,
@@ -119,14 +123,15 @@ async def run_dev(args: argparse.Namespace) -> None:
         await server.start()
     except OSError as exc:
         raise UsageError(bind_problem("--port", args.port, exc)) from None
+    app_runner: Stop | None = None
     try:
-        if app is not None:
-            app_runner = await _serve_app(app, args.app_port)
-        for url in urls:
-            try:
-                await server.syncer.sync(url)
-            except SyncError as exc:
-                raise UsageError(str(exc)) from None
+        urls = list(args.urls)
+        if args.app:
+            # The hosted app must talk to this server, whatever the shell said.
+            os.environ["INNGEST_DEV"] = server.url
+            app_runner, app_port = await _serve_app(_load_app(args.app), args.app_port)
+            urls.append(f"http://127.0.0.1:{app_port}/api/inngest")
+        server.syncer.add(urls)
         logging.getLogger("inngest_dsl.devserver").info(
             "dev server listening on %s (db %s)", server.url, config.db
         )

@@ -271,6 +271,15 @@ class Registry:
     def get(self, function_id: str) -> FunctionInfo | None:
         return self.functions.get(function_id)
 
+    def remove_app(self, url: str) -> bool:
+        """Forget an app and its functions (runs already started keep their records)."""
+        with self._store.transaction():
+            removed = self._store.delete_app(url)
+        if removed:
+            self.reload()
+            self._on_change()
+        return removed
+
     def register(self, registration: Registration, now: float) -> bool:
         """Store an app's functions; True if anything changed since its last sync."""
         previous = self._store.get_app(registration.url)

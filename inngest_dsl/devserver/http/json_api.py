@@ -1,44 +1,28 @@
-"""The `/v1` JSON API: events, runs (and cancelling one), functions and apps; `/health`."""
+"""The `/v1` JSON API's reads: events and runs (searched, a page at a time), functions;
+`/v1` itself and `/health`. Actions are `actions_api`'s, apps `apps_api`'s."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from inngest_dsl.devserver.core.finishing import CANCELLED_BY_API
-from inngest_dsl.devserver.http.keys import CLOCK, ENGINE, STORE, SYNCER
-from inngest_dsl.devserver.http.responses import (
-    BadRequest,
-    error_response,
-    json_response,
-    read_json,
-)
-from inngest_dsl.devserver.http.sync import SyncError
+from inngest_dsl.devserver.core import actions
+from inngest_dsl.devserver.http import params
+from inngest_dsl.devserver.http.keys import ENGINE, STORE
+from inngest_dsl.devserver.http.responses import BadRequest, error_response, json_response
 from inngest_dsl.devserver.store.records import RunStatus
+from inngest_dsl.devserver.store.search import EventQuery, RunQuery
 from inngest_dsl.devserver.store.shapes import event_json, instant, run_json, run_summary_json
 
 __all__ = [
-    "MAX_LIMIT",
-    "add_app",
-    "cancel_run",
     "get_event",
     "get_event_runs",
     "get_run",
     "health",
     "index",
-    "list_apps",
     "list_events",
     "list_functions",
     "list_runs",
 ]
-
-MAX_LIMIT = 1000
-
-
-def _limit(request: web.Request, default: int = 100) -> int:
-    text = request.query.get("limit", str(default))
-    if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
-        raise BadRequest(f"limit: must be an integer from 1 to {MAX_LIMIT}")
-    return int(text)
 
 
 async def index(request: web.Request) -> web.Response:
@@ -57,15 +41,20 @@ async def index(request: web.Request) -> web.Response:
                 "GET /v0/runs/{run_id}/actions",
                 "POST /v0/gql",
                 "GET /v0/gql?query=",
-                "GET /v1/events?limit=",
+                "GET /v1/events?name=&internal=&after=&before=&cursor=&limit=",
                 "GET /v1/events/{id}",
                 "GET /v1/events/{id}/runs",
-                "GET /v1/runs?status=&function_id=&limit=",
+                "GET /v1/runs?run_id=&event_id=&function_id=&status=&after=&before=&cursor=&limit=",
                 "GET /v1/runs/{run_id}",
                 "POST /v1/runs/{run_id}/cancel",
+                "POST /v1/runs/{run_id}/rerun",
+                "POST /v1/cancellations",
                 "GET /v1/functions",
+                "POST /v1/functions/{function_id}/invoke",
                 "GET /v1/apps",
                 "POST /v1/apps",
+                "POST /v1/apps/resync",
+                "DELETE /v1/apps?url=",
                 "GET /health",
             ],
         }
@@ -80,8 +69,23 @@ async def health(request: web.Request) -> web.Response:
 
 
 async def list_events(request: web.Request) -> web.Response:
-    events = request.app[STORE].list_events(_limit(request), request.query.get("name"))
-    return json_response({"data": [event_json(e) for e in events]})
+    """Newest first, a page at a time; internal events (`inngest/...`) with `internal=true`
+    or when asked for by `name`."""
+    query = request.query
+    try:
+        page = request.app[STORE].search_events(
+            EventQuery(
+                name=query.get("name") or None,
+                internal=params.flag(request, "internal"),
+                since=params.time_param(request, "after"),
+                until=params.time_param(request, "before"),
+                cursor=query.get("cursor") or None,
+                limit=params.limit(request),
+            )
+        )
+    except ValueError as exc:
+        return error_response(400, str(exc))
+    return json_response({"data": [event_json(e) for e in page.events], "cursor": page.cursor})
 
 
 async def get_event(request: web.Request) -> web.Response:
@@ -104,13 +108,47 @@ async def get_event_runs(request: web.Request) -> web.Response:
 
 
 async def list_runs(request: web.Request) -> web.Response:
-    status = request.query.get("status")
-    if status is not None:
-        status = status.capitalize()
-        if status not in RunStatus.ALL:
-            return error_response(400, f"status: must be one of {', '.join(RunStatus.ALL)}")
-    runs = request.app[STORE].list_runs(status, _limit(request), request.query.get("function_id"))
-    return json_response({"data": [run_json(r) for r in runs]})
+    """Runs newest first, a page at a time: by `run_id`, `event_id`, `function_id` and
+    `status` (comma-separated lists), queued `after`/`before` an RFC 3339 time; `cursor`
+    is the previous page's."""
+    query = request.query
+    statuses = params.list_param(request, "status")
+    if statuses is not None:
+        statuses = [status.capitalize() for status in statuses]
+        for status in statuses:
+            if status not in RunStatus.ALL:
+                return error_response(400, f"status: must be one of {', '.join(RunStatus.ALL)}")
+    page = request.app[STORE].search_runs(
+        RunQuery(
+            run_id=query.get("run_id") or None,
+            event_id=query.get("event_id") or None,
+            function_ids=_function_ids(request),
+            statuses=statuses,
+            since=params.time_param(request, "after"),
+            until=params.time_param(request, "before"),
+            cursor=query.get("cursor") or None,
+            limit=params.limit(request),
+        )
+    )
+    return json_response({"data": [run_json(r) for r in page.runs], "cursor": page.cursor})
+
+
+def _function_ids(request: web.Request) -> list[str] | None:
+    """Function ids as given; one not registered may also be a function's id within its app
+    (`checkout` for `shop-checkout`). Ids of functions no longer registered are kept."""
+    ids = params.list_param(request, "function_id")
+    if ids is None:
+        return None
+    engine = request.app[ENGINE]
+    resolved = []
+    for ident in ids:
+        try:
+            resolved.append(actions.find_function(engine, ident).id)
+        except actions.NotFound:
+            resolved.append(ident)
+        except actions.ActionError as exc:
+            raise BadRequest(f"function_id: {exc}") from None
+    return resolved
 
 
 async def get_run(request: web.Request) -> web.Response:
@@ -124,20 +162,6 @@ async def get_run(request: web.Request) -> web.Response:
     body["run_started_at"] = instant(run.started_at or run.queued_at)
     body["event_id"] = event_ids[0] if event_ids else None
     return json_response({"data": body})
-
-
-async def cancel_run(request: web.Request) -> web.Response:
-    store = request.app[STORE]
-    runs = request.app[ENGINE].runs
-    run_id = request.match_info["run_id"]
-    run = store.get_run(run_id)
-    if run is None:
-        return error_response(404, "run not found")
-    with runs.transaction():
-        now = request.app[CLOCK].now()
-        runs.cancel_run(run_id, now, CANCELLED_BY_API)
-    refreshed = store.get_run(run_id)
-    return json_response({"data": run_json(refreshed or run)})
 
 
 async def list_functions(request: web.Request) -> web.Response:
@@ -157,34 +181,3 @@ async def list_functions(request: web.Request) -> web.Response:
             ]
         }
     )
-
-
-async def list_apps(request: web.Request) -> web.Response:
-    apps = request.app[STORE].list_apps()
-    return json_response(
-        {
-            "data": [
-                {
-                    "url": a.url,
-                    "name": a.name,
-                    "sdk": a.sdk,
-                    "framework": a.framework,
-                    "synced_at": instant(a.synced_at),
-                    "error": a.error,
-                }
-                for a in apps
-            ]
-        }
-    )
-
-
-async def add_app(request: web.Request) -> web.Response:
-    body = await read_json(request)
-    url = body.get("url") if isinstance(body, dict) else None
-    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-        return error_response(400, "url: must be the app's http(s) serve URL")
-    try:
-        await request.app[SYNCER].sync(url)
-    except SyncError as exc:
-        return error_response(502, str(exc))
-    return json_response({"ok": True, "url": url})

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from inngest_dsl.devserver.http import event_api, gql_api, json_api, sdk_api
+from inngest_dsl.devserver.http import (
+    actions_api,
+    apps_api,
+    event_api,
+    gql_api,
+    json_api,
+    sdk_api,
+)
 
 __all__ = ["api_routes"]
 
@@ -26,8 +33,13 @@ def api_routes() -> list[web.RouteDef]:
         web.get("/v1/events/{event_id}/runs", json_api.get_event_runs),
         web.get("/v1/runs", json_api.list_runs),
         web.get("/v1/runs/{run_id}", json_api.get_run),
-        web.post("/v1/runs/{run_id}/cancel", json_api.cancel_run),
+        web.post("/v1/runs/{run_id}/cancel", actions_api.cancel_run),
+        web.post("/v1/runs/{run_id}/rerun", actions_api.rerun),
+        web.post("/v1/cancellations", actions_api.create_cancellation),
         web.get("/v1/functions", json_api.list_functions),
-        web.get("/v1/apps", json_api.list_apps),
-        web.post("/v1/apps", json_api.add_app),
+        web.post("/v1/functions/{function_id}/invoke", actions_api.invoke_function),
+        web.get("/v1/apps", apps_api.list_apps),
+        web.post("/v1/apps", apps_api.add_app),
+        web.post("/v1/apps/resync", apps_api.resync_apps),
+        web.delete("/v1/apps", apps_api.remove_app),
     ]

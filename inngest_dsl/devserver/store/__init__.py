@@ -12,10 +12,20 @@ from inngest_dsl.devserver.store.flow import FlowTables
 from inngest_dsl.devserver.store.pauses import PauseTable
 from inngest_dsl.devserver.store.queue import QueueTable
 from inngest_dsl.devserver.store.runs import RunTable
+from inngest_dsl.devserver.store.search import SearchQueries
 from inngest_dsl.devserver.store.steps import StepTable
 
 __all__ = ["Store"]
 
 
-class Store(EventTables, AppTables, RunTable, StepTable, QueueTable, PauseTable, FlowTables):
+class Store(
+    EventTables,
+    AppTables,
+    RunTable,
+    StepTable,
+    QueueTable,
+    PauseTable,
+    FlowTables,
+    SearchQueries,
+):
     """All reads and writes of the dev server's state."""

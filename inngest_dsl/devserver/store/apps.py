@@ -57,6 +57,11 @@ class AppTables(Database):
             (url, error),
         )
 
+    def delete_app(self, url: str) -> bool:
+        """Forget an app and its functions; False if there was no such app."""
+        self._db.execute("DELETE FROM functions WHERE app_url = ?", (url,))
+        return self._db.execute("DELETE FROM apps WHERE url = ?", (url,)).rowcount > 0
+
     def list_functions(self) -> list[FunctionRecord]:
         rows = self._all(
             "SELECT id, app_url, name, url, config, updated_at FROM functions ORDER BY id"
