@@ -329,7 +329,19 @@ async def test_send_and_runs_pass_the_key(
         assert "HTTP 401" in capsys.readouterr().err
         monkeypatch.setenv("INNGEST_SIGNING_KEY", KEY)
         assert await asyncio.to_thread(main, ["runs", "--url", server.url]) == 0
-        assert capsys.readouterr().out.strip() == "no runs"
+        assert "no runs" in capsys.readouterr().out
+        monkeypatch.delenv("INNGEST_SIGNING_KEY")
+
+        assert await asyncio.to_thread(main, ["apps", "--signing-key", KEY, "--url", server.url]) == 0
+        assert capsys.readouterr().out == "no apps\n"
+        # The flag before or after a nested action: the server answers (no such app), not 401.
+        gone = "http://127.0.0.1:9/x"
+        for argv in (
+            ["apps", "--signing-key", KEY, "remove", gone, "--url", server.url],
+            ["apps", "remove", gone, "--url", server.url, "--signing-key", KEY],
+        ):
+            assert await asyncio.to_thread(main, argv) == 2
+            assert "(HTTP 404)" in capsys.readouterr().err
 
 
 # -- the DSL's own tools --------------------------------------------------------------------
