@@ -332,7 +332,8 @@ async def test_send_and_runs_pass_the_key(
         assert "no runs" in capsys.readouterr().out
         monkeypatch.delenv("INNGEST_SIGNING_KEY")
 
-        assert await asyncio.to_thread(main, ["apps", "--signing-key", KEY, "--url", server.url]) == 0
+        apps = ["apps", "--signing-key", KEY, "--url", server.url]
+        assert await asyncio.to_thread(main, apps) == 0
         assert capsys.readouterr().out == "no apps\n"
         # The flag before or after a nested action: the server answers (no such app), not 401.
         gone = "http://127.0.0.1:9/x"
