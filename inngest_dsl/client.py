@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import datetime as dt
+import email.utils
 import json
 import logging
+import os
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import Any
 from urllib.parse import quote
@@ -40,7 +43,13 @@ MAX_EVENTS_PER_SEND = 5000
 """The event API refuses larger batches."""
 
 MAX_RETRY_DELAY = 30.0
-"""Longest pause, in seconds, between two attempts of one send."""
+"""Longest pause, in seconds, between two attempts of one send (exponential backoff)."""
+
+MAX_RETRY_AFTER = 60.0
+"""Longest pause, in seconds, a `Retry-After` header may ask for between two attempts."""
+
+RETRIED_REFUSALS = frozenset((429,))
+"""4xx answers that are retried (too many requests); every 5xx is retried too."""
 
 API_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
 """What `Inngest.api_request` raises when the Inngest API cannot be reached."""
@@ -59,6 +68,45 @@ def _parse_body(raw: bytes) -> Any:
         return json.loads(text) if text.strip() else None
     except ValueError:
         return text
+
+
+def _http_date(text: str) -> dt.datetime | None:
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=dt.timezone.utc)
+
+
+def retry_after_seconds(headers: Mapping[str, str], now: float) -> float | None:
+    """The wait a `Retry-After` header asks for: whole seconds, or an HTTP date (counted from
+    the response's `Date` when it has one, so clocks apart do not matter, else from `now`).
+    None without a readable header."""
+    value = headers.get("Retry-After", "").strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    when = _http_date(value)
+    if when is None:
+        return None
+    sent = _http_date(headers.get("Date", ""))
+    base = sent.timestamp() if sent is not None else now
+    return max(when.timestamp() - base, 0.0)
+
+
+def _unreachable(exc: BaseException, timeout: float | None) -> str:
+    """Why a request got no answer, in one short line."""
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        error = exc.os_error
+        reason = os.strerror(error.errno) if error.errno else str(error) or type(error).__name__
+        return f"cannot connect to {exc.host}:{exc.port} ({reason})"
+    if isinstance(exc, asyncio.TimeoutError):
+        return f"no answer within {timeout:g} s" if timeout else "timed out"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "the server closed the connection without answering"
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}"[:200] if text else type(exc).__name__
 
 
 def _error_message(body: Any, fallback: str) -> str:
@@ -119,6 +167,8 @@ class Inngest:
         self._timeout = aiohttp.ClientTimeout(total=request_timeout)
         self._session: aiohttp.ClientSession | None = None
         self._session_loop: asyncio.AbstractEventLoop | None = None
+        # How a send waits between attempts; tests swap it to record the delays.
+        self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
     def __repr__(self) -> str:
         mode = "dev" if self.is_dev else "cloud"
@@ -249,9 +299,11 @@ class Inngest:
     async def send(self, events: SendableEvents) -> list[str]:
         """Send one event or a list of events; return their ids, in order.
 
-        Mappings are validated as `Event`s first (`EventError`). Server errors and network
-        failures are retried `send_attempts` times in all; a refusal (4xx) is not. Either
-        ends in `SendEventError`.
+        Mappings are validated as `Event`s first (`EventError`). Server errors (5xx), `429 Too
+        Many Requests` and network failures are retried, `send_attempts` times in all, after a
+        doubling delay from `send_retry_delay`, or as long as a `Retry-After` header asks (at
+        most `MAX_RETRY_AFTER` s); another refusal (4xx) is not. Either ends in
+        `SendEventError`.
         """
         batch = to_events(events)
         if not batch:
@@ -304,29 +356,48 @@ class Inngest:
             headers["Authorization"] = bearer_token(self.signing_key)
         failure = "no attempt made"
         status: int | None = None
+        delay = 0.0
         for attempt in range(1, self.send_attempts + 1):
             if attempt > 1:
-                await asyncio.sleep(
-                    min(self.send_retry_delay * 2 ** (attempt - 2), MAX_RETRY_DELAY)
-                )
+                await self._sleep(delay)
             try:
                 async with session.post(url, data=body, headers=headers) as response:
                     status = response.status
                     parsed = _parse_body(await response.read())
+                    wait = retry_after_seconds(response.headers, time.time())
             except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
                 status = None
-                failure = f"could not reach the event API at {self.event_api_base_url}: {exc!r}"
-                self.logger.warning("send attempt %d failed: %s", attempt, failure)
+                reason = _unreachable(exc, self._timeout.total)
+                failure = f"could not reach the event API at {self.event_api_base_url}: {reason}"
+                delay = self._backoff(attempt)
+                self._retrying(attempt, failure, delay)
                 continue
             if status < 300:
                 return self._ids(parsed, len(batch), status)
             failure = _error_message(parsed, f"the event API answered HTTP {status}")
-            if status < 500:
+            if status < 500 and status not in RETRIED_REFUSALS:
                 raise SendEventError(failure, status=status)
-            self.logger.warning("send attempt %d failed: %s (HTTP %d)", attempt, failure, status)
+            delay = self._backoff(attempt) if wait is None else min(wait, MAX_RETRY_AFTER)
+            self._retrying(attempt, f"{failure} (HTTP {status})", delay)
         raise SendEventError(
             f"gave up after {self.send_attempts} attempts: {failure}", status=status
         )
+
+    def _backoff(self, attempt: int) -> float:
+        """Seconds before the attempt after `attempt`, doubling each time, bounded."""
+        return min(self.send_retry_delay * 2.0 ** (attempt - 1), MAX_RETRY_DELAY)
+
+    def _retrying(self, attempt: int, failure: str, delay: float) -> None:
+        """One line for an attempt that failed, when another follows (the last one's failure
+        is the `SendEventError`)."""
+        if attempt < self.send_attempts:
+            self.logger.warning(
+                "send attempt %d of %d failed: %s; retrying in %.3g s",
+                attempt,
+                self.send_attempts,
+                failure,
+                delay,
+            )
 
     @staticmethod
     def _ids(parsed: Any, expected: int, status: int) -> list[str]:

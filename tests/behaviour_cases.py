@@ -242,7 +242,8 @@ RETRY_CASES = [
                 "stolen-card",
                 "Failed",
                 error=("NonRetriableError", "card reported stolen"),
-                steps=(),
+                # The step that raised is recorded, Failed with its error.
+                steps=(Step("charge", "Failed", ended=0),),
                 ended=0,
             ),
         ),
@@ -257,9 +258,9 @@ RETRY_CASES = [
                 "busy-gateway",
                 "Completed",
                 output={"charged": 3},
-                # The first attempt failed the whole request (500, `Retry-After`), not the
-                # step: the step's record counts the attempt that returned its result.
-                steps=(Step("charge", "Completed", attempts=1, ended=420),),
+                # The first attempt failed the whole request (500, `Retry-After`); the app
+                # names the step that raised, so its record counts both attempts.
+                steps=(Step("charge", "Completed", attempts=2, ended=420),),
                 ended=420,
             ),
         ),
@@ -585,14 +586,14 @@ INVOKE_CASES = [
                 "reserve",
                 "Failed",
                 error=("NonRetriableError", "out of stock"),
-                steps=(Step("reserve stock", "Completed", ended=0),),
+                steps=(Step("reserve stock", "Failed", ended=0),),
                 ended=0,
             ),
             Run(
                 "sold-out",
                 "Failed",
                 error=("NonRetriableError", "out of stock"),
-                steps=(),
+                steps=(Step("reserve", "Failed", ended=0),),
                 ended=0,
             ),
         ),
@@ -610,7 +611,7 @@ INVOKE_CASES = [
                     "InngestInvokeTimeoutError",
                     "Timed out waiting for invoked function to complete",
                 ),
-                steps=(Step("get quote", "Completed", ended=600),),
+                steps=(Step("get quote", "Failed", ended=600),),
                 ended=600,
             ),
             # The callee is not stopped: it finishes in its own time, to no one.
@@ -707,9 +708,10 @@ class SlowToFinish(
         JOURNAL.append("finished")
 
 
+# A cancelled run's pending sleep ends with it, at the cancel time.
 _CANCELLED_STEPS = (
     Step("begin", "Completed", ended=0),
-    Step("sleep 1h", "Sleeping", attempts=0, ended=None),
+    Step("sleep 1h", "Cancelled", attempts=0, ended=600),
 )
 
 CANCEL_CASES = [
@@ -728,7 +730,7 @@ CANCEL_CASES = [
                 "Cancelled",
                 steps=(
                     Step("note", "Completed", ended=0),
-                    Step("sleep 1h", "Sleeping", attempts=0, ended=None),
+                    Step("sleep 1h", "Cancelled", attempts=0, ended=600),
                 ),
                 ended=600,
                 reason="table/todo.done",
@@ -1119,7 +1121,7 @@ FLOW_CASES = [
                 "Cancelled",
                 steps=(
                     Step("work", "Completed", ended=0),
-                    Step("sleep 1h", "Sleeping", attempts=0, ended=None),
+                    Step("sleep 1h", "Cancelled", attempts=0, ended=600),
                 ),
                 ended=600,
                 reason="singleton",

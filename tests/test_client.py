@@ -221,10 +221,13 @@ class Recorded:
 
 @attrs.define
 class FakeEventAPI:
-    """Records every request; answers from `script` (status, body) or "drop", then 200s."""
+    """Records every request; answers from `script` (status, body[, headers]) or "drop", then
+    200s."""
 
     requests: list[Recorded] = attrs.field(factory=list)
-    script: list[tuple[int, Any] | str] = attrs.field(factory=list)
+    script: list[tuple[int, Any] | tuple[int, Any, dict[str, str]] | str] = attrs.field(
+        factory=list
+    )
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
@@ -235,12 +238,13 @@ class FakeEventAPI:
             request.transport.close()
             return web.Response()
         if isinstance(action, tuple):
-            status, payload = action
+            status, payload = action[0], action[1]
+            headers = action[2] if len(action) > 2 else None  # type: ignore[misc]
             if isinstance(payload, str):
-                return web.Response(status=status, text=payload)
+                return web.Response(status=status, text=payload, headers=headers)
             if isinstance(payload, bytes):
-                return web.Response(status=status, body=payload)
-            return web.json_response(payload, status=status)
+                return web.Response(status=status, body=payload, headers=headers)
+            return web.json_response(payload, status=status, headers=headers)
         ids = [f"id-{len(self.requests)}-{i}" for i in range(len(body))]
         return web.json_response({"ids": ids, "status": 200})
 
@@ -376,19 +380,78 @@ async def test_gives_up_after_bounded_attempts(client: Inngest, fake_api: FakeEv
     assert len(fake_api.requests) == 3
 
 
-async def test_backoff_grows_between_attempts(server: TestServer, fake_api: FakeEventAPI) -> None:
-    fake_api.script = [(503, "")] * 3
+class Sleeps:
+    """Stands in for the client's sleep between attempts: records the delays, waits for none."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.delays.append(seconds)
+
+
+def recording_sleeps(client: Inngest) -> Sleeps:
+    sleeps = Sleeps()
+    client._sleep = sleeps
+    return sleeps
+
+
+async def test_backoff_doubles_between_attempts(server: TestServer, fake_api: FakeEventAPI) -> None:
+    fake_api.script = [(500, "")] * 4
     async with Inngest(
         "shop",
         is_dev=True,
         event_api_base_url=str(server.make_url("")),
-        send_attempts=3,
-        send_retry_delay=0.05,
+        send_attempts=4,
+        send_retry_delay=0.5,
     ) as client:
-        started = time.monotonic()
-        with pytest.raises(SendEventError, match="HTTP 503"):
+        sleeps = recording_sleeps(client)
+        with pytest.raises(SendEventError, match="HTTP 500"):
             await client.send({"name": "a/b"})
-    assert time.monotonic() - started >= 0.05 + 0.1
+    assert sleeps.delays == [0.5, 1.0, 2.0]
+
+
+LATER = {"Date": "Wed, 21 Oct 2026 07:28:00 GMT", "Retry-After": "Wed, 21 Oct 2026 07:28:07 GMT"}
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "delay"),
+    [
+        (429, {"Retry-After": "3"}, 3.0),
+        (503, {"Retry-After": "12"}, 12.0),
+        (429, LATER, 7.0),  # an HTTP date, counted from the response's own Date
+        (429, {"Retry-After": "86400"}, 60.0),  # bounded: MAX_RETRY_AFTER
+        (429, {}, 0.001),  # no header: the usual backoff
+        (429, {"Retry-After": "soon"}, 0.001),  # unreadable: the usual backoff
+    ],
+)
+async def test_too_many_requests_and_unavailable_honour_retry_after(
+    client: Inngest,
+    fake_api: FakeEventAPI,
+    status: int,
+    headers: dict[str, str],
+    delay: float,
+) -> None:
+    sleeps = recording_sleeps(client)
+    fake_api.script = [(status, {"error": "slow down"}, headers)]
+    assert await client.send({"name": "a/b"}) == ["id-2-0"]
+    assert sleeps.delays == [delay]
+    assert len(fake_api.requests) == 2
+
+
+async def test_rate_limited_to_the_end_gives_up_after_bounded_attempts(
+    client: Inngest, fake_api: FakeEventAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    sleeps = recording_sleeps(client)
+    fake_api.script = [(429, {"error": "rate limited"}, {"Retry-After": "2"})] * 5
+    with pytest.raises(SendEventError, match="gave up after 3 attempts: rate limited") as info:
+        await client.send({"name": "a/b"})
+    assert info.value.status == 429
+    assert sleeps.delays == [2.0, 2.0]
+    assert [r.getMessage() for r in caplog.records] == [
+        "send attempt 1 of 3 failed: rate limited (HTTP 429); retrying in 2 s",
+        "send attempt 2 of 3 failed: rate limited (HTTP 429); retrying in 2 s",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -419,17 +482,31 @@ async def test_response_without_ids_is_an_error(client: Inngest, fake_api: FakeE
         await client.send({"name": "a/b"})
 
 
-async def test_unreachable_event_api(unused_tcp_port: int) -> None:
+async def test_unreachable_event_api_is_one_short_line(
+    unused_tcp_port: int, caplog: pytest.LogCaptureFixture
+) -> None:
     async with Inngest(
         "shop",
         is_dev=True,
         event_api_base_url=f"http://127.0.0.1:{unused_tcp_port}",
         send_attempts=2,
-        send_retry_delay=0.001,
+        send_retry_delay=0.25,
     ) as client:
-        with pytest.raises(SendEventError, match="could not reach the event API") as info:
+        sleeps = recording_sleeps(client)
+        with pytest.raises(SendEventError) as info:
             await client.send({"name": "a/b"})
     assert info.value.status is None
+    where = f"127.0.0.1:{unused_tcp_port}"
+    assert str(info.value) == (
+        f"gave up after 2 attempts: could not reach the event API at http://{where}: "
+        f"cannot connect to {where} (Connection refused)"
+    )
+    [warning] = [r.getMessage() for r in caplog.records]
+    assert warning == (
+        f"send attempt 1 of 2 failed: could not reach the event API at http://{where}: "
+        f"cannot connect to {where} (Connection refused); retrying in 0.25 s"
+    )
+    assert sleeps.delays == [0.25]
 
 
 async def test_cloud_mode_needs_an_event_key(server: TestServer, fake_api: FakeEventAPI) -> None:

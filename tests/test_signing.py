@@ -36,6 +36,13 @@ def test_verify_accepts_vector_within_window(case: dict[str, Any]) -> None:
     assert key == case["signing_key"]
 
 
+@pytest.mark.parametrize("case", VECTORS["request_signature"]["cases"])
+def test_verify_accepts_vector_body_as_received(case: dict[str, Any]) -> None:
+    """The body as sent (`{"b":2, "a":1}`), not its canonical form: only layout differs."""
+    key = verify(case["header"], case["body"].encode(), [case["signing_key"]], now=case["t"])
+    assert key == case["signing_key"]
+
+
 def test_verify_rejects_stale_tampered_and_malformed() -> None:
     case = VECTORS["request_signature"]["cases"][0]
     canonical = canonicalize_body(case["body"].encode())
@@ -69,11 +76,47 @@ def test_event_key_hash_vectors(case: dict[str, Any]) -> None:
     assert hash_event_key(case["event_key"]) == case["hash"]
 
 
-def test_integers_past_2_53_canonicalise_as_the_server_writes_float64() -> None:
-    assert canonical_json({"n": 2**60}) == b'{"n":1152921504606847000}'
-    assert canonical_json([2**70, -(2**60), 2**53 - 1]) == (
-        b"[1.1805916207174113e+21,-1152921504606847000,9007199254740991]"
+def test_integers_past_2_53_canonicalise_digit_for_digit() -> None:
+    assert canonical_json({"n": 2**60}) == b'{"n":1152921504606846976}'
+    assert canonical_json([2**70, -(2**60), 2**53 + 1, 1.5, 1.0]) == (
+        b"[1180591620717411303424,-1152921504606846976,9007199254740993,1.5,1]"
     )
+
+
+def test_canonical_form_sorts_keys_by_utf16_and_spells_floats_as_jcs() -> None:
+    value = {"\U0001f600": 1, "\uff61": 2, "b": [1e21, 0.1, -0.0], "a": "\u2028\n"}
+    assert canonical_json(value) == (
+        '{"a":"\u2028\\n","b":[1e+21,0.1,0],"\U0001f600":1,"\uff61":2}'.encode()
+    )
+
+
+KEY = "signkey-test-12345678"
+
+
+@pytest.mark.parametrize(
+    ("signed", "received"),
+    [
+        (b'{"n":1}', b'{"n":1.0}'),
+        (b'{"n":1}', b'{"n": 1e0}'),
+        (b'{"n":9007199254740993}', b'{"n":9007199254740992}'),
+        (b'{"n":9007199254740993}', b'{"n":9007199254740993.0}'),
+        (b'{"n":100}', b'{"n":1E2}'),
+    ],
+)
+def test_a_number_spelt_or_changed_otherwise_does_not_verify(
+    signed: bytes, received: bytes
+) -> None:
+    header = sign(signed, KEY, 1700000000)
+    assert verify(header, signed, [KEY], now=1700000000) == KEY
+    assert verify(header, received, [KEY], now=1700000000) is None
+
+
+def test_layout_alone_may_differ_from_what_was_signed() -> None:
+    signed = canonical_json({"a": [1, 2.5, 9007199254740993], "b": "\u00e9"})
+    header = sign(signed, KEY, 1700000000)
+    received = b'{ "b" : "\\u00e9",\n "a": [1, 2.5, 9007199254740993] }'
+    assert verify(header, received, [KEY], now=1700000000) == KEY
+    assert verify(header, b"not json", [KEY], now=1700000000) is None
 
 
 @pytest.mark.parametrize("body", [b'{"a": NaN}', b"[Infinity]", b"-Infinity"])

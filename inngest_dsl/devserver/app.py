@@ -24,7 +24,7 @@ from inngest_dsl.devserver.http.sync import AppSyncer
 from inngest_dsl.devserver.http.transport import HttpTransport, client_session
 from inngest_dsl.devserver.store import Store
 from inngest_dsl.devserver.ui.login import login_routes
-from inngest_dsl.devserver.ui.routes import ui_routes
+from inngest_dsl.devserver.ui.routes import install_ui
 
 __all__ = ["build_app"]
 
@@ -41,7 +41,7 @@ def build_app(config: DevServerConfig, clock: Clock) -> web.Application:
     app[CLOCK] = clock
     app.cleanup_ctx.extend((open_store, open_session, run_engine, run_syncer))
     app.add_routes(api_routes())
-    app.add_routes(ui_routes())
+    install_ui(app)
     app.add_routes(login_routes())
     return app
 
@@ -74,6 +74,7 @@ async def run_engine(app: web.Application) -> AsyncIterator[None]:
         concurrency=config.concurrency,
         next_fire=config.next_fire,
         cron_random=config.cron_random,
+        retain=config.retain,
     )
     app[ENGINE] = engine
     engine.start()

@@ -212,7 +212,7 @@ async def run_step(
     try:
         result = await produce()
     except (NonRetriableError, RetryAfterError, StepError) as exc:
-        return function_error(exc)
+        return attrs.evolve(function_error(exc), failed_step=(ref.hashed, ref.user_id))
     except Exception as exc:
         op = "StepFailed" if attempt + 1 >= max_attempts else "StepError"
         return CallResult(206, [ref.opcode(op, ref.user_id, error=_error_body(exc, "unknown"))])

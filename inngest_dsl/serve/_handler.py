@@ -8,8 +8,7 @@ back into its own (`inngest_dsl.aiohttp`, `inngest_dsl.asgi` and `inngest_dsl.ws
 nothing else: every answer, bad input included, is decided here, so the shells answer alike.
 Bad input (another method, an oversized, unreadable, undecodable or too deeply nested body) gets
 a 4xx JSON error; a bug of ours a 500 JSON error naming only the exception's type, never a
-traceback. In cloud mode a call's signature is checked over the bytes received before the body
-is parsed, and over its canonical form only when those do not verify.
+traceback. In cloud mode a call's signature is checked before its body is parsed.
 """
 
 from __future__ import annotations
@@ -43,7 +42,7 @@ from inngest_dsl.wire._calls import (
     decode_events,
     with_call_headers,
 )
-from inngest_dsl.wire._signing import canonical_json, canonicalize_body, parse_json, sign, verify
+from inngest_dsl.wire._signing import parse_json, sign, verify
 
 __all__ = [
     "ALLOWED_METHODS",
@@ -78,11 +77,6 @@ class BodyTooLarge(Exception):
 class BodyUnreadable(Exception):
     """Raised by a shell's `read` when the body cannot be read: a `Content-Encoding` that does
     not decode, a broken chunked body. The message says which, in one line."""
-
-
-_UNPARSABLE = (ValueError, RecursionError)
-"""What parsing or canonicalising a received body raises on bad input (JCS recurses in Python,
-so a body nested deeply enough to parse can still be too deep to canonicalise)."""
 
 
 class Headers(Mapping[str, str]):
@@ -175,9 +169,14 @@ class Response:
 _error = error_body
 
 
-def _not_json(exc: Exception) -> dict[str, str]:
-    why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
-    return _error(f"request body is not valid JSON: {why}", "body_invalid")
+def _require_json(raw: bytes) -> None:
+    """`ValueError` unless the body is empty or JSON."""
+    if raw.strip():
+        parse_json(raw)
+
+
+def _not_json(exc: ValueError) -> dict[str, str]:
+    return _error(f"request body is not valid JSON: {exc}", "body_invalid")
 
 
 class Handler:
@@ -273,8 +272,9 @@ class Handler:
     def unauthorized(self, why: str) -> Response:
         return self.respond(401, _error(why, "sig_verification_failed"))
 
-    def verified_key(self, request: Request, canonical: bytes) -> str | None:
-        return verify(request.headers.get("X-Inngest-Signature"), canonical, self.keys)
+    def verified_key(self, request: Request, body: bytes) -> str | None:
+        """The key the request's signature verifies with, over the body as received."""
+        return verify(request.headers.get("X-Inngest-Signature"), body, self.keys)
 
     def signature_problem(self, request: Request) -> str:
         if not request.headers.get("X-Inngest-Signature"):
@@ -288,10 +288,7 @@ class Handler:
         authenticated: bool | None = None
         key = None
         if "X-Inngest-Signature" in request.headers:
-            try:
-                key = self.verified_key(request, canonicalize_body(await request.read()))
-            except _UNPARSABLE:
-                key = None  # a body that is not JSON was not signed by Inngest
+            key = self.verified_key(request, await request.read())
             authenticated = key is not None
         body = introspection(self.client, len(self.served.specs), authenticated, self.framework)
         return self.respond(200, body, key=key)
@@ -314,11 +311,12 @@ class Handler:
             if in_band:
                 return await self.sync_in_band_dev(request, url)
             return await self.sync_out_of_band(request, url)
+        raw = await request.read()
         try:
-            canonical = canonicalize_body(await request.read())
-        except _UNPARSABLE as exc:
+            _require_json(raw)
+        except ValueError as exc:
             return self.respond(400, _not_json(exc))
-        key = self.verified_key(request, canonical)
+        key = self.verified_key(request, raw)
         if key is None:
             signed = "X-Inngest-Signature" in request.headers
             if signed or in_band:
@@ -346,10 +344,7 @@ class Handler:
         """In-band in dev mode: nothing is checked; a signature that verifies signs the answer."""
         key = None
         if self.keys and "X-Inngest-Signature" in request.headers:
-            try:
-                key = self.verified_key(request, canonicalize_body(await request.read()))
-            except _UNPARSABLE:
-                key = None  # dev mode checks nothing: an unreadable body is not refused
+            key = self.verified_key(request, await request.read())
         return self.sync_in_band(url, key)
 
     async def sync_out_of_band(self, request: Request, url: str) -> Response:
@@ -397,18 +392,16 @@ class Handler:
         query = request.query
         if query.get("probe") == "trust":
             return await self.trust_probe(request, raw)
-        # Signed as received (the dev server and Inngest send the canonical form): verified
-        # before anything reads the body.
-        key = self.verified_key(request, raw) if cloud else None
+        key = None
+        if cloud:
+            # Before the body is parsed: a malformed or stale signature is refused unread.
+            key = self.verified_key(request, raw)
+            if key is None:
+                return self.unauthorized(self.signature_problem(request))
         try:
-            parsed = parse_json(raw)
-            if cloud and key is None:
-                # The signature covers the JCS form (as `canonicalize_body`): from our parse.
-                key = self.verified_key(request, canonical_json(parsed))
-        except _UNPARSABLE as exc:  # also numbers JCS cannot represent
+            parsed = parse_json(raw, finite=True)
+        except ValueError as exc:
             return self.respond(400, _not_json(exc))
-        if cloud and key is None:
-            return self.unauthorized(self.signature_problem(request))
         try:
             call = with_call_headers(decode_call_request(parsed), request.headers)
             if call.use_api:
@@ -421,12 +414,11 @@ class Handler:
     async def trust_probe(self, request: Request, raw: bytes) -> Response:
         if self.client.is_dev:
             return self.respond(200, None)
+        try:
+            _require_json(raw)
+        except ValueError as exc:
+            return self.respond(400, _not_json(exc))
         key = self.verified_key(request, raw)
-        if key is None:
-            try:
-                key = self.verified_key(request, canonicalize_body(raw))
-            except _UNPARSABLE as exc:
-                return self.respond(400, _not_json(exc))
         if key is None:
             return self.unauthorized(self.signature_problem(request))
         return self.respond(200, None, key=key)

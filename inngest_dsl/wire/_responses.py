@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from attrs import frozen
 
 from inngest_dsl.wire._json import converter
 
-__all__ = ["CallResult", "ErrorBody", "Opcode", "Userland"]
+__all__ = ["FAILED_STEP_HEADER", "CallResult", "ErrorBody", "Opcode", "Userland"]
 
 
 @frozen
@@ -79,18 +80,26 @@ def _unstructure_opcode(op: Opcode) -> dict[str, Any]:
 converter.register_unstructure_hook(Opcode, _unstructure_opcode)
 
 
+FAILED_STEP_HEADER = "X-Inngest-Failed-Step"
+"""Response header naming, as ASCII JSON `{"id", "name"}`, the step whose error failed a call."""
+
+
 @frozen
 class CallResult:
     """What the engine decided for one call: status, JSON body, retry headers.
 
     `body` is a JSON value that may contain `Event`s (encoded by `dumps`); `no_retry` is the
     value of `X-Inngest-No-Retry` (`None` to omit it), `retry_after` that of `Retry-After`.
+    `failed_step` is `(hashed id, name)` of the step whose error fails the whole call
+    (`NonRetriableError`, `RetryAfterError`), sent as `FAILED_STEP_HEADER` so that a server
+    can show the step; the official SDKs name none.
     """
 
     status: int
     body: Any
     no_retry: bool | None = None
     retry_after: str | None = None
+    failed_step: tuple[str, str] | None = None
 
     def headers(self) -> dict[str, str]:
         """The retry headers this result adds to the response."""
@@ -99,4 +108,7 @@ class CallResult:
             headers["X-Inngest-No-Retry"] = "true" if self.no_retry else "false"
         if self.retry_after is not None:
             headers["Retry-After"] = self.retry_after
+        if self.failed_step is not None:
+            hashed, name = self.failed_step
+            headers[FAILED_STEP_HEADER] = json.dumps({"id": hashed, "name": name})
         return headers

@@ -1,21 +1,21 @@
 """Request signatures and API bearer tokens, as pure functions.
 
-Signatures are HMAC-SHA256 over the JCS (RFC 8785) canonical body followed by the timestamp,
-keyed with the prefix-stripped signing key *as text*; bearer tokens are SHA-256 of the
-prefix-stripped key *hex-decoded*. Both quirks match every Inngest server and SDK.
+Signatures are HMAC-SHA256 over the JCS (RFC 8785) canonical body (integers exact, see
+`_canonical`) followed by the timestamp, keyed with the prefix-stripped signing key *as
+text*; bearer tokens are SHA-256 of the prefix-stripped key *hex-decoded*. Both quirks match
+every Inngest server and SDK.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import re
 import time
 from collections.abc import Iterable
 from typing import Any
 
-import rfc8785
+from inngest_dsl.wire._canonical import canonical_bytes, layout_only_canonical, parse_json
 
 __all__ = [
     "MAX_SIGNATURE_AGE",
@@ -35,32 +35,6 @@ MAX_SIGNATURE_AGE = 300.0
 
 _PREFIX = re.compile(r"^signkey-\w+-")
 _HEX_SIGNATURE = re.compile(r"[0-9a-f]{64}")
-_SAFE_INTEGER = 2**53
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def parse_json(raw: bytes | str) -> Any:
-    """`json.loads`, refusing the `NaN` / `Infinity` constants JSON does not have, and
-    raising `ValueError` for JSON nested too deeply to parse."""
-    try:
-        return json.loads(raw, parse_constant=_reject_constant)
-    except RecursionError:
-        raise ValueError("JSON nested too deeply") from None
-
-
-def _as_server_numbers(value: Any) -> Any:
-    # The server reads JSON numbers as float64 before canonicalising, so integers past 2**53
-    # reach us as what float64 printed; treating them as floats gives the same JCS text.
-    if isinstance(value, dict):
-        return {k: _as_server_numbers(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_as_server_numbers(v) for v in value]
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= _SAFE_INTEGER:
-        return float(value)
-    return value
 
 
 def normalize_key(signing_key: str) -> str:
@@ -69,14 +43,8 @@ def normalize_key(signing_key: str) -> str:
 
 
 def canonical_json(value: Any) -> bytes:
-    """Serialise a JSON value in JCS canonical form (the bytes that get signed).
-
-    Integers beyond 2**53 are written as the server writes them: as float64 numbers.
-    """
-    try:
-        return bytes(rfc8785.dumps(value))
-    except rfc8785.IntegerDomainError:
-        return bytes(rfc8785.dumps(_as_server_numbers(value)))
+    """Serialise a JSON value in JCS canonical form, integers exact (the bytes that get signed)."""
+    return canonical_bytes(value)
 
 
 def canonicalize_body(body: bytes) -> bytes:
@@ -115,7 +83,7 @@ def _parse(header: str) -> tuple[int, str] | None:
 
 def verify(
     header: str | None,
-    canonical_body: bytes,
+    body: bytes,
     signing_keys: Iterable[str | None],
     *,
     now: float | None = None,
@@ -123,8 +91,13 @@ def verify(
 ) -> str | None:
     """Return the first key whose signature matches (current key, then fallback), else None.
 
-    A missing, malformed or stale (`max_age` seconds, either direction) header verifies with
-    no key.
+    The signature is checked over the bytes received. Inngest signs the JCS form of a body and
+    the SDKs re-canonicalise before verifying, so a sender may lay the same JSON out otherwise;
+    failing the bytes, the signature is checked over the canonical form, but only when that
+    changes nothing but layout (whitespace, key order, string escapes), never a number's
+    spelling: what verifies is exactly what the function reads. A missing, malformed or stale
+    (`max_age` seconds, either direction) header verifies with no key; so does a body that is
+    not JSON and does not verify as bytes.
     """
     if not header:
         return None
@@ -135,8 +108,18 @@ def verify(
     current = time.time() if now is None else now
     if abs(current - ts) > max_age:
         return None
-    for key in signing_keys:
-        if key and hmac.compare_digest(_mac(canonical_body, key, ts), given):
+    keys = [key for key in signing_keys if key]
+    for key in keys:
+        if hmac.compare_digest(_mac(body, key, ts), given):
+            return key
+    try:
+        canonical = layout_only_canonical(body)
+    except (ValueError, RecursionError):  # not JSON, or nested too deeply to canonicalise
+        return None
+    if canonical is None or canonical == body:
+        return None
+    for key in keys:
+        if hmac.compare_digest(_mac(canonical, key, ts), given):
             return key
     return None
 

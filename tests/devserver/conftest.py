@@ -291,3 +291,11 @@ async def raw_environment(**options: Any) -> AsyncIterator[RawEnvironment]:
 async def env() -> AsyncIterator[RawEnvironment]:
     async with raw_environment() as raw:
         yield raw
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say where the browser tests left their screenshots, whatever `-s` says."""
+    from .browser import SCREENSHOTS, taken
+
+    if taken:
+        terminalreporter.write_line(f"UI screenshots ({len(taken)}): {SCREENSHOTS}")

@@ -109,7 +109,9 @@ async def test_a_finish_timeout_cancels_a_long_sleeping_run() -> None:
     assert dt.timedelta(seconds=1) <= lasted < dt.timedelta(seconds=30)
 
     assert run.step("start")["status"] == "Completed"
-    assert run.step("sleep 30s")["status"] == "Sleeping"  # cut short, never woke
+    sleep = run.step("sleep 30s")  # cut short, never woke: it ends with the run
+    assert sleep["status"] == "Cancelled"
+    assert sleep["ended_at"] == run.raw["ended_at"]
     assert finished_late == []
     assert "timeout" in (run.reason or "").lower(), run
 

@@ -479,7 +479,8 @@ async def test_calls_are_signed_over_the_exact_bytes_sent(tmp_path: Path) -> Non
     sent = app.raw_bodies[0]
     assert _signing.canonicalize_body(sent) == sent  # JCS canonical as sent
     assert _signing.verify(signature, sent, [key]) == key
-    assert _signing.verify(signature, sent + b" ", [key]) is None
+    assert _signing.verify(signature, sent.replace(b"1.5", b"1.50"), [key]) is None
+    assert _signing.verify(signature, sent.replace(b'"b":1', b'"b":2'), [key]) is None
 
 
 async def test_retry_after_header_sets_the_retry_time(env: RawEnvironment) -> None:

@@ -108,7 +108,7 @@ async def test_run_page_shows_each_op_with_duration_attempts_output_and_error(
     assert "CardDeclined" in charge
     assert "card &lt;b&gt;declined&lt;/b&gt;, try again" in charge
     assert "<b>declined" not in html
-    assert "&quot;charged&quot;: 30" in charge
+    assert "&#34;charged&#34;: 30" in charge
     assert "slept 400ms" in rows[2]
     assert "op-sleep" in rows[2]
     bars = re.findall(r'class="bar [^"]*" style="left:([\d.]+)%;width:([\d.]+)%"', html)
@@ -119,9 +119,9 @@ async def test_run_page_shows_each_op_with_duration_attempts_output_and_error(
     assert len(set(lefts[1:])) == 4, f"each op started after the one before: {lefts}"
     assert float(bars[3][1]) > 30, "a 400ms sleep takes a large part of a sub-second run"
     assert "Show all (" in rows[3], "the receipt's long output is cut with a way to see it all"
-    assert '"shipped"' in html.replace("&quot;", '"')
+    assert '"shipped"' in html.replace("&#34;", '"')
     assert "data-live" not in html, "a finished run does not poll"
-    assert "&lt;script&gt;alert(&#x27;items&#x27;)&lt;/script&gt;" in html
+    assert "&lt;script&gt;alert(&#39;items&#39;)&lt;/script&gt;" in html
     assert "<script>alert(" not in html
 
 
@@ -135,7 +135,7 @@ async def test_events_and_functions_pages_link_runs_and_show_triggers(
     status, _, detail = await get(dev_server, f"/events/{event.internal_id}")
     assert status == 200
     assert f'href="/runs/{checkout_run.run_id}"' in detail
-    assert "&quot;total&quot;: 30" in detail
+    assert "&#34;total&#34;: 30" in detail
     _, _, functions = await get(dev_server, "/functions")
     assert FUNCTION_ID in functions
     assert f'href="/events?name={EVENT.replace("/", "%2F")}"' in functions
@@ -167,12 +167,12 @@ async def test_status_filter_shows_only_runs_in_that_status(
     _, _, by_function = await get(dev_server, "/?function=raw-broken")
     assert f"/runs/{checkout_run.run_id}" not in by_function
     # The tab counts follow the function filter too.
-    assert "All <span class=count>1</span>" in by_function
-    assert "Completed <span class=count>0</span>" in by_function
-    assert "All <span class=count>2</span>" in both
+    assert 'All <span class="count">1</span>' in by_function
+    assert 'Completed <span class="count">0</span>' in by_function
+    assert 'All <span class="count">2</span>' in both
     status, _, unknown = await get(dev_server, "/?status=<nope>")
     assert status == 200
-    assert "Unknown status &lt;nope&gt;" in unknown
+    assert "Status: &#39;&lt;nope&gt;&#39; is not one of" in unknown
     _, _, failed_page = await get(dev_server, f"/runs/{failed.run_id}")
     assert "<h2>Error</h2>" in failed_page
     assert "boom" in failed_page
@@ -195,10 +195,10 @@ async def test_malicious_event_name_and_data_are_escaped_everywhere(
         assert "<b>key" not in body, page
         assert "<i>id" not in body, page
     _, _, detail = await get(dev_server, f"/events/{internal_id}")
-    assert "&lt;script&gt;alert(&quot;name&quot;)&lt;/script&gt;" in detail
+    assert "&lt;script&gt;alert(&#34;name&#34;)&lt;/script&gt;" in detail
     assert "&lt;img src=x onerror=alert(1)&gt;" in detail
     assert "&lt;i&gt;id&lt;/i&gt;" in detail
-    assert detail.count("<script>") == 1, "only the page's own live-update script"
+    assert detail.count("<script") == 1, "only the page's own live-update script"
 
 
 async def test_unknown_run_and_event_are_html_404s(dev_server: DevServer) -> None:
@@ -229,9 +229,9 @@ async def test_send_form_errors_are_shown_inline_with_the_input_kept(
     assert location == ""
     alert = re.search(r'<p class="error" id="form-error"[^>]*>(.*?)</p>', html)
     assert alert is not None, html
-    assert message in alert.group(1).replace("&#x27;", "'")
+    assert message in alert.group(1).replace("&#39;", "'")
     assert "Traceback" not in html
-    assert f"{fields['data']}</textarea>" in html.replace("&quot;", '"')
+    assert f"{fields['data']}</textarea>" in html.replace("&#34;", '"')
     assert dev_server.store.count_events() == 0
 
 
@@ -257,7 +257,7 @@ async def test_send_form_accepts_an_event_and_redirects_to_it(
 async def test_send_form_prefills_and_refuses_cross_site_posts(dev_server: DevServer) -> None:
     _, _, html = await get(dev_server, "/send?name=app%2Fa&data=%7B%22k%22%3A1%7D")
     assert 'value="app/a"' in html
-    assert "{&quot;k&quot;:1}</textarea>" in html
+    assert "{&#34;k&#34;:1}</textarea>" in html
     for headers in (
         {"Origin": "https://evil.example"},
         {"Origin": "null"},

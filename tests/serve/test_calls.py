@@ -277,6 +277,14 @@ async def test_non_retriable_error_fails_now(aiohttp_client: AiohttpClient) -> N
         assert reply.headers["X-Inngest-No-Retry"] == "true"
         assert reply.body["code"] == "non_retriable_error"
         assert reply.body["name"] == "NonRetriableError"
+        # A step that raised is named, so that a server can record it as failed; a `run`
+        # block is not a step.
+        if fn_id == "flaky":
+            named = json.loads(reply.headers["X-Inngest-Failed-Step"])
+            assert named["name"] == "call api"
+            assert len(named["id"]) == 40  # the hashed step id
+        else:
+            assert "X-Inngest-Failed-Step" not in reply.headers
 
 
 @pytest.mark.parametrize(("mode", "header"), [("later", "42"), ("at", "2030-01-01T00:00:00.000Z")])

@@ -110,6 +110,29 @@ async def test_tampered_body_is_refused(aiohttp_client: AiohttpClient) -> None:
     assert response.status == 401
 
 
+@pytest.mark.parametrize(
+    ("signed", "delivered"),
+    [(b'"n":1}', b'"n":1.0}'), (b'"n":9007199254740993}', b'"n":9007199254740995}')],
+)
+async def test_a_number_changed_in_transit_is_refused(
+    aiohttp_client: AiohttpClient, signed: bytes, delivered: bytes
+) -> None:
+    """The signature covers the numbers as sent: `1.0` for `1`, or a big integer's last digit
+    changed, is a different body, even though both read back alike as float64."""
+    client = await cloud_client(aiohttp_client)
+    n = json.loads(b"{" + signed)["n"]
+    payload = canonical_json(call_body(trigger={"name": "app/greet", "data": {"n": n}}))
+    assert signed in payload
+    for body, status in ((payload.replace(signed, delivered), 401), (payload, 206)):
+        response = await client.post(
+            PATH,
+            params={"fnId": f"{APP_ID}-greet"},
+            data=body,
+            headers={"X-Inngest-Signature": sign(payload, KEY)},
+        )
+        assert response.status == status
+
+
 async def test_signature_covers_the_canonical_body(aiohttp_client: AiohttpClient) -> None:
     """Key order and whitespace do not matter: the JCS form is what is signed."""
     client = await cloud_client(aiohttp_client)

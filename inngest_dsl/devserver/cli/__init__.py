@@ -9,6 +9,7 @@ needs, so `inngest-dsl --version` and `--help` answer at once.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import urllib.parse
 from collections.abc import Sequence
@@ -17,7 +18,7 @@ from typing import NoReturn
 from inngest_dsl._version import __version__
 from inngest_dsl.devserver.cli.parsers import KEY_HELP, add_client_commands
 from inngest_dsl.devserver.cli.usage import UsageError
-from inngest_dsl.devserver.config import DEFAULT_DB
+from inngest_dsl.devserver.config import DEFAULT_DB, parse_retain
 
 __all__ = ["main"]
 
@@ -43,6 +44,13 @@ def _positive_int(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
     return int(text)
+
+
+def _retain(text: str) -> float | None:
+    try:
+        return parse_retain(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _port(text: str) -> int:
@@ -143,6 +151,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=64,
         metavar="N",
         help="calls to apps in flight at most (%(default)s)",
+    )
+    dev.add_argument(
+        "--retain",
+        type=_retain,
+        default=os.environ.get("INNGEST_DEV_RETAIN", "7d"),
+        metavar="DURATION",
+        help="prune finished runs (and the events only they used) older than this; 0 or "
+        "forever keeps them all (default: $INNGEST_DEV_RETAIN or 7d)",
     )
     dev.add_argument("-q", "--quiet", action="store_true", help="log warnings only")
 

@@ -117,6 +117,7 @@ async def run_dev(args: argparse.Namespace) -> None:
         retry_interval=args.retry_interval,
         poll_interval=args.poll_interval,
         concurrency=args.concurrency,
+        retain=args.retain,
     )
     server = DevServer(config)
     try:

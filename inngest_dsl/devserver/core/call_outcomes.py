@@ -70,13 +70,16 @@ class CallOutcomes(RunIngest):
         version: int,
     ) -> None:
         error = outcome.error or error_object("Error", "the call failed")
+        # The step whose error failed the call: the one it targeted, or the one the app names
+        # (a step run inline in a discovery call that raised `NonRetriableError`).
+        step_id, name = outcome.failed_step or (item.step_id, "")
         if outcome.retryable and item.attempt + 1 < function.max_attempts:
-            if item.step_id != DISCOVERY:
+            if step_id != DISCOVERY:
                 self._store.record_attempt(
                     run.run_id,
-                    item.step_id,
+                    step_id,
                     kind="Run",
-                    display_name="",
+                    display_name=name,
                     error_json=canonical(error),
                     started_at=started_at,
                 )
@@ -90,6 +93,18 @@ class CallOutcomes(RunIngest):
                 f"({error.get('message', '')}); retrying in {max(due - now, 0):.2f}s"
             )
             return
+        if step_id != DISCOVERY:
+            self._store.memoise_step(
+                run.run_id,
+                step_id,
+                kind="Run",
+                display_name=name,
+                status="Failed",
+                memo_json=canonical({"error": error}),
+                error_json=canonical(error),
+                started_at=started_at,
+                now=now,
+            )
         self.finish_run(
             run, RunStatus.FAILED, now, error_json=canonical(error), failure=outcome.failure
         )

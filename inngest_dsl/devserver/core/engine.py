@@ -14,6 +14,7 @@ from inngest_dsl.devserver.core.clock import Clock
 from inngest_dsl.devserver.core.cron import CronScheduler, NextFire
 from inngest_dsl.devserver.core.executor import Executor, Transport
 from inngest_dsl.devserver.core.functions import Registry
+from inngest_dsl.devserver.core.retention import Retention
 from inngest_dsl.devserver.core.runs import Runs
 from inngest_dsl.devserver.store import Store
 from inngest_dsl.devserver.store.records import QueueItem
@@ -36,8 +37,10 @@ class Engine:
         next_fire: NextFire = _cron.next_fire,
         on_error: Callable[[BaseException], None] = lambda exc: None,
         cron_random: Callable[[], float] = random.random,
+        retain: float | None = None,
     ) -> None:
-        """`on_error` hears of the engine's own failures (see `Executor`)."""
+        """`on_error` hears of the engine's own failures (see `Executor`); `retain` is how many
+        seconds finished runs are kept (`None`: forever, see `Retention`)."""
         self.store = store
         self.clock = clock
         # Each part is made once, in order. What a part tells one made after it (the runs tell
@@ -58,14 +61,25 @@ class Engine:
         self.cron = CronScheduler(
             self.registry, self.runs, next_fire=next_fire, clock=clock, random=cron_random
         )
+        self.retention = (
+            None
+            if retain is None
+            else Retention(
+                store, clock, retain, after_pass=self.executor.forget_gone, on_error=on_error
+            )
+        )
 
     def start(self) -> None:
         """Resume the stored queue and start the cron schedule (inside a running loop)."""
         self.executor.start()
         self.cron.start()
+        if self.retention is not None:
+            self.retention.start()
 
     async def stop(self) -> None:
         """Stop firing timers and cancel the calls in flight; the store stays open."""
+        if self.retention is not None:
+            self.retention.stop()
         await self.cron.stop()
         await self.executor.stop()
 

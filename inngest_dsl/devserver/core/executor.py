@@ -101,7 +101,19 @@ class Executor:
 
     @property
     def backlog(self) -> int:
+        """Queue items held for later, including those whose work is gone (`forget_gone`)."""
         return len(self._heap)
+
+    def forget_gone(self) -> int:
+        """Drop held items whose queue row is gone (the expiry of a wait that resolved, the
+        work of a run that ended): they would only be skipped when due. How many went."""
+        live = self._store.queue_ids()
+        kept = [entry for entry in self._heap if entry[2].id in live]
+        dropped = len(self._heap) - len(kept)
+        if dropped:
+            heapq.heapify(kept)
+            self._heap = kept
+        return dropped
 
     @property
     def in_flight(self) -> frozenset[asyncio.Task[None]]:

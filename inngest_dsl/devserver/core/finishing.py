@@ -103,8 +103,7 @@ class RunFinishing(RunCommits):
             if pause.kind == "wait":
                 self._finish_branch(pause.run_id, pause.step_id, "null", now)
             elif pause.kind == "invoke":
-                memo = canonical({"error": INVOKE_TIMEOUT_ERROR})
-                self._finish_branch(pause.run_id, pause.step_id, memo, now)
+                self._fail_branch(pause.run_id, pause.step_id, INVOKE_TIMEOUT_ERROR, now)
 
     def time_out(self, item: QueueItem) -> None:
         """`timeouts.start` or `timeouts.finish` ran out: cancel the run if it is still at it."""
@@ -131,13 +130,24 @@ class RunFinishing(RunCommits):
     def _fail_invoker(self, correlation_id: str, message: str, now: float) -> None:
         pause = self._store.pause_for_correlation(correlation_id)
         if pause is not None and self._store.delete_pause(pause.id):
-            memo = canonical({"error": error_object("Error", message)})
-            self._finish_branch(pause.run_id, pause.step_id, memo, now)
+            self._fail_branch(pause.run_id, pause.step_id, error_object("Error", message), now)
 
     # -- finishing --------------------------------------------------------------------------
 
-    def _finish_branch(self, run_id: str, step_id: str, memo_json: str, now: float) -> None:
-        """A sleep, wait or invoke resolved: memoise it and re-discover once all branches are in."""
+    def _fail_branch(self, run_id: str, step_id: str, error: Any, now: float) -> None:
+        """An invoke failed (the callee failed, was cancelled or timed out): the step is Failed
+        with `error`, memoised as `{"error": ...}` for the app to raise."""
+        self._finish_branch(
+            run_id, step_id, canonical({"error": error}), now, error_json=canonical(error)
+        )
+
+    def _finish_branch(
+        self, run_id: str, step_id: str, memo_json: str, now: float, error_json: str | None = None
+    ) -> None:
+        """A sleep, wait or invoke resolved: memoise it and re-discover once all branches are in.
+
+        With `error_json` the step failed (an invoke): it is recorded as Failed with it.
+        """
         run = self._store.get_run(run_id)
         if run is None or run.status in RunStatus.FINAL:
             return
@@ -147,9 +157,9 @@ class RunFinishing(RunCommits):
             step_id,
             kind=step.kind if step else "Unknown",
             display_name=step.display_name if step else "",
-            status="Completed",
+            status="Completed" if error_json is None else "Failed",
             memo_json=memo_json,
-            error_json=None,
+            error_json=error_json,
             started_at=step.started_at if step and step.started_at else now,
             now=now,
         )
@@ -213,6 +223,8 @@ class RunFinishing(RunCommits):
         """
         self._store.finish_run(run.run_id, status, now, output_json, error_json, reason)
         self._store.clear_run_work(run.run_id)
+        # What the run left open (a sleep, a wait, an invoke, a planned step) ends with it.
+        self._store.end_open_steps(run.run_id, RunStatus.CANCELLED, now)
         self._ended.append(run.run_id)
         detail = ""
         if error_json is not None:

@@ -98,6 +98,8 @@ class Holds:
         self._store.save_debounce(
             DebounceRecord(debounce_id, function.id, key, internal_id, body_json, first_at, due)
         )
+        if existing is not None and existing.internal_id != internal_id:
+            self._store.supersede_event(existing.internal_id, internal_id)
         self._store.drop_timers(debounce_id)
         self._enqueue(debounce_id, "debounce", "", 0, due)
         return True

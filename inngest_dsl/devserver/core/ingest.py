@@ -189,10 +189,10 @@ class RunIngest(RunFinishing):
                 if pause is not None and self._store.delete_pause(pause.id):
                     data = event["data"]
                     if "error" in data:
-                        memo = canonical({"error": data["error"]})
+                        self._fail_branch(pause.run_id, pause.step_id, data["error"], now)
                     else:
                         memo = canonical({"data": data.get("result")})
-                    self._finish_branch(pause.run_id, pause.step_id, memo, now)
+                        self._finish_branch(pause.run_id, pause.step_id, memo, now)
         for pause in self._store.pauses_for_event(name):
             if not self._pause_matches(pause, event):
                 continue

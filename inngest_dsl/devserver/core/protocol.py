@@ -13,9 +13,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
-import rfc8785
 
 from inngest_dsl.spec import _durations
+from inngest_dsl.wire._canonical import canonical_text
+from inngest_dsl.wire._responses import FAILED_STEP_HEADER
 
 __all__ = [
     "BACKOFF_TABLE",
@@ -76,39 +77,14 @@ class ProtocolError(ValueError):
     """An app response the executor cannot understand."""
 
 
-_SAFE_INT = 2**53
-
-
-def _sorted_compact_is_jcs(value: Any) -> bool:
-    """True if sorted compact JSON of `value` is already JCS: no floats (JCS formats numbers
-    the ECMAScript way), no integers beyond 2**53, no keys outside the BMP (JCS sorts UTF-16)."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        kind = type(item)
-        if kind is dict:
-            for key, child in item.items():
-                if not key.isascii() and any(ord(char) > 0xFFFF for char in key):
-                    return False
-                stack.append(child)
-        elif kind is list:
-            stack.extend(item)
-        elif kind is float or (kind is int and not -_SAFE_INT < item < _SAFE_INT):
-            return False
-    return True
-
-
 def canonical(value: Any) -> str:
-    """JCS (RFC 8785) canonical JSON text.
+    """JCS (RFC 8785) canonical JSON text, integers exact (`wire._canonical`, as the SDK signs).
 
-    The C `json` encoder is used whenever its sorted compact output is already canonical (the
-    usual case); `rfc8785` otherwise, and sorted compact JSON for values JCS cannot represent.
+    Values JSON cannot carry (NaN, infinities) are written as sorted compact JSON.
     """
-    if _sorted_compact_is_jcs(value):
-        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     try:
-        return bytes(rfc8785.dumps(value)).decode()
-    except Exception:
+        return canonical_text(value)
+    except ValueError:
         return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -189,6 +165,22 @@ class CallOutcome:
     retry_at: float | None = None
     version: int | None = None
     failure: str | None = None
+    failed_step: tuple[str, str] | None = None
+    """`(step id, name)` of the step whose error failed the call, when the app says."""
+
+
+def _failed_step(headers: Mapping[str, str]) -> tuple[str, str] | None:
+    text = headers.get(FAILED_STEP_HEADER)
+    if not text:
+        return None
+    try:
+        named = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(named, dict) or not isinstance(named.get("id"), str) or not named["id"]:
+        return None
+    name = named.get("name")
+    return named["id"], name if isinstance(name, str) else ""
 
 
 def error_object(name: str, message: str, stack: str | None = None) -> dict[str, Any]:
@@ -346,6 +338,7 @@ def interpret_response(
         retry_at=when,
         version=version,
         failure=f"invalid status code: {status}",
+        failed_step=_failed_step(headers),
     )
 
 

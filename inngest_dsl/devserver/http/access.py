@@ -1,8 +1,8 @@
 """Who may use a dev server started with a key: one middleware, deciding per route.
 
 Without a signing key or an event key every route is open, as on Inngest's dev server. With a
-signing key, a request passes only on an open route (`/health`, the login page, the
-stylesheet) or with a credential:
+signing key, a request passes only on an open route (`/health`, the login page, the UI's
+static files) or with a credential:
 
 - `Authorization: Bearer <signing key>`: the key as given, or hashed as the official SDKs send
   it to Inngest's API (PROTOCOL.md §3), with or without its `signkey-<env>-` prefix;
@@ -45,8 +45,9 @@ LOGIN_PATH = "/login"
 LOGOUT_PATH = "/logout"
 SESSION_COOKIE = "inngest_dsl_session"
 
-OPEN_ROUTES = frozenset({"/health", LOGIN_PATH, LOGOUT_PATH, "/ui/style.css"})
-"""Routes that answer without a credential (by their route's pattern)."""
+OPEN_ROUTES = frozenset({"/health", LOGIN_PATH, LOGOUT_PATH, "/ui/{name}"})
+"""Routes that answer without a credential (by their route's pattern): the UI's stylesheet
+and script are static, and the login page needs the stylesheet."""
 
 EVENT_ROUTE = "/e/{key}"
 GRAPHQL_ROUTE = "/v0/gql"

@@ -37,6 +37,7 @@ _ROOT_SPAN_STATUS = {**_RUN_STATUS, RunStatus.SKIPPED: "CANCELLED"}
 _STEP_SPAN_STATUS = {
     "Completed": "COMPLETED",
     "Failed": "FAILED",
+    "Cancelled": "CANCELLED",
     "Retrying": "RUNNING",
     "Planned": "QUEUED",
     "Sleeping": "WAITING",

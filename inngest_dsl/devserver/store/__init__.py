@@ -11,6 +11,7 @@ from inngest_dsl.devserver.store.events import EventTables
 from inngest_dsl.devserver.store.flow import FlowTables
 from inngest_dsl.devserver.store.pauses import PauseTable
 from inngest_dsl.devserver.store.queue import QueueTable
+from inngest_dsl.devserver.store.retention import RetentionTables
 from inngest_dsl.devserver.store.runs import RunTable
 from inngest_dsl.devserver.store.search import SearchQueries
 from inngest_dsl.devserver.store.steps import StepTable
@@ -26,6 +27,7 @@ class Store(
     QueueTable,
     PauseTable,
     FlowTables,
+    RetentionTables,
     SearchQueries,
 ):
     """All reads and writes of the dev server's state."""

@@ -27,6 +27,9 @@ class Database:
             os.makedirs(folder, exist_ok=True)
         self.path = path
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        # Only a new file takes this (before its first table): retention can then give the
+        # pages it frees back to the file system. Older files keep reusing them.
+        self._db.execute("PRAGMA auto_vacuum=INCREMENTAL")
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=OFF")

@@ -27,6 +27,14 @@ class FlowTables(Database):
             (key, tat),
         )
 
+    def limiter_buckets(self, prefix: str) -> list[tuple[str, float]]:
+        """The limiter keys starting with `prefix`, and their theoretical arrival times."""
+        rows = self._all(
+            "SELECT key, tat FROM limiter WHERE substr(key, 1, ?) = ? ORDER BY key",
+            (len(prefix), prefix),
+        )
+        return [(str(key), float(tat)) for key, tat in rows]
+
     def get_debounce(self, function_id: str, debounce_key: str) -> DebounceRecord | None:
         """The pending debounce of a function for one key value, if any."""
         row = self._one(
@@ -54,6 +62,53 @@ class FlowTables(Database):
                 record.due,
             ),
         )
+
+    def supersede_event(self, internal_id: str, by_internal_id: str) -> None:
+        """A debounce replaced one held event with a later one: remember which, so the run the
+        later one starts is also the run the earlier one went to."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO superseded_events (internal_id, by_internal_id) VALUES (?, ?)",
+            (internal_id, by_internal_id),
+        )
+
+    def superseded_by(self, internal_id: str) -> str | None:
+        """The later event a debounce kept instead of this one, if it replaced it."""
+        row = self._one(
+            "SELECT by_internal_id FROM superseded_events WHERE internal_id = ?", (internal_id,)
+        )
+        return None if row is None else str(row[0])
+
+    def debounces_of(self, function_id: str) -> list[DebounceRecord]:
+        """A function's pending debounces, soonest due first."""
+        rows = self._all(
+            f"SELECT {_DEBOUNCE_COLUMNS} FROM debounces WHERE function_id = ? ORDER BY due",
+            (function_id,),
+        )
+        return [DebounceRecord(*row) for row in rows]
+
+    def debounce_holding(self, internal_id: str) -> DebounceRecord | None:
+        """The pending debounce that holds this event as its latest, if any."""
+        row = self._one(
+            f"SELECT {_DEBOUNCE_COLUMNS} FROM debounces WHERE internal_id = ?", (internal_id,)
+        )
+        return None if row is None else DebounceRecord(*row)
+
+    def batches_of(self, function_id: str) -> list[BatchRecord]:
+        """A function's open batches, oldest first."""
+        rows = self._all(
+            f"SELECT {_BATCH_COLUMNS} FROM batches WHERE function_id = ? ORDER BY opened_at",
+            (function_id,),
+        )
+        return [BatchRecord(*row) for row in rows]
+
+    def batch_holding(self, internal_id: str) -> BatchRecord | None:
+        """The open batch this event waits in, if any."""
+        row = self._one(
+            f"SELECT {', '.join('b.' + c for c in _BATCH_COLUMNS.split(', '))} FROM batches b "
+            "JOIN batch_events e ON e.batch_id = b.id WHERE e.internal_id = ?",
+            (internal_id,),
+        )
+        return None if row is None else BatchRecord(*row)
 
     def delete_debounce(self, debounce_id: str) -> None:
         """Forget a debounce (it fired) and its timer."""

@@ -38,6 +38,14 @@ class QueueTable(Database):
         rows = self._all("SELECT id, run_id, kind, step_id, attempt, due, ref FROM queue")
         return [QueueItem(*row) for row in rows]
 
+    def queue_size(self) -> int:
+        """Queued work not yet done (calls, wake-ups, expiries, timers)."""
+        return int(self._one("SELECT COUNT(*) FROM queue")[0])
+
+    def queue_ids(self) -> set[int]:
+        """The ids of every queued item."""
+        return {item_id for (item_id,) in self._all("SELECT id FROM queue")}
+
     def queue_for_run(self, run_id: str) -> list[QueueItem]:
         rows = self._all(
             "SELECT id, run_id, kind, step_id, attempt, due, ref FROM queue WHERE run_id = ?",

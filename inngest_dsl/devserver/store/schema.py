@@ -128,6 +128,10 @@ CREATE TABLE IF NOT EXISTS batches (
     size INTEGER NOT NULL DEFAULT 0
 );
 CREATE UNIQUE INDEX IF NOT EXISTS batches_key ON batches(function_id, batch_key);
+CREATE TABLE IF NOT EXISTS superseded_events (
+    internal_id TEXT PRIMARY KEY,
+    by_internal_id TEXT NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS batch_events (
     batch_id TEXT NOT NULL,
     position INTEGER NOT NULL,
@@ -146,6 +150,7 @@ _ADDED_COLUMNS = (
 )
 _AFTER_MIGRATION = """
 CREATE INDEX IF NOT EXISTS runs_singleton ON runs(singleton) WHERE singleton IS NOT NULL;
+CREATE INDEX IF NOT EXISTS runs_ended ON runs(ended_at) WHERE ended_at IS NOT NULL;
 """
 
 

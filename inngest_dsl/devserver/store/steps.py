@@ -125,3 +125,12 @@ class StepTable(Database):
             ),
         )
         return True
+
+    def end_open_steps(self, run_id: str, status: str, now: float) -> None:
+        """Close the steps a run that ended left open (sleeping, waiting, invoking, planned or
+        awaiting a retry): they end as `status` at `now`."""
+        self._db.execute(
+            "UPDATE steps SET status = ?, ended_at = ? WHERE run_id = ? AND position IS NULL "
+            "AND status IN ('Planned', 'Sleeping', 'Waiting', 'Invoking', 'Retrying')",
+            (status, now, run_id),
+        )

@@ -1,7 +1,7 @@
-"""A run's step timeline as HTML: one row per op, its bar placed by start and end in the run.
+"""A run's step timeline as rows for the template: each op's bar placed by its start and end
+within the run, what it returned or why it failed, and what a sleeping or waiting op waits for.
 
-Bars are absolutely positioned percentages of the run's span (CSS only); an op still going
-stretches to "now" and is drawn striped.
+Bars are percentages of the run's span (CSS only); an op still going stretches to "now".
 """
 
 from __future__ import annotations
@@ -11,15 +11,29 @@ from typing import Any
 
 import attrs
 
-from inngest_dsl.devserver.store.records import RunRecord, RunStatus, StepRecord
+from inngest_dsl.devserver.store.records import (
+    PauseRecord,
+    QueueItem,
+    RunRecord,
+    RunStatus,
+    StepRecord,
+)
 from inngest_dsl.devserver.store.shapes import step_json
-from inngest_dsl.devserver.ui.markup import badge, esc, format_duration, json_block, json_preview
+from inngest_dsl.devserver.ui.errors import ReadableError, readable_error
 
-__all__ = ["Span", "render_timeline", "run_span"]
+__all__ = ["Bar", "OpRow", "Span", "Timeline", "build_timeline", "run_bar_css"]
 
 _MIN_WIDTH = 0.6  # percent: an instant op still shows as a sliver
-_FINISHED_STEPS = frozenset(("Completed", "Failed"))
+_FINISHED_STEPS = frozenset(("Completed", "Failed", "Cancelled"))
 _TICKS = (0, 25, 50, 75, 100)
+KIND_LABELS = {"Run": "Step", "WaitForEvent": "Wait", "InvokeFunction": "Invoke"}
+"""How an op kind is labelled: a `@step` block is a "Step" (not "Run", which names `@run`)."""
+_RUN_BARS = {
+    RunStatus.COMPLETED: "bar-done",
+    RunStatus.FAILED: "bar-failed",
+    RunStatus.CANCELLED: "bar-cancelled",
+    RunStatus.SKIPPED: "bar-skipped",
+}
 
 
 @attrs.frozen
@@ -37,7 +51,53 @@ class Span:
         return min(max((moment - self.start) / self.length * 100, 0.0), 100.0)
 
 
-def run_span(run: RunRecord, steps: Sequence[StepRecord], now: float) -> Span:
+@attrs.frozen
+class Bar:
+    left: float
+    width: float
+    css: str
+
+
+@attrs.frozen
+class OpRow:
+    """One op of the timeline, as the template shows it."""
+
+    index: int
+    step_id: str
+    name: str
+    kind: str
+    kind_label: str
+    status: str
+    bar: Bar
+    duration: float | None
+    attempts: int
+    summary: str
+    summary_css: str
+    error: ReadableError | None
+    error_label: str
+    output: Any
+    has_output: bool
+    opts: Any
+    wakes_at: float | None
+    waits_for: PauseRecord | None
+    retry_at: float | None
+
+
+@attrs.frozen
+class Timeline:
+    span: Span
+    ticks: list[tuple[int, float]]
+    run_bar: Bar
+    run_duration: float
+    rows: list[OpRow]
+
+
+def run_bar_css(status: str) -> str:
+    """Each final status its own colour: a cancelled run is not drawn as a completed one."""
+    return _RUN_BARS.get(status, "bar-going")
+
+
+def _span(run: RunRecord, steps: Sequence[StepRecord], now: float) -> Span:
     start = run.started_at or run.queued_at
     if run.ended_at is not None:
         end = run.ended_at
@@ -46,23 +106,39 @@ def run_span(run: RunRecord, steps: Sequence[StepRecord], now: float) -> Span:
     return Span(start, max(end, start))
 
 
-def _bar(span: Span, begin: float | None, end: float | None, css: str) -> str:
+def _bar(span: Span, begin: float | None, end: float | None, css: str) -> Bar:
     left = span.percent(begin if begin is not None else span.start)
     right = span.percent(end if end is not None else span.end)
     width = max(right - left, _MIN_WIDTH)
-    left = min(left, 100 - width)
-    return f'<span class="bar {css}" style="left:{left:.3f}%;width:{width:.3f}%"></span>'
+    return Bar(round(min(left, 100 - width), 3), round(width, 3), css)
 
 
-def _error_text(error: Any) -> str:
-    if isinstance(error, dict):
-        name = error.get("name") or "Error"
-        message = error.get("message")
-        return f"{name}: {message}" if message is not None else str(name)
-    return str(error)
+def _summary(step: StepRecord, error: ReadableError | None, output: Any) -> tuple[str, str]:
+    finished = step.status in _FINISHED_STEPS
+    if error is not None and (step.status == "Failed" or not finished):
+        return f"{error.name}: {error.message}" if error.message else error.name, "op-error"
+    if step.status == "Cancelled":
+        return "cancelled with the run", "muted"
+    if finished and step.kind == "Sleep":
+        slept = (step.opts or {}).get("duration") if isinstance(step.opts, dict) else None
+        return f"slept {slept or ''}".strip(), "muted"
+    if finished and step.kind == "WaitForEvent" and output is None:
+        return "timed out: no matching event", "muted"
+    if finished and output is not None:
+        return "", "op-output"
+    if not finished:
+        return f"{step.status.lower()}…", "muted"
+    return "no output", "muted"
 
 
-def _op_row(index: int, step: StepRecord, span: Span, now: float) -> str:
+def _row(
+    index: int,
+    step: StepRecord,
+    span: Span,
+    now: float,
+    queue: Sequence[QueueItem],
+    pauses: Sequence[PauseRecord],
+) -> OpRow:
     shaped = step_json(step)
     finished = step.status in _FINISHED_STEPS
     end = step.ended_at if finished else None
@@ -71,78 +147,54 @@ def _op_row(index: int, step: StepRecord, span: Span, now: float) -> str:
     )
     state = "done" if finished else "going"
     status_css = "failed" if step.status == "Failed" else state
-    error = shaped["error"]
+    error = None if shaped["error"] is None else readable_error(shaped["error"])
     output = shaped["output"]
-    if step.status == "Failed" or (error is not None and not finished):
-        summary_line = f'<span class="op-error">{esc(_error_text(error))}</span>'
-    elif finished and step.kind == "Sleep":
-        slept = (step.opts or {}).get("duration") if isinstance(step.opts, dict) else None
-        summary_line = f'<span class="muted">slept {esc(slept or "")}</span>'
-    elif finished and step.kind == "WaitForEvent" and output is None:
-        summary_line = '<span class="muted">timed out: no matching event</span>'
-    elif finished and output is not None:
-        summary_line = f'<span class="op-output">{json_preview(output)}</span>'
-    elif not finished:
-        summary_line = f'<span class="muted">{esc(step.status.lower())}…</span>'
-    else:
-        summary_line = '<span class="muted">no output</span>'
-    attempts = step.attempts
-    attempts_text = (
-        f"{attempts} attempt{'s' if attempts != 1 else ''}"
-        if attempts and step.kind == "Run"
-        else ""
-    )
-    retried = " retried" if attempts > 1 else ""
-    details = []
-    if error is not None:
-        label = "Error" if step.status == "Failed" else "Last error (retrying)"
-        if step.status == "Completed":
-            label = "Error of an earlier attempt"
-        details.append(f'<div class="label">{label}</div>' + json_block(error))
-    if finished and step.status != "Failed":
-        details.append('<div class="label">Output</div>' + json_block(output))
-    if step.opts:
-        details.append('<div class="label">Options</div>' + json_block(step.opts))
-    details.append(f'<div class="label">Step id</div><code>{esc(step.step_id)}</code>')
-    name = step.display_name or step.step_id
-    return (
-        f'<li class="op op-{esc(step.kind.lower())} op-{status_css}">'
-        f'<details id="op-{index}"><summary>'
-        f'<span class="op-head"><span class="op-name" title="{esc(name)}">{esc(name)}</span>'
-        f'<span class="op-kind">{esc(step.kind)}</span>{badge(step.status)}</span>'
-        f'<span class="track">{_bar(span, step.started_at, end, f"bar-{status_css}")}</span>'
-        f'<span class="op-dur">{format_duration(duration)}</span>'
-        f'<span class="op-attempts{retried}">{attempts_text}</span>'
-        f'<span class="op-line">{summary_line}</span>'
-        f'</summary><div class="op-body">{"".join(details)}</div></details></li>'
+    summary, summary_css = _summary(step, error, output)
+    label = "Error" if step.status == "Failed" else "Last error (retrying)"
+    if step.status == "Completed":
+        label = "Error of an earlier attempt"
+    mine = [q for q in queue if q.step_id == step.step_id]
+    wakes_at = next((q.due for q in mine if q.kind == "wake"), None)
+    retry_at = next((q.due for q in mine if q.kind == "call" and q.attempt > 0), None)
+    waits_for = next((p for p in pauses if p.step_id == step.step_id), None)
+    return OpRow(
+        index=index,
+        step_id=step.step_id,
+        name=step.display_name or step.step_id,
+        kind=step.kind,
+        kind_label=KIND_LABELS.get(step.kind, step.kind),
+        status=step.status,
+        bar=_bar(span, step.started_at, end, f"bar-{status_css}"),
+        duration=duration,
+        attempts=step.attempts if step.kind == "Run" else 0,
+        summary=summary,
+        summary_css=summary_css,
+        error=error,
+        error_label=label,
+        output=output,
+        has_output=step.status == "Completed",
+        opts=step.opts,
+        wakes_at=None if finished else wakes_at,
+        waits_for=None if finished else waits_for,
+        retry_at=None if finished else retry_at,
     )
 
 
-def render_timeline(run: RunRecord, steps: Sequence[StepRecord], now: float) -> str:
-    """The timeline: an axis, the run's own bar, then one row per op in the order they ran."""
-    span = run_span(run, steps, now)
-    ticks = "".join(
-        f'<span class="tick" style="left:{t}%">'
-        f"{format_duration(span.length * t / 100) if t else '0'}</span>"
-        for t in _TICKS
-    )
+def build_timeline(
+    run: RunRecord,
+    steps: Sequence[StepRecord],
+    now: float,
+    queue: Sequence[QueueItem] = (),
+    pauses: Sequence[PauseRecord] = (),
+) -> Timeline:
+    """The run's own bar, then one row per op in the order they started."""
+    span = _span(run, steps, now)
     final = run.status in RunStatus.FINAL
-    run_css = "bar-done" if final else "bar-going"
-    if run.status == RunStatus.FAILED:
-        run_css = "bar-failed"
-    run_row = (
-        '<li class="op op-run"><div class="row">'
-        f'<span class="op-head"><span class="op-name">Run</span>{badge(run.status)}</span>'
-        f'<span class="track">{_bar(span, span.start, run.ended_at, run_css)}</span>'
-        f'<span class="op-dur">{format_duration(span.length if final else now - span.start)}</span>'
-        '<span class="op-attempts"></span><span class="op-line"></span></div></li>'
-    )
     ordered = sorted(steps, key=lambda s: (s.started_at or span.start, s.position is None))
-    rows = "".join(_op_row(i, s, span, now) for i, s in enumerate(ordered))
-    if not rows:
-        rows = '<li class="empty">No steps yet.</li>'
-    return (
-        '<div class="timeline">'
-        f'<div class="axis"><span class="op-head"></span><span class="track">{ticks}</span></div>'
-        f'<ol class="ops">{run_row}{rows}</ol></div>'
+    return Timeline(
+        span=span,
+        ticks=[(t, span.length * t / 100) for t in _TICKS],
+        run_bar=_bar(span, span.start, run.ended_at, run_bar_css(run.status)),
+        run_duration=span.length if final else now - span.start,
+        rows=[_row(i, s, span, now, queue, pauses) for i, s in enumerate(ordered)],
     )

@@ -1,0 +1,121 @@
+"""The UI's action buttons: cancel a run, rerun it (from a step), invoke a function, cancel
+many runs of a function. Each calls the dev server's one implementation of the action
+(`core.actions`) and redirects to what it made, or says why it was refused."""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+from typing import Any
+
+from aiohttp import web
+
+from inngest_dsl.devserver.core import actions
+from inngest_dsl.devserver.http.keys import ENGINE
+from inngest_dsl.devserver.http.responses import read_form
+from inngest_dsl.devserver.store.records import RunStatus
+from inngest_dsl.devserver.ui.forms import cross_site, refused
+from inngest_dsl.devserver.ui.search_form import instant
+
+__all__ = ["bulk_cancel", "cancel", "invoke", "rerun"]
+
+
+def _run_url(run_id: str, done: str) -> str:
+    return f"/runs/{urllib.parse.quote(run_id)}?done={done}"
+
+
+def _function_url(function_id: str) -> str:
+    return f"/functions/{urllib.parse.quote(function_id)}"
+
+
+async def _form(request: web.Request) -> dict[str, str] | None:
+    if cross_site(request):
+        return None
+    return {k: str(v) for k, v in (await read_form(request)).items()}
+
+
+def _cross_site_refused(request: web.Request) -> web.Response:
+    return refused(request, "Cross-site form post refused.", 403, "/runs")
+
+
+async def cancel(request: web.Request) -> web.Response:
+    if await _form(request) is None:
+        return _cross_site_refused(request)
+    run_id = request.match_info["run_id"]
+    try:
+        before = request.app[ENGINE].store.get_run(run_id)
+        run = actions.cancel_run(request.app[ENGINE], run_id)
+    except actions.ActionError as exc:
+        return refused(request, str(exc), exc.status, "/runs")
+    ended = before is not None and before.status in RunStatus.FINAL
+    raise web.HTTPSeeOther(_run_url(run.run_id, "not-cancelled" if ended else "cancelled"))
+
+
+async def rerun(request: web.Request) -> web.Response:
+    form = await _form(request)
+    if form is None:
+        return _cross_site_refused(request)
+    run_id = request.match_info["run_id"]
+    from_step = form.get("from_step") or None
+    try:
+        run = actions.rerun(request.app[ENGINE], run_id, from_step=from_step)
+    except actions.ActionError as exc:
+        return refused(request, str(exc), exc.status, _run_url(run_id, ""))
+    raise web.HTTPSeeOther(_run_url(run.run_id, "rerun-from" if from_step else "rerun"))
+
+
+def _json_object(text: str, field: str) -> tuple[dict[str, Any] | None, str]:
+    if not text.strip():
+        return {}, ""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno}, column {exc.colno}"
+        return None, f"{field} is not valid JSON: {exc.msg} ({where})."
+    if not isinstance(value, dict):
+        return None, f"{field} must be a JSON object ({{...}})."
+    return value, ""
+
+
+async def invoke(request: web.Request) -> web.Response:
+    form = await _form(request)
+    if form is None:
+        return _cross_site_refused(request)
+    function_id = request.match_info["function_id"]
+    back = _function_url(function_id)
+    data, problem = _json_object(form.get("data", ""), "Data")
+    if data is None:
+        return refused(request, problem, 400, back)
+    try:
+        invocation = actions.invoke(request.app[ENGINE], function_id, data)
+    except actions.ActionError as exc:
+        return refused(request, str(exc), exc.status, back)
+    raise web.HTTPSeeOther(_run_url(invocation.run.run_id, "invoked"))
+
+
+async def bulk_cancel(request: web.Request) -> web.Response:
+    form = await _form(request)
+    if form is None:
+        return _cross_site_refused(request)
+    function_id = request.match_info["function_id"]
+    back = _function_url(function_id)
+    problems: list[str] = []
+    since = instant(form.get("from", ""), "From", problems)
+    until = instant(form.get("to", ""), "To", problems)
+    if since is None or until is None or problems:
+        problems = problems or ["Give both ends of the time range."]
+        return refused(request, " ".join(problems), 400, back)
+    try:
+        actions.cancel_runs(
+            request.app[ENGINE],
+            function_id,
+            started_after=since,
+            started_before=until,
+            expression=form.get("if", "").strip() or None,
+        )
+    except actions.ActionError as exc:
+        return refused(request, str(exc), exc.status, back)
+    query = urllib.parse.urlencode(
+        {"function": function_id, "status": RunStatus.CANCELLED, "done": "bulk-cancelled"}
+    )
+    raise web.HTTPSeeOther(f"/runs?{query}")

@@ -1,0 +1,48 @@
+"""A run's page: its facts, the actions on it, its step timeline, its outcome and events."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from inngest_dsl.devserver.http.keys import CLOCK, STORE
+from inngest_dsl.devserver.store.records import RunStatus
+from inngest_dsl.devserver.ui.errors import readable_error
+from inngest_dsl.devserver.ui.markup import render
+from inngest_dsl.devserver.ui.runs_page import function_names
+from inngest_dsl.devserver.ui.timeline import build_timeline
+
+__all__ = ["not_found", "run"]
+
+
+def not_found(request: web.Request, what: str, ident: str) -> web.Response:
+    return render(request, "not_found.html", {"what": what, "ident": ident}, status=404)
+
+
+async def run(request: web.Request) -> web.Response:
+    store = request.app[STORE]
+    run_id = request.match_info["run_id"]
+    run = store.get_run(run_id)
+    if run is None:
+        return not_found(request, "Run", run_id)
+    steps = store.list_steps(run.run_id)
+    now = request.app[CLOCK].now()
+    timeline = build_timeline(
+        run, steps, now, store.queue_for_run(run.run_id), store.pauses_of_run(run.run_id)
+    )
+    final = run.status in RunStatus.FINAL
+    error = None
+    if run.status == RunStatus.FAILED or run.error is not None:
+        error = readable_error(run.error)
+    context = {
+        "run": run,
+        "names": function_names(request),
+        "now": now,
+        "final": final,
+        "live": not final,
+        "timeline": timeline,
+        "error": error,
+        "events": run.events,
+        "event_ids": store.event_ids_for_run(run.run_id),
+        "rerun_steps": [s for s in timeline.rows if s.status in ("Completed", "Failed")],
+    }
+    return render(request, "run.html", context)
