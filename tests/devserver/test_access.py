@@ -292,6 +292,23 @@ async def test_login_then_the_pages_and_forms_work(tmp_path: Path) -> None:
         assert status == 303
 
 
+async def test_the_ui_cancel_button_needs_the_login(tmp_path: Path) -> None:
+    async with (
+        keyed(tmp_path) as server,
+        aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as browser,
+    ):
+        run_id = await a_waiting_run(server, bearer())
+        url = f"{server.url}/runs/{run_id}/cancel"
+        own = {"Origin": server.url}
+        status, _, _ = await call("POST", url, headers=own, data={})
+        assert status == 401
+        assert status_of(server, run_id) == RunStatus.RUNNING
+        await call("POST", f"{server.url}/login", data={"key": KEY}, session=browser)
+        status, headers, _ = await call("POST", url, headers=own, data={}, session=browser)
+        assert (status, headers["Location"]) == (303, f"/runs/{run_id}?done=cancelled")
+        assert status_of(server, run_id) == RunStatus.CANCELLED
+
+
 async def test_a_login_goes_back_only_to_this_server(tmp_path: Path) -> None:
     async with keyed(tmp_path) as server:
         for target in ("https://evil.example/", "//evil.example/", "/\\evil.example", ""):
