@@ -46,9 +46,7 @@ class Onboarding(
         return {"nudged": True}
 
 
-class Digest(
-    InngestFunction, id="digest", event="bench/signup", debounce=Debounce(period="2h")
-):
+class Digest(InngestFunction, id="digest", event="bench/signup", debounce=Debounce(period="2h")):
     @step("send digest")
     def digest(self, ctx: Context) -> dict[str, int]:
         return {"last_user": ctx.event.data["user"]}

@@ -33,11 +33,13 @@ from inngest_dsl.errors import (
     InngestError,
     NonRetriableError,
     NotAFunctionError,
+    PayloadError,
     RetryAfterError,
     SendEventError,
     StepError,
 )
 from inngest_dsl.spec._event import Event
+from inngest_dsl.spec._event_types import event_type
 from inngest_dsl.spec._function import CronTrigger, EventTrigger, FunctionSpec, spec_of
 from inngest_dsl.spec._options import (
     Batch,
@@ -73,6 +75,7 @@ __all__ = [
     "InngestFunction",
     "NonRetriableError",
     "NotAFunctionError",
+    "PayloadError",
     "Priority",
     "RateLimit",
     "RetryAfterError",
@@ -83,6 +86,7 @@ __all__ = [
     "Timeouts",
     "__version__",
     "discover",
+    "event_type",
     "failure_spec",
     "invoke",
     "on_failure",

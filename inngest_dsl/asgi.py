@@ -26,7 +26,7 @@ from typing import Any, Protocol
 from inngest_dsl._public import present
 from inngest_dsl.client import Inngest
 from inngest_dsl.errors import ConfigError
-from inngest_dsl.serve._call import ServedFunctions, served_functions
+from inngest_dsl.serve._call import ServedFunctions, functions_to_serve, served_functions
 from inngest_dsl.serve._handler import (
     MAX_BODY_SIZE,
     BodyTooLarge,
@@ -180,7 +180,7 @@ class InngestASGI:
 
 def serve(
     client: Inngest,
-    functions: Iterable[type | FunctionSpec],
+    functions: type | FunctionSpec | Iterable[type | FunctionSpec],
     *,
     path: str = DEFAULT_PATH,
     max_body_size: int = MAX_BODY_SIZE,
@@ -196,7 +196,7 @@ def serve(
     client.require_signing_key()
     if not path.startswith("/"):
         raise ConfigError(f"path must start with '/', got {path!r}")
-    served = served_functions(client, functions, path)
+    served = served_functions(client, functions_to_serve(functions), path)
     return InngestASGI(Handler(served, framework="asgi", max_body_size=max_body_size), app)
 
 

@@ -15,7 +15,7 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 from urllib.parse import quote
@@ -27,6 +27,7 @@ from inngest_dsl._settings import DEV_SERVER_URL, resolve
 from inngest_dsl._version import __version__
 from inngest_dsl.errors import ConfigError, EventError, SendEventError
 from inngest_dsl.spec._event import Event, SendableEvents, to_events
+from inngest_dsl.spec._middleware import Middleware, hooked_send, sends_hooked
 from inngest_dsl.wire._signing import bearer_token
 
 __all__ = [
@@ -145,6 +146,7 @@ class Inngest:
         send_attempts: int = 5,
         send_retry_delay: float = 0.5,
         request_timeout: float = 30.0,
+        middleware: Sequence[Middleware] = (),
     ) -> None:
         self._settings = resolve(
             app_id,
@@ -161,6 +163,12 @@ class Inngest:
         )
         if send_attempts < 1:
             raise ConfigError(f"send_attempts must be at least 1, got {send_attempts}")
+        if not all(isinstance(m, Middleware) for m in middleware):
+            raise ConfigError(
+                f"middleware must be a list of Middleware instances, got {middleware!r}"
+            )
+        self.middleware: tuple[Middleware, ...] = tuple(middleware)
+        """Runs around every call of the functions this client serves, and every send."""
         self.logger = logger or logging.getLogger("inngest_dsl")
         self.send_attempts = send_attempts
         self.send_retry_delay = send_retry_delay
@@ -299,15 +307,20 @@ class Inngest:
     async def send(self, events: SendableEvents) -> list[str]:
         """Send one event or a list of events; return their ids, in order.
 
-        Mappings are validated as `Event`s first (`EventError`). Server errors (5xx), `429 Too
-        Many Requests` and network failures are retried, `send_attempts` times in all, after a
-        doubling delay from `send_retry_delay`, or as long as a `Retry-After` header asks (at
-        most `MAX_RETRY_AFTER` s); another refusal (4xx) is not. Either ends in
-        `SendEventError`.
+        Mappings and `@event_type` instances are validated as `Event`s first (`EventError`).
+        Server errors (5xx), `429 Too Many Requests` and network failures are retried,
+        `send_attempts` times in all, after a doubling delay from `send_retry_delay`, or as
+        long as a `Retry-After` header asks (at most `MAX_RETRY_AFTER` s); another refusal
+        (4xx) is not. Either ends in `SendEventError`. The client's middleware sees the events
+        first (`before_send_events`).
         """
         batch = to_events(events)
         if not batch:
             return []
+        if self.middleware and not sends_hooked.get():
+            return await hooked_send(
+                self.middleware, batch, lambda b: self._send(self._shared_session(), b)
+            )
         return await self._send(self._shared_session(), batch)
 
     def send_sync(self, events: SendableEvents) -> list[str]:
@@ -326,6 +339,10 @@ class Inngest:
 
         async def send_with_own_session() -> list[str]:
             async with self._new_session() as session:
+                if self.middleware:
+                    return await hooked_send(
+                        self.middleware, batch, lambda b: self._send(session, b)
+                    )
                 return await self._send(session, batch)
 
         return asyncio.run(send_with_own_session())

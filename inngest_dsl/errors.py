@@ -8,6 +8,7 @@ InngestError
 ├── EventError (also ValueError)       an event that the event API would refuse
 ├── SendEventError                     the event API refused or could not be reached
 ├── NonRetriableError                  raise in a block: fail the run now, no retries
+│   └── PayloadError (also TypeError)  a payload does not fit its event type or result type
 ├── RetryAfterError                    raise in a block: retry, but not before a given time
 └── StepError                          a memoised step failure surfaced to the function
 ```
@@ -25,6 +26,7 @@ __all__ = [
     "InngestError",
     "NonRetriableError",
     "NotAFunctionError",
+    "PayloadError",
     "RetryAfterError",
     "SendEventError",
     "StepError",
@@ -69,6 +71,14 @@ class SendEventError(InngestError):
 
 class NonRetriableError(InngestError):
     """Raise from a block to fail the run immediately, without further retries."""
+
+
+class PayloadError(NonRetriableError, TypeError):
+    """A payload does not fit the type it is read as (an event type, a block's result type).
+
+    The message names the payload and the field (`$.user_id`); retrying cannot help, so a run
+    that meets one fails now.
+    """
 
 
 class RetryAfterError(InngestError):

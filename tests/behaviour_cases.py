@@ -560,7 +560,7 @@ INVOKE_CASES = [
             Run(
                 "checkout",
                 "Completed",
-                output={"price": 40, "total": 45},
+                output={"price": 40, "get quote": {"price": 40}, "total": 45},
                 steps=(
                     Step("get quote", "Completed", ended=0),
                     Step("total", "Completed", ended=0),
@@ -738,7 +738,7 @@ CANCEL_CASES = [
             Run(
                 "reminder",
                 "Completed",
-                output={"todo": 2},
+                output={"todo": 2, "remind": None},
                 steps=(
                     Step("note", "Completed", ended=0),
                     Step("sleep 1h", "Completed", ended=3600),
@@ -1079,7 +1079,7 @@ FLOW_CASES = [
                 {"who": "high", "prio": 300, "n": 3},
             ),
         ),
-        tuple(Run("prioritised", "Completed", output={}, ended=0) for _ in range(4)),
+        tuple(Run("prioritised", "Completed", output={"work": None}, ended=0) for _ in range(4)),
         journal=["first", "high", "plain", "low"],
     ),
     Case(

@@ -372,3 +372,28 @@ def test_deadline_from_rejects(value: str) -> None:
 def test_deadline_from_rejects_other_types() -> None:
     with pytest.raises(TypeError, match="expected a str duration or instant"):
         deadline_from(td(minutes=1), NOW)  # type: ignore[arg-type]
+
+
+# -- year-less stamps (Go's Stamp layouts) ----------------------------------------------------
+
+UTC = datetime.timezone.utc
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Jan  2 15:04:05", datetime.datetime(2027, 1, 2, 15, 4, 5, tzinfo=UTC)),
+        ("Jan  2 15:04:05.250", datetime.datetime(2027, 1, 2, 15, 4, 5, 250000, tzinfo=UTC)),
+        ("may 1 00:00:00", datetime.datetime(2026, 5, 1, tzinfo=UTC)),  # at `after`: now
+        ("Dec 31 23:59:59", datetime.datetime(2026, 12, 31, 23, 59, 59, tzinfo=UTC)),
+        ("Feb 29 12:00:00", datetime.datetime(2028, 2, 29, 12, tzinfo=UTC)),
+    ],
+)
+def test_a_yearless_stamp_is_the_next_such_instant(text: str, expected: datetime.datetime) -> None:
+    after = datetime.datetime(2026, 5, 1, tzinfo=UTC)
+    assert parse_instant(text, after=after) == expected
+
+
+def test_a_yearless_stamp_for_no_day_is_refused() -> None:
+    with pytest.raises(ValueError, match="day is out of range"):
+        parse_instant("Feb 30 00:00:00", after=datetime.datetime(2026, 1, 1, tzinfo=UTC))

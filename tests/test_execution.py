@@ -114,8 +114,9 @@ async def test_fold_rules_and_memoised_bodies_never_run() -> None:
     }
     result = await execute(plan_for(spec_of(Folds)), request(memo))
     assert result.status == 200
-    assert set(result.body) == {"a", "b", "scalar", "app/reply", "reply_is_event"}
+    assert set(result.body) == {"a", "b", "scalar", "nothing", "app/reply", "reply_is_event"}
     assert (result.body["a"], result.body["b"], result.body["scalar"]) == (1, 2, "text")
+    assert result.body["nothing"] is None  # a step that returned None is stored as null
     assert result.body["reply_is_event"] is True
     assert json.loads(dumps(result.body))["app/reply"] == {
         "name": "app/reply",
@@ -133,7 +134,15 @@ async def test_timed_out_wait_is_stored_as_none() -> None:
         hash_step_id("app/reply"): None,
     }
     result = await execute(plan_for(spec_of(Folds)), request(memo))
-    assert result.body == {"a": 1, "b": 1, "app/reply": None, "reply_is_event": False}
+    assert result.body == {
+        "a": 1,
+        "b": 1,
+        "override": None,
+        "scalar": None,
+        "nothing": None,
+        "app/reply": None,
+        "reply_is_event": False,
+    }
 
 
 async def test_target_named_step_means_discovery() -> None:
@@ -210,7 +219,7 @@ class Edges(InngestFunction, id="edges", event="app/go"):
 async def test_run_result_scalar_is_stored_under_its_id() -> None:
     memo = {hash_step_id("first"): {"data": None}}
     result = await execute(plan_for(spec_of(Edges)), request(memo))
-    assert result.body[0].data == {"scalar run": 7}
+    assert result.body[0].data == {"scalar run": 7, "first": None}
 
 
 async def test_stale_target_already_memoised_does_nothing() -> None:

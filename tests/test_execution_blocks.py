@@ -123,7 +123,10 @@ async def test_invoke_results_fold_like_steps_and_bodies_do_not_rerun() -> None:
     }
     [op] = ops(await call(Checkout, memo))
     assert op["op"] == "StepRun"
-    assert op["data"] == {"seen": {"charged": 5, "computed": "refunded"}}
+    # Merged like a step's result, and kept whole under the invoke's id.
+    assert op["data"] == {
+        "seen": {"charged": 5, "plain": {"charged": 5}, "computed": "refunded"}
+    }
     assert calls["computed"] == 0
 
 
@@ -326,6 +329,7 @@ async def test_once_all_members_finished_results_fold_in_declaration_order() -> 
         "reserved": 1,
         "charged": 1,
         "app/ok": None,
+        "audit": {"charged": 1},  # an invoke's result, kept under its id too
     }
     assert calls == {}
 

@@ -46,3 +46,5 @@ def test_quickstart_runs_the_sign_up_flow_to_completion() -> None:
     for step in ("send welcome", "auth/signup.confirmed", "nudge if unconfirmed"):
         assert step in out, step
     assert '"nudged": false' in out
+    # The flow's run block re-runs on each of the run's requests; its record appears once.
+    assert (out + result.stderr).count("sign-up of user u-42") == 1, out + result.stderr

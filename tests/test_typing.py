@@ -28,3 +28,15 @@ def test_misspelt_class_keyword_is_reported() -> None:
     result = _mypy(Path(__file__).parent / "data" / "misspelt_keyword.py")
     assert result.returncode == 1, result.stdout
     assert 'Unexpected keyword argument "evnt"' in result.stdout
+
+
+def test_typed_payloads_are_held_to_their_types() -> None:
+    # A step's handle carries its result type, a typed wait its event type, and
+    # `Context[SignedUp]` the trigger's data: each misuse below must be reported.
+    result = _mypy(Path(__file__).parent / "data" / "typed_mistakes.py")
+    assert result.returncode == 1, result.stdout
+    found = result.stdout
+    assert 'expression has type "Receipt", variable has type "str"' in found
+    assert '"SignedUp" has no attribute "email"' in found
+    assert 'expected type "WaitForEventOp[Receipt]"' in found
+    assert "Found 3 errors" in found

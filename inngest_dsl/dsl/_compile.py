@@ -9,11 +9,13 @@ import datetime as _dt
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from inngest_dsl.dsl._compile_options import compile_options
 from inngest_dsl.errors import DefinitionError
 from inngest_dsl.spec._cron import validate_cron
 from inngest_dsl.spec._durations import parse_duration
+from inngest_dsl.spec._event_types import name_of, type_of
 from inngest_dsl.spec._expressions import expression_problem
 from inngest_dsl.spec._function import (
     CronTrigger,
@@ -25,6 +27,7 @@ from inngest_dsl.spec._function import (
     WaitForEventOp,
 )
 from inngest_dsl.spec._limits import CRON_JITTER, MAX_RETRIES, MAX_TRIGGERS
+from inngest_dsl.spec._middleware import Middleware
 
 __all__ = ["compile_function", "slugify"]
 
@@ -41,19 +44,33 @@ def _default_id(cls_name: str) -> str:
     return slugify(_CAMEL_BOUNDARY.sub("-", cls_name))
 
 
-def _names(value: object, keyword: str, problems: list[str]) -> list[str]:
-    """`event=` / `cron=` as a list: one string or a sequence of them."""
+def _names(
+    value: object, keyword: str, problems: list[str], kinds: tuple[type, ...] = (str,)
+) -> list[Any]:
+    """`event=` / `cron=` as a list: one string or a sequence of them (`event=` also takes
+    `@event_type` classes)."""
     if value is None:
         return []
-    if isinstance(value, str):
+    if isinstance(value, kinds):
         return [value]
-    if isinstance(value, Sequence) and value and all(isinstance(v, str) for v in value):
+    if isinstance(value, Sequence) and value and all(isinstance(v, kinds) for v in value):
         return list(value)
     problems.append(f"{keyword}= must be a string or a list of strings, got {value!r}")
     return []
 
 
 def _event_trigger(problems: list[str], trigger: EventTrigger, where: str) -> Trigger | None:
+    if isinstance(trigger.event, type):
+        data_type = type_of(trigger.event)
+        if data_type is None:
+            problems.append(
+                f"{where} {trigger.event.__qualname__} is not an event type: decorate it with "
+                "@event_type('app/some.event')"
+            )
+            return None
+        trigger = EventTrigger(
+            name_of(data_type), expression=trigger.expression, data_type=data_type
+        )
     if not isinstance(trigger.event, str) or not trigger.event.strip():
         problems.append(f"{where} must be a non-empty event name, got {trigger.event!r}")
         return None
@@ -91,8 +108,8 @@ def _cron_trigger(problems: list[str], trigger: CronTrigger) -> Trigger | None:
 
 def _triggers(
     problems: list[str],
-    event: str | Sequence[str] | None,
-    event_name: str | Sequence[str] | None,
+    event: str | type[Any] | Sequence[str | type[Any]] | None,
+    event_name: str | type[Any] | Sequence[str | type[Any]] | None,
     expression: str | None,
     if_: str | None,
     cron: str | Sequence[str] | None,
@@ -111,7 +128,7 @@ def _triggers(
         problems.append("jitter= delays the runs of cron=; give cron= too")
     given: list[Trigger] = [
         EventTrigger(event=name, expression=expression)
-        for name in _names(event, "event", problems)
+        for name in _names(event, "event", problems, (str, type))
     ]
     given.extend(CronTrigger(cron=c, jitter=jitter) for c in _names(cron, "cron", problems))
     if listed is not None:
@@ -153,6 +170,20 @@ def _identity(trigger: Trigger) -> str:
     return f"event={trigger.event!r} if {trigger.expression!r}"
 
 
+def _middleware(problems: list[str], given: object) -> tuple[Middleware, ...]:
+    if given is None:
+        return ()
+    items: list[Any] = list(given) if isinstance(given, (list, tuple)) else [given]
+    wrong = [item for item in items if not isinstance(item, Middleware)]
+    if wrong:
+        problems.append(
+            f"middleware= must be a list of Middleware instances, got {wrong[0]!r}"
+            + (" (a class: instantiate it)" if isinstance(wrong[0], type) else "")
+        )
+        return ()
+    return tuple(items)
+
+
 def _retries(problems: list[str], retries: int | None) -> int | None:
     if retries is None:
         return None
@@ -187,8 +218,8 @@ def compile_function(
     problems: list[str],
     name: str | None,
     id: str | None,
-    event: str | Sequence[str] | None,
-    event_name: str | Sequence[str] | None,
+    event: str | type[Any] | Sequence[str | type[Any]] | None,
+    event_name: str | type[Any] | Sequence[str | type[Any]] | None,
     expression: str | None,
     if_: str | None,
     cron: str | Sequence[str] | None,
@@ -198,6 +229,7 @@ def compile_function(
     triggers: Sequence[Trigger] | None = None,
     options: Mapping[str, object] | None = None,
     on_failure: FailureHandler | None = None,
+    middleware: Sequence[Middleware] | None = None,
 ) -> FunctionSpec | None:
     """The spec of `cls`, `None` for an abstract base; raises `DefinitionError` on any problem.
 
@@ -227,6 +259,10 @@ def compile_function(
                 f"abstract=True bases take no function options, got "
                 f"{'=, '.join(set_options)}=: options belong to the concrete class"
             )
+        if middleware is not None:
+            problems.append(
+                "abstract=True bases take no middleware=: give it to the concrete class"
+            )
         if on_failure is not None:
             problems.append(
                 "abstract=True bases take no @on_failure: declare it on the concrete class "
@@ -239,6 +275,7 @@ def compile_function(
         problems, event, event_name, expression, if_, cron, jitter, triggers
     )
     retry_count = _retries(problems, retries)
+    chain = _middleware(problems, middleware)
     compiled_options = compile_options(problems, options)
     if name is not None and (not isinstance(name, str) or not name.strip()):
         problems.append(f"name= must be a non-empty string, got {name!r}")
@@ -259,5 +296,6 @@ def compile_function(
         retries=retry_count,
         description=cls.__doc__.strip() if cls.__doc__ else None,
         on_failure=on_failure,
+        middleware=chain,
         **compiled_options,
     )

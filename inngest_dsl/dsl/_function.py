@@ -8,13 +8,21 @@ one `DefinitionError`.
 
 from __future__ import annotations
 
+import difflib
+import inspect
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from inngest_dsl.dsl._compile import compile_function
 from inngest_dsl.dsl._compile_options import OPTION_KEYWORDS
-from inngest_dsl.dsl._recording import Declarations, Deferred, Namespace, Pending
+from inngest_dsl.dsl._recording import (
+    Declarations,
+    Deferred,
+    Namespace,
+    Pending,
+    body_problem,
+)
 from inngest_dsl.spec._function import (
     CronTrigger,
     EventTrigger,
@@ -24,6 +32,7 @@ from inngest_dsl.spec._function import (
     SleepUntilOp,
     StepOp,
 )
+from inngest_dsl.spec._middleware import Middleware
 from inngest_dsl.spec._options import (
     Batch,
     Cancel,
@@ -53,9 +62,37 @@ class _FunctionMeta(type):
         mcs, cls_name: str, bases: tuple[type, ...], namespace: dict[str, Any], /, **kwargs: Any
     ) -> _FunctionMeta:
         body = dict(namespace)
-        if isinstance(namespace, Namespace):
-            body["__inngest_declarations__"] = namespace.declarations
+        declarations = namespace.declarations if isinstance(namespace, Namespace) else None
+        unknown = _unknown_keywords(bases, kwargs)
+        if unknown:
+            # Reported with the class's other problems, not as a bare TypeError from
+            # `__init_subclass__`.
+            if declarations is None:
+                declarations = Declarations()
+            declarations.problems.extend(unknown.values())
+            kwargs = {key: value for key, value in kwargs.items() if key not in unknown}
+        if declarations is not None:
+            body["__inngest_declarations__"] = declarations
         return super().__new__(mcs, cls_name, bases, body, **kwargs)
+
+
+def _unknown_keywords(bases: tuple[type, ...], given: dict[str, Any]) -> dict[str, str]:
+    """The class keywords the function base's `__init_subclass__` does not take, each with its
+    problem (a base that overrides it with `**kwargs` takes them all)."""
+    base = next((b for b in bases if isinstance(b, _FunctionMeta)), None)
+    if not given or base is None:
+        return {}
+    parameters = inspect.signature(base.__init_subclass__).parameters.values()
+    if any(p.kind is p.VAR_KEYWORD for p in parameters):
+        return {}
+    known = [p.name for p in parameters if p.kind is p.KEYWORD_ONLY]
+    problems = {}
+    for keyword in given:
+        if keyword not in known:
+            close = difflib.get_close_matches(keyword, known, n=2)
+            hint = f"; did you mean {' or '.join(f'{c}=' for c in close)}?" if close else ""
+            problems[keyword] = f"unknown class keyword {keyword}={hint}"
+    return problems
 
 
 if TYPE_CHECKING:
@@ -79,7 +116,11 @@ class InngestFunction(_Base):
     `rate_limit` (`RateLimit`), `debounce` (`Debounce`), `batch_events` (`Batch`), `cancel_on`
     (an event name, a `Cancel` or a list of up to five), `priority` (an expression or
     `Priority`), `idempotency` (an expression), `timeouts` (`Timeouts`) and `singleton`
-    (`Singleton`). `@on_failure` in the body declares the failure handler.
+    (`Singleton`). `@on_failure` in the body declares the failure handler; `middleware` (a
+    list of `Middleware`) runs around its calls, after the client's.
+
+    `event=` and `cancel_on=` also take `@event_type` classes, which stand for their names;
+    the run's `ctx.event.data` is then an instance of the class (`ctx: Context[SignedUp]`).
     """
 
     __inngest_spec__: ClassVar[FunctionSpec | None] = None
@@ -91,8 +132,8 @@ class InngestFunction(_Base):
         *,
         name: str | None = None,
         id: str | None = None,
-        event: str | Sequence[str] | None = None,
-        event_name: str | Sequence[str] | None = None,
+        event: str | type[Any] | Sequence[str | type[Any]] | None = None,
+        event_name: str | type[Any] | Sequence[str | type[Any]] | None = None,
         expression: str | None = None,
         if_: str | None = None,
         cron: str | Sequence[str] | None = None,
@@ -105,11 +146,12 @@ class InngestFunction(_Base):
         rate_limit: RateLimit | None = None,
         debounce: Debounce | None = None,
         batch_events: Batch | None = None,
-        cancel_on: str | Cancel | Sequence[str | Cancel] | None = None,
+        cancel_on: str | type[Any] | Cancel | Sequence[str | type[Any] | Cancel] | None = None,
         priority: str | Priority | None = None,
         idempotency: str | None = None,
         timeouts: Timeouts | None = None,
         singleton: Singleton | None = None,
+        middleware: Sequence[Middleware] | None = None,
     ) -> None:
         # The option keywords above are typed for type checkers; which of them are options is
         # the table's to say (`FunctionOptions`), not spelt out again here.
@@ -140,6 +182,7 @@ class InngestFunction(_Base):
             abstract=abstract,
             options={keyword: given[keyword] for keyword in OPTION_KEYWORDS},
             on_failure=declarations.failure_handlers[0] if declarations.failure_handlers else None,
+            middleware=middleware,
         )
 
     def __init__(self) -> None:
@@ -168,8 +211,12 @@ def _finishdeclarations(decl: Declarations) -> tuple[tuple[Op, ...], list[str]]:
             )
         elif not callable(item.body):
             problems.append(f"{where}: the decorated object is not callable: {item.body!r}")
+        elif (problem := body_problem(where, item.body)) is not None:
+            problems.append(problem)
         elif item.kind == "run":
-            ops.append(RunOp(id=item.id, body=item.body))
+            ops.append(
+                RunOp(id=item.id, body=item.body, log_every_request=item.log_every_request)
+            )
         elif item.kind == "step":
             ops.append(StepOp(id=item.id, body=item.body))
         else:

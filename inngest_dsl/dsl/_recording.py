@@ -9,6 +9,7 @@ statement can report them all at once.
 
 from __future__ import annotations
 
+import inspect
 import sys
 from collections.abc import Callable
 from types import TracebackType
@@ -26,6 +27,7 @@ __all__ = [
     "Namespace",
     "ParallelGroup",
     "Pending",
+    "body_problem",
     "check_message",
     "declarations",
     "decorator_verb",
@@ -45,6 +47,7 @@ class Pending:
     id: str
     body: Callable[..., Any] | None = None
     applied: bool = False
+    log_every_request: bool = False
 
 
 @define
@@ -99,10 +102,40 @@ def check_message(decl: Declarations, verb: str, message: object, id: str | None
     return block_id
 
 
-def decorator_verb(kind: str, message: str, id: str | None) -> Callable[[F], F]:
+def body_problem(where: str, body: Callable[..., Any]) -> str | None:
+    """What is wrong with `body` as the method of a block (`where` names it), if anything:
+    it must take `(self, ctx)` and return its result (a generator never returns one)."""
+    if inspect.isgeneratorfunction(body) or inspect.isasyncgenfunction(body):
+        return (
+            f"{where}: the method is a generator (it yields); a block returns its result: "
+            "use return"
+        )
+    try:
+        signature = inspect.signature(body)
+    except (TypeError, ValueError):  # no signature to inspect (some builtins): trust it
+        return None
+    try:
+        signature.bind(None, None)
+    except TypeError:
+        name = getattr(body, "__name__", "the method")
+        listed = ", ".join(
+            f"*{p.name}" if p.kind is p.VAR_POSITIONAL
+            else f"**{p.name}" if p.kind is p.VAR_KEYWORD
+            else p.name
+            for p in signature.parameters.values()
+        )  # fmt: skip
+        return f"{where}: the method must take (self, ctx), got {name}({listed})"
+    return None
+
+
+def decorator_verb(
+    kind: str, message: str, id: str | None, *, log_every_request: bool = False
+) -> Callable[[F], F]:
     """Record a block of `kind` whose body is the method the returned decorator gets."""
     decl = declarations(kind)
-    pending = Pending(kind, check_message(decl, kind, message, id))
+    pending = Pending(
+        kind, check_message(decl, kind, message, id), log_every_request=log_every_request
+    )
     decl.items.append(pending)
 
     def attach(body: F) -> F:
@@ -144,6 +177,8 @@ class Deferred:
             problems.append(f"{where}: give {self.static} or decorate a method, not both")
         elif not callable(self.body):
             problems.append(f"{where}: the decorated object is not callable: {self.body!r}")
+        elif (problem := body_problem(where, self.body)) is not None:
+            problems.append(problem)
         else:
             ops.append(attrs.evolve(self.template, body=self.body))
 

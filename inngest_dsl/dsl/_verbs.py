@@ -10,8 +10,10 @@ from __future__ import annotations
 import datetime as _dt
 import inspect
 import json
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Literal, TypeVar, overload
+from collections.abc import Callable, Mapping
+from typing import Any, Literal, TypeVar, cast, overload
+
+import attrs
 
 from inngest_dsl.dsl._function import InngestFunction
 from inngest_dsl.dsl._recording import (
@@ -23,8 +25,14 @@ from inngest_dsl.dsl._recording import (
     decorator_verb,
 )
 from inngest_dsl.errors import EventError
-from inngest_dsl.spec._durations import format_duration, parse_duration, parse_instant
-from inngest_dsl.spec._event import Event, to_events
+from inngest_dsl.spec._durations import (
+    format_duration,
+    parse_duration,
+    parse_instant,
+    yearless_stamp,
+)
+from inngest_dsl.spec._event import D, Event, SendableEvents, to_events
+from inngest_dsl.spec._event_types import event_name, name_of, type_of
 from inngest_dsl.spec._expressions import match_expression
 from inngest_dsl.spec._function import (
     FunctionSpec,
@@ -34,6 +42,7 @@ from inngest_dsl.spec._function import (
     SleepUntilOp,
     WaitForEventOp,
 )
+from inngest_dsl.spec._handles import StepDecorator
 
 __all__ = [
     "invoke",
@@ -55,20 +64,25 @@ H = TypeVar("H", bound=Callable[[Any, Any, Any], Any])
 _NO_TIMEOUT = _dt.timedelta(0)
 
 
-def run(message: str, *, id: str | None = None) -> Callable[[F], F]:
+def run(
+    message: str, *, id: str | None = None, log_every_request: bool = False
+) -> Callable[[F], F]:
     """Declare a block that runs on every request reaching it (not memoised).
 
-    Use as a decorator on a `(self, ctx)` method, sync or async.
+    Use as a decorator on a `(self, ctx)` method, sync or async. Its `ctx.logger` records
+    appear once per run; `log_every_request=True` shows them on every request.
     """
-    return decorator_verb("run", message, id)
+    return decorator_verb("run", message, id, log_every_request=bool(log_every_request))
 
 
-def step(message: str, *, id: str | None = None) -> Callable[[F], F]:
+def step(message: str, *, id: str | None = None) -> StepDecorator:
     """Declare a memoised step: it runs once, its result is kept, and it is retried on its own.
 
-    Use as a decorator on a `(self, ctx)` method, sync or async; its id is the message.
+    Use as a decorator on a `(self, ctx)` method, sync or async; its id is the message. A
+    later block reads its result as `ctx[self.method]`, typed as the method's return type: an
+    attrs instance (or a datetime, a dataclass, ...) comes back as one.
     """
-    return decorator_verb("step", message, id)
+    return cast(StepDecorator, decorator_verb("step", message, id))
 
 
 def sleep(duration: str | _dt.timedelta, *, id: str | None = None) -> None:
@@ -112,6 +126,10 @@ def sleep_until(
         return decorator_verb("sleep_until", message, id)
     decl = declarations("sleep_until")
     block_id = check_message(decl, "sleep_until", message, id)
+    if yearless_stamp(at):
+        # "Jan  2 15:04:05" is a different instant each year: read when the run reaches it.
+        decl.items.append(SleepUntilOp(id=block_id, body=_stamp(str(at))))
+        return None
     try:
         instant = parse_instant(at)
     except (TypeError, ValueError) as exc:
@@ -121,6 +139,25 @@ def sleep_until(
     return None
 
 
+def _stamp(text: str) -> Callable[[Any, Any], Any]:
+    async def stamp(self: Any, ctx: Any) -> str:
+        return text
+
+    return stamp
+
+
+@overload
+def wait_for_event(
+    event: type[D],
+    *,
+    timeout: str | _dt.timedelta | None = None,
+    match: str | None = None,
+    if_: str | None = None,
+    id: str | None = None,
+) -> WaitForEventOp[D]: ...
+
+
+@overload
 def wait_for_event(
     event: str,
     *,
@@ -128,14 +165,32 @@ def wait_for_event(
     match: str | None = None,
     if_: str | None = None,
     id: str | None = None,
-) -> WaitForEventOp:
+) -> WaitForEventOp: ...
+
+
+def wait_for_event(
+    event: str | type[Any],
+    *,
+    timeout: str | _dt.timedelta | None = None,
+    match: str | None = None,
+    if_: str | None = None,
+    id: str | None = None,
+) -> WaitForEventOp[Any]:
     """Declare a wait for a later event named `event`, for at most `timeout`.
 
     `match="data.user_id"` pairs it with the triggering event on that field; `if_=` takes a
     full expression over `event` (the trigger) and `async` (the candidate). Returns a handle:
-    `ctx[self.handle]` is the event, or `None` after a timeout.
+    `ctx[self.handle]` is the event, or `None` after a timeout. `event` may be an
+    `@event_type` class: the event's data then arrives as an instance of it.
     """
     decl = declarations("wait_for_event")
+    data_type = type_of(event)
+    if isinstance(event, type) and data_type is None:
+        decl.problems.append(
+            f"wait_for_event: {event.__qualname__} is not an event type: decorate it with "
+            "@event_type('app/some.event')"
+        )
+    event = name_of(event)
     if not isinstance(event, str) or not event.strip():
         decl.problems.append(
             f"wait_for_event: the event name must be a non-empty string, got {event!r}"
@@ -159,7 +214,9 @@ def wait_for_event(
             decl.problems.append(f"{where}: match= must be a field path such as 'data.user_id'")
         else:
             expression = match_expression(match)
-    op = WaitForEventOp(id=block_id, event=event, timeout=delta, if_=expression)
+    op: WaitForEventOp[Any] = WaitForEventOp(
+        id=block_id, event=event, timeout=delta, if_=expression, data_type=data_type
+    )
     decl.items.append(op)
     return op
 
@@ -250,14 +307,15 @@ def invoke(
     message: str,
     *,
     function: type | FunctionSpec | str,
-    data: Mapping[str, Any] | None = None,
+    data: Mapping[str, Any] | attrs.AttrsInstance | None = None,
     timeout: str | _dt.timedelta | None = None,
     id: str | None = None,
 ) -> Callable[[F], F]:
     """Declare a call of another function: it runs as its own run and this one waits for it.
 
     `function` is the callee's class (invoked in the same app) or its wire id
-    `"<app id>-<function id>"`. The callee's trigger event carries `data` (plain form,
+    `"<app id>-<function id>"`. The callee's trigger event carries `data` (plain form, a
+    mapping or an instance of an `@event_type` class,
     `invoke("charge", function=Charge, data={...})`), or what a decorated `(self, ctx)` method
     returns (`@invoke("charge", function=Charge)`). Memoised: the callee's return value is
     folded into `ctx.data` like a step's; a failed callee (or `timeout` passing) fails this
@@ -267,6 +325,10 @@ def invoke(
     block_id = check_message(decl, "invoke", message, id)
     where = f"invoke {block_id!r}"
     function_id, same_app, callee = _callee(where, function, decl.problems)
+    if data is not None and event_name(type(data)) is not None:
+        from inngest_dsl.spec._payloads import unstructure  # cattrs, when first needed
+
+        data = unstructure(data)  # a typed event's data: the callee's event carries its JSON
     if data is not None:
         if not isinstance(data, Mapping):
             decl.problems.append(f"{where}: data= must be a mapping, got {type(data).__name__}")
@@ -305,7 +367,7 @@ def _static_events(where: str, events: object, problems: list[str]) -> tuple[Eve
 def send_event(
     message: str,
     *,
-    events: Event | Mapping[str, Any] | Sequence[Event | Mapping[str, Any]] | None = None,
+    events: SendableEvents | None = None,
     id: str | None = None,
 ) -> Callable[[F], F]:
     """Declare a memoised step that sends events exactly once.

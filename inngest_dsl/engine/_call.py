@@ -16,6 +16,7 @@ import attrs
 from inngest_dsl.engine._call_state import ABSENT, CallState, StepObserver
 from inngest_dsl.engine._context import Context
 from inngest_dsl.engine._fold import fold_memo
+from inngest_dsl.engine._logger import LogGate, RunLogger
 from inngest_dsl.engine._outcomes import (
     WRAPPED_KEYS,
     EventSender,
@@ -35,6 +36,7 @@ from inngest_dsl.engine._plan import SEND, STEP, ExecutionPlan, PlannedOp
 from inngest_dsl.engine._step_runner import StepRunner, Stop
 from inngest_dsl.engine._steps import Steps
 from inngest_dsl.spec._durations import parse_instant
+from inngest_dsl.spec._event_types import event_name
 from inngest_dsl.spec._function import (
     InvokeOp,
     ParallelOp,
@@ -43,6 +45,7 @@ from inngest_dsl.spec._function import (
     SleepUntilOp,
     WaitForEventOp,
 )
+from inngest_dsl.spec._payloads import unstructure
 from inngest_dsl.wire._calls import CallRequest
 from inngest_dsl.wire._json import check_json
 from inngest_dsl.wire._responses import CallResult, Opcode
@@ -76,7 +79,7 @@ def not_found(plan: ExecutionPlan, target: str) -> CallResult:
 class Call:
     """One call in progress, for everything off the hot path: pending ops and groups."""
 
-    __slots__ = ("_instance", "ctx", "plan", "runner", "search", "state", "target")
+    __slots__ = ("_instance", "ctx", "log_gate", "plan", "runner", "search", "state", "target")
 
     def __init__(
         self,
@@ -105,6 +108,14 @@ class Call:
         # ctx.step reads the call's state through its runner; it knows nothing of the walk.
         self.runner = StepRunner(self.state)
         ctx._steps = Steps(self.runner)
+        # ctx.logger stays silent while the call re-runs what earlier requests did.
+        self.log_gate = LogGate(
+            plan.top, plan.hashes, request.steps, request.ctx.stack,
+            targeted=target is not None, attempt=ctx.attempt,
+        )  # fmt: skip
+        self.runner.log_gate = self.log_gate
+        ctx.logger = RunLogger(ctx.logger, self.log_gate)
+        ctx.bind(plan, request.steps)
         self._instance: object = None
 
     def instance(self) -> object:
@@ -147,6 +158,8 @@ class Call:
                 "step_unexpected",
                 retry=False,
             )
+        # An async step's body may replay the steps it added at run time before going on.
+        self.log_gate.new_work(may_replay=entry.kind == STEP and entry.is_async)
         if entry.kind in (STEP, SEND):
             if self.state.request.ctx.disable_immediate_execution and target is None:
                 return CallResult(206, [entry.ref.opcode("StepPlanned", entry.user_id)])
@@ -232,7 +245,7 @@ class Call:
             except Exception as exc:
                 return function_error(exc)
             try:
-                at = parse_instant(returned)
+                at = parse_instant(returned)  # a year-less stamp: the next such instant
             except (TypeError, ValueError) as exc:
                 return failure(
                     f"{entry.what} must return a datetime or an instant string: {exc}",
@@ -248,6 +261,8 @@ class Call:
                 data = await self.body(entry)
             except Exception as exc:
                 return function_error(exc)
+            if event_name(type(data)) is not None:
+                data = unstructure(data)  # a typed event's data
             if data is not None and not isinstance(data, Mapping):
                 return failure(
                     f"{entry.what} must return a mapping (the invoked function's event data),"
@@ -315,6 +330,7 @@ class Call:
         self, entry: PlannedOp, unfinished: list[PlannedOp], *, race: bool = False
     ) -> CallResult:
         """Run the targeted member, or report every unfinished one."""
+        self.log_gate.new_work()  # members cannot add steps at run time
         target = self.target
         if target is not None:
             for member in unfinished:

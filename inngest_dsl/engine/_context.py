@@ -2,28 +2,40 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
-from typing import TYPE_CHECKING, Any, overload
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from attrs import define, field
 
+from inngest_dsl.spec._event import D, Event, typed_event
 from inngest_dsl.spec._function import WaitForEventOp
+from inngest_dsl.spec._handles import BoundAsyncStep, BoundStep
 
 if TYPE_CHECKING:
+    from inngest_dsl.engine._plan import ExecutionPlan
     from inngest_dsl.engine._steps import Steps
-    from inngest_dsl.spec._event import Event
 
 __all__ = ["Context"]
 
-_default_logger = logging.getLogger("inngest_dsl.function")
+T = TypeVar("T")
+E = TypeVar("E")
 
+_default_logger = logging.getLogger("inngest_dsl.function")
+_NO_MEMO: Mapping[str, Any] = {}
+ABSENT: Any = object()
 
 @define(eq=False)
-class Context:
+class Context(Generic[D]):
     """The per-request view of a run, passed to every block as `ctx`.
 
     `data` holds the results of the blocks before this one, folded in declaration order;
-    `ctx[self.some_wait]` reads a wait's event (or `None` after a timeout).
+    `ctx[self.some_wait]` reads a wait's event (or `None` after a timeout), and
+    `ctx[self.some_step]` a step's result, as the type the step's method returns.
+
+    `Context[SignedUp]` types `ctx.event.data` as `SignedUp`, for a function triggered by an
+    `@event_type` class (`event=SignedUp`): the data arrives structured as one.
 
     Run facts: `run_id`; `attempt`, counted from 0 for each step or request (a retry is 1),
     of `max_attempts`; `function_id`, the wire id; `request_id`, the id of this one request,
@@ -31,8 +43,8 @@ class Context:
     `X-Request-ID` / `X-Inngest-Job-Id` headers; `""` when the server sends none).
     """
 
-    event: Event
-    events: tuple[Event, ...]
+    _event: Event[Any] = field(alias="event")
+    _events: tuple[Event[Any], ...] = field(alias="events")
     data: dict[str, Any] = field(factory=dict)
     run_id: str = ""
     attempt: int = 0
@@ -42,6 +54,52 @@ class Context:
     job_id: str = ""
     logger: logging.Logger | logging.LoggerAdapter[logging.Logger] = _default_logger
     _steps: Steps | None = field(default=None, repr=False, alias="_steps")
+    # What typed reads need: the plan (step types, event types) and the call's memo.
+    _plan: ExecutionPlan | None = field(default=None, repr=False, alias="_plan")
+    _memo: Mapping[str, Any] = field(default=_NO_MEMO, repr=False, alias="_memo")
+    # Typed reads, made once per call; most calls make none, so made on first use.
+    _typed_cache: dict[object, Any] | None = field(default=None, repr=False, init=False)
+
+    @property
+    def _typed(self) -> dict[object, Any]:
+        cache = self._typed_cache
+        if cache is None:
+            cache = self._typed_cache = {}
+        return cache
+
+    def bind(self, plan: ExecutionPlan, memo: Mapping[str, Any]) -> None:
+        """Give typed reads the function's plan and the call's memo (the engine calls it)."""
+        self._plan = plan
+        self._memo = memo
+
+    @property
+    def event(self) -> Event[D]:
+        """The event that triggered the run (the first of a batch); typed, see the class."""
+        return self._typed_event("event", self._event, self._data_type(self._event.name))
+
+    @property
+    def events(self) -> tuple[Event[D], ...]:
+        """The run's events: a batch, or the one triggering event."""
+        typed = self._typed.get("events", ABSENT)
+        if typed is ABSENT:
+            typed = self._typed["events"] = tuple(
+                self._typed_event(("events", i), e, self._data_type(e.name))
+                for i, e in enumerate(self._events)
+            )
+        events: tuple[Event[D], ...] = typed
+        return events
+
+    def _typed_event(
+        self, key: object, event: Event[Any], data_type: type[Any] | None
+    ) -> Event[Any]:
+        typed = self._typed.get(key, ABSENT)
+        if typed is ABSENT:
+            typed = self._typed[key] = typed_event(event, data_type)
+        return typed  # type: ignore[no-any-return]
+
+    def _data_type(self, name: str) -> type[Any] | None:
+        plan = self._plan
+        return None if plan is None else plan.event_type_of(name)
 
     @property
     def step(self) -> Steps:
@@ -59,12 +117,61 @@ class Context:
         return steps
 
     @overload
-    def __getitem__(self, key: WaitForEventOp) -> Event | None: ...
+    def __getitem__(self, key: WaitForEventOp[E]) -> Event[E] | None: ...
+
+    @overload
+    def __getitem__(self, key: BoundAsyncStep[T]) -> T: ...
+
+    @overload
+    def __getitem__(self, key: BoundStep[T]) -> T: ...
 
     @overload
     def __getitem__(self, key: str) -> Any: ...
 
-    def __getitem__(self, key: str | WaitForEventOp) -> Any:
+    def __getitem__(self, key: object) -> Any:
+        if isinstance(key, str):
+            return self.data[key]
         if isinstance(key, WaitForEventOp):
-            return self.data.get(key.id)
-        return self.data[key]
+            event = self.data.get(key.id)
+            if key.data_type is None or not isinstance(event, Event):
+                return event
+            return self._typed_event(key, event, key.data_type)
+        if callable(key):
+            return self._step_result(key)
+        raise TypeError(
+            f"ctx[...] takes a key of ctx.data, a wait's handle or a step's method, got {key!r}"
+        )
+
+    def _step_result(self, method: Any) -> Any:
+        """The result of the step whose method is `method` (`self.charge`), typed."""
+        # Loaded here: `import inngest_dsl` names Context but runs no call.
+        from inngest_dsl.engine._outcomes import WRAPPED_KEYS, memoised_error
+        from inngest_dsl.engine._step_runner import misuse
+        from inngest_dsl.spec._payloads import PLAIN, structure
+
+        function = inspect.unwrap(getattr(method, "__func__", method))
+        plan = self._plan
+        entry = plan.steps.get(function) if plan is not None else None
+        name = getattr(function, "__qualname__", repr(function))
+        if entry is None:
+            raise misuse(
+                f"ctx[{name}]: not a step of this function; ctx[self.method] reads the result "
+                "of a @step block (a run block's result is in ctx.data)"
+            )
+        cached = self._typed.get(entry.hashed, ABSENT)
+        if cached is not ABSENT:
+            return cached
+        value = self._memo.get(entry.hashed, ABSENT)
+        if value is ABSENT:
+            raise misuse(
+                f"ctx[{name}]: step {entry.user_id!r} has not finished; a block reads the "
+                "results of the steps declared before it"
+            )
+        if type(value) is dict and value.keys() <= WRAPPED_KEYS:
+            if value.get("error") is not None:
+                raise memoised_error(entry.user_id, value["error"])
+            value = value.get("data")
+        if entry.result_type is not PLAIN and value is not None:
+            value = structure(value, entry.result_type, f"the result of {entry.what}")
+        self._typed[entry.hashed] = value
+        return value

@@ -12,7 +12,7 @@ from __future__ import annotations
 from inngest_dsl.engine._call import Call, call_body, not_found
 from inngest_dsl.engine._call_state import ABSENT, StepObserver
 from inngest_dsl.engine._context import Context
-from inngest_dsl.engine._fold import fold, fold_memo
+from inngest_dsl.engine._fold import RunData, fold, fold_memo, merge, store
 from inngest_dsl.engine._outcomes import (
     WRAPPED_KEYS,
     EventSender,
@@ -22,6 +22,7 @@ from inngest_dsl.engine._outcomes import (
 )
 from inngest_dsl.engine._plan import GROUP, RUN, STEP, ExecutionPlan
 from inngest_dsl.engine._step_runner import Stop
+from inngest_dsl.spec._function import RunOp
 from inngest_dsl.wire._calls import CallRequest
 from inngest_dsl.wire._json import check_json
 from inngest_dsl.wire._responses import CallResult
@@ -35,7 +36,7 @@ def _context(plan: ExecutionPlan, request: CallRequest, app_id: str) -> Context:
     return Context(
         event=request.event,
         events=request.events,
-        data={},
+        data=RunData(),
         run_id=ctx.run_id,
         attempt=ctx.attempt,
         max_attempts=max_attempts,
@@ -81,6 +82,8 @@ async def execute(
             runner = call.runner
             # A run block may add steps at run time; they answer to the request's target.
             runner.enter(user_id, target, "")
+            op = entry.op
+            call.log_gate.run_block(entry, isinstance(op, RunOp) and op.log_every_request)
             try:
                 result = await call_body(entry, call.instance(), ctx)
             except Stop as stop:
@@ -89,6 +92,7 @@ async def execute(
                 return function_error(exc)
             finally:
                 runner.leave()
+                call.log_gate.run_block(None)
             if runner.stopped is not None:
                 return runner.stopped
             if result is not None:
@@ -117,9 +121,9 @@ async def execute(
         if kind == STEP:
             # The hot path: memo values are plain JSON, so test exact types before the ABC.
             if type(value) is dict:
-                data.update(value)
-            elif value is not None:
-                fold(data, user_id, value)
+                merge(data, value)
+            else:
+                store(data, user_id, value)  # None too: a step that returned nothing is null
         else:
             fold_memo(data, entry, value)
     if target is not None:  # a target no block reached

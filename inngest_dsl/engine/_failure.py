@@ -165,6 +165,7 @@ def failure_spec(function: type | FunctionSpec, app_id: str = "") -> FunctionSpe
         ops=(RunOp(id=runner.__name__, body=runner),),
         cls=spec.cls,
         retries=0,
+        middleware=spec.middleware,  # the function's middleware wraps its handler too
     )
 
 

@@ -1,26 +1,81 @@
-"""Folding results into `ctx.data`, as DESIGN §2 says, for every kind of op."""
+"""Folding results into `ctx.data`, as DESIGN §2 says, for every kind of op; and the
+read-only mapping bodies see as `ctx.data`."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 from inngest_dsl.engine._outcomes import sent_ids
 from inngest_dsl.engine._plan import INVOKE, SEND, STEP, WAIT, PlannedOp
-from inngest_dsl.errors import EventError
+from inngest_dsl.errors import EventError, NonRetriableError
 from inngest_dsl.spec._event import Event
 
-__all__ = ["fold", "fold_memo"]
+__all__ = ["RunData", "fold", "fold_memo", "fold_step", "merge", "store"]
+
+_put = dict.__setitem__
+_merge = dict.update
+
+
+class RunData(dict[str, Any]):
+    """`ctx.data`: the results so far, read-only to bodies.
+
+    A write would be lost at the next request (only what blocks return is remembered), so
+    it fails at once, saying what to do instead. The engine writes through `fold`/`store`.
+    """
+
+    __slots__ = ()
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> NoReturn:
+        key = args[0] if args and isinstance(args[0], str) else "key"
+        raise NonRetriableError(
+            "ctx.data is read-only: a value written to it would be lost at the next request. "
+            f"Return it from a step instead (`return {{{key!r}: value}}`): what a step returns "
+            "is kept and folded into ctx.data for the blocks after it"
+        )
+
+    __setitem__ = _refuse
+    __delitem__ = _refuse
+    __ior__ = _refuse
+    update = _refuse
+    setdefault = _refuse
+    pop = _refuse
+    popitem = _refuse
+    clear = _refuse
+
+    def copy(self) -> dict[str, Any]:
+        """A plain, writable copy."""
+        return dict(self)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # copy.copy, copy.deepcopy and pickle make plain, writable dicts.
+        return (dict, (dict(self),))
+
+
+# The engine's writes, even into a `RunData`: `store(data, key, value)` and
+# `merge(data, mapping)`, the plain dict methods (no wrapper: the walk calls them per op).
+store = _put
+merge = _merge
 
 
 def fold(data: dict[str, Any], key: str, value: Any) -> None:
-    """DESIGN §2: a mapping merges, None adds nothing, anything else is stored under `key`."""
+    """A `run` block's result: a mapping merges, None adds nothing, anything else is stored
+    under `key`."""
     if value is None:
         return
     if isinstance(value, Mapping):
-        data.update(value)
+        _merge(data, value)
     else:
-        data[key] = value
+        _put(data, key, value)
+
+
+def fold_step(data: dict[str, Any], key: str, value: Any) -> None:
+    """A memoised step's result: a mapping merges, anything else (None too, as null) is
+    stored under `key`."""
+    if isinstance(value, Mapping):
+        _merge(data, value)
+    else:
+        _put(data, key, value)
 
 
 def _wait_result(value: Any) -> Any:
@@ -35,10 +90,16 @@ def _wait_result(value: Any) -> Any:
 def fold_memo(data: dict[str, Any], entry: PlannedOp, value: Any) -> None:
     """Fold the (unwrapped) memo value of a finished op, by its kind."""
     kind = entry.kind
-    if kind in (STEP, INVOKE):
-        fold(data, entry.user_id, value)
+    if kind == STEP:
+        fold_step(data, entry.user_id, value)
+    elif kind == INVOKE:
+        # Merged like a step's, and kept whole under the invoke's id, so two invokes of one
+        # function keep both results.
+        if isinstance(value, Mapping):
+            _merge(data, value)
+        _put(data, entry.user_id, value)
     elif kind == WAIT:
-        data[entry.user_id] = _wait_result(value)
+        _put(data, entry.user_id, _wait_result(value))
     elif kind == SEND:
         fold(data, entry.user_id, sent_ids(value))
     # Sleeps finish with a bare null and add nothing.

@@ -18,6 +18,7 @@ from inngest_dsl.errors import EventError, NonRetriableError, RetryAfterError, S
 from inngest_dsl.spec import _event
 from inngest_dsl.spec._durations import format_duration, format_instant
 from inngest_dsl.spec._event import Event
+from inngest_dsl.spec._payloads import unstructure
 from inngest_dsl.wire._json import check_json
 from inngest_dsl.wire._responses import CallResult, ErrorBody, Opcode, Userland
 
@@ -25,6 +26,7 @@ __all__ = [
     "WRAPPED_KEYS",
     "EventSender",
     "StepRef",
+    "as_json",
     "event_id",
     "failure",
     "function_error",
@@ -217,10 +219,30 @@ async def run_step(
         op = "StepFailed" if attempt + 1 >= max_attempts else "StepError"
         return CallResult(206, [ref.opcode(op, ref.user_id, error=_error_body(exc, "unknown"))])
     try:
-        check_json(result)
+        result = as_json(result)
     except (TypeError, ValueError) as exc:
         return unserialisable(what, exc)
     return CallResult(206, [ref.opcode("StepRun", ref.user_id, data=result)])
+
+
+_JSON_LEAVES = (str, int, float, bool, type(None))
+
+
+def as_json(value: Any) -> Any:
+    """A result as JSON values: attrs instances, dataclasses, datetimes, ... through the
+    payload converter; `TypeError`/`ValueError` if it still is not JSON."""
+    if type(value) in (dict, list):
+        try:
+            check_json(value)
+            return value
+        except TypeError:
+            pass  # a typed value inside: unstructure the whole
+    elif isinstance(value, _JSON_LEAVES):
+        check_json(value)
+        return value
+    value = unstructure(value)
+    check_json(value)
+    return value
 
 
 # ---------------------------------------------------------------------------------------------

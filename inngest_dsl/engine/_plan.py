@@ -5,8 +5,10 @@ The per-spec work happens once, in `plan_for`; a request then only reads the pla
 
 from __future__ import annotations
 
+import functools
 import inspect
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import attrs
 from attrs import field, frozen
@@ -14,6 +16,7 @@ from attrs import field, frozen
 from inngest_dsl.engine._outcomes import StepRef, hash_step_id
 from inngest_dsl.spec._function import (
     Body,
+    EventTrigger,
     FunctionSpec,
     InvokeOp,
     Op,
@@ -25,6 +28,7 @@ from inngest_dsl.spec._function import (
     StepOp,
     WaitForEventOp,
 )
+from inngest_dsl.spec._payloads import PLAIN, result_type
 from inngest_dsl.wire._responses import Userland
 
 __all__ = [
@@ -39,8 +43,12 @@ __all__ = [
     "ExecutionPlan",
     "PlannedOp",
     "plan_for",
+    "resolved_result_type",
     "verb_of",
 ]
+
+INVOKED = "inngest/function.invoked"
+"""The name of the event an invoked function runs on; its data is the invoker's payload."""
 
 # Kinds of planned op, compared by identity on the hot path.
 RUN, STEP, SLEEP, SLEEP_UNTIL, WAIT, INVOKE, SEND, GROUP = range(8)
@@ -67,7 +75,8 @@ def verb_of(op: Op) -> str:
 class PlannedOp:
     """One declared op with everything a request needs precomputed.
 
-    `members` are the ops of a parallel group (for the group's marker op only).
+    `members` are the ops of a parallel group (for the group's marker op only);
+    `result_type` is what a step's result is read back as (`PLAIN`: JSON as it is).
     """
 
     op: Op
@@ -78,6 +87,7 @@ class PlannedOp:
     body: Body | None
     is_async: bool
     members: tuple[PlannedOp, ...] = ()
+    result_type: Any = PLAIN
 
     @property
     def userland(self) -> Userland:
@@ -99,6 +109,9 @@ class ExecutionPlan:
 
     `ops` matches `spec.ops` one to one; `hashes` maps wire ids to positions in it; `top` are
     the ops the walk visits (a parallel group's members only through the group).
+
+    For typed reads: `steps` finds a step by its method (`ctx[self.charge]`), `event_types`
+    maps the names of typed triggers to their `@event_type` classes.
     """
 
     spec: FunctionSpec
@@ -106,6 +119,34 @@ class ExecutionPlan:
     hashes: Mapping[str, int]
     top: tuple[PlannedOp, ...]
     rows: tuple[tuple[int, str, str, PlannedOp], ...] = field(init=False)
+    steps: Mapping[Callable[..., Any], PlannedOp] = field(init=False)
+    event_types: Mapping[str, type[Any]] = field(init=False)
+
+    def event_type_of(self, name: str) -> type[Any] | None:
+        """The `@event_type` class the data of a trigger event named `name` is read as."""
+        types = self.event_types
+        if not types:
+            return None
+        found = types.get(name)
+        if found is None and name == INVOKED and len(set(types.values())) == 1:
+            # Invoked: the invoker's payload stands for the function's one typed trigger.
+            found = next(iter(types.values()))
+        return found
+
+    @steps.default
+    def _steps(self) -> Mapping[Callable[..., Any], PlannedOp]:
+        # Keyed by the method as written: the testing kit wraps bodies (functools.wraps).
+        return {
+            inspect.unwrap(p.body): p for p in self.ops if p.kind == STEP and p.body is not None
+        }
+
+    @event_types.default
+    def _event_types(self) -> Mapping[str, type[Any]]:
+        return {
+            str(t.event): t.data_type
+            for t in self.spec.triggers
+            if isinstance(t, EventTrigger) and t.data_type is not None
+        }
 
     @rows.default
     def _rows(self) -> tuple[tuple[int, str, str, PlannedOp], ...]:
@@ -139,6 +180,27 @@ def _grouped(spec: FunctionSpec, planned: list[PlannedOp]) -> list[PlannedOp]:
     return top
 
 
+@functools.lru_cache(maxsize=4096)
+def _resolved(body: Callable[..., Any]) -> Any:
+    return result_type(body)
+
+
+def resolved_result_type(body: Callable[..., Any]) -> Any:
+    """`result_type` of `body` (a block's method, a `ctx.step.run` function), once per body.
+
+    A block's is resolved when its function is first planned: its module is loaded by then,
+    so a type defined below the class resolves too.
+    """
+    try:
+        return _resolved(inspect.unwrap(body))
+    except TypeError:  # not hashable (a callable object): resolve it every time
+        return result_type(body)
+
+
+def _result_type(body: Body) -> Any:
+    return resolved_result_type(body)
+
+
 def plan_for(spec: FunctionSpec) -> ExecutionPlan:
     """The execution plan of `spec` (hashed ids, body kinds): build it once and keep it."""
     seen: dict[str, int] = {}
@@ -164,6 +226,7 @@ def plan_for(spec: FunctionSpec) -> ExecutionPlan:
                 index=index,
                 body=body,
                 is_async=body is not None and inspect.iscoroutinefunction(body),
+                result_type=_result_type(body) if kind == STEP and body is not None else PLAIN,
             )
         )
     top = _grouped(spec, planned)

@@ -12,7 +12,8 @@ import inspect
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from inngest_dsl.engine._call_state import NO_MOCK, CallState
+from inngest_dsl.engine._call_state import ABSENT, NO_MOCK, CallState
+from inngest_dsl.engine._logger import LogGate
 from inngest_dsl.engine._outcomes import StepRef, failure, hash_step_id, run_step
 from inngest_dsl.errors import NonRetriableError
 from inngest_dsl.wire._responses import CallResult, Opcode
@@ -39,7 +40,7 @@ def misuse(message: str) -> NonRetriableError:
 class StepRunner:
     """The dynamic steps of one call: which body may add them, their ids, their fate."""
 
-    __slots__ = ("_block", "_busy", "_counts", "_stop", "_target", "_where", "state")
+    __slots__ = ("_block", "_busy", "_counts", "_stop", "_target", "_where", "log_gate", "state")
 
     def __init__(self, state: CallState) -> None:
         self.state = state
@@ -51,6 +52,7 @@ class StepRunner:
         self._where = "outside the function's blocks"
         self._busy = False
         self._stop: CallResult | None = None
+        self.log_gate: LogGate | None = None
 
     # -- the walk's side -------------------------------------------------------------------
 
@@ -117,7 +119,10 @@ class StepRunner:
 
     def memo(self, ref: StepRef) -> Any:
         """The step's raw memo value, or `ABSENT`."""
-        return self.state.memo(ref.hashed)
+        value = self.state.memo(ref.hashed)
+        if value is not ABSENT and self.log_gate is not None:
+            self.log_gate.read(ref.hashed)
+        return value
 
     def observe(self, ref: StepRef, kind: str, callee: type | None = None) -> None:
         """Tell the observer, if any, that an unfinished step was reached."""
@@ -130,6 +135,8 @@ class StepRunner:
     async def run_now(self, ref: StepRef, produce: Callable[[], Awaitable[Any]]) -> Stop:
         """Run the step here, in this request; the `Stop` carrying how it went."""
         state = self.state
+        if self.log_gate is not None:
+            self.log_gate.new_work()
         if self._busy:
             # Two unfinished steps awaited together (asyncio.gather): one request runs one.
             raise misuse(
@@ -172,6 +179,8 @@ class StepRunner:
                 )
             )
         self.observe(ref, kind, callee)
+        if self.log_gate is not None:
+            self.log_gate.new_work()
         if produce is not None and (
             target is not None or not self.state.request.ctx.disable_immediate_execution
         ):

@@ -34,8 +34,10 @@ How it behaves (the escape hatch trades "resume" for "replay", inside one block)
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any, Literal, TypeVar, overload
+
+from attrs import AttrsInstance
 
 from inngest_dsl.engine._call_state import ABSENT
 from inngest_dsl.engine._outcomes import (
@@ -51,12 +53,15 @@ from inngest_dsl.engine._outcomes import (
     to_events,
     wait_opcode,
 )
+from inngest_dsl.engine._plan import resolved_result_type
 from inngest_dsl.engine._step_runner import StepRunner, misuse
 from inngest_dsl.errors import EventError
 from inngest_dsl.spec._durations import parse_duration, parse_instant
-from inngest_dsl.spec._event import Event
+from inngest_dsl.spec._event import D, Event, SendableEvents, typed_event
+from inngest_dsl.spec._event_types import event_name, name_of, type_of
 from inngest_dsl.spec._expressions import expression_problem, match_expression
 from inngest_dsl.spec._function import FunctionSpec
+from inngest_dsl.spec._payloads import PLAIN, structure, unstructure
 from inngest_dsl.wire._json import check_json
 from inngest_dsl.wire._responses import CallResult, Opcode
 
@@ -97,7 +102,8 @@ class Steps:
     def run(self, id: str, fn: Callable[..., Any], *args: Any) -> Coroutine[Any, Any, Any]:
         """Run `fn(*args)` as a memoised step (sync or async `fn`); returns its result.
 
-        Runs once: retried on its own when it raises, its (JSON) result kept afterwards.
+        Runs once: retried on its own when it raises, its result kept afterwards as JSON and
+        read back as `fn`'s return type (an attrs instance comes back as one).
         """
         ref = self._runner.ref("run", id)
         if not callable(fn):
@@ -107,7 +113,11 @@ class Steps:
         async def step() -> Any:
             value = self._runner.memo(ref)
             if value is not ABSENT:
-                return _unwrap(ref.user_id, value)
+                value = _unwrap(ref.user_id, value)
+                tp = resolved_result_type(fn)
+                if tp is PLAIN or value is None:
+                    return value
+                return structure(value, tp, f"the result of ctx.step.run({id!r})")
             raise await self._runner.unfinished(
                 ref, "step", produce, lambda: ref.opcode("StepPlanned", ref.user_id)
             )
@@ -138,6 +148,18 @@ class Steps:
         if self._runner.memo(ref) is ABSENT:
             raise await self._runner.unfinished(ref, kind, None, report)
 
+    @overload
+    def wait_for_event(
+        self,
+        id: str,
+        *,
+        event: type[D],
+        timeout: str | _dt.timedelta,
+        match: str | None = None,
+        if_: str | None = None,
+    ) -> Coroutine[Any, Any, Event[D] | None]: ...
+
+    @overload
     def wait_for_event(
         self,
         id: str,
@@ -146,14 +168,27 @@ class Steps:
         timeout: str | _dt.timedelta,
         match: str | None = None,
         if_: str | None = None,
-    ) -> Coroutine[Any, Any, Event | None]:
+    ) -> Coroutine[Any, Any, Event | None]: ...
+
+    def wait_for_event(
+        self,
+        id: str,
+        *,
+        event: str | type[Any],
+        timeout: str | _dt.timedelta,
+        match: str | None = None,
+        if_: str | None = None,
+    ) -> Coroutine[Any, Any, Event[Any] | None]:
         """Wait for a later event named `event`; returns it, or `None` once `timeout` passed.
 
         `match="data.user_id"` pairs it with the triggering event on that field; `if_=` takes
-        a full expression over `event` (the trigger) and `async` (the candidate).
+        a full expression over `event` (the trigger) and `async` (the candidate). `event` may
+        be an `@event_type` class: the event's data then arrives as an instance of it.
         """
         ref = self._runner.ref("wait_for_event", id)
         where = f"ctx.step.wait_for_event({id!r})"
+        data_type = type_of(event)
+        event = name_of(event)
         if not isinstance(event, str) or not event.strip():
             raise misuse(f"{where}: event= must be an event name, got {event!r}")
         try:
@@ -168,7 +203,7 @@ class Steps:
             if problem is not None:
                 raise misuse(f"{where}: {problem}")
 
-        async def wait() -> Event | None:
+        async def wait() -> Event[Any] | None:
             value = self._runner.memo(ref)
             if value is ABSENT:
                 raise await self._runner.unfinished(
@@ -177,9 +212,10 @@ class Steps:
             value = _unwrap(ref.user_id, value)
             if isinstance(value, dict):
                 try:
-                    return Event.from_wire(value)
+                    received = Event.from_wire(value)
                 except EventError:
                     return None
+                return typed_event(received, data_type)
             return None
 
         return wait()
@@ -189,7 +225,7 @@ class Steps:
         id: str,
         *,
         function: type | FunctionSpec | str,
-        data: Mapping[str, Any] | None = None,
+        data: Mapping[str, Any] | AttrsInstance | None = None,
         timeout: str | _dt.timedelta | None = None,
     ) -> Coroutine[Any, Any, Any]:
         """Run another function with `data` as its event data; returns what it returned.
@@ -200,6 +236,8 @@ class Steps:
         ref = self._runner.ref("invoke", id)
         where = f"ctx.step.invoke({id!r})"
         function_id, callee = self._callee(where, function)
+        if event_name(type(data)) is not None:
+            data = unstructure(data)  # a typed event's data
         if data is not None and not isinstance(data, Mapping):
             raise misuse(f"{where}: data= must be a mapping, got {type(data).__name__}")
         payload = dict(data) if data is not None else {}
@@ -244,7 +282,7 @@ class Steps:
     def send_event(
         self,
         id: str,
-        events: Event | Mapping[str, Any] | Sequence[Event | Mapping[str, Any]],
+        events: SendableEvents,
     ) -> Coroutine[Any, Any, list[str]]:
         """Send events exactly once, as a memoised step; returns their ids.
 

@@ -13,8 +13,8 @@ from typing import Any
 import attrs
 
 from inngest_dsl.client import Inngest
-from inngest_dsl.engine._execute import execute
 from inngest_dsl.engine._failure import failure_problem, is_failure_spec, with_failure_specs
+from inngest_dsl.engine._middleware import run_call
 from inngest_dsl.engine._plan import ExecutionPlan, plan_for
 from inngest_dsl.errors import ConfigError
 from inngest_dsl.serve._bodies import FRAMEWORK
@@ -28,6 +28,7 @@ __all__ = [
     "answer_call",
     "encode_body",
     "error_body",
+    "functions_to_serve",
     "sdk_headers",
     "served_functions",
 ]
@@ -83,6 +84,30 @@ def encode_body(status: int, body: Any) -> tuple[int, bytes]:
     except (TypeError, ValueError) as exc:
         problem = f"the response is not JSON-serialisable: {exc}"
         return 500, dumps(error_body(problem, "internal"))
+
+
+def functions_to_serve(
+    functions: type | FunctionSpec | Iterable[type | FunctionSpec],
+) -> list[type | FunctionSpec]:
+    """What `serve()` was given, as a list: one function class (or spec) is served alone.
+
+    `ConfigError` for nothing to serve, or for something that is neither a function nor a
+    list of them.
+    """
+    if isinstance(functions, (type, FunctionSpec)):
+        return [functions]
+    if isinstance(functions, (str, bytes)) or not isinstance(functions, Iterable):
+        raise ConfigError(
+            "serve() takes the function classes to serve, as a list "
+            f"(serve(app, client, [SignUpFlow])), got {type(functions).__name__} {functions!r}"
+        )
+    listed = list(functions)
+    if not listed:
+        raise ConfigError(
+            "serve() was given no functions: list the function classes to serve, as in "
+            "serve(app, client, [SignUpFlow]), or check that discover(...) finds them"
+        )
+    return listed
 
 
 def served_functions(
@@ -142,9 +167,10 @@ async def answer_call(
                 {"X-Inngest-No-Retry": "true"},
             )
     try:
-        result = await execute(
+        result = await run_call(
             plan,
             call,
+            middleware=served.client.middleware + plan.spec.middleware,
             target=step_id,
             app_id=served.client.app_id,
             client=served.client,

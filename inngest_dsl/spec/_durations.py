@@ -4,22 +4,29 @@ Durations follow the server's ``go-str2duration`` grammar: one or more
 ``<number>[.<fraction>]<unit>`` parts, units ``ns``, ``us``/``µs``, ``ms``, ``s``, ``m``, ``h``,
 ``d`` (24 h) and ``w`` (168 h).
 Instants accept the layouts the executor accepts for ``sleepUntil`` (RFC 3339, RFC 1123, RFC 822,
-RFC 850, Ruby, Unix and ANSI C dates, ``2006-01-02T15:04:05`` and ``2006-01-02``).
+RFC 850, Ruby, Unix and ANSI C dates, ``2006-01-02T15:04:05`` and ``2006-01-02``), and Go's
+year-less ``Stamp`` layouts (``Jan  2 15:04:05``, with an optional fraction as in ``StampMilli``):
+a stamp names that moment of every year, and is read as the next one, in UTC, at or after the
+time it is read (when a run reaches the sleep).
 """
 
 from __future__ import annotations
 
+import contextvars
 import datetime
 import re
 from collections.abc import Callable
 from fractions import Fraction
 
 __all__ = [
+    "CLOCK",
+    "current_time",
     "deadline_from",
     "format_duration",
     "format_instant",
     "parse_duration",
     "parse_instant",
+    "yearless_stamp",
 ]
 
 _UTC = datetime.timezone.utc
@@ -166,6 +173,7 @@ _ACCEPTED_LAYOUTS = (
     "Unix 'Mon Jan  2 15:04:05 MST 2006'",
     "ANSI C 'Mon Jan  2 15:04:05 2006' (UTC)",
     "'2006-01-02' (midnight UTC)",
+    "Stamp 'Jan  2 15:04:05' or StampMilli 'Jan  2 15:04:05.000' (the next such instant, UTC)",
 )
 _ZONE_HINT = "zones: a numeric offset like -0700, or " + ", ".join(_ZONE_ABBREVIATIONS)
 
@@ -264,12 +272,75 @@ _TEXTUAL_PARSERS: tuple[Callable[[str], datetime.datetime | None], ...] = (
 )
 
 
-def parse_instant(value: str | datetime.datetime | datetime.date) -> datetime.datetime:
+_MONTHS = {
+    name: number
+    for number, name in enumerate(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"),
+        start=1,
+    )
+}
+# Go's Stamp, StampMilli, StampMicro and StampNano: "Jan _2 15:04:05[.000000000]".
+_STAMP_SHAPE = re.compile(
+    r"([A-Za-z]{3}) (\d{1,2}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?", re.ASCII
+)
+
+
+CLOCK: contextvars.ContextVar[Callable[[], float] | None] = contextvars.ContextVar(
+    "inngest_dsl_clock", default=None
+)
+"""Where "now" comes from for a year-less stamp: the wall clock unless set (the testing kit
+sets its virtual clock, in seconds since the epoch, around the calls it makes)."""
+
+
+def current_time() -> datetime.datetime:
+    """Now, in UTC, from `CLOCK`."""
+    clock = CLOCK.get()
+    if clock is None:
+        return datetime.datetime.now(_UTC)
+    return datetime.datetime.fromtimestamp(clock(), _UTC)
+
+
+def yearless_stamp(value: object) -> bool:
+    """Whether `value` is a year-less stamp (``"Jan  2 15:04:05"``), whose instant depends on
+    when it is read."""
+    if not isinstance(value, str):
+        return False
+    match = _STAMP_SHAPE.fullmatch(" ".join(value.split()))
+    return match is not None and match.group(1).lower() in _MONTHS
+
+
+def _parse_stamp(text: str, after: datetime.datetime) -> datetime.datetime | None:
+    match = _STAMP_SHAPE.fullmatch(text)
+    if match is None or match.group(1).lower() not in _MONTHS:
+        return None
+    month = _MONTHS[match.group(1).lower()]
+    day, hour, minute, second = (int(match.group(i)) for i in range(2, 6))
+    microsecond = int((match.group(6) or "0")[:6].ljust(6, "0"))
+    after = _to_utc(after)
+    # Feb 29 comes back within eight years; any other day within one.
+    for year in range(after.year, after.year + 9):
+        try:
+            candidate = datetime.datetime(
+                year, month, day, hour, minute, second, microsecond, tzinfo=_UTC
+            )
+        except ValueError:
+            if year == after.year + 8:
+                raise
+            continue
+        if candidate >= after:
+            return candidate
+    return None
+
+
+def parse_instant(
+    value: str | datetime.datetime | datetime.date, *, after: datetime.datetime | None = None
+) -> datetime.datetime:
     """Parse an instant into an aware UTC datetime.
 
     Accepts every layout the Inngest executor accepts for ``sleepUntil``; a text without a zone,
-    a naive datetime and a date (midnight) are UTC. Raises ``ValueError`` naming the value and
-    the accepted layouts, ``TypeError`` for other types.
+    a naive datetime and a date (midnight) are UTC. A year-less stamp (``"Jan  2 15:04:05"``)
+    is the next such instant at or after `after` (default: now). Raises ``ValueError`` naming
+    the value and the accepted layouts, ``TypeError`` for other types.
     """
     if isinstance(value, datetime.datetime):
         return _to_utc(value)
@@ -281,7 +352,12 @@ def parse_instant(value: str | datetime.datetime | datetime.date) -> datetime.da
             f"got {type(value).__name__}"
         )
     text = " ".join(value.split())
-    parsers: tuple[Callable[[str], datetime.datetime | None], ...] = (_parse_iso, *_TEXTUAL_PARSERS)
+    reference = after if after is not None else current_time()
+    parsers: tuple[Callable[[str], datetime.datetime | None], ...] = (
+        _parse_iso,
+        *_TEXTUAL_PARSERS,
+        lambda stamp: _parse_stamp(stamp, reference),
+    )
     problem = ""
     for parser in parsers:
         try:

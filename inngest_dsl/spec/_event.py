@@ -4,13 +4,25 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic
 
 import attrs
 
 from inngest_dsl.errors import EventError
+from inngest_dsl.spec._event_types import event_name
 
-__all__ = ["MAX_NAME_LENGTH", "Event", "SendableEvents", "to_events"]
+__all__ = ["MAX_NAME_LENGTH", "D", "Event", "SendableEvents", "to_events", "typed_event"]
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeVar
+
+    D = TypeVar("D", covariant=True, default=Mapping[str, Any])
+    """The type of an event's `data`: a mapping, or the attrs class of a typed event."""
+else:
+    from typing import TypeVar
+
+    # The default only matters to type checkers (`Event` means `Event[Mapping[str, Any]]`).
+    D = TypeVar("D", covariant=True)
 
 MAX_NAME_LENGTH = 512
 """Longest event name the event API accepts."""
@@ -33,7 +45,7 @@ _OPTIONAL = ("id", "ts", "v")
 
 
 @attrs.frozen(eq=False)
-class Event(Mapping[str, Any]):
+class Event(Mapping[str, Any], Generic[D]):
     """An Inngest event.
 
     `name` says what happened (`"shop/order.placed"`); `data` carries the payload; `id` is an
@@ -48,10 +60,13 @@ class Event(Mapping[str, Any]):
     written to JSON as that form.
 
     Constructing an event validates it the way the event API would, raising `EventError`.
+
+    In a function with a typed trigger (`event=SignedUp`, `ctx: Context[SignedUp]`),
+    `ctx.event.data` is a `SignedUp`: `Event[SignedUp]`. Its wire form is the JSON of it.
     """
 
     name: str
-    data: Mapping[str, Any] = attrs.field(factory=dict)
+    data: D = attrs.field(factory=dict)  # type: ignore[assignment]  # the default is a mapping
     user: Mapping[str, Any] = attrs.field(factory=dict)
     id: str | None = attrs.field(default=None, converter=_empty_to_none)
     ts: int | None = None
@@ -70,7 +85,9 @@ class Event(Mapping[str, Any]):
 
     def __getitem__(self, key: str) -> Any:
         if key in _ALWAYS:
-            return getattr(self, key)
+            value = getattr(self, key)
+            # A typed event's data reads as its JSON here, as the wire form has it.
+            return value if key != "data" or isinstance(value, Mapping) else _plain(value)
         if key in _OPTIONAL:
             value = getattr(self, key)
             if value is not None:
@@ -90,7 +107,7 @@ class Event(Mapping[str, Any]):
         """The JSON object the event API expects; absent optional fields are omitted."""
         wire: dict[str, Any] = {
             "name": self.name,
-            "data": dict(self.data),
+            "data": _plain(self.data),
             "user": dict(self.user),
         }
         for key in ("id", "ts", "v"):
@@ -100,7 +117,7 @@ class Event(Mapping[str, Any]):
         return wire
 
     @classmethod
-    def from_wire(cls, wire: Mapping[str, Any]) -> Event:
+    def from_wire(cls, wire: Mapping[str, Any]) -> Event[Mapping[str, Any]]:
         """Build an event from a received JSON object.
 
         Lenient, because the server produced it: unknown keys are ignored, `data`/`user` may be
@@ -111,9 +128,10 @@ class Event(Mapping[str, Any]):
         ts = wire.get("ts")
         if isinstance(ts, float):
             ts = int(ts)
-        return cls(
+        data: Mapping[str, Any] = wire.get("data") or {}
+        return Event(
             name=wire.get("name"),  # type: ignore[arg-type]  # checked in _check_shape
-            data=wire.get("data") or {},
+            data=data,
             user=wire.get("user") or {},
             id=wire.get("id"),
             ts=ts,
@@ -122,12 +140,34 @@ class Event(Mapping[str, Any]):
         )
 
 
-def _check_shape(event: Event) -> None:
+def _plain(data: object) -> dict[str, Any]:
+    if isinstance(data, Mapping):
+        return dict(data)
+    from inngest_dsl.spec._payloads import unstructure  # cattrs loads when a typed event is used
+
+    plain: dict[str, Any] = unstructure(data)
+    return plain
+
+
+def typed_event(event: Event[Any], data_type: type[Any] | None) -> Event[Any]:
+    """`event` with its data structured as `data_type`, an `@event_type` class (unchanged for
+    `None`); `PayloadError` naming the field when the data does not fit."""
+    if data_type is None or not isinstance(event.data, Mapping):
+        return event
+    from inngest_dsl.spec._payloads import structure
+
+    data = structure(dict(event.data), data_type, f"the data of event {event.name!r}")
+    return attrs.evolve(event, data=data)
+
+
+def _check_shape(event: Event[Any]) -> None:
     """Rules every event obeys, sent or received: types of each field."""
     if not isinstance(event.name, str) or not event.name:
         raise EventError(f"event name must be a non-empty string, got {event.name!r}")
     for field in ("data", "user"):
         value = getattr(event, field)
+        if field == "data" and event_name(type(value)) is not None:
+            continue  # a typed event's data
         if not isinstance(value, Mapping):
             raise EventError(
                 f"event {field} must be a JSON object (a mapping), got {type(value).__name__}"
@@ -142,7 +182,7 @@ def _check_shape(event: Event) -> None:
         )
 
 
-def _check_sendable(event: Event) -> None:
+def _check_sendable(event: Event[Any]) -> None:
     """Rules the event API enforces on events it receives."""
     if len(event.name) > MAX_NAME_LENGTH:
         raise EventError(
@@ -158,7 +198,7 @@ def _check_sendable(event: Event) -> None:
             f"event ts {event.ts} is outside 1980..2100; it must be milliseconds since the epoch"
         )
     for field in ("data", "user"):
-        _check_json(field, getattr(event, field))
+        _check_json(field, _plain(getattr(event, field)))
 
 
 class _NotJSON(Exception):
@@ -185,13 +225,22 @@ def _check_json(field: str, value: Mapping[str, Any]) -> None:
         raise EventError(f"event {field} is not JSON-serialisable: {exc}") from None
 
 
-SendableEvents = Event | Mapping[str, Any] | Sequence[Event | Mapping[str, Any]]
-"""What `send` accepts: one event or a list of events, each an `Event` or a mapping."""
+SendableEvents = (
+    Event[Any]
+    | Mapping[str, Any]
+    | attrs.AttrsInstance
+    | Sequence[Event[Any] | Mapping[str, Any] | attrs.AttrsInstance]
+)
+"""What `send` accepts: one event or a list of events, each an `Event`, a mapping, or the
+data of a typed event (an instance of an `@event_type` class)."""
 
 
-def _to_event(item: object) -> Event:
+def _to_event(item: object) -> Event[Any]:
     if isinstance(item, Event):
         return item
+    name = event_name(type(item))
+    if name is not None:
+        return Event(name, _plain(item))
     if isinstance(item, Mapping):
         unknown = sorted(set(item) - {"name", "data", "user", "id", "ts", "v"})
         if unknown:
@@ -199,15 +248,19 @@ def _to_event(item: object) -> Event:
         if "name" not in item:
             raise EventError("event has no name")
         return Event(**item)
-    raise EventError(f"cannot send a {type(item).__name__}: expected an Event or a mapping")
+    raise EventError(
+        f"cannot send a {type(item).__name__}: expected an Event, a mapping or an instance "
+        "of an @event_type class"
+    )
 
 
-def to_events(events: SendableEvents) -> list[Event]:
+def to_events(events: SendableEvents) -> list[Event[Any]]:
     """`events` as a list of validated `Event`s; `EventError` for anything that is not one."""
-    if isinstance(events, (Event, Mapping)):
+    if isinstance(events, (Event, Mapping)) or event_name(type(events)) is not None:
         return [_to_event(events)]
     if isinstance(events, (str, bytes)) or not isinstance(events, Iterable):
         raise EventError(
-            f"cannot send a {type(events).__name__}: expected an Event, a mapping, or a list"
+            f"cannot send a {type(events).__name__}: expected an Event, a mapping, an instance "
+            "of an @event_type class, or a list of them"
         )
     return [_to_event(item) for item in events]

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic
 
 from attrs import field, frozen
 
 from inngest_dsl.errors import NotAFunctionError
+from inngest_dsl.spec._event import D
 from inngest_dsl.spec._options import FunctionOptions
 
 if TYPE_CHECKING:
@@ -55,11 +56,13 @@ class EventTrigger:
     """Run on every event named `event` (wildcards like `app/*` allowed) matching `expression`.
 
     One of a function's triggers, in a `triggers=[...]` class keyword:
-    `EventTrigger("shop/order.paid", expression="event.data.total > 100")`.
+    `EventTrigger("shop/order.paid", expression="event.data.total > 100")`. `event` may be an
+    `@event_type` class; in a compiled spec it is the name, and `data_type` the class.
     """
 
-    event: str
+    event: str | type[Any]
     expression: str | None = None
+    data_type: type[Any] | None = field(default=None, kw_only=True, eq=False, repr=False)
 
 
 @frozen
@@ -80,10 +83,14 @@ Trigger = EventTrigger | CronTrigger
 
 @frozen
 class RunOp:
-    """`@run`: re-runs on every request that reaches it; never memoised, no wire op."""
+    """`@run`: re-runs on every request that reaches it; never memoised, no wire op.
+
+    `log_every_request`: its `ctx.logger` records appear on every request, not once a run.
+    """
 
     id: str
     body: Body = field(repr=False)
+    log_every_request: bool = False
 
     @property
     def memoised(self) -> bool:
@@ -128,17 +135,19 @@ class SleepUntilOp:
 
 
 @frozen
-class WaitForEventOp:
+class WaitForEventOp(Generic[D]):
     """`wait_for_event`: pauses until a later matching event arrives, or `timeout` passes.
 
     The value returned by `wait_for_event(...)` in the class body; use it as a key,
-    `ctx[self.confirmed]`, to read the event (or `None` on timeout).
+    `ctx[self.confirmed]`, to read the event (or `None` on timeout). Waiting for an
+    `@event_type` class, `data_type` is that class and the event's data arrives as one.
     """
 
     id: str
     event: str
     timeout: _dt.timedelta
     if_: str | None = None
+    data_type: type[Any] | None = field(default=None, kw_only=True, eq=False, repr=False)
 
     @property
     def memoised(self) -> bool:
@@ -228,7 +237,8 @@ class FunctionSpec(FunctionOptions):
     The options (the fields of its base, `FunctionOptions`) are as validated: durations are
     `timedelta`s, a `Cancel`'s `match` is already turned into its `if_`, `concurrency` and
     `cancel_on` are tuples (empty when not set).
-    `on_failure` is the `@on_failure` method, if any.
+    `on_failure` is the `@on_failure` method, if any; `middleware` the function's own
+    `Middleware` objects (`middleware=[...]`), which run after the client's.
     """
 
     id: str
@@ -239,6 +249,7 @@ class FunctionSpec(FunctionOptions):
     retries: int | None = None
     description: str | None = None
     on_failure: FailureHandler | None = field(default=None, repr=False)
+    middleware: tuple[Any, ...] = field(default=(), repr=False, eq=False)
 
     @property
     def max_attempts(self) -> int:

@@ -30,6 +30,7 @@ from typing import Any, Final, Literal
 import attrs
 from attrs import field, frozen
 
+from inngest_dsl.spec._event_types import name_of
 from inngest_dsl.spec._expressions import expression_problem, match_expression
 from inngest_dsl.spec._limits import (
     BATCH_TIMEOUT,
@@ -171,7 +172,8 @@ class Cancel:
     can be cancelled for up to a year. In the spec, `match` is already turned into its `if_`.
     """
 
-    event: str = field(metadata=rule(Name()))
+    # An `@event_type` class stands for its name.
+    event: str = field(converter=name_of, metadata=rule(Name()))
     match: str | None = None
     if_: str | None = field(default=None, metadata=_EXPRESSION)
     timeout: _dt.timedelta | None = field(
@@ -246,7 +248,7 @@ class Option:
 
     of: type
     expected: str
-    short: tuple[type, str] | None = None
+    short: tuple[type | tuple[type, ...], str] | None = None
     short_on_wire: bool = False
     many: int = 0
     noun: str = ""
@@ -294,7 +296,7 @@ class FunctionOptions:
     cancel_on: tuple[Cancel, ...] = field(
         default=(),
         metadata=_option(
-            of=Cancel, expected="an event name or Cancel(...)", short=(str, "event"),
+            of=Cancel, expected="an event name or Cancel(...)", short=((str, type), "event"),
             many=MAX_CANCELS, noun="cancellation events", wire="cancel",
             not_with_batch="batching and cancellation are mutually exclusive",
         ),

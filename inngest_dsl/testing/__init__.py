@@ -33,12 +33,14 @@ from inngest_dsl.testing._result import ErrorInfo, OpKind, RunResult, RunStatus,
 from inngest_dsl.testing._run import DEFAULT_MAX_CALLS, run_function, run_function_sync
 from inngest_dsl.testing._run_inputs import EventLike, RunFunctionError
 from inngest_dsl.testing._server_run import ServerRun
+from inngest_dsl.testing._step_keys import CtxStep, ctx_step
 from inngest_dsl.testing._sync_environment import SyncTestEnvironment
 from inngest_dsl.testing._time import TestEnvironmentError
 
 __all__ = [
     "DEFAULT_MAX_CALLS",
     "CapturingClient",
+    "CtxStep",
     "DevServerHarness",
     "ErrorInfo",
     "EventLike",
@@ -51,6 +53,7 @@ __all__ = [
     "TestEnvironment",
     "TestEnvironmentError",
     "TraceOp",
+    "ctx_step",
     "run_function",
     "run_function_sync",
 ]

@@ -42,6 +42,7 @@ from inngest_dsl.testing._in_process import (
     StepMocks,
 )
 from inngest_dsl.testing._server_run import ServerRun
+from inngest_dsl.testing._step_keys import CtxStep, unknown_id_problem
 from inngest_dsl.testing._time import TestEnvironmentError, VirtualTime, start_instant
 
 __all__ = ["TestEnvironment", "adds_steps"]
@@ -197,15 +198,21 @@ class TestEnvironment(VirtualTime):
 
     def _mocks(self, steps: Mapping[Any, Any]) -> dict[str, StepMocks]:
         values = {getattr(key, "id", key): value for key, value in steps.items()}
-        known = set().union(*(_mockable_ids(spec) for spec in self._specs))
+        known = sorted(set().union(*(_mockable_ids(spec) for spec in self._specs)))
         dynamic = any(adds_steps(spec) for spec in self._specs)
-        unknown = sorted(set(values) - known)
-        if unknown and not dynamic:
-            raise TestEnvironmentError(
-                f"steps= mocks {', '.join(map(repr, unknown))}, which no function here has as "
-                f"a block with a body; blocks that can be mocked: "
-                f"{', '.join(map(repr, sorted(known))) or 'none'}"
+        for key in steps:
+            if isinstance(key, CtxStep) or getattr(key, "id", key) in known:
+                continue
+            problem = unknown_id_problem(
+                "steps= mocks",
+                getattr(key, "id", key),
+                "a block with a body of any function here",
+                known,
+                "blocks that can be mocked",
+                adds_steps=dynamic,
             )
+            if problem is not None:
+                raise TestEnvironmentError(problem)
         return {
             spec.composite_id(self.app_id): StepMocks(spec, values) for spec in self._specs
         } if values else {}

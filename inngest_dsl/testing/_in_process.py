@@ -25,6 +25,7 @@ from inngest_dsl.serve._call import (
     encode_body,
     sdk_headers,
 )
+from inngest_dsl.spec._durations import CLOCK
 from inngest_dsl.spec._function import FunctionSpec
 from inngest_dsl.testing._instrument import NOT_MOCKED, current_observer, instrumented
 from inngest_dsl.wire._calls import CallRequest, WireError, decode_call_request
@@ -157,6 +158,8 @@ class InProcessTransport:
             task.cancel()
 
         handle = asyncio.get_running_loop().call_later(self._timeout, expire)
+        # Functions reading "now" (a year-less sleep_until stamp) read the virtual clock.
+        clock = CLOCK.set(self._clock.now)
         try:
             status, headers, payload = await app(function.id, step_id, body)
         except asyncio.CancelledError:
@@ -171,4 +174,5 @@ class InProcessTransport:
             return CallOutcome(error=error_object("TimeoutError", message))
         finally:
             handle.cancel()
+            CLOCK.reset(clock)
         return interpret_response(status, headers, payload, self._clock.now())

@@ -31,6 +31,7 @@ from inngest_dsl.testing._run_inputs import (
     EventLike,
     RunFunctionError,
     check_mocks,
+    check_trigger,
     check_waits,
     default_event,
     start_time,
@@ -157,8 +158,11 @@ async def run_function(
     instead); it also mocks `ctx.step.run` steps by their id, and gives an `invoke`'s result
     (else the invoked function runs in-process: its class was given, or it is one of
     `functions`). `waits` scripts each `wait_for_event` (declared or `ctx.step`) by id (or by
-    the handle the class body got): the event that arrives, or `None` for a timeout. A mock
-    or a wait for an id the run never met is an error. Sleeps, timeouts and retry backoffs
+    the handle the class body got): the event that arrives, or `None` for a timeout. Both are
+    checked before any block runs: an id close to a declared one is taken for a misspelling
+    (`ctx_step(id)` keys a `ctx.step` id that only looks like one), and any other that is no
+    declared block must be met by a `ctx.step` call before the run ends. An event none of the
+    function's triggers would start it for is an error. Sleeps, timeouts and retry backoffs
     take no real time: `now` sets the virtual start. `max_attempts` defaults to the
     function's `retries + 1`. Events sent go to `client` (a fresh `CapturingClient` by
     default) and show in `sent_events`. The run starts at once, whatever the function's flow
@@ -187,6 +191,7 @@ async def run_function(
         trigger = batch[0]
     else:
         trigger = default_event(spec, started_at)
+    check_trigger(spec, (trigger, *batch))
     plan = plan_for(instrumented(spec))
     environment: _RunEnvironment | None = None
 

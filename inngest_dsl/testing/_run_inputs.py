@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -24,6 +24,7 @@ from inngest_dsl.spec._function import (
     WaitForEventOp,
 )
 from inngest_dsl.testing._environment import adds_steps
+from inngest_dsl.testing._step_keys import CtxStep, did_you_mean, unknown_id_problem
 from inngest_dsl.testing._time import TestEnvironmentError, start_instant
 from inngest_dsl.wire._json import dumps
 
@@ -32,6 +33,7 @@ __all__ = [
     "Mocks",
     "RunFunctionError",
     "check_mocks",
+    "check_trigger",
     "check_waits",
     "default_event",
     "json_round_trip",
@@ -133,26 +135,69 @@ class Mocks:
         return sorted(self.dynamic - self.used)
 
 
+def _key_id(key: object, handles: tuple[type, ...], given: str) -> tuple[str, bool]:
+    """The id a `steps=` / `waits=` key names, and whether it is a `ctx_step(...)` key."""
+    if isinstance(key, CtxStep):
+        return key.id, True
+    if isinstance(key, handles):
+        return str(getattr(key, "id")), False  # noqa: B009 - any of the handle classes
+    if not isinstance(key, str):
+        raise RunFunctionError(
+            f"{given} keys are block ids (strings), handles from the class body or "
+            f"ctx_step('id'), got {key!r}"
+        )
+    return key, False
+
+
+def _no_steps_added(spec: FunctionSpec, given: str, key_id: str) -> RunFunctionError:
+    return RunFunctionError(
+        f"{given} ctx_step({key_id!r}), but function {spec.id!r} adds no steps at run time "
+        "(only async run and step bodies can use ctx.step)"
+    )
+
+
 def check_mocks(spec: FunctionSpec, steps: Mapping[Any, Any] | None) -> Mocks:
-    """`steps=` sorted out by what each id mocks; `RunFunctionError` for an id that is no
-    block with a body (unless a body may add it at run time)."""
+    """`steps=` sorted out by what each id mocks, before anything runs.
+
+    `RunFunctionError` for an id that is no block with a body, unless a body may add a step
+    of that id at run time (then the run checks it was used); an id close to a block's is
+    taken for a misspelling (`ctx_step(id)` says it is not).
+    """
     mocks = Mocks()
     indexes = _block_indexes(spec)
     can_mock = mockable(spec)
+    dynamic_ok = adds_steps(spec)
+    given = "steps= mocks"
     for key, value in (steps or {}).items():
-        block_id = key.id if isinstance(key, (RunOp, StepOp, SleepUntilOp)) else key
-        found = [i for i in indexes.get(block_id, ()) if spec.ops[i].id in can_mock]
-        is_wait = any(isinstance(spec.ops[i], WaitForEventOp) for i in indexes.get(block_id, ()))
-        if not found and (is_wait or not adds_steps(spec)):
-            hint = f"; {block_id!r} is a wait: script it with waits={{{block_id!r}: ...}}"
-            raise RunFunctionError(
-                f"steps= mocks {block_id!r}, which is not a block with a body of function "
-                f"{spec.id!r}; blocks that can be mocked: "
-                f"{', '.join(map(repr, can_mock)) or 'none'}{hint if is_wait else ''}"
-            )
-        mocks.by_id[block_id] = value
-        if not found:
+        block_id, dynamic = _key_id(key, (RunOp, StepOp, SleepUntilOp, InvokeOp), given)
+        if dynamic:
+            if not dynamic_ok:
+                raise _no_steps_added(spec, given, block_id)
+            mocks.by_id[block_id] = value
             mocks.dynamic.add(block_id)
+            continue
+        found = [i for i in indexes.get(block_id, ()) if spec.ops[i].id in can_mock]
+        if not found:
+            is_wait = any(
+                isinstance(spec.ops[i], WaitForEventOp) for i in indexes.get(block_id, ())
+            )
+            if is_wait:
+                raise RunFunctionError(
+                    f"{given} {block_id!r}, which is a wait_for_event of function "
+                    f"{spec.id!r}: script it with waits={{{block_id!r}: ...}}"
+                )
+            problem = unknown_id_problem(
+                given,
+                block_id,
+                f"a block with a body of function {spec.id!r}",
+                can_mock,
+                "blocks that can be mocked",
+                adds_steps=dynamic_ok,
+            )
+            if problem is not None:
+                raise RunFunctionError(problem)
+            mocks.dynamic.add(block_id)
+        mocks.by_id[block_id] = value
         for index in found:
             if not isinstance(spec.ops[index], InvokeOp):  # an invoke's mock is its result
                 mocks.bodies[index] = value
@@ -162,18 +207,50 @@ def check_mocks(spec: FunctionSpec, steps: Mapping[Any, Any] | None) -> Mocks:
 def check_waits(
     spec: FunctionSpec, waits: Mapping[Any, Any] | None
 ) -> tuple[dict[str, Any], set[str]]:
-    """The scripted waits by id, and those that are no declared wait (maybe `ctx.step` ones)."""
+    """The scripted waits by id, and those that are no declared wait (maybe `ctx.step` ones),
+    checked as `check_mocks` checks mocks."""
     wait_ids = [op.id for op in spec.ops if isinstance(op, WaitForEventOp)]
+    dynamic_ok = adds_steps(spec)
+    given = "waits= scripts"
     scripted: dict[str, Any] = {}
+    dynamic: set[str] = set()
     for key, value in (waits or {}).items():
-        wait_id = key.id if isinstance(key, WaitForEventOp) else key
-        if wait_id not in wait_ids and not adds_steps(spec):
-            raise RunFunctionError(
-                f"waits= scripts {wait_id!r}, which is not a wait_for_event of function "
-                f"{spec.id!r}; its waits: {', '.join(map(repr, wait_ids)) or 'none'}"
+        wait_id, is_dynamic = _key_id(key, (WaitForEventOp,), given)
+        if is_dynamic and not dynamic_ok:
+            raise _no_steps_added(spec, given, wait_id)
+        if is_dynamic or wait_id not in wait_ids:
+            problem = None if is_dynamic else unknown_id_problem(
+                given,
+                wait_id,
+                f"a wait_for_event of function {spec.id!r}",
+                wait_ids,
+                "its waits",
+                adds_steps=dynamic_ok,
             )
+            if problem is not None:
+                raise RunFunctionError(problem)
+            dynamic.add(wait_id)
         scripted[wait_id] = value
-    return scripted, set(scripted) - set(wait_ids)
+    return scripted, dynamic
+
+
+def check_trigger(spec: FunctionSpec, events: Sequence[Event]) -> None:
+    """`RunFunctionError` for an event none of the function's triggers would start it for
+    (the events Inngest itself sends for invokes, schedules and failures aside)."""
+    names = [
+        t.event for t in spec.triggers if isinstance(t, EventTrigger) and isinstance(t.event, str)
+    ]
+    for event in events:
+        if event.name.startswith("inngest/") or any(
+            event.name == name or (name.endswith("*") and event.name.startswith(name[:-1]))
+            for name in names
+        ):
+            continue
+        listed = ", ".join(map(repr, names)) if names else "none (it runs on a schedule)"
+        raise RunFunctionError(
+            f"event {event.name!r} would never start function {spec.id!r}"
+            f"{did_you_mean(event.name, names)} (its event triggers: {listed})"
+        )
 
 
 def start_time(now: _dt.datetime | str | None) -> _dt.datetime:

@@ -17,6 +17,7 @@ from attrs import field, frozen
 
 import inngest_dsl.wire._options  # noqa: F401  # the options' hooks on the converter
 from inngest_dsl.spec._durations import format_duration
+from inngest_dsl.spec._event_types import name_of
 from inngest_dsl.spec._function import CronTrigger, EventTrigger, FunctionSpec
 from inngest_dsl.spec._options import FunctionOptions
 from inngest_dsl.wire._json import converter
@@ -83,7 +84,8 @@ def _trigger_config(trigger: EventTrigger | CronTrigger) -> TriggerConfig:
         if isinstance(jitter, timedelta):
             return TriggerConfig(cron=trigger.cron, jitter=format_duration(jitter))
         return TriggerConfig(cron=trigger.cron, jitter=jitter)
-    return TriggerConfig(event=trigger.event, expression=trigger.expression)
+    # A compiled spec's triggers carry names; `name_of` covers a hand-built one.
+    return TriggerConfig(event=name_of(trigger.event), expression=trigger.expression)
 
 
 def function_config(spec: FunctionSpec, app_id: str, serve_url: str) -> FunctionConfig:

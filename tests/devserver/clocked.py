@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, cast
 
 from inngest_dsl.devserver import DevServer, DevServerConfig
 from inngest_dsl.devserver.core.clock import VirtualClock
@@ -109,40 +109,18 @@ class Hold:
         self._enter()
 
 
-class _WatchedSlots(asyncio.Semaphore):
-    """The executor's call slots, saying when a call starts to wait for one."""
-
-    def __init__(self, value: int, changed: Callable[[], None]) -> None:
-        super().__init__(value)
-        self._changed = changed
-
-    async def acquire(self) -> Literal[True]:
-        if self.locked():
-            self._changed()
-        return await super().acquire()
-
-    def waiting(self) -> int:
-        """How many calls wait for a slot now."""
-        waiters = getattr(self, "_waiters", None) or ()
-        return sum(1 for waiter in waiters if not waiter.done())
-
-
 class _Unheld:
     """The executor as `VirtualTime` sees it: calls held by a `Hold` count as idle.
 
     `VirtualTime.settle` awaits `in_flight` before it lets time move on; here that is one
     future, done as soon as a call ends or one more call is held, until every call left in
-    flight is held (or waits for a call slot that held calls keep).
+    flight is held (a call waiting for a slot that held calls keep is not in flight).
     """
 
     def __init__(self, executor: Executor, holds: list[Hold]) -> None:
         self._executor = executor
         self._holds = holds
         self._watchers: list[Callable[[], None]] = []
-        # Installed before the first call: a call that waits for a slot held calls keep is
-        # as idle as they are, and settling must hear when one starts to wait.
-        self._slots = _WatchedSlots(executor._slots._value, self.changed)
-        executor._slots = self._slots
 
     def changed(self) -> None:
         watchers, self._watchers = self._watchers, []
@@ -158,7 +136,7 @@ class _Unheld:
     def in_flight(self) -> frozenset[asyncio.Future[None]]:
         tasks = self._executor.in_flight
         held = sum(hold.held for hold in self._holds)
-        if len(tasks) - self._slots.waiting() <= held:
+        if len(tasks) <= held:  # a call waiting for a slot is no task yet
             return frozenset()
         changed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 

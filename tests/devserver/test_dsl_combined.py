@@ -206,7 +206,10 @@ class CallsLimited(InngestFunction, id="calls-limited", event="mix/call-limited"
 async def test_invoking_a_rate_limited_function_over_its_limit_fails_the_caller() -> None:
     async with environment([CallsLimited, OncePerMinute]) as env:
         [first] = await env.send({"name": "mix/call-limited"})
-        assert (await ended(env, first, function=CallsLimited)).output == {"work": "worked"}
+        assert (await ended(env, first, function=CallsLimited)).output == {
+            "work": "worked",
+            "call it": {"work": "worked"},
+        }
 
         [second] = await env.send({"name": "mix/call-limited"})
 
@@ -247,7 +250,12 @@ async def test_invoked_runs_are_never_debounced_or_batched() -> None:
         run_ = await run_of(env, event_id, CallsHeldBack)
 
     assert run_.status == "Completed"
-    assert run_.output == {"debounced": 1, "batch": [2]}
+    assert run_.output == {
+        "debounced": 1,
+        "call debounced": {"debounced": 1},
+        "batch": [2],
+        "call batched": {"batch": [2]},
+    }
 
 
 class Doomed(InngestFunction, id="doomed", event="mix/doomed", retries=0):

@@ -146,6 +146,7 @@ async def test_a_run_fans_out_invokes_and_sends_once(aiohttp_client: AiohttpClie
         "price": 30,
         "tax": 3,
         "reserved": "hat",
+        "reserve stock": {"reserved": "hat"},
         "confirm": capturing.sent_ids,
     }
     assert executor.calls[0] == ("step", ["StepPlanned price", "StepPlanned tax", "Sleep sleep 1m"])

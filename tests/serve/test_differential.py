@@ -91,8 +91,8 @@ def journey(ctx: inngest.ContextSync) -> object:
         if_exp="async.data.id == event.data.id",
     )
     ctx.step.sleep_until("launch", LAUNCH)
-    ctx.step.run("finish", lambda: None)
-    return {**welcomed, "wait": resumed}
+    finished = ctx.step.run("finish", lambda: None)
+    return {**welcomed, "wait": resumed, "finish": finished}
 
 
 class Failing(InngestFunction, id="failing", name="Failing", event="app/failing"):
@@ -166,7 +166,7 @@ async def test_a_whole_run_matches_op_for_op(aiohttp_client: AiohttpClient) -> N
             client, "journey", call_body(steps=memo, trigger=event("app/journey"))
         )
         if ours.status == 200:
-            assert ours.body == theirs.body == {"m": 1, "wait": None}
+            assert ours.body == theirs.body == {"m": 1, "wait": None, "finish": None}
             break
         [op], [their_op] = ours.body, theirs.body
         assert comparable(op) == comparable(their_op)

@@ -82,6 +82,7 @@ async def test_walk_through_to_completion(aiohttp_client: AiohttpClient) -> None
         "settings": {"carrier": "post"},
         "tracking": "T-post",
         "count items": 3,
+        "notify": None,  # a step that returned None is stored as null
         "summary": "R1-confirmed T-post x3",
     }
     ops = [reply.body[0]["op"] for reply in executor.replies[:-1]]
@@ -89,7 +90,7 @@ async def test_walk_through_to_completion(aiohttp_client: AiohttpClient) -> None
     sleeps = [r.body[0] for r in executor.replies if r.status == 206 and r.body[0]["op"] == "Sleep"]
     assert [s["name"] for s in sleeps] == ["1h", "30m", "2030-01-02T03:04:05.000Z"]
     assert [s["opts"]["duration"] for s in sleeps] == ["1h", "30m", "2030-01-02T03:04:05.000Z"]
-    # "notify" returned None: reported with a null result, and it added nothing to the data.
+    # "notify" returned None: reported with a null result, stored as null in the data.
     notify = executor.replies[-2].body[0]
     assert (notify["displayName"], "data" in notify, notify["data"]) == ("notify", True, None)
 

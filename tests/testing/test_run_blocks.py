@@ -104,7 +104,12 @@ def test_an_invoke_runs_its_callee_in_process_or_takes_a_mock() -> None:
     )
 
     assert result.status == "completed"
-    assert result.output == {"charged": 5, "refunded": "m"}
+    assert result.output == {
+        "charged": 5,
+        "charge": {"charged": 5},
+        "refunded": "m",
+        "refund": {"refunded": "m"},
+    }
     assert calls == {"charge card": 1}
     assert result.step("charge").kind == "invoke"
     assert result.step("charge").data == {"charged": 5}

@@ -169,15 +169,21 @@ def test_a_scripted_event_must_have_the_awaited_name() -> None:
 def test_waits_for_unknown_ids_are_refused() -> None:
     with pytest.raises(RunFunctionError, match="'auth/confirmed', which is not a wait_for_event"):
         run_function_sync(Launch, waits={"auth/confirmed": None})
-    # A function that may add waits at run time: checked when the run ends, and named when
-    # the run needs a wait that was not scripted.
+    # A function that may add waits at run time: an id close to a declared wait's is taken
+    # for a misspelling before anything runs...
     with pytest.raises(RunFunctionError) as info:
         run_function_sync(SignUp, SIGNUP, waits={"auth/confirmed": None})
-    assert "(waits= also scripts 'auth/confirmed')" in str(info.value)
+    assert "did you mean 'auth/signup.confirmed'?" in str(info.value)
+    assert not calls  # nothing ran
+    # ... any other is checked when the run ends, and named when the run needs a wait that
+    # was not scripted.
     with pytest.raises(RunFunctionError) as info:
-        run_function_sync(SignUp, SIGNUP, waits={"auth/confirmed": None, SignUp.confirmed: None})
+        run_function_sync(SignUp, SIGNUP, waits={"billing/paid": None})
+    assert "(waits= also scripts 'billing/paid')" in str(info.value)
+    with pytest.raises(RunFunctionError) as info:
+        run_function_sync(SignUp, SIGNUP, waits={"billing/paid": None, SignUp.confirmed: None})
     message = str(info.value)
-    assert "waits= scripts 'auth/confirmed', which is not a wait_for_event" in message
+    assert "waits= scripts 'billing/paid', which is not a wait_for_event" in message
     assert "its waits: 'auth/signup.confirmed'" in message
     assert "run of 'sign-up' completed" in message  # with the trace of what happened
 
@@ -212,15 +218,20 @@ def test_a_mocked_exception_is_raised_by_the_step() -> None:
 
 
 def test_mocks_for_unknown_blocks_are_refused() -> None:
-    with pytest.raises(RunFunctionError, match=r"'tw'.*'one', 'two', 'three'"):
+    with pytest.raises(RunFunctionError, match=r"'tw'.*did you mean 'two'\?.*'one', 'two'"):
         run_function_sync(Long, steps={"tw": 2})  # no async body: refused before running
-    with pytest.raises(RunFunctionError, match="is a wait: script it with waits="):
+    with pytest.raises(RunFunctionError, match=r"is a wait_for_event of .*: script it with waits="):
         run_function_sync(SignUp, SIGNUP, steps={"auth/signup.confirmed": None})
-    # An async body could add a step of that id at run time: checked when the run ends.
-    with pytest.raises(RunFunctionError, match=r"'send welcom'.*no ctx.step step.*'send welcome'"):
+    # An async body could add a step of that id at run time, but one this close to a block's
+    # id is a misspelling: refused before anything runs, so the real body never does.
+    with pytest.raises(RunFunctionError, match=r"'send welcom'.*did you mean 'send welcome'\?"):
         run_function_sync(
             SignUp, SIGNUP, steps={"send welcom": {}}, waits={SignUp.confirmed: None}
         )
+    assert not calls
+    # Any other id may be a ctx.step step: checked when the run ends.
+    with pytest.raises(RunFunctionError, match=r"'billing'.*no ctx.step step.*'send welcome'"):
+        run_function_sync(SignUp, SIGNUP, steps={"billing": {}}, waits={SignUp.confirmed: None})
 
 
 # -- retries and failures -------------------------------------------------------------------
@@ -424,8 +435,8 @@ async def test_a_result_that_is_not_json_fails_the_block_that_returned_it() -> N
             return {"n": 1}
 
         @step("bad")
-        def bad(self, ctx: Context) -> set[int]:
-            return {1, 2}
+        def bad(self, ctx: Context) -> object:
+            return object()  # a set would do: cattrs stores it as a list
 
     result = await run_function(Sets, {"name": "app/sets"})
     assert result.status == "failed"

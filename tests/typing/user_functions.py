@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from inngest_dsl import (
     Context,
@@ -17,6 +18,7 @@ from inngest_dsl import (
     step,
     wait_for_event,
 )
+from inngest_dsl.testing import ctx_step, run_function_sync
 
 
 class SignUpFlow(InngestFunction, name="Sign-up flow", event="auth/signup", retries=3):
@@ -90,3 +92,19 @@ class Racing(InngestFunction, event="shop/race"):
         winner: str = await ctx.step.parallel(("eu", eu), ("us", us), race=True)
         both: list[str] = await ctx.step.parallel(("eu2", eu), ("us2", us))
         return {"winner": winner, "both": ",".join(both), "job": ctx.job_id, "req": ctx.request_id}
+
+
+class Traced(InngestFunction, event="shop/traced"):
+    @run("trace", log_every_request=True)
+    def trace(self, ctx: Context) -> None:
+        ctx.logger.info("request %s", ctx.request_id)
+
+    @step("copy")
+    def copy(self, ctx: Context) -> dict[str, Any]:
+        data = ctx.data.copy()
+        data["seen"] = True
+        return data
+
+
+def mocks_for_traced() -> None:
+    run_function_sync(Traced, steps={ctx_step("added at run time"): 1, "copy": {}})

@@ -25,6 +25,7 @@ from inngest_dsl.devserver.core.flow_keys import batches_event, shape_run, start
 from inngest_dsl.devserver.core.functions import FunctionInfo, Registry
 from inngest_dsl.devserver.core.holds import Holds, Trigger
 from inngest_dsl.devserver.core.limiter import Bucket, Limiter
+from inngest_dsl.devserver.core.pause_index import pause_key
 from inngest_dsl.devserver.store import Store
 from inngest_dsl.devserver.store.records import RunStatus
 
@@ -264,6 +265,7 @@ class Admission:
                 correlation_id=None,
                 expires=expires,
                 trigger_json=events[0][2],
+                match=pause_key(cancel.expression, events[0][2]),
             )
             enqueue(run_id, "expire", "", 0, expires, pause.id)
         self._hooks.log_state(run_id, function.id, RunStatus.QUEUED, f" (event {first['name']})")

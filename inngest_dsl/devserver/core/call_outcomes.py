@@ -16,6 +16,7 @@ from inngest_dsl.devserver.core.finishing import INVOKED, PLANNING, races
 from inngest_dsl.devserver.core.functions import FunctionInfo
 from inngest_dsl.devserver.core.ingest import RunIngest
 from inngest_dsl.devserver.core.matching import ExpressionError, check_expression
+from inngest_dsl.devserver.core.pause_index import pause_key
 from inngest_dsl.devserver.core.protocol import CallOutcome, Op, canonical, error_object
 from inngest_dsl.devserver.store.records import QueueItem, RunRecord, RunStatus
 
@@ -271,15 +272,18 @@ class CallOutcomes(RunIngest):
                 self._fail_bad_op(run, op, str(exc), now)
                 return False
         self._open(run, op, "WaitForEvent", "Waiting", now)
+        expression = str(expression) if expression is not None else None
+        trigger_json = protocol.first_event_json(run.events_json)
         pause = self._store.insert_pause(
             run.run_id,
             op.id,
             "wait",
             event_name=event_name,
-            expression=str(expression) if expression is not None else None,
+            expression=expression,
             correlation_id=None,
             expires=expires,
-            trigger_json=protocol.first_event_json(run.events_json),
+            trigger_json=trigger_json,
+            match=pause_key(expression, trigger_json),
         )
         self._enqueue(run.run_id, "expire", op.id, 0, expires, pause.id)
         return True

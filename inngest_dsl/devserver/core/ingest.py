@@ -7,15 +7,14 @@ transaction; events of concurrent requests share one (a group commit).
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from inngest_dsl.devserver.core.admission import Admission, new_id
 from inngest_dsl.devserver.core.finishing import FINISHED, INVOKED, RunFinishing
 from inngest_dsl.devserver.core.functions import FunctionInfo
 from inngest_dsl.devserver.core.holds import Trigger
-from inngest_dsl.devserver.core.matching import evaluate
+from inngest_dsl.devserver.core.matching import matching_pauses
 from inngest_dsl.devserver.core.protocol import canonical
 from inngest_dsl.devserver.store.records import PauseRecord, QueueItem
 
@@ -193,18 +192,10 @@ class RunIngest(RunFinishing):
                     else:
                         memo = canonical({"data": data.get("result")})
                         self._finish_branch(pause.run_id, pause.step_id, memo, now)
-        for pause in self._store.pauses_for_event(name):
-            if not self._pause_matches(pause, event):
-                continue
+        for pause in matching_pauses(self._store, event):
             if not self._store.delete_pause(pause.id):
                 continue
             if pause.kind == "cancel":
                 self.cancel_run(pause.run_id, now, f"cancelled by the event {name} ({event['id']})")
             else:
                 self._finish_branch(pause.run_id, pause.step_id, body_json, now)
-
-    @staticmethod
-    def _pause_matches(pause: PauseRecord, event: Mapping[str, Any]) -> bool:
-        if not pause.expression:
-            return True
-        return evaluate(pause.expression, {"event": json.loads(pause.trigger_json), "async": event})

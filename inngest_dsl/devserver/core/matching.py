@@ -1,24 +1,36 @@
-"""Which functions an event triggers, and whether it satisfies a wait or cancellation.
+"""Which functions an event triggers, and which waits and cancellations it satisfies.
 
 Expressions are CEL (cel-python), compiled once per text and cached. Variables: `event` (the
 candidate for triggers; the run's triggering event for waits and cancellations) and `async`
 (the candidate event for waits and cancellations). Both are bound at evaluation time instead
 of substituting `event.*` literals into the text, which gives the same result.
 An expression that fails to evaluate (a missing field, mismatched types) does not match.
+
+An event reaches only the pauses it can match: those indexed under the value its fields have
+(`pause_index`), where a hit on a plain equality needs no evaluation, and those that could not
+be indexed, each distinct expression evaluated once per event.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
 from celpy import celtypes
-from celpy.adapter import json_to_cel
 
+from inngest_dsl.devserver.core.pause_index import event_value_key, shape_of
 from inngest_dsl.devserver.core.protocol import canonical
+from inngest_dsl.devserver.store.pauses import PauseTable
+from inngest_dsl.devserver.store.records import PauseRecord
 from inngest_dsl.spec._durations import parse_duration
-from inngest_dsl.spec._expressions import compile_expression, expression_is_true
+from inngest_dsl.spec._expressions import (
+    cel_activation,
+    compile_expression,
+    expression_is_true,
+)
 
 __all__ = [
     "ExpressionError",
@@ -27,6 +39,7 @@ __all__ = [
     "evaluate",
     "evaluate_key",
     "evaluate_value",
+    "matching_pauses",
 ]
 
 
@@ -81,7 +94,7 @@ def evaluate_value(expression: str, variables: Mapping[str, Any]) -> Any:
     """
     program = _program(expression)
     try:
-        result = program.evaluate({name: json_to_cel(v) for name, v in variables.items()})
+        result = program.evaluate(cel_activation(variables))
     except Exception as exc:
         raise ValueError(f"{expression!r}: {exc.args[0] if exc.args else exc}") from None
     return _plain(result)
@@ -137,3 +150,38 @@ class TriggerIndex:
             if entry.expression is None or evaluate(entry.expression, {"event": event}):
                 matched.append(entry.function_id)
         return matched
+
+
+_MENTIONS_EVENT = re.compile(r"\bevent\b")
+
+
+def matching_pauses(pauses: PauseTable, event: Mapping[str, Any]) -> list[PauseRecord]:
+    """The waits and cancellations `event` satisfies, in the order they were armed."""
+    name = str(event.get("name", ""))
+    candidates: list[tuple[PauseRecord, bool]] = []  # (pause, matched without evaluating)
+    for path in pauses.pause_paths(name):
+        if path is None:
+            candidates.extend((pause, False) for pause in pauses.unindexed_pauses(name))
+            continue
+        key = event_value_key(event, path)
+        if key is None:
+            continue
+        for pause in pauses.indexed_pauses(name, path, key):
+            shape = shape_of(pause.expression) if pause.expression else None
+            candidates.append((pause, shape is not None and shape.alone))
+    candidates.sort(key=lambda candidate: candidate[0].id)
+    verdicts: dict[tuple[str, str], bool] = {}
+    matched: list[PauseRecord] = []
+    for pause, known in candidates:
+        expression = pause.expression
+        if not known and expression:
+            # Pauses of one step share their expression, and their trigger when it is read.
+            trigger = pause.trigger_json if _MENTIONS_EVENT.search(expression) else ""
+            verdict = verdicts.get((expression, trigger))
+            if verdict is None:
+                variables = {"event": json.loads(pause.trigger_json), "async": event}
+                verdict = verdicts[expression, trigger] = evaluate(expression, variables)
+            if not verdict:
+                continue
+        matched.append(pause)
+    return matched

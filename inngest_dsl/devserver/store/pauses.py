@@ -13,17 +13,22 @@ _PAUSE_COLUMNS = (
 
 
 class PauseTable(Database):
-    """Pauses, indexed by event name and correlation id."""
+    """Pauses, indexed by event name and correlation id, and by the value they wait for.
+
+    A pause with a `match_path` matches only events whose field there has the key
+    `match_value` (see `core.pause_index`); one without is evaluated against every event of
+    its name.
+    """
 
     def __init__(self, path: str) -> None:
         super().__init__(path)
-        # Event names that may have pauses (a superset): most events skip the pause query.
-        self._pause_names: set[str] = {
-            name
-            for (name,) in self._all(
-                "SELECT DISTINCT event_name FROM pauses WHERE event_name IS NOT NULL"
-            )
-        }
+        # The match paths (None: unindexed) that pauses of each event name may have, a
+        # superset: most events skip the pause queries, the rest make one per path.
+        self._pause_paths: dict[str, set[str | None]] = {}
+        for name, match_path in self._all(
+            "SELECT DISTINCT event_name, match_path FROM pauses WHERE event_name IS NOT NULL"
+        ):
+            self._pause_paths.setdefault(name, set()).add(match_path)
 
     def insert_pause(
         self,
@@ -36,13 +41,27 @@ class PauseTable(Database):
         correlation_id: str | None,
         expires: float,
         trigger_json: str,
+        match: tuple[str, str] | None = None,
     ) -> PauseRecord:
+        """Arm a pause; `match` is its `(match path, match value)` index entry, if any."""
+        match_path, match_value = match or (None, None)
         if event_name is not None:
-            self._pause_names.add(event_name)
+            self._pause_paths.setdefault(event_name, set()).add(match_path)
         cur = self._db.execute(
             "INSERT INTO pauses (run_id, step_id, kind, event_name, expression, correlation_id, "
-            "expires, trigger) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (run_id, step_id, kind, event_name, expression, correlation_id, expires, trigger_json),
+            "expires, trigger, match_path, match_value) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                run_id,
+                step_id,
+                kind,
+                event_name,
+                expression,
+                correlation_id,
+                expires,
+                trigger_json,
+                match_path,
+                match_value,
+            ),
         )
         return PauseRecord(
             int(cur.lastrowid or 0),
@@ -60,12 +79,35 @@ class PauseTable(Database):
         row = self._one(f"SELECT {_PAUSE_COLUMNS} FROM pauses WHERE id = ?", (pause_id,))
         return None if row is None else PauseRecord(*row)
 
+    def pause_paths(self, event_name: str) -> frozenset[str | None]:
+        """The match paths pauses for `event_name` may be indexed under (None: unindexed)."""
+        return frozenset(self._pause_paths.get(event_name, ()))
+
     def pauses_for_event(self, event_name: str) -> list[PauseRecord]:
-        if event_name not in self._pause_names:
+        """Every pause waiting for `event_name`, indexed or not."""
+        if event_name not in self._pause_paths:
             return []
         rows = self._all(
             f"SELECT {_PAUSE_COLUMNS} FROM pauses WHERE event_name = ? ORDER BY id",
             (event_name,),
+        )
+        return [PauseRecord(*row) for row in rows]
+
+    def unindexed_pauses(self, event_name: str) -> list[PauseRecord]:
+        """The pauses for `event_name` that every such event must be evaluated against."""
+        rows = self._all(
+            f"SELECT {_PAUSE_COLUMNS} FROM pauses "
+            "WHERE event_name = ? AND match_path IS NULL ORDER BY id",
+            (event_name,),
+        )
+        return [PauseRecord(*row) for row in rows]
+
+    def indexed_pauses(self, event_name: str, path: str, value: str) -> list[PauseRecord]:
+        """The pauses for `event_name` waiting for the field at `path` to have key `value`."""
+        rows = self._all(
+            f"SELECT {_PAUSE_COLUMNS} FROM pauses "
+            "WHERE event_name = ? AND match_path = ? AND match_value = ? ORDER BY id",
+            (event_name, path, value),
         )
         return [PauseRecord(*row) for row in rows]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from inngest_dsl.devserver.store.database import Database
-from inngest_dsl.devserver.store.records import QueueItem
+from inngest_dsl.devserver.store.records import QueueItem, RunStatus
 
 __all__ = ["QueueTable"]
 
@@ -45,6 +45,27 @@ class QueueTable(Database):
     def queue_ids(self) -> set[int]:
         """The ids of every queued item."""
         return {item_id for (item_id,) in self._all("SELECT id FROM queue")}
+
+    def queue_items_but_starts(self, first_step: str) -> list[QueueItem]:
+        """Every queue item but the first calls (`first_step`, attempt 0) of queued runs."""
+        rows = self._all(
+            "SELECT q.id, q.run_id, q.kind, q.step_id, q.attempt, q.due, q.ref FROM queue q "
+            "LEFT JOIN runs r ON r.run_id = q.run_id WHERE NOT (q.kind = 'call' "
+            "AND q.step_id = ? AND q.attempt = 0 AND COALESCE(r.status, '') = ?)",
+            (first_step, RunStatus.QUEUED),
+        )
+        return [QueueItem(*row) for row in rows]
+
+    def queued_starts(self, first_step: str, after: int, limit: int) -> list[QueueItem]:
+        """Up to `limit` first calls of queued runs, by queue id after `after`: a backlog of
+        new runs is read from here a page at a time instead of being held in memory."""
+        rows = self._all(
+            "SELECT q.id, q.run_id, q.kind, q.step_id, q.attempt, q.due, q.ref FROM queue q "
+            "JOIN runs r ON r.run_id = q.run_id WHERE q.id > ? AND q.kind = 'call' "
+            "AND q.step_id = ? AND q.attempt = 0 AND r.status = ? ORDER BY q.id LIMIT ?",
+            (after, first_step, RunStatus.QUEUED, limit),
+        )
+        return [QueueItem(*row) for row in rows]
 
     def queue_for_run(self, run_id: str) -> list[QueueItem]:
         rows = self._all(

@@ -101,9 +101,10 @@ CREATE TABLE IF NOT EXISTS pauses (
     expression TEXT,
     correlation_id TEXT,
     expires REAL NOT NULL,
-    trigger TEXT NOT NULL
+    trigger TEXT NOT NULL,
+    match_path TEXT,
+    match_value TEXT
 );
-CREATE INDEX IF NOT EXISTS pauses_event ON pauses(event_name);
 CREATE INDEX IF NOT EXISTS pauses_run ON pauses(run_id);
 CREATE INDEX IF NOT EXISTS pauses_correlation ON pauses(correlation_id);
 CREATE TABLE IF NOT EXISTS limiter (
@@ -147,10 +148,14 @@ _ADDED_COLUMNS = (
     ("runs", "flow", "TEXT"),
     ("runs", "singleton", "TEXT"),
     ("runs", "reason", "TEXT"),
+    ("pauses", "match_path", "TEXT"),
+    ("pauses", "match_value", "TEXT"),
 )
 _AFTER_MIGRATION = """
 CREATE INDEX IF NOT EXISTS runs_singleton ON runs(singleton) WHERE singleton IS NOT NULL;
 CREATE INDEX IF NOT EXISTS runs_ended ON runs(ended_at) WHERE ended_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS pauses_match ON pauses(event_name, match_path, match_value);
+DROP INDEX IF EXISTS pauses_event;
 """
 
 
