@@ -107,6 +107,9 @@ async def test_without_a_key_every_route_stays_open(tmp_path: Path) -> None:
         assert status == 200, body
         status, headers, _ = await call("GET", f"{server.url}/login?next=/events")
         assert (status, headers["Location"]) == (303, "/events")  # nothing to log in to
+        status, _, page = await call("GET", f"{server.url}/runs", headers=BROWSER)
+        assert status == 200
+        assert 'action="/logout"' not in page
 
 
 async def test_an_event_key_alone_guards_only_the_event_api(tmp_path: Path) -> None:
@@ -263,9 +266,12 @@ async def test_login_then_the_pages_and_forms_work(tmp_path: Path) -> None:
         assert KEY.removeprefix("signkey-test-") not in cookie  # a token, never the key
         assert f"{SESSION_COOKIE}={session_token(KEY)}" in cookie
 
-        for path in ("/", "/events", "/functions", "/send"):
-            status, _, _ = await call("GET", server.url + path, headers=BROWSER, session=browser)
+        for path in ("/runs", "/events", "/functions", "/apps", "/send"):
+            status, _, page = await call(
+                "GET", server.url + path, headers=BROWSER, session=browser
+            )
             assert status == 200, path
+            assert '<form method="post" action="/logout"' in page, path
         own = {"Origin": server.url}
         status, headers, body = await call(
             "POST", f"{server.url}/send", data={"name": "a/b"}, headers=own, session=browser
