@@ -30,10 +30,14 @@ def _finite_float(token: str) -> float:
 
 def parse_json(raw: bytes | str, *, finite: bool = False) -> Any:
     """`json.loads`, refusing the `NaN` / `Infinity` constants JSON does not have; with
-    `finite`, numbers beyond a double's range too (else they read as infinities)."""
-    if finite:
-        return json.loads(raw, parse_constant=_reject_constant, parse_float=_finite_float)
-    return json.loads(raw, parse_constant=_reject_constant)
+    `finite`, numbers beyond a double's range too (else they read as infinities). JSON nested
+    too deeply to parse is a `ValueError` too."""
+    try:
+        if finite:
+            return json.loads(raw, parse_constant=_reject_constant, parse_float=_finite_float)
+        return json.loads(raw, parse_constant=_reject_constant)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
 
 
 def _sorted_compact_is_canonical(value: Any) -> bool:
