@@ -18,6 +18,7 @@ minutes old); in dev mode nothing is checked.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 
 from aiohttp import web
@@ -26,12 +27,21 @@ from inngest_dsl._public import present
 from inngest_dsl.client import Inngest
 from inngest_dsl.errors import ConfigError
 from inngest_dsl.serve._call import ServedFunctions, functions_to_serve, served_functions
-from inngest_dsl.serve._handler import MAX_BODY_SIZE, BodyTooLarge, Handler, Request, read_limited
+from inngest_dsl.serve._handler import (
+    MAX_BODY_SIZE,
+    BodyTooLarge,
+    BodyUnreadable,
+    Handler,
+    Request,
+    read_limited,
+)
 from inngest_dsl.spec._function import FunctionSpec
 
 __all__ = ["SERVED", "ServedFunctions", "serve"]
 
 DEFAULT_PATH = "/api/inngest"
+
+_UNREADABLE = "a Content-Encoding that does not decode, or a broken chunked body"
 
 
 SERVED = web.AppKey("inngest_dsl.served", dict[str, ServedFunctions])
@@ -48,11 +58,16 @@ def _route(handler: Handler) -> Callable[[web.Request], Awaitable[web.Response]]
     async def answer(request: web.Request) -> web.Response:
         async def read() -> bytes:
             length = request.content_length
-            if length is None:  # chunked: counted as it comes
-                return await read_limited(request.content.iter_any(), handler.max_body_size)
-            if length > handler.max_body_size:
-                raise BodyTooLarge
-            return await request.content.readexactly(length) if length else b""
+            try:
+                if length is None:  # chunked: counted as it comes
+                    return await read_limited(request.content.iter_any(), handler.max_body_size)
+                if length > handler.max_body_size:
+                    raise BodyTooLarge
+                return await request.content.readexactly(length) if length else b""
+            except web.RequestPayloadError:
+                raise BodyUnreadable(_UNREADABLE) from None
+            except asyncio.IncompleteReadError:
+                raise BodyUnreadable("the body ended before its Content-Length") from None
 
         response = await handler.handle(
             Request(
@@ -63,6 +78,14 @@ def _route(handler: Handler) -> Callable[[web.Request], Awaitable[web.Response]]
                 read=read,
             )
         )
+        if "Content-Encoding" in request.headers and request.body_exists:
+            # Read what the handler left: an encoding that does not decode is refused here,
+            # not found by aiohttp while draining after the answer went out.
+            try:
+                async for _ in request.content.iter_any():
+                    pass
+            except web.RequestPayloadError:
+                response = handler.unreadable(_UNREADABLE)
         return web.Response(status=response.status, body=response.body, headers=response.headers)
 
     return answer

@@ -368,6 +368,9 @@ class Inngest:
             [(e if e.ts is not None else attrs.evolve(e, ts=now_ms)).to_wire() for e in batch]
         )
         headers = {**self.headers(), "X-Inngest-Event-Id-Seed": _event_id_seed()}
+        if self.is_dev and self.signing_key:
+            # A dev server started with the signing key wants its bearer on events too.
+            headers["Authorization"] = bearer_token(self.signing_key)
         failure = "no attempt made"
         status: int | None = None
         delay = 0.0

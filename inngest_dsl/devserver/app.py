@@ -16,12 +16,14 @@ from aiohttp import web
 from inngest_dsl.devserver.config import DevServerConfig
 from inngest_dsl.devserver.core.clock import Clock
 from inngest_dsl.devserver.core.engine import Engine
+from inngest_dsl.devserver.http.access import access_middleware
 from inngest_dsl.devserver.http.keys import CLOCK, CONFIG, ENGINE, SESSION, STORE, SYNCER
 from inngest_dsl.devserver.http.responses import error_middleware
 from inngest_dsl.devserver.http.routes import api_routes
 from inngest_dsl.devserver.http.sync import AppSyncer
 from inngest_dsl.devserver.http.transport import HttpTransport, client_session
 from inngest_dsl.devserver.store import Store
+from inngest_dsl.devserver.ui.login import login_routes
 from inngest_dsl.devserver.ui.routes import install_ui
 
 __all__ = ["build_app"]
@@ -30,13 +32,17 @@ MAX_BODY = 64 * 1024 * 1024
 
 
 def build_app(config: DevServerConfig, clock: Clock) -> web.Application:
-    """The application: the parts' cleanup contexts, the API's routes, then the UI's."""
-    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY)
+    """The application: the parts' cleanup contexts, the API's routes, then the UI's; every
+    request through the error middleware, then the access middleware (`http.access`)."""
+    app = web.Application(
+        middlewares=[error_middleware, access_middleware], client_max_size=MAX_BODY
+    )
     app[CONFIG] = config
     app[CLOCK] = clock
     app.cleanup_ctx.extend((open_store, open_session, run_engine, run_syncer))
     app.add_routes(api_routes())
     install_ui(app)
+    app.add_routes(login_routes())
     return app
 
 

@@ -6,8 +6,9 @@ valid `X-Inngest-Signature` (current or fallback key, at most five minutes old);
 nothing is checked. A web framework's shell turns its request into a `Request`, and the `Response`
 back into its own (`inngest_dsl.aiohttp`, `inngest_dsl.asgi` and `inngest_dsl.wsgi` do), and
 nothing else: every answer, bad input included, is decided here, so the shells answer alike.
-Bad input (another method, an oversized or undecodable body) gets a 4xx JSON error; a bug of
-ours a 500 JSON error, never a traceback.
+Bad input (another method, an oversized, unreadable, undecodable or too deeply nested body) gets
+a 4xx JSON error; a bug of ours a 500 JSON error naming only the exception's type, never a
+traceback. In cloud mode a call's signature is checked before its body is parsed.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ __all__ = [
     "ALLOWED_METHODS",
     "MAX_BODY_SIZE",
     "BodyTooLarge",
+    "BodyUnreadable",
     "Handler",
     "Headers",
     "Request",
@@ -71,6 +73,11 @@ switches to `use_api` past them, so a body this large is not from Inngest.
 
 class BodyTooLarge(Exception):
     """Raised by a shell's `read` when the body exceeds the handler's `max_body_size`."""
+
+
+class BodyUnreadable(Exception):
+    """Raised by a shell's `read` when the body cannot be read: a `Content-Encoding` that does
+    not decode, a broken chunked body. The message says which, in one line."""
 
 
 class Headers(Mapping[str, str]):
@@ -220,17 +227,22 @@ class Handler:
             return await self.post(request)
         except BodyTooLarge:
             return self.too_large()
+        except BodyUnreadable as exc:
+            return self.unreadable(str(exc))
         except Exception as exc:  # a bug of ours: say so in JSON, log the traceback
+            # The type only: a message may name files or values the caller should not see.
             _log.exception("the serve path failed on %s %s", request.method, request.url)
-            return self.respond(
-                500, _error(f"internal error: {type(exc).__name__}: {exc}", "internal")
-            )
+            return self.respond(500, _error(f"internal error: {type(exc).__name__}", "internal"))
 
     def too_large(self) -> Response:
         return self.respond(
             413,
             _error(f"request body larger than {self.max_body_size} bytes", "body_too_large"),
         )
+
+    def unreadable(self, why: str) -> Response:
+        """The answer to a body that cannot be read (see `BodyUnreadable`)."""
+        return self.respond(400, _error(f"request body unreadable: {why}", "body_invalid"))
 
     def not_found(self, path: str) -> Response:
         """The answer of a shell that owns more than the serve path, for another path."""
@@ -381,15 +393,16 @@ class Handler:
         query = request.query
         if query.get("probe") == "trust":
             return await self.trust_probe(request, raw)
+        key = None
+        if cloud:
+            # Before the body is parsed: a malformed or stale signature is refused unread.
+            key = self.verified_key(request, raw)
+            if key is None:
+                return self.unauthorized(self.signature_problem(request))
         try:
             parsed = loads(raw, finite=True)
         except ValueError as exc:
             return self.respond(400, _not_json(exc))
-        key = None
-        if cloud:
-            key = self.verified_key(request, raw)
-            if key is None:
-                return self.unauthorized(self.signature_problem(request))
         try:
             call = with_call_headers(decode_call_request(parsed), request.headers)
             if call.use_api:

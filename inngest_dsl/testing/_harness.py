@@ -21,6 +21,7 @@ from inngest_dsl.devserver import DevServer, DevServerConfig
 from inngest_dsl.spec._event import Event
 from inngest_dsl.spec._function import FunctionSpec, spec_of
 from inngest_dsl.testing._server_run import ServerRun
+from inngest_dsl.wire._signing import bearer_token
 
 __all__ = ["DevServerHarness"]
 
@@ -88,8 +89,10 @@ class DevServerHarness:
         return self
 
     async def _start(self) -> None:
-        self._session = aiohttp.ClientSession()
         probe = Inngest(self.app_id, is_dev=True)
+        # A keyed dev server answers its API only to the key's bearer.
+        bearer = {"Authorization": bearer_token(probe.signing_key)} if probe.signing_key else None
+        self._session = aiohttp.ClientSession(headers=bearer)
         self.dev_server = DevServer(
             DevServerConfig(
                 host="127.0.0.1",

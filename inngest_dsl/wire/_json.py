@@ -177,15 +177,18 @@ def finite_float(token: str) -> float:
 
 
 def _stdlib_loads(raw: bytes | str, finite: bool = False) -> Any:
-    if finite:
-        return json.loads(raw, parse_constant=reject_constant, parse_float=finite_float)
-    return json.loads(raw, parse_constant=reject_constant)
+    try:
+        if finite:
+            return json.loads(raw, parse_constant=reject_constant, parse_float=finite_float)
+        return json.loads(raw, parse_constant=reject_constant)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
 
 
 def loads(raw: bytes | str, *, finite: bool = False) -> Any:
     """Parse JSON, refusing the `NaN` / `Infinity` constants JSON does not have; with
     `finite`, numbers beyond a double's range too (else they read as infinities). Integers of
-    any size stay exact. Raises `ValueError` (`json.JSONDecodeError`) if `raw` is not JSON."""
+    any size stay exact. Raises `ValueError` if `raw` is not JSON or is nested too deeply."""
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError:

@@ -114,7 +114,7 @@ def verify(
             return key
     try:
         canonical = layout_only_canonical(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deeply to canonicalise
         return None
     if canonical is None or canonical == body:
         return None

@@ -88,10 +88,12 @@ async def finished_run_of(server: DevServer, function_id: str, timeout: float = 
     return await wait_for_run(server, latest, timeout)
 
 
-async def send(server: DevServer, events: Any, key: str = "test") -> dict[str, Any]:
+async def send(
+    server: DevServer, events: Any, key: str = "test", headers: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     async with (
         aiohttp.ClientSession() as session,
-        session.post(f"{server.url}/e/{key}", json=events) as response,
+        session.post(f"{server.url}/e/{key}", json=events, headers=headers) as response,
     ):
         body: dict[str, Any] = await response.json()
         assert response.status == 200, body

@@ -473,7 +473,7 @@ async def test_calls_are_signed_over_the_exact_bytes_sent(tmp_path: Path) -> Non
         server = clocked.server
         bearer = {"Authorization": _signing.bearer_token(key)}
         await register(server, app, function_config(app, "fn", event="app/go"), headers=bearer)
-        await send(server, {"name": "app/go", "data": {"é": [1.5, "x"], "b": 1}})
+        await send(server, {"name": "app/go", "data": {"é": [1.5, "x"], "b": 1}}, headers=bearer)
         await clocked.finished_run("raw-fn")
     signature = app.headers[0]["X-Inngest-Signature"]
     sent = app.raw_bodies[0]

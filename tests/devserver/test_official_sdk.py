@@ -116,7 +116,10 @@ async def test_sdk_step_retries_then_non_retriable_failure(dev_server: DevServer
 
 async def test_signed_calls_are_accepted_by_the_sdk_in_cloud_mode(tmp_path: Path) -> None:
     key = "signkey-test-0123456789abcdef"
-    async with running_dev_server(str(tmp_path / "db"), signing_key=key) as server:
+    # A shared dev server: SDK apps hold the signing key, senders the event key.
+    async with running_dev_server(
+        str(tmp_path / "db"), signing_key=key, event_key="test"
+    ) as server:
         client = _client(server, is_production=True, signing_key=key)
 
         @client.create_function(fn_id="secure", trigger=inngest.TriggerEvent(event="sdk/secure"))

@@ -21,6 +21,7 @@ from inngest_dsl.devserver import DevServer, DevServerConfig
 from inngest_dsl.devserver.core.clock import VirtualClock
 from inngest_dsl.devserver.store.records import RunStatus
 from inngest_dsl.testing._time import VirtualTime
+from inngest_dsl.wire import _signing
 
 from .conftest import send
 from .dsl_env import START, instant
@@ -67,7 +68,8 @@ async def keyed_pair(tmp_path: Path) -> AsyncIterator[tuple[DevServer, VirtualTi
 
 async def test_an_integer_past_2_53_reaches_the_function_exactly(tmp_path: Path) -> None:
     async with keyed_pair(tmp_path) as (server, virtual, _):
-        await send(server, [{"name": "num/echo", "data": {"n": BIG}}])
+        bearer = {"Authorization": _signing.bearer_token(KEY)}  # a keyed server wants it
+        await send(server, [{"name": "num/echo", "data": {"n": BIG}}], headers=bearer)
 
         def finished() -> bool:
             runs = server.store.list_runs(function_id="num-echo")

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from inngest_dsl._version import __version__
-from inngest_dsl.devserver.cli.parsers import add_client_commands
+from inngest_dsl.devserver.cli.parsers import KEY_HELP, add_client_commands
 from inngest_dsl.devserver.cli.usage import UsageError
 from inngest_dsl.devserver.config import DEFAULT_DB, parse_retain
 
@@ -118,8 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument(
         "--signing-key",
         metavar="KEY",
-        help="sign calls and sync pings with this key, and require its bearer on /fn/register "
-        "and /v0 (default: no signing, like the Inngest dev server)",
+        help="sign calls and sync pings with this key, and require it (or the UI's login) on "
+        "every route but /health (default: open and unsigned, like the Inngest dev server)",
     )
     dev.add_argument(
         "--event-key", metavar="KEY", help="accept events only for this key (default: any key)"
@@ -172,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--url", help="the dev server (default: INNGEST_DEV, INNGEST_BASE_URL, or :8288)"
     )
     send.add_argument("--event-key", default="dev", help="event key (%(default)s)")
+    send.add_argument("--signing-key", metavar="KEY", help=KEY_HELP)
 
     add_client_commands(commands)
     return parser

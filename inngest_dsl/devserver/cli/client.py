@@ -1,9 +1,14 @@
-"""Requests to a running dev server (`_request`), and `inngest-dsl send`."""
+"""Requests to a running dev server (`_request`), and `inngest-dsl send`.
+
+With `--signing-key` or `INNGEST_SIGNING_KEY`, requests carry the key's bearer (its hash, as
+the SDKs send it), which a dev server started with that key requires.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -11,16 +16,27 @@ from typing import Any
 
 from inngest_dsl.devserver.cli.target import server_url
 from inngest_dsl.devserver.cli.usage import UsageError
+from inngest_dsl.wire._signing import bearer_token
 
 __all__ = ["send_event"]
 
 
-def _request(url: str, body: Any = None, method: str | None = None) -> Any:
+def _headers(signing_key: str | None) -> dict[str, str]:
+    headers = {"Content-Type": "application/json"}
+    key = signing_key or os.environ.get("INNGEST_SIGNING_KEY")
+    if key:
+        headers["Authorization"] = bearer_token(key)
+    return headers
+
+
+def _request(
+    url: str, body: Any = None, method: str | None = None, *, signing_key: str | None = None
+) -> Any:
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(
         url,
         data=data,
-        headers={"Content-Type": "application/json"},
+        headers=_headers(signing_key),
         method=method or ("POST" if data else "GET"),
     )
     try:
@@ -51,5 +67,5 @@ def send_event(args: argparse.Namespace) -> None:
     if args.id:
         event["id"] = args.id
     key = urllib.parse.quote(args.event_key, safe="")
-    reply = _request(f"{server_url(args.url)}/e/{key}", [event])
+    reply = _request(f"{server_url(args.url)}/e/{key}", [event], signing_key=args.signing_key)
     print(reply["ids"][0])

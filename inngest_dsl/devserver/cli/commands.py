@@ -32,14 +32,18 @@ def _print_json(value: Any) -> None:
     print(json.dumps(value, indent=2))
 
 
+def _key(args: argparse.Namespace) -> str | None:
+    return getattr(args, "signing_key", None)  # unset when a nested action was not given it
+
+
 def _get(args: argparse.Namespace, path: str, query: dict[str, str] | None = None) -> Any:
     params = {k: v for k, v in (query or {}).items() if v}
     suffix = f"?{urllib.parse.urlencode(params)}" if params else ""
-    return _request(f"{server_url(args.url)}{path}{suffix}")
+    return _request(f"{server_url(args.url)}{path}{suffix}", signing_key=_key(args))
 
 
 def _post(args: argparse.Namespace, path: str, body: Any) -> Any:
-    return _request(f"{server_url(args.url)}{path}", body, "POST")
+    return _request(f"{server_url(args.url)}{path}", body, "POST", signing_key=_key(args))
 
 
 def _quoted(value: str) -> str:
@@ -217,7 +221,7 @@ def apps(args: argparse.Namespace) -> None:
         reply = _post(args, "/v1/apps/resync", {"url": args.app_url} if args.app_url else None)
     elif action == "remove":
         url = f"{server_url(args.url)}/v1/apps?{urllib.parse.urlencode({'url': args.app_url})}"
-        reply = _request(url, None, "DELETE")
+        reply = _request(url, None, "DELETE", signing_key=_key(args))
     else:
         reply = _get(args, "/v1/apps")
     if args.json:

@@ -31,10 +31,16 @@ def _is_asgi(target: Any) -> bool:
     return False
 
 
-def _load_app(spec: str) -> Any:
+def _app_spec(spec: str) -> tuple[str, str]:
+    """`package.module:app` as (module, attribute), or a `UsageError` naming the form."""
     module_name, sep, attribute = spec.partition(":")
     if not sep or not module_name or not attribute:
         raise UsageError(f"--app must look like package.module:app, got {spec!r}")
+    return module_name, attribute
+
+
+def _load_app(spec: str) -> Any:
+    module_name, attribute = _app_spec(spec)
     # `python -m` puts the current directory on the path and the console script does not:
     # the module is looked for there either way, as uvicorn and gunicorn do.
     cwd = os.getcwd()
@@ -119,6 +125,8 @@ async def run_dev(args: argparse.Namespace) -> None:
         concurrency=args.concurrency,
         retain=args.retain,
     )
+    if args.app:
+        _app_spec(args.app)  # a malformed --app is refused before a port is taken
     server = DevServer(config)
     try:
         await server.start()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-__all__ = ["STATUSES", "add_client_commands"]
+__all__ = ["KEY_HELP", "STATUSES", "add_client_commands"]
 
 STATUSES = ("Queued", "Running", "Completed", "Failed", "Cancelled", "Skipped")
 """Run statuses, as the API spells them (`store.records.RunStatus`; not imported, to start
@@ -20,11 +20,15 @@ _URL_HELP = (
 )
 
 
+KEY_HELP = "the dev server's signing key, if it has one (default: INNGEST_SIGNING_KEY)"
+
+
 def _common(parser: argparse.ArgumentParser, *, nested: bool = False) -> None:
     # A nested action's own defaults would hide the options given before it (`apps --json
     # add URL`): there they are left unset unless given.
     default: Any = argparse.SUPPRESS if nested else None
     parser.add_argument("--url", default=default, help=_URL_HELP)
+    parser.add_argument("--signing-key", metavar="KEY", default=default, help=KEY_HELP)
     parser.add_argument(
         "--json",
         action="store_true",

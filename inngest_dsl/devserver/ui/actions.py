@@ -12,6 +12,7 @@ from aiohttp import web
 
 from inngest_dsl.devserver.core import actions
 from inngest_dsl.devserver.http.keys import ENGINE
+from inngest_dsl.devserver.http.responses import read_form
 from inngest_dsl.devserver.store.records import RunStatus
 from inngest_dsl.devserver.ui.forms import cross_site, refused
 from inngest_dsl.devserver.ui.search_form import instant
@@ -30,7 +31,7 @@ def _function_url(function_id: str) -> str:
 async def _form(request: web.Request) -> dict[str, str] | None:
     if cross_site(request):
         return None
-    return {k: str(v) for k, v in (await request.post()).items()}
+    return {k: str(v) for k, v in (await read_form(request)).items()}
 
 
 def _cross_site_refused(request: web.Request) -> web.Response:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from inngest_dsl.devserver.http.keys import STORE, SYNCER
+from inngest_dsl.devserver.http.responses import read_form
 from inngest_dsl.devserver.http.sync import SyncError
 from inngest_dsl.devserver.ui.forms import cross_site, refused
 
@@ -15,7 +16,7 @@ __all__ = ["add_app", "remove_app", "resync_app"]
 async def _url(request: web.Request) -> str | web.Response:
     if cross_site(request):
         return refused(request, "Cross-site form post refused.", 403, "/apps")
-    url = str((await request.post()).get("url", "")).strip()
+    url = str((await read_form(request)).get("url", "")).strip()
     if not url.startswith(("http://", "https://")):
         return refused(request, "URL: give the app's http(s) serve URL.", 400, "/apps")
     return url

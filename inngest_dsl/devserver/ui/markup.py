@@ -18,6 +18,8 @@ import jinja2
 from aiohttp import web
 from markupsafe import Markup
 
+from inngest_dsl.devserver.http.keys import CONFIG
+
 __all__ = [
     "LIVE_MS",
     "PREVIEW_CHARS",
@@ -140,7 +142,11 @@ def render(
     request: web.Request, template: str, context: Mapping[str, Any], status: int = 200
 ) -> web.Response:
     """A page from `template`, never cached (pages show live state)."""
-    values = {"notice": NOTICES.get(request.query.get("done", ""), ""), **context}
+    values = {
+        "notice": NOTICES.get(request.query.get("done", ""), ""),
+        "keyed": bool(request.app[CONFIG].signing_key),  # a login, so a way to log out
+        **context,
+    }
     response = aiohttp_jinja2.render_template(template, request, values, status=status)
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Inngest-Server-Kind"] = "dev"

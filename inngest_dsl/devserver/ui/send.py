@@ -13,6 +13,7 @@ from aiohttp import web
 
 from inngest_dsl.devserver.core.events import EventValidationError, normalise_events
 from inngest_dsl.devserver.http.keys import ENGINE, STORE
+from inngest_dsl.devserver.http.responses import read_form
 from inngest_dsl.devserver.ui.forms import cross_site, refused
 from inngest_dsl.devserver.ui.markup import render
 
@@ -41,7 +42,7 @@ async def send_form(request: web.Request) -> web.Response:
 async def send(request: web.Request) -> web.Response:
     if cross_site(request):
         return refused(request, "Cross-site form post refused.", 403, "/send")
-    form = await request.post()
+    form = await read_form(request)
     name = str(form.get("name", "")).strip()
     data_text = str(form.get("data", ""))
     try:
