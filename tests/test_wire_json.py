@@ -191,3 +191,9 @@ def test_loads_finite_refuses_numbers_past_a_double() -> None:
         "a": 1.5,
         "b": 18446744073709551616,
     }
+
+
+def test_loads_refuses_json_nested_too_deeply_with_a_value_error() -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
+    with pytest.raises(ValueError, match="nested too deeply"):
+        loads(deep)
