@@ -1,15 +1,20 @@
 """Benchmark: a call through our aiohttp handler vs the official Python SDK, over loopback.
 
-    python benchmarks/bench_handler.py [--seconds 3] [--concurrency 8]
+    python benchmarks/bench_handler.py [--seconds 2] [--concurrency 8]
 
-Both servers serve the same function: N steps, each returning a small mapping. The call
-carries all N steps memoised, so each request folds N results and finishes with 200 and the
-accumulated data (N = 0, 100, 1000). Ours is `inngest_dsl.aiohttp.serve` under aiohttp; the
+Both servers serve the same function: N steps, each returning a one-key mapping whose value
+is small (an int), a 1 KiB string or a 100 KiB string. The call carries all N steps
+memoised, so each request folds N results and finishes with 200 and the accumulated data
+(N = 0, 100, 1000; 100 KiB outputs at N = 0, 10 and 100: 1,000 of them would be a 100 MB
+body, past the handler's 64 MiB limit and far past the 4 MiB beyond which Inngest sends
+`use_api` instead). Ours is `inngest_dsl.aiohttp.serve` under aiohttp; the
 official SDK (inngest 0.5.19) is served by its fastest adapter, FastAPI on uvicorn (install
 them with `pip install -e '.[bench]'`; its async functions cannot run on plain Flask). Each server
 runs in its own process; this process is the load generator (a minimal keep-alive HTTP/1.1
 client, so the generator costs as little CPU as possible), and the servers are measured one
-at a time. Prints requests/s, p50 and p99 latency, and the ratios ours / official.
+at a time. Prints, per case, the CPU time each server process spent per request (from
+`/proc/<pid>/stat`, steadier than wall time on a shared machine), requests/s, p50 latency,
+and the ratio official / ours of CPU per request.
 """
 
 from __future__ import annotations
@@ -28,20 +33,30 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-SIZES = (0, 100, 1000)
+OUTPUTS = {"small": 0, "1 KiB": 1024, "100 KiB": 100 * 1024}
+CASES = tuple(
+    (n, output)
+    for output in OUTPUTS
+    for n in ((0, 10, 100) if OUTPUTS[output] > 10_000 else (0, 100, 1000))
+)
 APP_ID = "bench"
 PATH = "/api/inngest"
 
 
-def _step_result(i: int) -> dict[str, int]:
-    return {f"k{i}": i}
+def _step_result(i: int, size: int) -> dict[str, Any]:
+    return {f"k{i}": "x" * size if size else i}
 
 
-def call_body(n: int) -> bytes:
+def _fn_id(n: int, output: str) -> str:
+    return f"steps-{n}-{OUTPUTS[output]}"
+
+
+def call_body(n: int, size: int) -> bytes:
     """The executor's call request with steps 0..n-1 memoised (JCS-like sorted keys)."""
     trigger = {"name": "bench/go", "data": {}, "user": {}, "id": "01EVENT", "ts": 1_700_000_000_000}
     steps = {
-        hashlib.sha1(f"step {i}".encode()).hexdigest(): {"data": _step_result(i)} for i in range(n)
+        hashlib.sha1(f"step {i}".encode()).hexdigest(): {"data": _step_result(i, size)}
+        for i in range(n)
     }
     body = {
         "ctx": {
@@ -80,18 +95,18 @@ def serve_ours(port: int) -> None:
     from inngest_dsl.aiohttp import serve
     from inngest_dsl.client import Inngest
 
-    def make(i: int) -> Callable[[Any, Context], Any]:
-        async def body(self: Any, ctx: Context) -> dict[str, int]:
-            return _step_result(i)
+    def make(i: int, size: int) -> Callable[[Any, Context], Any]:
+        async def body(self: Any, ctx: Context) -> dict[str, Any]:
+            return _step_result(i, size)
 
         return body
 
     functions = []
-    for n in SIZES:
+    for n, output in CASES:
 
-        class Steps(InngestFunction, id=f"steps-{n}", event="bench/go"):
+        class Steps(InngestFunction, id=_fn_id(n, output), event="bench/go"):
             for i in range(n):
-                step(f"step {i}")(make(i))
+                step(f"step {i}")(make(i, OUTPUTS[output]))
 
         functions.append(Steps)
     app = web.Application()
@@ -104,20 +119,24 @@ def _official_functions() -> tuple[Any, list[Any]]:
 
     client = inngest.Inngest(app_id=APP_ID, is_production=False)
 
-    def make(i: int) -> Callable[[], Any]:
-        async def body() -> dict[str, int]:
-            return _step_result(i)
+    def make(i: int, size: int) -> Callable[[], Any]:
+        async def body() -> dict[str, Any]:
+            return _step_result(i, size)
 
         return body
 
     functions = []
-    for n in SIZES:
+    for n, output in CASES:
 
-        @client.create_function(fn_id=f"steps-{n}", trigger=inngest.TriggerEvent(event="bench/go"))
-        async def fn(ctx: inngest.Context, n: int = n) -> dict[str, int]:
-            data: dict[str, int] = {}
+        @client.create_function(
+            fn_id=_fn_id(n, output), trigger=inngest.TriggerEvent(event="bench/go")
+        )
+        async def fn(
+            ctx: inngest.Context, n: int = n, size: int = OUTPUTS[output]
+        ) -> dict[str, Any]:
+            data: dict[str, Any] = {}
             for i in range(n):
-                data.update(await ctx.step.run(f"step {i}", make(i)))
+                data.update(await ctx.step.run(f"step {i}", make(i, size)))
             return data
 
         functions.append(fn)
@@ -194,9 +213,16 @@ class Connection:
         self.writer.close()
 
 
-def _request(port: int, n: int, body: bytes) -> bytes:
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process `pid` has used so far."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _request(port: int, fn_id: str, body: bytes) -> bytes:
     head = (
-        f"POST {PATH}?fnId={APP_ID}-steps-{n}&stepId=step HTTP/1.1\r\n"
+        f"POST {PATH}?fnId={APP_ID}-{fn_id}&stepId=step HTTP/1.1\r\n"
         f"Host: 127.0.0.1:{port}\r\n"
         "Content-Type: application/json\r\n"
         f"Content-Length: {len(body)}\r\n"
@@ -206,16 +232,17 @@ def _request(port: int, n: int, body: bytes) -> bytes:
 
 
 async def _load(
-    port: int, n: int, body: bytes, seconds: float, concurrency: int
-) -> tuple[int, list[float], bytes]:
-    request = _request(port, n, body)
+    port: int, pid: int, fn_id: str, body: bytes, seconds: float, concurrency: int
+) -> tuple[int, list[float], float, bytes]:
+    request = _request(port, fn_id, body)
     connections = [await Connection.open(port) for _ in range(concurrency)]
     status, first = await connections[0].send(request)
     if status != 200:
-        raise RuntimeError(f"port {port}, N={n}: HTTP {status}: {first[:300]!r}")
+        raise RuntimeError(f"port {port}, {fn_id}: HTTP {status}: {first[:300]!r}")
     latencies: list[float] = []
     warmup_end = time.perf_counter() + min(0.5, seconds / 4)
     end = warmup_end + seconds
+    cpu: dict[str, float] = {}
 
     async def worker(conn: Connection) -> None:
         while True:
@@ -228,21 +255,28 @@ async def _load(
                 raise RuntimeError(f"HTTP {status}")
             if start >= warmup_end:
                 latencies.append(done - start)
+                # The server's CPU clock starts with the first measured request.
+                cpu.setdefault("start", _cpu_seconds(pid))
 
     await asyncio.gather(*(worker(c) for c in connections))
+    used = _cpu_seconds(pid) - cpu["start"]
     for conn in connections:
         conn.close()
-    return len(latencies), latencies, first
+    return len(latencies), latencies, used, first
 
 
-def measure(port: int, n: int, seconds: float, concurrency: int) -> dict[str, Any]:
-    body = call_body(n)
-    count, latencies, first = asyncio.run(_load(port, n, body, seconds, concurrency))
+def measure(
+    port: int, pid: int, n: int, output: str, seconds: float, concurrency: int
+) -> dict[str, Any]:
+    body = call_body(n, OUTPUTS[output])
+    count, latencies, cpu, first = asyncio.run(
+        _load(port, pid, _fn_id(n, output), body, seconds, concurrency)
+    )
     latencies.sort()
     return {
         "rps": count / seconds,
+        "cpu_us": cpu / count * 1e6,
         "p50": statistics.median(latencies) * 1000,
-        "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
         "body": json.loads(first),
         "requests": count,
     }
@@ -250,7 +284,7 @@ def measure(port: int, n: int, seconds: float, concurrency: int) -> dict[str, An
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=3.0, help="measured time per case")
+    parser.add_argument("--seconds", type=float, default=2.0, help="measured time per case")
     parser.add_argument("--concurrency", type=int, default=8, help="keep-alive connections")
     args = parser.parse_args()
 
@@ -266,33 +300,38 @@ def main() -> None:
     try:
         for port in ports.values():
             _wait_until_up(port)
-        results: dict[tuple[str, int], dict[str, Any]] = {}
-        for n in SIZES:
+        results: dict[tuple[str, int, str], dict[str, Any]] = {}
+        for n, output in CASES:
             for name in ("ours", "official"):
-                results[name, n] = measure(ports[name], n, args.seconds, args.concurrency)
-            if results["ours", n]["body"] != results["official", n]["body"]:
-                raise RuntimeError(f"N={n}: the two servers returned different results")
+                pid = servers[name].pid
+                assert pid is not None
+                results[name, n, output] = measure(
+                    ports[name], pid, n, output, args.seconds, args.concurrency
+                )
+            if results["ours", n, output]["body"] != results["official", n, output]["body"]:
+                raise RuntimeError(f"N={n}, {output}: the two servers returned different results")
     finally:
         for process in servers.values():
             process.terminate()
             process.join(5)
 
     python = sys.version.split()[0]
-    print(f"python {python}, {os.cpu_count()} CPUs, {args.concurrency} keep-alive connections,")
-    print(f"{args.seconds:g} s per case; official SDK served by {served_by}")
+    load = os.getloadavg()[0]
+    print(f"python {python}, {os.cpu_count()} CPUs (load average {load:.1f} at the end),")
+    print(f"{args.concurrency} keep-alive connections, {args.seconds:g} s per case;")
+    print(f"official SDK served by {served_by}")
     print()
-    header = (
-        "| memoised steps | ours req/s | official req/s | ratio | ours p50 / p99 ms "
-        "| official p50 / p99 ms |"
+    print(
+        "| outputs | memoised steps | ours CPU µs/req | official CPU µs/req | CPU ratio "
+        "| ours req/s | official req/s | ours p50 ms | official p50 ms |"
     )
-    print(header)
-    print("|---:|---:|---:|---:|---:|---:|")
-    for n in SIZES:
-        ours, theirs = results["ours", n], results["official", n]
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for n, output in CASES:
+        ours, theirs = results["ours", n, output], results["official", n, output]
         print(
-            f"| {n:,} | {ours['rps']:,.0f} | {theirs['rps']:,.0f} | "
-            f"{ours['rps'] / theirs['rps']:.1f}x | {ours['p50']:.2f} / {ours['p99']:.2f} | "
-            f"{theirs['p50']:.2f} / {theirs['p99']:.2f} |"
+            f"| {output} | {n:,} | {ours['cpu_us']:,.0f} | {theirs['cpu_us']:,.0f} | "
+            f"{theirs['cpu_us'] / ours['cpu_us']:.1f}x | {ours['rps']:,.0f} | "
+            f"{theirs['rps']:,.0f} | {ours['p50']:.2f} | {theirs['p50']:.2f} |"
         )
 
 

@@ -10,7 +10,6 @@ import asyncio
 import base64
 import datetime as dt
 import email.utils
-import json
 import logging
 import os
 import secrets
@@ -28,6 +27,7 @@ from inngest_dsl._version import __version__
 from inngest_dsl.errors import ConfigError, EventError, SendEventError
 from inngest_dsl.spec._event import Event, SendableEvents, to_events
 from inngest_dsl.spec._middleware import Middleware, hooked_send, sends_hooked
+from inngest_dsl.wire._json import dumps, loads
 from inngest_dsl.wire._signing import bearer_token
 
 __all__ = [
@@ -66,7 +66,7 @@ def _parse_body(raw: bytes) -> Any:
     """The body as JSON if it parses, else as text (bad bytes replaced), None if empty."""
     text = raw.decode("utf-8", errors="replace")
     try:
-        return json.loads(text) if text.strip() else None
+        return loads(text) if text.strip() else None
     except ValueError:
         return text
 
@@ -364,7 +364,7 @@ class Inngest:
             )
         url = f"{self.event_api_base_url}/e/{quote(self._event_key_for_send(), safe='')}"
         now_ms = int(time.time() * 1000)
-        body = json.dumps(
+        body = dumps(
             [(e if e.ts is not None else attrs.evolve(e, ts=now_ms)).to_wire() for e in batch]
         )
         headers = {**self.headers(), "X-Inngest-Event-Id-Seed": _event_id_seed()}

@@ -66,9 +66,10 @@ async def run_engine(app: web.Application) -> AsyncIterator[None]:
     """The run engine on the store, calling apps over the session: resumes the stored queue and
     the cron schedule; stops firing timers and cancels the calls in flight at the end."""
     config, clock = app[CONFIG], app[CLOCK]
+    transport = HttpTransport(app[SESSION], clock, config.signing_key)
     engine = Engine(
         app[STORE],
-        HttpTransport(app[SESSION], clock, config.signing_key),
+        transport,
         clock,
         retry_interval=config.retry_interval,
         concurrency=config.concurrency,
@@ -80,6 +81,7 @@ async def run_engine(app: web.Application) -> AsyncIterator[None]:
     engine.start()
     yield
     await engine.stop()
+    transport.close()
 
 
 async def run_syncer(app: web.Application) -> AsyncIterator[None]:

@@ -27,6 +27,7 @@ __all__ = [
     "EventSender",
     "StepRef",
     "as_json",
+    "encoded_json",
     "event_id",
     "failure",
     "function_error",
@@ -219,10 +220,11 @@ async def run_step(
         op = "StepFailed" if attempt + 1 >= max_attempts else "StepError"
         return CallResult(206, [ref.opcode(op, ref.user_id, error=_error_body(exc, "unknown"))])
     try:
-        result = as_json(result)
+        result, encoded = encoded_json(result)
     except (TypeError, ValueError) as exc:
         return unserialisable(what, exc)
-    return CallResult(206, [ref.opcode("StepRun", ref.user_id, data=result)])
+    ran = ref.opcode("StepRun", ref.user_id, data=result, encoded=(result, encoded))
+    return CallResult(206, [ran])
 
 
 _JSON_LEAVES = (str, int, float, bool, type(None))
@@ -231,18 +233,20 @@ _JSON_LEAVES = (str, int, float, bool, type(None))
 def as_json(value: Any) -> Any:
     """A result as JSON values: attrs instances, dataclasses, datetimes, ... through the
     payload converter; `TypeError`/`ValueError` if it still is not JSON."""
+    return encoded_json(value)[0]
+
+
+def encoded_json(value: Any) -> tuple[Any, bytes]:
+    """`as_json(value)` and its JSON text, encoded once as it is checked."""
     if type(value) in (dict, list):
         try:
-            check_json(value)
-            return value
+            return value, check_json(value)
         except TypeError:
             pass  # a typed value inside: unstructure the whole
     elif isinstance(value, _JSON_LEAVES):
-        check_json(value)
-        return value
+        return value, check_json(value)
     value = unstructure(value)
-    check_json(value)
-    return value
+    return value, check_json(value)
 
 
 # ---------------------------------------------------------------------------------------------

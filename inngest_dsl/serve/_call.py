@@ -21,6 +21,7 @@ from inngest_dsl.serve._bodies import FRAMEWORK
 from inngest_dsl.spec._function import FunctionSpec, spec_of
 from inngest_dsl.wire._calls import CallRequest
 from inngest_dsl.wire._json import dumps
+from inngest_dsl.wire._responses import encode_result_body
 
 __all__ = [
     "Answer",
@@ -80,7 +81,7 @@ def sdk_headers(client: Inngest, framework: str = FRAMEWORK) -> dict[str, str]:
 def encode_body(status: int, body: Any) -> tuple[int, bytes]:
     """The JSON payload of a response; a 500 naming the problem if `body` cannot be JSON."""
     try:
-        return status, dumps(body)
+        return status, encode_result_body(body)
     except (TypeError, ValueError) as exc:
         problem = f"the response is not JSON-serialisable: {exc}"
         return 500, dumps(error_body(problem, "internal"))

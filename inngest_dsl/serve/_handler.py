@@ -42,7 +42,8 @@ from inngest_dsl.wire._calls import (
     decode_events,
     with_call_headers,
 )
-from inngest_dsl.wire._signing import parse_json, sign, verify
+from inngest_dsl.wire._json import loads
+from inngest_dsl.wire._signing import sign, verify
 
 __all__ = [
     "ALLOWED_METHODS",
@@ -172,7 +173,7 @@ _error = error_body
 def _require_json(raw: bytes) -> None:
     """`ValueError` unless the body is empty or JSON."""
     if raw.strip():
-        parse_json(raw)
+        loads(raw)
 
 
 def _not_json(exc: ValueError) -> dict[str, str]:
@@ -399,7 +400,7 @@ class Handler:
             if key is None:
                 return self.unauthorized(self.signature_problem(request))
         try:
-            parsed = parse_json(raw, finite=True)
+            parsed = loads(raw, finite=True)
         except ValueError as exc:
             return self.respond(400, _not_json(exc))
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from itertools import repeat
 from typing import Any
 
 from attrs import evolve, frozen
@@ -84,7 +85,9 @@ def _call_context(raw: object) -> CallContext:
     if isinstance(stack_raw, dict):
         ids = stack_raw.get("stack")
         if isinstance(ids, list):
-            stack = tuple(i for i in ids if isinstance(i, str))
+            stack = tuple(ids)
+            if not all(map(isinstance, stack, repeat(str))):
+                stack = tuple(i for i in stack if isinstance(i, str))
     run_id = raw.get("run_id")
     fn_id = raw.get("fn_id")
     attempt = _int_field(raw, "attempt", 0)
@@ -125,25 +128,37 @@ def decode_call_request(raw: object) -> CallRequest:
     if not isinstance(raw, dict):
         raise WireError(f"the call request must be a JSON object, got {type(raw).__name__}")
     ctx = _call_context(raw.get("ctx"))
-    use_api = raw.get("use_api") is True or ctx.use_api
     events_raw = raw.get("events")
-    events = () if events_raw is None else decode_events(events_raw)
     event_raw = raw.get("event")
+    if (
+        event_raw is not None
+        and type(events_raw) is list
+        and len(events_raw) == 1
+        and events_raw[0] == event_raw
+    ):
+        # The usual call: the trigger, and a batch of just the trigger; decoded once.
+        event = _event(event_raw, "events[0]")
+        return _request(raw, ctx, event, (event,))
+    events = () if events_raw is None else decode_events(events_raw)
     if event_raw is not None:
         event = _event(event_raw, "event")
     elif events:
         event = events[0]
     else:
         raise WireError("the call request has no event (expected `event` or `events`)")
+    return _request(raw, ctx, event, events or (event,))
+
+
+def _request(
+    raw: dict[str, Any], ctx: CallContext, event: Event, events: tuple[Event, ...]
+) -> CallRequest:
     steps = raw.get("steps")
     if steps is None:
         steps = {}
     elif not isinstance(steps, dict):
         raise WireError(f"steps must be a JSON object, got {type(steps).__name__}")
-    return CallRequest(
-        event=event, events=events or (event,), steps=steps, ctx=ctx, use_api=use_api
-    )
-
+    use_api = raw.get("use_api") is True or ctx.use_api
+    return CallRequest(event=event, events=events, steps=steps, ctx=ctx, use_api=use_api)
 
 
 def with_call_headers(call: CallRequest, headers: Mapping[str, str]) -> CallRequest:

@@ -9,35 +9,13 @@ server stores and sends it.
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 import rfc8785
 
-__all__ = ["canonical_bytes", "canonical_text", "layout_only_canonical", "parse_json"]
+from inngest_dsl.wire._json import dumps, finite_float, reject_constant
 
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _finite_float(token: str) -> float:
-    number = float(token)
-    if math.isinf(number):
-        raise ValueError(f"{token} is beyond the range of a JSON number (a double)")
-    return number
-
-
-def parse_json(raw: bytes | str, *, finite: bool = False) -> Any:
-    """`json.loads`, refusing the `NaN` / `Infinity` constants JSON does not have; with
-    `finite`, numbers beyond a double's range too (else they read as infinities). JSON nested
-    too deeply to parse is a `ValueError` too."""
-    try:
-        if finite:
-            return json.loads(raw, parse_constant=_reject_constant, parse_float=_finite_float)
-        return json.loads(raw, parse_constant=_reject_constant)
-    except RecursionError:
-        raise ValueError("JSON nested too deeply") from None
+__all__ = ["canonical_bytes", "canonical_text", "layout_only_canonical"]
 
 
 def _sorted_compact_is_canonical(value: Any) -> bool:
@@ -98,12 +76,10 @@ def canonical_text(value: Any) -> str:
     The C encoder's sorted compact output is used whenever it is already canonical (the usual
     case: no floats, keys in the BMP).
     """
-    if _sorted_compact_is_canonical(value):
+    if _sorted_compact_is_canonical(value):  # so no floats: no NaN for orjson to write as null
         try:
-            return json.dumps(
-                value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-            )
-        except TypeError as exc:
+            return dumps(value, sort_keys=True, ensure_ascii=False).decode()
+        except (TypeError, UnicodeError) as exc:
             raise ValueError(str(exc)) from exc
     out: list[str] = []
     _write(value, out)
@@ -128,12 +104,12 @@ def layout_only_canonical(raw: bytes) -> bytes | None:
     respelt: list[str] = []
 
     def read_float(token: str) -> float:
-        number = _finite_float(token)
+        number = finite_float(token)
         if _float_text(number) != token:
             respelt.append(token)
         return number
 
-    value = json.loads(raw, parse_float=read_float, parse_constant=_reject_constant)
+    value = json.loads(raw, parse_float=read_float, parse_constant=reject_constant)
     if respelt:
         return None
     return canonical_bytes(value)

@@ -5,11 +5,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from attrs import frozen
+from attrs import field, frozen
 
-from inngest_dsl.wire._json import converter
+from inngest_dsl.wire._json import converter, dumps
 
-__all__ = ["FAILED_STEP_HEADER", "CallResult", "ErrorBody", "Opcode", "Userland"]
+__all__ = [
+    "FAILED_STEP_HEADER",
+    "CallResult",
+    "ErrorBody",
+    "Opcode",
+    "Userland",
+    "encode_result_body",
+]
 
 
 @frozen
@@ -58,6 +65,9 @@ class Opcode:
     opts: dict[str, Any] | None = None
     data: Any = None
     error: ErrorBody | None = None
+    encoded: tuple[Any, bytes] | None = field(default=None, eq=False, repr=False)
+    """`(data, its JSON)` when `data` was encoded as it was checked, so it is not encoded
+    again: `encode_result_body` splices the JSON in while `data` is still that object."""
 
 
 def _unstructure_opcode(op: Opcode) -> dict[str, Any]:
@@ -78,6 +88,25 @@ def _unstructure_opcode(op: Opcode) -> dict[str, Any]:
 
 
 converter.register_unstructure_hook(Opcode, _unstructure_opcode)
+
+_NULL_DATA_END = b'"data":null}'
+
+
+def _encode_opcode(op: Opcode) -> bytes:
+    encoded = op.encoded
+    if encoded is None or encoded[0] is not op.data:
+        return dumps(_unstructure_opcode(op))
+    wire = _unstructure_opcode(op)
+    wire["data"] = None  # `data` is the last key: its JSON goes where this `null` was
+    out = dumps(wire)
+    return out[: -len(_NULL_DATA_END)] + b'"data":' + encoded[1] + b"}"
+
+
+def encode_result_body(body: Any) -> bytes:
+    """`dumps(body)`, byte for byte, with the step results of its opcodes not encoded twice."""
+    if type(body) is list and body and all(type(op) is Opcode for op in body):
+        return b"[" + b",".join(_encode_opcode(op) for op in body) + b"]"
+    return dumps(body)
 
 
 FAILED_STEP_HEADER = "X-Inngest-Failed-Step"

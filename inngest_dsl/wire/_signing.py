@@ -15,7 +15,8 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from inngest_dsl.wire._canonical import canonical_bytes, layout_only_canonical, parse_json
+from inngest_dsl.wire._canonical import canonical_bytes, layout_only_canonical
+from inngest_dsl.wire._json import loads
 
 __all__ = [
     "MAX_SIGNATURE_AGE",
@@ -25,7 +26,6 @@ __all__ = [
     "hash_event_key",
     "hash_signing_key",
     "normalize_key",
-    "parse_json",
     "sign",
     "verify",
 ]
@@ -54,7 +54,7 @@ def canonicalize_body(body: bytes) -> bytes:
     """
     if not body.strip():
         return b""
-    return canonical_json(parse_json(body))
+    return canonical_json(loads(body))
 
 
 def _mac(canonical_body: bytes, signing_key: str, ts: int) -> str:

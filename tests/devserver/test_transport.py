@@ -130,7 +130,10 @@ async def calling(mode: Mode) -> AsyncIterator[tuple[KeepAliveApp, Any]]:
             async def call() -> Any:
                 return await transport.call(function, "step", b"{}", "01RUN")
 
-            yield app, call
+            try:
+                yield app, call
+            finally:
+                transport.close()
     finally:
         await app.close()
 

@@ -211,9 +211,10 @@ class CallOutcomes(RunIngest):
             if new_branches == 0 and outstanding == 0 and (progressed or finished_branch):
                 self._enqueue(run.run_id, "call", DISCOVERY, 0, now)
                 force_plan = force_plan and self._race_open(run.run_id)
-        self._store.update_progress(
-            run.run_id, outstanding=outstanding, force_plan=force_plan, version=version
-        )
+        if (outstanding, force_plan, version) != (run.outstanding, run.force_plan, run.version):
+            self._store.update_progress(
+                run.run_id, outstanding=outstanding, force_plan=force_plan, version=version
+            )
 
     def _memoise(
         self,

@@ -8,6 +8,7 @@ and nothing is decoded and re-encoded per call.
 from __future__ import annotations
 
 import datetime
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -16,6 +17,7 @@ import attrs
 
 from inngest_dsl.spec import _durations
 from inngest_dsl.wire._canonical import canonical_text
+from inngest_dsl.wire._json import dumps, loads
 from inngest_dsl.wire._responses import FAILED_STEP_HEADER
 
 __all__ = [
@@ -85,7 +87,7 @@ def canonical(value: Any) -> str:
     try:
         return canonical_text(value)
     except ValueError:
-        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return dumps(value, sort_keys=True, ensure_ascii=False).decode("utf-8", "surrogatepass")
 
 
 def build_call_body(
@@ -118,7 +120,7 @@ def build_call_body(
         "use_api": False,
     }
     # ctx holds only ASCII strings, ints and bools, where sorted compact JSON equals JCS.
-    ctx_json = json.dumps(ctx, sort_keys=True, separators=(",", ":"))
+    ctx_json = dumps(ctx, sort_keys=True).decode()
     first_event = first_event_json(events_json)
     steps_json = ",".join(f'"{step}":{memo}' for step, memo in sorted(memos))
     return (
@@ -127,9 +129,13 @@ def build_call_body(
     ).encode()
 
 
+@functools.lru_cache(maxsize=256)
 def first_event_json(array_json: str) -> str:
-    """The first event of a run's canonical JSON events array, as canonical text."""
-    values = json.loads(array_json)
+    """The first event of a run's canonical JSON events array, as canonical text.
+
+    Remembered for the last runs called: every call of a run sends it again.
+    """
+    values = loads(array_json)
     return canonical(values[0]) if values else "{}"
 
 
@@ -289,6 +295,14 @@ def backoff_delay(attempt: int, retry_interval: float | None) -> float:
     return float(BACKOFF_TABLE[min(attempt, len(BACKOFF_TABLE) - 1)])
 
 
+def _decode(body: bytes) -> Any:
+    try:
+        return loads(body)
+    except ValueError:
+        # What apps have always been allowed to send: `NaN` and the infinities.
+        return json.loads(body)
+
+
 def interpret_response(
     status: int, headers: Mapping[str, str], body: bytes, now: float
 ) -> CallOutcome:
@@ -309,7 +323,7 @@ def interpret_response(
             failure=f"invalid status code: {status}" if status >= 300 else None,
         )
     try:
-        value = json.loads(body) if body.strip() else None
+        value = _decode(body) if body.strip() else None
         decoded = True
     except ValueError:
         value, decoded = body.decode(errors="replace"), False

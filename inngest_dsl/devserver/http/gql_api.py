@@ -19,7 +19,7 @@ from inngest_dsl.devserver.http.gql_resolvers import Queries
 from inngest_dsl.devserver.http.gql_schema import schema
 from inngest_dsl.devserver.http.keys import ENGINE, STORE
 from inngest_dsl.devserver.http.responses import json_response
-from inngest_dsl.wire import _signing
+from inngest_dsl.wire._json import loads
 
 __all__ = ["graphql", "graphql_get"]
 
@@ -59,7 +59,7 @@ def _formatted(error: GraphQLError) -> dict[str, Any]:
 async def graphql(request: web.Request) -> web.Response:
     """`POST /v0/gql` with `{"query", "variables", "operationName"}`."""
     try:
-        body = _signing.parse_json(await request.read())
+        body = loads(await request.read())
     except ValueError:
         return _errors(400, "the body is not valid JSON")
     return _answer(request, body)
@@ -70,7 +70,7 @@ async def graphql_get(request: web.Request) -> web.Response:
     variables: Any = request.query.get("variables")
     if variables:
         try:
-            variables = _signing.parse_json(variables.encode())
+            variables = loads(variables.encode())
         except ValueError:
             return _errors(400, "variables: not valid JSON")
     body = {

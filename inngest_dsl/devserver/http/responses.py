@@ -7,7 +7,6 @@ broken chunked body), is not JSON, nests too deeply or is not a form is a 400.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -15,7 +14,7 @@ from typing import Any
 from aiohttp import web
 from multidict import MultiDictProxy
 
-from inngest_dsl.wire import _signing
+from inngest_dsl.wire._json import dumps, loads
 
 __all__ = [
     "BadRequest",
@@ -38,7 +37,7 @@ class BadRequest(Exception):
 
 def json_response(body: Any, status: int = 200) -> web.Response:
     return web.Response(
-        body=json.dumps(body, separators=(",", ":")),
+        body=dumps(body),
         status=status,
         content_type="application/json",
         headers={"X-Inngest-Server-Kind": "dev"},
@@ -53,7 +52,7 @@ async def read_json(request: web.Request) -> Any:
     """The request's JSON body; raises `BadRequest` if it is not JSON."""
     raw = await request.read()
     try:
-        return _signing.parse_json(raw)
+        return loads(raw)
     except ValueError:
         raise BadRequest("the body is not valid JSON") from None
 

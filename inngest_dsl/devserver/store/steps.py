@@ -94,14 +94,14 @@ class StepTable(Database):
         now: float,
     ) -> bool:
         """Finish a step: its memo joins the run's stack. False if it was already finished."""
-        existing = self._one(
-            "SELECT position FROM steps WHERE run_id = ? AND step_id = ?", (run_id, step_id)
+        finished, position = self._one(
+            "SELECT EXISTS (SELECT 1 FROM steps WHERE run_id = ? AND step_id = ? "
+            "AND position IS NOT NULL), "
+            "(SELECT COALESCE(MAX(position) + 1, 0) FROM steps WHERE run_id = ?)",
+            (run_id, step_id, run_id),
         )
-        if existing is not None and existing[0] is not None:
+        if finished:
             return False
-        position = self._one(
-            "SELECT COALESCE(MAX(position) + 1, 0) FROM steps WHERE run_id = ?", (run_id,)
-        )[0]
         self._db.execute(
             f"INSERT INTO steps ({_STEP_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, 1, ?, ?) "
             "ON CONFLICT (run_id, step_id) DO UPDATE SET position = excluded.position, "
