@@ -81,7 +81,6 @@ async def run_engine(app: web.Application) -> AsyncIterator[None]:
     engine.start()
     yield
     await engine.stop()
-    transport.close()
 
 
 async def run_syncer(app: web.Application) -> AsyncIterator[None]:

@@ -130,10 +130,7 @@ async def calling(mode: Mode) -> AsyncIterator[tuple[KeepAliveApp, Any]]:
             async def call() -> Any:
                 return await transport.call(function, "step", b"{}", "01RUN")
 
-            try:
-                yield app, call
-            finally:
-                transport.close()
+            yield app, call
     finally:
         await app.close()
 

@@ -25,7 +25,6 @@ from inngest_dsl.devserver.core import protocol
 from inngest_dsl.devserver.core.clock import Clock
 from inngest_dsl.devserver.core.functions import FunctionInfo
 from inngest_dsl.devserver.core.protocol import CallOutcome, error_object
-from inngest_dsl.devserver.http.keepalive import KeepAliveClient, LostBeforeAnswer
 from inngest_dsl.wire import _signing
 
 __all__ = ["USER_AGENT", "HttpTransport", "call_url", "client_session", "connection_tracing"]
@@ -101,11 +100,6 @@ class HttpTransport:
         self._clock = clock
         self._signing_key = signing_key
         self._urls: dict[tuple[str, str, str], yarl.URL] = {}
-        self._keepalive = KeepAliveClient()
-
-    def close(self) -> None:
-        """Close the connections kept for calls to plain-HTTP apps."""
-        self._keepalive.close()
 
     def _url(self, url: str, function_id: str, step_id: str) -> yarl.URL:
         """`call_url`, parsed once per app URL, function and step (the usual `"step"`)."""
@@ -129,10 +123,6 @@ class HttpTransport:
         if self._signing_key:
             headers["X-Inngest-Signature"] = _signing.sign(body, self._signing_key)
         url = self._url(function.url, function.id, step_id)
-        if url.scheme == "http":
-            outcome = await self._call_keepalive(url, headers, body)
-            if outcome is not None:
-                return outcome
         for stale in range(MAX_STALE_RETRIES + 1):
             probe: dict[str, bool] = {}
             try:
@@ -152,29 +142,6 @@ class HttpTransport:
             return protocol.interpret_response(
                 response.status, response.headers, payload, self._clock.now()
             )
-        raise AssertionError("unreachable: the last try returns")  # pragma: no cover
-
-    async def _call_keepalive(
-        self, url: yarl.URL, headers: dict[str, str], body: bytes
-    ) -> CallOutcome | None:
-        """The call on a kept connection; `None` if the app redirected it (aiohttp follows)."""
-        for stale in range(MAX_STALE_RETRIES + 1):
-            try:
-                status, answer_headers, payload = await self._keepalive.post(
-                    url, headers, body, self._session.timeout.total
-                )
-            except LostBeforeAnswer as exc:
-                if stale < MAX_STALE_RETRIES:
-                    log.debug("%s: the reused connection was closed (%s); sending again", url, exc)
-                    continue
-                return _failed(url, exc)
-            except (asyncio.TimeoutError, OSError, asyncio.IncompleteReadError) as exc:
-                return _failed(url, exc)
-            except (ValueError, asyncio.LimitOverrunError) as exc:
-                return _failed(url, ValueError(f"unreadable HTTP answer: {exc}"))
-            if 300 <= status < 400 and "Location" in answer_headers:
-                return None  # not handled here; the app did not run the call
-            return protocol.interpret_response(status, answer_headers, payload, self._clock.now())
         raise AssertionError("unreachable: the last try returns")  # pragma: no cover
 
 
