@@ -7,10 +7,11 @@ transaction; events of concurrent requests share one (a group commit).
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Sequence
 from typing import Any
 
-from inngest_dsl.devserver.core.admission import Admission, new_id
+from inngest_dsl.devserver.core.admission import Admission, RunHooks, new_id
 from inngest_dsl.devserver.core.finishing import FINISHED, INVOKED, RunFinishing
 from inngest_dsl.devserver.core.functions import FunctionInfo
 from inngest_dsl.devserver.core.holds import Trigger
@@ -24,8 +25,21 @@ __all__ = ["RunIngest"]
 class RunIngest(RunFinishing):
     """Stores events, starts the runs they trigger, resumes the pauses they match."""
 
-    admission: Admission
-    """Whether an event's run starts now, waits or is skipped (set up by `Runs`)."""
+    @functools.cached_property
+    def admission(self) -> Admission:
+        """Whether an event's run starts now, waits or is skipped."""
+        return Admission(
+            self._store,
+            self._registry,
+            RunHooks(
+                enqueue=self._enqueue,
+                log_state=self._log_state,
+                cancel_run=self.cancel_run,
+                fail_invoker=self._fail_invoker,
+                started_ungated=self._started_ungated_note,
+                isolated=self._isolated,
+            ),
+        )
 
     # -- events -----------------------------------------------------------------------------
 
