@@ -13,7 +13,7 @@ import contextlib
 import datetime
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +22,13 @@ import attrs
 import pytest
 from aiohttp import web
 
+from inngest_dsl import Inngest
+from inngest_dsl.aiohttp import DEFAULT_PATH, serve
 from inngest_dsl.devserver import DevServer, DevServerConfig
 from inngest_dsl.devserver.core.events import normalise_events
 from inngest_dsl.devserver.store.records import RunRecord, RunStatus
 from inngest_dsl.testing import TestEnvironment
+from tests.loopback import free_port, on_loopback
 
 from .clocked import START, ClockedServer, Driven, virtual_dev_server
 
@@ -188,17 +191,38 @@ def function_config(
 async def raw_app(handler: Handler) -> AsyncIterator[RawApp]:
     app = RawApp(handler)
     web_app = web.Application()
-    web_app.router.add_post("/api/inngest", app._endpoint)
-    runner = web.AppRunner(web_app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    app.url = f"http://127.0.0.1:{port}/api/inngest"
-    try:
+    web_app.router.add_post(DEFAULT_PATH, app._endpoint)
+    async with on_loopback(web_app) as origin:
+        app.url = origin + DEFAULT_PATH
         yield app
-    finally:
-        await runner.cleanup()
+
+
+@contextlib.asynccontextmanager
+async def dsl_app(client: Inngest, functions: Iterable[type]) -> AsyncIterator[str]:
+    """DSL `functions` served by `client` from an aiohttp app on loopback; yields their serve
+    URL. Leaving the block stops the app and closes the client."""
+    app = web.Application()
+    serve(app, client, list(functions))
+    async with on_loopback(app) as origin:
+        yield origin + DEFAULT_PATH
+
+
+def dev_client(app_id: str, server_url: str) -> Inngest:
+    """A dev-mode client whose Inngest API and event API are the dev server at `server_url`."""
+    return Inngest(app_id, is_dev=True, api_base_url=server_url, event_api_base_url=server_url)
+
+
+def cloud_client(app_id: str, signing_key: str) -> Inngest:
+    """A Cloud-mode client whose Inngest API is a loopback port nothing listens on: its app
+    must be synced in-band and never call out."""
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    return Inngest(
+        app_id,
+        is_dev=False,
+        signing_key=signing_key,
+        api_base_url=nowhere,
+        event_api_base_url=nowhere,
+    )
 
 
 async def register(

@@ -11,6 +11,7 @@ import pytest
 from aiohttp import web
 
 from inngest_dsl.devserver.store.records import RunStatus
+from tests.loopback import on_loopback
 
 from .clocked import ClockedServer, virtual_dev_server
 from .conftest import (
@@ -278,13 +279,8 @@ async def test_apps_are_synced_at_start_and_every_poll_interval_of_the_clock() -
 
     web_app = web.Application()
     web_app.router.add_put("/api/inngest", ping)
-    runner = web.AppRunner(web_app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    url = f"http://127.0.0.1:{port}/api/inngest"
-    try:
+    async with on_loopback(web_app) as origin:
+        url = origin + "/api/inngest"
         async with virtual_dev_server(app_urls=[url], poll_interval=60.0) as clocked:
             servers.append(clocked)
             start = clocked.now()
@@ -299,8 +295,6 @@ async def test_apps_are_synced_at_start_and_every_poll_interval_of_the_clock() -
             pinged.clear()
             await clocked.advance(60)
             await pinged.wait()
-    finally:
-        await runner.cleanup()
     assert pings == [start, start + 60, start + 120]
 
 

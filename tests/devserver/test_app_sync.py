@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -17,15 +16,10 @@ import pytest
 from aiohttp import web
 
 from inngest_dsl.devserver.http.sync import BACKOFF_CAP, GIVE_UP_AFTER, AppSyncer
+from tests.loopback import free_port, on_loopback
 
 from .clocked import ClockedServer, virtual_dev_server
 from .conftest import function_config, raw_app, register
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextlib.asynccontextmanager
@@ -39,13 +33,8 @@ async def _pingable_app(port: int) -> AsyncIterator[list[str]]:
 
     web_app = web.Application()
     web_app.router.add_put("/api/inngest", ping)
-    runner = web.AppRunner(web_app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
+    async with on_loopback(web_app, port):
         yield pings
-    finally:
-        await runner.cleanup()
 
 
 async def _next_attempt(clocked: ClockedServer, syncer: AppSyncer, url: str) -> float:
@@ -75,7 +64,7 @@ async def test_an_app_started_after_the_server_is_retried_with_backoff_and_found
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO, "inngest_dsl.devserver")
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}/api/inngest"
     async with virtual_dev_server(app_urls=[url], poll_interval=5.0) as clocked:
         syncer = clocked.server.syncer
@@ -103,7 +92,7 @@ async def test_an_app_started_after_the_server_is_retried_with_backoff_and_found
 async def test_a_url_added_through_the_api_that_never_syncs_is_dropped(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    url = f"http://127.0.0.1:{_free_port()}/api/inngest"
+    url = f"http://127.0.0.1:{free_port()}/api/inngest"
     async with virtual_dev_server(poll_interval=5.0) as clocked:
         status, reply = await _call("POST", f"{clocked.url}/v1/apps", {"url": url})
         assert status == 502
