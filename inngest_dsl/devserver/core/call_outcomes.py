@@ -327,5 +327,5 @@ class CallOutcomes(RunIngest):
         if isinstance(payload, Mapping) and payload.get("v"):
             event["v"] = payload["v"]
         event["id"] = new_id()
-        self._ingest_one(event, now, internal=True)
+        self._emit(event, now)
         return True

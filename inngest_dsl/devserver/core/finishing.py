@@ -71,15 +71,8 @@ def _opts(opts_json: str | None) -> dict[str, Any] | None:
 class RunFinishing(RunCommits):
     """Ends branches (a sleep, wait or invoke resolved) and runs, and the timers that do."""
 
-    def _ingest_one(
-        self,
-        event: dict[str, Any],
-        now: float,
-        *,
-        internal: bool,
-        internal_id: str | None = None,
-    ) -> str:
-        """Store an event and act on it (`RunIngest` does): how a finished run tells others."""
+    def _emit(self, event: dict[str, Any], now: float) -> None:
+        """Store an internal event and act on it (`RunIngest` does): how a run tells others."""
         raise NotImplementedError
 
     # -- due work without a call ------------------------------------------------------------
@@ -269,4 +262,4 @@ class RunFinishing(RunCommits):
             internal.append({"name": CANCELLED, "id": run.run_id, "data": dict(data)})
         internal.append({"name": FINISHED, "data": data})
         for event in internal:
-            self._ingest_one(event, now, internal=True)
+            self._emit(event, now)

@@ -94,6 +94,9 @@ class RunIngest(RunFinishing):
             if not future.done():
                 future.set_result(ids)
 
+    def _emit(self, event: dict[str, Any], now: float) -> None:
+        self._ingest_one(event, now, internal=True)
+
     def _ingest_one(
         self,
         event: dict[str, Any],
