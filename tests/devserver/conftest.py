@@ -91,16 +91,26 @@ async def finished_run_of(server: DevServer, function_id: str, timeout: float = 
     return await wait_for_run(server, latest, timeout)
 
 
+async def call_json(
+    method: str, url: str, body: Any = None, *, headers: Mapping[str, str] | None = None
+) -> tuple[int, Any]:
+    """One request with `body` as JSON (bytes go as they are); the status and the JSON reply."""
+    raw = body if isinstance(body, bytes) else None
+    async with (
+        aiohttp.ClientSession() as session,
+        session.request(
+            method, url, json=None if raw is not None else body, data=raw, headers=headers
+        ) as response,
+    ):
+        return response.status, await response.json()
+
+
 async def send(
     server: DevServer, events: Any, key: str = "test", headers: Mapping[str, str] | None = None
 ) -> dict[str, Any]:
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(f"{server.url}/e/{key}", json=events, headers=headers) as response,
-    ):
-        body: dict[str, Any] = await response.json()
-        assert response.status == 200, body
-        return body
+    status, body = await call_json("POST", f"{server.url}/e/{key}", events, headers=headers)
+    assert status == 200, body
+    return dict(body)
 
 
 def op(kind: str, step_id: str, **fields: Any) -> dict[str, Any]:
@@ -229,13 +239,9 @@ async def register(
     server: DevServer, app: RawApp, *configs: dict[str, Any], headers: dict[str, str] | None = None
 ) -> dict[str, Any]:
     body = {"url": app.url, "appName": APP_ID, "sdk": "raw:v1", "functions": list(configs)}
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(f"{server.url}/fn/register", json=body, headers=headers) as response,
-    ):
-        reply: dict[str, Any] = await response.json()
-        assert response.status == 200, reply
-        return reply
+    status, reply = await call_json("POST", f"{server.url}/fn/register", body, headers=headers)
+    assert status == 200, reply
+    return dict(reply)
 
 
 class InFlight:
