@@ -145,8 +145,9 @@ async def test_register_reports_modified_only_on_change(clocked: ClockedServer) 
         True,
     ]
     assert clocked.server.registry.functions["raw-fn"].name == "Renamed"
-    status, reply = await call_json("POST",
-        f"{clocked.url}/fn/register", body, headers={"X-Inngest-Expected-Server-Kind": "cloud"}
+    expected_cloud = {"X-Inngest-Expected-Server-Kind": "cloud"}
+    status, reply = await call_json(
+        "POST", f"{clocked.url}/fn/register", body, headers=expected_cloud
     )
     assert status == 400
     assert "Expected server kind cloud" in reply["error"]
