@@ -235,11 +235,21 @@ def cloud_client(app_id: str, signing_key: str) -> Inngest:
     )
 
 
+async def try_register(
+    server: DevServer | ClockedServer,
+    app: RawApp,
+    *configs: dict[str, Any],
+    headers: dict[str, str] | None = None,
+) -> tuple[int, Any]:
+    """Register `configs` as served by `app`; the status and the reply, accepted or not."""
+    body = {"url": app.url, "appName": APP_ID, "sdk": "raw:v1", "functions": list(configs)}
+    return await call_json("POST", f"{server.url}/fn/register", body, headers=headers)
+
+
 async def register(
     server: DevServer, app: RawApp, *configs: dict[str, Any], headers: dict[str, str] | None = None
 ) -> dict[str, Any]:
-    body = {"url": app.url, "appName": APP_ID, "sdk": "raw:v1", "functions": list(configs)}
-    status, reply = await call_json("POST", f"{server.url}/fn/register", body, headers=headers)
+    status, reply = await try_register(server, app, *configs, headers=headers)
     assert status == 200, reply
     return dict(reply)
 
