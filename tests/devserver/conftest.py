@@ -30,7 +30,7 @@ from inngest_dsl.devserver.store.records import RunRecord, RunStatus
 from inngest_dsl.testing import TestEnvironment
 from tests.loopback import free_port, on_loopback
 
-from .clocked import START, ClockedServer, Driven, virtual_dev_server
+from .clocked import START, ClockedServer, Driven, Hold, virtual_dev_server
 
 SDK_HEADERS = {"X-Inngest-SDK": "raw-test:v1.0.0", "X-Inngest-Req-Version": "2"}
 APP_ID = "raw"
@@ -311,6 +311,22 @@ class RawEnvironment(Driven):
         ids = await self.ingest(events)
         await self.settle()
         return ids
+
+
+def blocked_app(env: RawEnvironment) -> tuple[RawApp, Hold, list[str]]:
+    """An app whose runs answer their event's `data.name`; the run named `blocker` is held
+    until the hold is released. The list has the names in the order their runs started."""
+    blocker = env.hold()
+    started: list[str] = []
+
+    async def handler(step_id: str, body: dict[str, Any]) -> web.Response:
+        name = body["event"]["data"]["name"]
+        started.append(name)
+        if name == "blocker":
+            await blocker.wait()
+        return done_response(name)
+
+    return env.app(handler), blocker, started
 
 
 @contextlib.asynccontextmanager
