@@ -25,8 +25,10 @@ from aiohttp import web
 
 from inngest_dsl._public import present
 from inngest_dsl.client import Inngest
-from inngest_dsl.errors import ConfigError
-from inngest_dsl.serve._call import ServedFunctions, functions_to_serve, served_functions
+from inngest_dsl.serve._call import ServedFunctions
+from inngest_dsl.serve._handler import (
+    DEFAULT_PATH as DEFAULT_PATH,
+)
 from inngest_dsl.serve._handler import (
     MAX_BODY_SIZE,
     BodyTooLarge,
@@ -34,12 +36,11 @@ from inngest_dsl.serve._handler import (
     Handler,
     Request,
     read_limited,
+    serving,
 )
 from inngest_dsl.spec._function import FunctionSpec
 
 __all__ = ["SERVED", "ServedFunctions", "serve"]
-
-DEFAULT_PATH = "/api/inngest"
 
 _UNREADABLE = "a Content-Encoding that does not decode, or a broken chunked body"
 
@@ -104,11 +105,9 @@ def serve(
     A function's `@on_failure` handler is served with it, as `<wire id>-failure`. Raises
     `ConfigError` in cloud mode without a signing key, and when two functions share a wire id.
     """
-    client.require_signing_key()
-    if not path.startswith("/"):
-        raise ConfigError(f"path must start with '/', got {path!r}")
-    served = served_functions(client, functions_to_serve(functions), path)
-    answer = _route(Handler(served, max_body_size=max_body_size))
+    handler = serving(client, functions, path, max_body_size=max_body_size)
+    served = handler.served
+    answer = _route(handler)
     app.router.add_route("*", path, answer)  # the handler answers other methods with 405
     if SERVED not in app:
         app[SERVED] = {}

@@ -25,8 +25,10 @@ from typing import Any, Protocol
 
 from inngest_dsl._public import present
 from inngest_dsl.client import Inngest
-from inngest_dsl.errors import ConfigError
-from inngest_dsl.serve._call import ServedFunctions, functions_to_serve, served_functions
+from inngest_dsl.serve._call import ServedFunctions
+from inngest_dsl.serve._handler import (
+    DEFAULT_PATH as DEFAULT_PATH,
+)
 from inngest_dsl.serve._handler import (
     MAX_BODY_SIZE,
     BodyTooLarge,
@@ -36,12 +38,11 @@ from inngest_dsl.serve._handler import (
     Response,
     first_values,
     same_path,
+    serving,
 )
 from inngest_dsl.spec._function import FunctionSpec
 
 __all__ = ["ASGIApp", "InngestASGI", "serve"]
-
-DEFAULT_PATH = "/api/inngest"
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -193,11 +194,9 @@ def serve(
     over `max_body_size` bytes gets `413`. Raises
     `ConfigError` in cloud mode without a signing key, and when two functions share a wire id.
     """
-    client.require_signing_key()
-    if not path.startswith("/"):
-        raise ConfigError(f"path must start with '/', got {path!r}")
-    served = served_functions(client, functions_to_serve(functions), path)
-    return InngestASGI(Handler(served, framework="asgi", max_body_size=max_body_size), app)
+    return InngestASGI(
+        serving(client, functions, path, framework="asgi", max_body_size=max_body_size), app
+    )
 
 
 present(__name__, globals())

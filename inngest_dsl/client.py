@@ -56,6 +56,17 @@ API_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
 """What `Inngest.api_request` raises when the Inngest API cannot be reached."""
 
 
+def refuse_running_loop(
+    message: str = "send_sync() was called inside a running event loop; use `await client.send()`",
+) -> None:
+    """Raise `RuntimeError(message)` inside a running event loop, which a sync call would block."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    raise RuntimeError(message)
+
+
 def _event_id_seed() -> str:
     # The event API derives the internal ULIDs from this seed, so retrying with the same seed
     # cannot create the events twice.
@@ -325,14 +336,7 @@ class Inngest:
 
     def send_sync(self, events: SendableEvents) -> list[str]:
         """`send` for code that is not async. Not allowed inside a running event loop."""
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            pass
-        else:
-            raise RuntimeError(
-                "send_sync() was called inside a running event loop; use `await client.send()`"
-            )
+        refuse_running_loop()
         batch = to_events(events)
         if not batch:
             return []

@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.loopback import free_port
+
 pytestmark = pytest.mark.realtime  # the quickstart is a real process
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def test_quickstart_runs_the_sign_up_flow_to_completion() -> None:
@@ -30,9 +24,9 @@ def test_quickstart_runs_the_sign_up_flow_to_completion() -> None:
             "--db",
             ":memory:",
             "--port",
-            str(_free_port()),
+            str(free_port()),
             "--app-port",
-            str(_free_port()),
+            str(free_port()),
         ],
         capture_output=True,
         text=True,

@@ -20,7 +20,8 @@ from urllib.parse import parse_qsl, urlencode
 
 import attrs
 
-from inngest_dsl.client import API_ERRORS
+from inngest_dsl.client import API_ERRORS, Inngest
+from inngest_dsl.errors import ConfigError
 from inngest_dsl.serve._bodies import (
     FRAMEWORK,
     app_url,
@@ -33,8 +34,11 @@ from inngest_dsl.serve._call import (
     answer_call,
     encode_body,
     error_body,
+    functions_to_serve,
     sdk_headers,
+    served_functions,
 )
+from inngest_dsl.spec._function import FunctionSpec
 from inngest_dsl.wire._calls import (
     CallRequest,
     WireError,
@@ -47,6 +51,7 @@ from inngest_dsl.wire._signing import sign, verify
 
 __all__ = [
     "ALLOWED_METHODS",
+    "DEFAULT_PATH",
     "MAX_BODY_SIZE",
     "BodyTooLarge",
     "BodyUnreadable",
@@ -57,11 +62,15 @@ __all__ = [
     "first_values",
     "read_limited",
     "same_path",
+    "serving",
 ]
 
 _log = logging.getLogger("inngest_dsl.serve")
 
 ALLOWED_METHODS = ("GET", "PUT", "POST")
+
+DEFAULT_PATH = "/api/inngest"
+"""Where `serve()` answers unless given another `path`."""
 
 MAX_BODY_SIZE = 64 * 1024 * 1024
 """The largest request body the serve path reads (64 MiB); a larger one gets `413`.
@@ -458,3 +467,21 @@ class Handler:
         if status != 200:
             raise WireError(f"GET {path} answered HTTP {status}", "api_fetch_failed", status=500)
         return body
+
+
+def serving(
+    client: Inngest,
+    functions: type | FunctionSpec | Iterable[type | FunctionSpec],
+    path: str,
+    *,
+    framework: str = FRAMEWORK,
+    max_body_size: int = MAX_BODY_SIZE,
+) -> Handler:
+    """The handler behind every adapter's `serve()`: `functions` (classes or their specs) at
+    `path`. Raises `ConfigError` in cloud mode without a signing key, for a path that does not
+    start with `/`, and when two functions share a wire id."""
+    client.require_signing_key()
+    if not path.startswith("/"):
+        raise ConfigError(f"path must start with '/', got {path!r}")
+    served = served_functions(client, functions_to_serve(functions), path)
+    return Handler(served, framework=framework, max_body_size=max_body_size)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections.abc import Mapping
 from typing import Any
 
 from ulid import ULID
 
-from inngest_dsl.client import Inngest
+from inngest_dsl.client import Inngest, refuse_running_loop
 from inngest_dsl.spec._event import Event, SendableEvents, to_events
 
 __all__ = ["CapturingClient"]
@@ -68,13 +67,8 @@ class CapturingClient(Inngest):
 
     def send_sync(self, events: SendableEvents) -> list[str]:
         """`send` for code that is not async; refuses a running event loop like the real one."""
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return self._record(events)
-        raise RuntimeError(
-            "send_sync() was called inside a running event loop; use `await client.send()`"
-        )
+        refuse_running_loop()
+        return self._record(events)
 
     async def api_request(
         self,

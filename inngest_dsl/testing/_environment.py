@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
+from inngest_dsl.client import refuse_running_loop
 from inngest_dsl.devserver.core import actions
 from inngest_dsl.devserver.core.clock import VirtualClock
 from inngest_dsl.devserver.core.engine import Engine
@@ -81,21 +82,13 @@ class _EnvironmentClient(CapturingClient):
         loop = self._environment._loop
         if loop is None:
             raise RuntimeError("the test environment is not running")
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            if not loop.is_running():  # the test's own thread, between two sync calls
-                ids = loop.run_until_complete(self._environment._deliver(batch))
-                self._keep(batch, ids)
-                return ids
-            ids = asyncio.run_coroutine_threadsafe(
-                self._environment._deliver(batch), loop
-            ).result()
-            self._keep(batch, ids)
-            return ids
-        raise RuntimeError(
-            "send_sync() was called inside a running event loop; use `await client.send()`"
-        )
+        refuse_running_loop()
+        if not loop.is_running():  # the test's own thread, between two sync calls
+            ids = loop.run_until_complete(self._environment._deliver(batch))
+        else:
+            ids = asyncio.run_coroutine_threadsafe(self._environment._deliver(batch), loop).result()
+        self._keep(batch, ids)
+        return ids
 
     def _keep(self, batch: list[Event], ids: list[str]) -> None:
         with self._lock:

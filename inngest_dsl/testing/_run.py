@@ -14,6 +14,7 @@ import datetime as _dt
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from inngest_dsl.client import refuse_running_loop
 from inngest_dsl.devserver.core.protocol import canonical
 from inngest_dsl.devserver.store.records import RunRecord
 from inngest_dsl.devserver.store.records import RunStatus as RunRecordStatus
@@ -288,15 +289,10 @@ def run_function_sync(
     functions: Sequence[type | FunctionSpec] = (),
 ) -> RunResult:
     """`run_function` for plain (not async) tests; refuses to run inside an event loop."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        pass
-    else:
-        raise RuntimeError(
-            "run_function_sync() was called inside a running event loop (an async test?); "
-            "use `await run_function(...)` there"
-        )
+    refuse_running_loop(
+        "run_function_sync() was called inside a running event loop (an async test?); "
+        "use `await run_function(...)` there"
+    )
     return asyncio.run(
         run_function(
             function,

@@ -7,6 +7,7 @@ import datetime as _dt
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
+from inngest_dsl.client import refuse_running_loop
 from inngest_dsl.spec._event import Event, SendableEvents
 from inngest_dsl.spec._function import FunctionSpec
 from inngest_dsl.testing._client import CapturingClient
@@ -42,15 +43,13 @@ class SyncTestEnvironment:
 
     def __enter__(self) -> SyncTestEnvironment:
         try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            pass
-        else:
-            self.environment.store.close()
-            raise RuntimeError(
+            refuse_running_loop(
                 "SyncTestEnvironment was used inside a running event loop (an async test?); "
                 "use `async with TestEnvironment(...)` there"
             )
+        except RuntimeError:
+            self.environment.store.close()
+            raise
         self._loop = asyncio.new_event_loop()
         try:
             self._run(self.environment.start())

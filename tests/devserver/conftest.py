@@ -13,7 +13,7 @@ import contextlib
 import datetime
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +22,15 @@ import attrs
 import pytest
 from aiohttp import web
 
+from inngest_dsl import Inngest
+from inngest_dsl.aiohttp import DEFAULT_PATH, serve
 from inngest_dsl.devserver import DevServer, DevServerConfig
 from inngest_dsl.devserver.core.events import normalise_events
 from inngest_dsl.devserver.store.records import RunRecord, RunStatus
 from inngest_dsl.testing import TestEnvironment
+from tests.loopback import free_port, on_loopback
 
-from .clocked import START, ClockedServer, Driven, virtual_dev_server
+from .clocked import START, ClockedServer, Driven, Hold, virtual_dev_server
 
 SDK_HEADERS = {"X-Inngest-SDK": "raw-test:v1.0.0", "X-Inngest-Req-Version": "2"}
 APP_ID = "raw"
@@ -88,16 +91,26 @@ async def finished_run_of(server: DevServer, function_id: str, timeout: float = 
     return await wait_for_run(server, latest, timeout)
 
 
+async def call_json(
+    method: str, url: str, body: Any = None, *, headers: Mapping[str, str] | None = None
+) -> tuple[int, Any]:
+    """One request with `body` as JSON (bytes go as they are); the status and the JSON reply."""
+    raw = body if isinstance(body, bytes) else None
+    async with (
+        aiohttp.ClientSession() as session,
+        session.request(
+            method, url, json=None if raw is not None else body, data=raw, headers=headers
+        ) as response,
+    ):
+        return response.status, await response.json()
+
+
 async def send(
     server: DevServer, events: Any, key: str = "test", headers: Mapping[str, str] | None = None
 ) -> dict[str, Any]:
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(f"{server.url}/e/{key}", json=events, headers=headers) as response,
-    ):
-        body: dict[str, Any] = await response.json()
-        assert response.status == 200, body
-        return body
+    status, body = await call_json("POST", f"{server.url}/e/{key}", events, headers=headers)
+    assert status == 200, body
+    return dict(body)
 
 
 def op(kind: str, step_id: str, **fields: Any) -> dict[str, Any]:
@@ -188,30 +201,57 @@ def function_config(
 async def raw_app(handler: Handler) -> AsyncIterator[RawApp]:
     app = RawApp(handler)
     web_app = web.Application()
-    web_app.router.add_post("/api/inngest", app._endpoint)
-    runner = web.AppRunner(web_app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    app.url = f"http://127.0.0.1:{port}/api/inngest"
-    try:
+    web_app.router.add_post(DEFAULT_PATH, app._endpoint)
+    async with on_loopback(web_app) as origin:
+        app.url = origin + DEFAULT_PATH
         yield app
-    finally:
-        await runner.cleanup()
+
+
+@contextlib.asynccontextmanager
+async def dsl_app(client: Inngest, functions: Iterable[type]) -> AsyncIterator[str]:
+    """DSL `functions` served by `client` from an aiohttp app on loopback; yields their serve
+    URL. Leaving the block stops the app and closes the client."""
+    app = web.Application()
+    serve(app, client, list(functions))
+    async with on_loopback(app) as origin:
+        yield origin + DEFAULT_PATH
+
+
+def dev_client(app_id: str, server_url: str) -> Inngest:
+    """A dev-mode client whose Inngest API and event API are the dev server at `server_url`."""
+    return Inngest(app_id, is_dev=True, api_base_url=server_url, event_api_base_url=server_url)
+
+
+def cloud_client(app_id: str, signing_key: str) -> Inngest:
+    """A Cloud-mode client whose Inngest API is a loopback port nothing listens on: its app
+    must be synced in-band and never call out."""
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    return Inngest(
+        app_id,
+        is_dev=False,
+        signing_key=signing_key,
+        api_base_url=nowhere,
+        event_api_base_url=nowhere,
+    )
+
+
+async def try_register(
+    server: DevServer | ClockedServer,
+    app: RawApp,
+    *configs: dict[str, Any],
+    headers: dict[str, str] | None = None,
+) -> tuple[int, Any]:
+    """Register `configs` as served by `app`; the status and the reply, accepted or not."""
+    body = {"url": app.url, "appName": APP_ID, "sdk": "raw:v1", "functions": list(configs)}
+    return await call_json("POST", f"{server.url}/fn/register", body, headers=headers)
 
 
 async def register(
     server: DevServer, app: RawApp, *configs: dict[str, Any], headers: dict[str, str] | None = None
 ) -> dict[str, Any]:
-    body = {"url": app.url, "appName": APP_ID, "sdk": "raw:v1", "functions": list(configs)}
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(f"{server.url}/fn/register", json=body, headers=headers) as response,
-    ):
-        reply: dict[str, Any] = await response.json()
-        assert response.status == 200, reply
-        return reply
+    status, reply = await try_register(server, app, *configs, headers=headers)
+    assert status == 200, reply
+    return dict(reply)
 
 
 class InFlight:
@@ -271,6 +311,22 @@ class RawEnvironment(Driven):
         ids = await self.ingest(events)
         await self.settle()
         return ids
+
+
+def blocked_app(env: RawEnvironment) -> tuple[RawApp, Hold, list[str]]:
+    """An app whose runs answer their event's `data.name`; the run named `blocker` is held
+    until the hold is released. The list has the names in the order their runs started."""
+    blocker = env.hold()
+    started: list[str] = []
+
+    async def handler(step_id: str, body: dict[str, Any]) -> web.Response:
+        name = body["event"]["data"]["name"]
+        started.append(name)
+        if name == "blocker":
+            await blocker.wait()
+        return done_response(name)
+
+    return env.app(handler), blocker, started
 
 
 @contextlib.asynccontextmanager

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -15,17 +14,13 @@ from typing import Any
 
 import aiohttp
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.loopback import free_port
 
 
 @asynccontextmanager
 async def dev_process(db: Path) -> AsyncIterator[tuple[asyncio.subprocess.Process, str]]:
     """`inngest-dsl dev` in a subprocess; yields it and its URL once healthy."""
-    port = _free_port()
+    port = free_port()
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",

@@ -22,6 +22,7 @@ from inngest_dsl.devserver.store.records import RunStatus
 from inngest_dsl.devserver.ui.routes import ui_routes
 from inngest_dsl.testing import DevServerHarness
 from inngest_dsl.wire import _signing
+from tests.loopback import on_loopback
 
 from .clocked import ClockedServer, virtual_dev_server
 from .conftest import function_config, op, ops_response, raw_app, register, send
@@ -135,22 +136,15 @@ async def test_the_signing_oracle_is_closed(tmp_path: Path) -> None:
 
     target = web.Application()
     target.router.add_route("*", "/{tail:.*}", anything)
-    runner = web.AppRunner(target, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    url = f"http://127.0.0.1:{runner.addresses[0][1]}/api/inngest"
-    try:
-        async with keyed(tmp_path) as server:
-            for headers in (None, bearer("wrong"), {"Authorization": KEY}, {"Cookie": "x=1"}):
-                status, _, body = await call(
-                    "POST", f"{server.url}/v1/apps", json={"url": url}, headers=headers
-                )
-                assert status == 401, body
-                assert "signing key" in body
-            assert server.server.store.list_apps() == []
-    finally:
-        await runner.cleanup()
+    async with on_loopback(target) as origin, keyed(tmp_path) as server:
+        url = origin + "/api/inngest"
+        for headers in (None, bearer("wrong"), {"Authorization": KEY}, {"Cookie": "x=1"}):
+            status, _, body = await call(
+                "POST", f"{server.url}/v1/apps", json={"url": url}, headers=headers
+            )
+            assert status == 401, body
+            assert "signing key" in body
+        assert server.server.store.list_apps() == []
     assert seen == []
 
 

@@ -11,10 +11,12 @@ import pytest
 from aiohttp import web
 
 from inngest_dsl.devserver.store.records import RunStatus
+from tests.loopback import on_loopback
 
 from .clocked import ClockedServer, virtual_dev_server
 from .conftest import (
     APP_ID,
+    call_json,
     done_response,
     function_config,
     op,
@@ -23,19 +25,6 @@ from .conftest import (
     register,
     send,
 )
-
-
-async def _post(url: str, body: Any, headers: dict[str, str] | None = None) -> tuple[int, Any]:
-    async with aiohttp.ClientSession() as session:
-        data = body if isinstance(body, bytes) else None
-        json_body = None if isinstance(body, bytes) else body
-        async with session.post(url, data=data, json=json_body, headers=headers) as response:
-            return response.status, await response.json()
-
-
-async def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, Any]:
-    async with aiohttp.ClientSession() as session, session.get(url, headers=headers) as response:
-        return response.status, await response.json()
 
 
 @pytest.mark.parametrize(
@@ -60,7 +49,7 @@ async def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, An
 async def test_event_api_refuses_invalid_events(
     clocked: ClockedServer, body: Any, problem: str
 ) -> None:
-    status, reply = await _post(f"{clocked.url}/e/key", body)
+    status, reply = await call_json("POST", f"{clocked.url}/e/key", body)
     assert status == 400
     assert reply["status"] == 400
     assert problem in reply["error"]
@@ -91,9 +80,9 @@ async def test_event_api_fills_ids_and_timestamps(clocked: ClockedServer) -> Non
 
 async def test_event_key_is_checked_when_configured(tmp_path: Path) -> None:
     async with virtual_dev_server(tmp_path / "db", event_key="secret") as server:
-        status, reply = await _post(f"{server.url}/e/wrong", {"name": "app/a"})
+        status, reply = await call_json("POST", f"{server.url}/e/wrong", {"name": "app/a"})
         assert (status, reply["error"]) == (401, "Event key not found")
-        status, reply = await _post(f"{server.url}/e/secret", {"name": "app/a"})
+        status, reply = await call_json("POST", f"{server.url}/e/secret", {"name": "app/a"})
         assert status == 200
 
 
@@ -138,7 +127,7 @@ async def test_register_refuses_invalid_functions(
     clocked: ClockedServer, config: dict[str, Any], problem: str
 ) -> None:
     body = {"url": "http://127.0.0.1:1/api/inngest", "appName": APP_ID, "functions": [config]}
-    status, reply = await _post(f"{clocked.url}/fn/register", body)
+    status, reply = await call_json("POST", f"{clocked.url}/fn/register", body)
     assert status == 400
     assert problem in reply["error"]
     assert clocked.server.registry.functions == {}
@@ -146,18 +135,19 @@ async def test_register_refuses_invalid_functions(
 
 async def test_register_reports_modified_only_on_change(clocked: ClockedServer) -> None:
     body = {"url": "http://127.0.0.1:1/api/inngest", "appName": APP_ID, "functions": [_config()]}
-    first = await _post(f"{clocked.url}/fn/register", body)
-    again = await _post(f"{clocked.url}/fn/register", body)
+    first = await call_json("POST", f"{clocked.url}/fn/register", body)
+    again = await call_json("POST", f"{clocked.url}/fn/register", body)
     body["functions"] = [_config(name="Renamed")]
-    changed = await _post(f"{clocked.url}/fn/register", body)
+    changed = await call_json("POST", f"{clocked.url}/fn/register", body)
     assert [first[1]["modified"], again[1]["modified"], changed[1]["modified"]] == [
         True,
         False,
         True,
     ]
     assert clocked.server.registry.functions["raw-fn"].name == "Renamed"
-    status, reply = await _post(
-        f"{clocked.url}/fn/register", body, {"X-Inngest-Expected-Server-Kind": "cloud"}
+    expected_cloud = {"X-Inngest-Expected-Server-Kind": "cloud"}
+    status, reply = await call_json(
+        "POST", f"{clocked.url}/fn/register", body, headers=expected_cloud
     )
     assert status == 400
     assert "Expected server kind cloud" in reply["error"]
@@ -169,14 +159,16 @@ async def test_signing_key_guards_register_and_v0(tmp_path: Path) -> None:
     body = {"url": "http://127.0.0.1:1/api/inngest", "appName": APP_ID, "functions": [_config()]}
     async with virtual_dev_server(tmp_path / "db", signing_key=key) as server:
         url = f"{server.url}/fn/register"
-        assert (await _post(url, body))[0] == 401
-        assert (await _post(url, body, {"Authorization": "Bearer wrong"}))[0] == 401
+        assert (await call_json("POST", url, body))[0] == 401
+        wrong = {"Authorization": "Bearer wrong"}
+        assert (await call_json("POST", url, body, headers=wrong))[0] == 401
         for bearer in (hashed, f"signkey-prod-{hashed}", "12345678", key):
-            assert (await _post(url, body, {"Authorization": f"Bearer {bearer}"}))[0] == 200
-        status, _ = await _get(f"{server.url}/v0/runs/nope/batch")
+            right = {"Authorization": f"Bearer {bearer}"}
+            assert (await call_json("POST", url, body, headers=right))[0] == 200
+        status, _ = await call_json("GET", f"{server.url}/v0/runs/nope/batch")
         assert status == 401
-        status, reply = await _get(
-            f"{server.url}/v0/runs/nope/batch", {"Authorization": f"Bearer {hashed}"}
+        status, reply = await call_json(
+            "GET", f"{server.url}/v0/runs/nope/batch", headers={"Authorization": f"Bearer {hashed}"}
         )
         assert (status, reply["error"]) == (404, "run not found")
 
@@ -192,7 +184,7 @@ async def test_json_api_shows_runs_steps_events_and_functions(clocked: ClockedSe
         sent = await send(clocked.server, {"name": "app/go", "data": {"a": 1}})
         run = await clocked.finished_run("raw-fn")
     base = clocked.url
-    status, reply = await _get(f"{base}/v1/runs/{run.run_id}")
+    status, reply = await call_json("GET", f"{base}/v1/runs/{run.run_id}")
     assert status == 200
     detail = reply["data"]
     assert detail["status"] == "Completed"
@@ -208,32 +200,32 @@ async def test_json_api_shows_runs_steps_events_and_functions(clocked: ClockedSe
         "hi",
         1,
     )
-    status, reply = await _get(f"{base}/v1/runs?status=completed&limit=5")
+    status, reply = await call_json("GET", f"{base}/v1/runs?status=completed&limit=5")
     assert [r["run_id"] for r in reply["data"]] == [run.run_id]
-    status, reply = await _get(f"{base}/v1/runs?status=bogus")
+    status, reply = await call_json("GET", f"{base}/v1/runs?status=bogus")
     assert status == 400
-    status, reply = await _get(f"{base}/v1/runs?limit=0")
+    status, reply = await call_json("GET", f"{base}/v1/runs?limit=0")
     assert status == 400
-    status, reply = await _get(f"{base}/v1/events/{sent['ids'][0]}")
+    status, reply = await call_json("GET", f"{base}/v1/events/{sent['ids'][0]}")
     assert [r["run_id"] for r in reply["data"]["runs"]] == [run.run_id]
-    status, reply = await _get(f"{base}/v1/events?limit=50")
+    status, reply = await call_json("GET", f"{base}/v1/events?limit=50")
     assert [e["name"] for e in reply["data"]] == ["app/go"]
-    status, reply = await _get(f"{base}/v1/events?limit=50&internal=true")
+    status, reply = await call_json("GET", f"{base}/v1/events?limit=50&internal=true")
     names = [e["name"] for e in reply["data"]]
     assert names == ["inngest/function.finished", "app/go"]
-    status, reply = await _get(f"{base}/v1/functions")
+    status, reply = await call_json("GET", f"{base}/v1/functions")
     assert [f["id"] for f in reply["data"]] == ["raw-fn"]
-    status, reply = await _get(f"{base}/v0/runs/{run.run_id}/actions")
+    status, reply = await call_json("GET", f"{base}/v0/runs/{run.run_id}/actions")
     assert reply == {"s": {"data": "hi"}}
-    status, reply = await _get(f"{base}/v0/runs/{run.run_id}/batch")
+    status, reply = await call_json("GET", f"{base}/v0/runs/{run.run_id}/batch")
     assert [e["name"] for e in reply] == ["app/go"]
     for path in ("/v1/runs/nope", "/v1/events/nope", "/nowhere"):
-        status, reply = await _get(base + path)
+        status, reply = await call_json("GET", base + path)
         assert status == 404
         assert "error" in reply
-    status, reply = await _get(f"{base}/health")
+    status, reply = await call_json("GET", f"{base}/health")
     assert reply["status"] == "ok"
-    status, reply = await _get(f"{base}/")
+    status, reply = await call_json("GET", f"{base}/")
     assert reply["runs"] == {RunStatus.COMPLETED: 1}
 
 
@@ -247,7 +239,7 @@ async def test_cancel_endpoint_cancels_a_sleeping_run(clocked: ClockedServer) ->
         await clocked.settle()
         assert app.calls
         run_id = clocked.store.list_runs()[0].run_id
-        status, reply = await _post(f"{clocked.url}/v1/runs/{run_id}/cancel", {})
+        status, reply = await call_json("POST", f"{clocked.url}/v1/runs/{run_id}/cancel", {})
     assert status == 200
     assert reply["data"]["status"] == "Cancelled"
     cancelled = clocked.store.list_events(name="inngest/function.cancelled")
@@ -255,14 +247,14 @@ async def test_cancel_endpoint_cancels_a_sleeping_run(clocked: ClockedServer) ->
 
 
 async def test_unreachable_app_is_listed_with_its_error(clocked: ClockedServer) -> None:
-    status, reply = await _post(f"{clocked.url}/v1/apps", {"url": "http://127.0.0.1:9/api/inngest"})
+    status, reply = await call_json("POST", f"{clocked.url}/v1/apps", {"url": "http://127.0.0.1:9/api/inngest"})
     assert status == 502
     assert "unreachable" in reply["error"]
-    status, reply = await _get(f"{clocked.url}/v1/apps")
+    status, reply = await call_json("GET", f"{clocked.url}/v1/apps")
     [app] = reply["data"]
     assert app["url"] == "http://127.0.0.1:9/api/inngest"
     assert "unreachable" in app["error"]
-    status, reply = await _post(f"{clocked.url}/v1/apps", {"url": "nope"})
+    status, reply = await call_json("POST", f"{clocked.url}/v1/apps", {"url": "nope"})
     assert status == 400
 
 
@@ -278,13 +270,8 @@ async def test_apps_are_synced_at_start_and_every_poll_interval_of_the_clock() -
 
     web_app = web.Application()
     web_app.router.add_put("/api/inngest", ping)
-    runner = web.AppRunner(web_app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    url = f"http://127.0.0.1:{port}/api/inngest"
-    try:
+    async with on_loopback(web_app) as origin:
+        url = origin + "/api/inngest"
         async with virtual_dev_server(app_urls=[url], poll_interval=60.0) as clocked:
             servers.append(clocked)
             start = clocked.now()
@@ -299,8 +286,6 @@ async def test_apps_are_synced_at_start_and_every_poll_interval_of_the_clock() -
             pinged.clear()
             await clocked.advance(60)
             await pinged.wait()
-    finally:
-        await runner.cleanup()
     assert pings == [start, start + 60, start + 120]
 
 
@@ -316,9 +301,9 @@ async def test_a_retried_send_with_the_same_seed_stores_and_runs_once(
     batch = [{"name": "app/once", "data": {"n": 1}}, {"name": "app/once", "data": {"n": 2}}]
     async with raw_app(handler) as app:
         await register(clocked.server, app, function_config(app, "once", event="app/once"))
-        first = await _post(f"{clocked.url}/e/test", batch, seed)
-        again = await _post(f"{clocked.url}/e/test", batch, seed)
-        other = await _post(f"{clocked.url}/e/test", batch[:1])
+        first = await call_json("POST", f"{clocked.url}/e/test", batch, headers=seed)
+        again = await call_json("POST", f"{clocked.url}/e/test", batch, headers=seed)
+        other = await call_json("POST", f"{clocked.url}/e/test", batch[:1])
         await clocked.settle()  # a duplicate run, if any, would have started by now
         assert clocked.store.count_runs().get("Completed") == 3
     assert first[0] == again[0] == 200

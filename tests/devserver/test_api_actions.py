@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-import aiohttp
 import pytest
 from aiohttp import web
 
@@ -16,6 +15,7 @@ from .clocked import START, ClockedServer
 from .conftest import (
     APP_ID,
     RawApp,
+    call_json,
     done_response,
     function_config,
     op,
@@ -26,16 +26,6 @@ from .conftest import (
 )
 
 FN = f"{APP_ID}-fn"
-
-
-async def _call(
-    method: str, url: str, body: Any = None, *, raw: bytes | None = None
-) -> tuple[int, Any]:
-    async with (
-        aiohttp.ClientSession() as session,
-        session.request(method, url, json=body, data=raw) as response,
-    ):
-        return response.status, await response.json()
 
 
 async def _two_steps(step_id: str, body: dict[str, Any]) -> web.Response:
@@ -57,11 +47,11 @@ async def test_rerun_makes_a_new_run_of_the_same_event(clocked: ClockedServer) -
         [event_id] = (await send(clocked.server, {"name": "app/go", "data": {"n": 1}}))["ids"]
         await clocked.settle()
         [first] = clocked.store.runs_for_event(event_id)
-        status, reply = await _call("POST", f"{clocked.url}/v1/runs/{first.run_id}/rerun")
+        status, reply = await call_json("POST", f"{clocked.url}/v1/runs/{first.run_id}/rerun")
         assert status == 201, reply
         new_id = reply["data"]["run_id"]
         await clocked.settle()
-        status, listed = await _call("GET", f"{clocked.url}/v1/runs?event_id={event_id}")
+        status, listed = await call_json("GET", f"{clocked.url}/v1/runs?event_id={event_id}")
     assert [r["run_id"] for r in listed["data"]] == [new_id, first.run_id]  # newest first
     assert listed["data"][0]["status"] == "Completed"
     assert listed["data"][0]["output"] == {"event": "app/go", "data": {"n": 1}}
@@ -75,7 +65,7 @@ async def test_rerun_from_a_step_sends_the_earlier_results_as_memos(clocked: Clo
         await clocked.settle()
         [first] = clocked.store.list_runs()
         url = f"{clocked.url}/v1/runs/{first.run_id}/rerun"
-        status, reply = await _call("POST", url, {"from_step": "b"})
+        status, reply = await call_json("POST", url, {"from_step": "b"})
         assert status == 201, reply
         new_id = reply["data"]["run_id"]
         assert [s["id"] for s in reply["data"]["steps"]] == ["a"]
@@ -126,7 +116,7 @@ async def test_actions_refuse_with_one_line_naming_the_problem(
         await send(clocked.server, {"name": "app/go"})
         await clocked.settle()
         [run] = clocked.store.list_runs()
-        got, reply = await _call("POST", clocked.url + path.format(run=run.run_id), body)
+        got, reply = await call_json("POST", clocked.url + path.format(run=run.run_id), body)
     assert got == status
     assert problem in reply["error"]
     assert "\n" not in reply["error"]
@@ -137,7 +127,7 @@ async def test_invoke_starts_a_run_with_the_data_as_an_invoked_event(
 ) -> None:
     async with raw_app(_two_steps) as app:
         await register(clocked.server, app, function_config(app, "fn", event="app/never"))
-        status, reply = await _call(
+        status, reply = await call_json(
             "POST", f"{clocked.url}/v1/functions/fn/invoke", {"data": {"x": 1}}
         )
         assert status == 201, reply
@@ -159,7 +149,7 @@ async def test_bulk_cancellation_takes_the_shape_of_inngests(clocked: ClockedSer
         for user in ("a", "b", "a"):
             await send(clocked.server, {"name": "app/go", "data": {"user": user}})
         await clocked.settle()
-        status, reply = await _call(
+        status, reply = await call_json(
             "POST",
             f"{clocked.url}/v1/cancellations",
             {
@@ -193,7 +183,7 @@ async def test_runs_search_pages_newest_first_with_a_cursor_and_filters(
     cursor = ""
     pages = 0
     while True:
-        status, reply = await _call("GET", f"{clocked.url}/v1/runs?limit=3&cursor={cursor}")
+        status, reply = await call_json("GET", f"{clocked.url}/v1/runs?limit=3&cursor={cursor}")
         assert status == 200, reply
         seen += [r["run_id"] for r in reply["data"]]
         pages += 1
@@ -204,23 +194,23 @@ async def test_runs_search_pages_newest_first_with_a_cursor_and_filters(
     assert pages == 3
 
     base = f"{clocked.url}/v1/runs"
-    _, reply = await _call("GET", f"{base}?run_id={runs[2]}")
+    _, reply = await call_json("GET", f"{base}?run_id={runs[2]}")
     assert [r["run_id"] for r in reply["data"]] == [runs[2]]
-    _, reply = await _call("GET", f"{base}?event_id={ids[4]}")
+    _, reply = await call_json("GET", f"{base}?event_id={ids[4]}")
     assert [r["run_id"] for r in reply["data"]] == [runs[4]]
-    _, reply = await _call("GET", f"{base}?function_id={FN}&status=completed,failed")
+    _, reply = await call_json("GET", f"{base}?function_id={FN}&status=completed,failed")
     assert len(reply["data"]) == 7
-    _, reply = await _call("GET", f"{base}?function_id=fn&limit=1")  # the id within its app
+    _, reply = await call_json("GET", f"{base}?function_id=fn&limit=1")  # the id within its app
     assert [r["run_id"] for r in reply["data"]] == [runs[6]]
-    _, reply = await _call("GET", f"{base}?function_id=gone")
+    _, reply = await call_json("GET", f"{base}?function_id=gone")
     assert reply["data"] == []
-    _, reply = await _call("GET", f"{base}?status=Running")
+    _, reply = await call_json("GET", f"{base}?status=Running")
     assert reply["data"] == []
     after = _iso(START + 60)
     before = _iso(START + 180)
-    _, reply = await _call("GET", f"{base}?after={after}&before={before}")
+    _, reply = await call_json("GET", f"{base}?after={after}&before={before}")
     assert [r["run_id"] for r in reply["data"]] == [runs[2], runs[1]]
-    status, reply = await _call("GET", f"{base}?after=soon")
+    status, reply = await call_json("GET", f"{base}?after=soon")
     assert status == 400
     assert reply["error"].startswith("after: 'soon'")
 
@@ -232,16 +222,16 @@ async def test_events_search_hides_internal_events_unless_asked(clocked: Clocked
             await send(clocked.server, {"name": "app/go"})
         await clocked.settle()
     base = f"{clocked.url}/v1/events"
-    _, reply = await _call("GET", base)
+    _, reply = await call_json("GET", base)
     assert [e["name"] for e in reply["data"]] == ["app/go"] * 3
-    _, reply = await _call("GET", f"{base}?internal=true&limit=4")
+    _, reply = await call_json("GET", f"{base}?internal=true&limit=4")
     assert len(reply["data"]) == 4
-    _, more = await _call("GET", f"{base}?internal=true&limit=4&cursor={reply['cursor']}")
+    _, more = await call_json("GET", f"{base}?internal=true&limit=4&cursor={reply['cursor']}")
     assert len(more["data"]) == 2
     assert more["cursor"] is None
-    _, reply = await _call("GET", f"{base}?name=inngest/function.finished")
+    _, reply = await call_json("GET", f"{base}?name=inngest/function.finished")
     assert len(reply["data"]) == 3
-    status, reply = await _call("GET", f"{base}?cursor=abc")
+    status, reply = await call_json("GET", f"{base}?cursor=abc")
     assert status == 400
 
 

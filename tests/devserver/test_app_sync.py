@@ -8,24 +8,17 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
 import pytest
 from aiohttp import web
 
 from inngest_dsl.devserver.http.sync import BACKOFF_CAP, GIVE_UP_AFTER, AppSyncer
+from tests.loopback import free_port, on_loopback
 
 from .clocked import ClockedServer, virtual_dev_server
-from .conftest import function_config, raw_app, register
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from .conftest import call_json, function_config, raw_app, register
 
 
 @contextlib.asynccontextmanager
@@ -39,13 +32,8 @@ async def _pingable_app(port: int) -> AsyncIterator[list[str]]:
 
     web_app = web.Application()
     web_app.router.add_put("/api/inngest", ping)
-    runner = web.AppRunner(web_app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
+    async with on_loopback(web_app, port):
         yield pings
-    finally:
-        await runner.cleanup()
 
 
 async def _next_attempt(clocked: ClockedServer, syncer: AppSyncer, url: str) -> float:
@@ -63,19 +51,11 @@ async def _next_attempt(clocked: ClockedServer, syncer: AppSyncer, url: str) -> 
     return clocked.fake_clock.now() - before
 
 
-async def _call(method: str, url: str, body: Any = None) -> tuple[int, Any]:
-    async with (
-        aiohttp.ClientSession() as session,
-        session.request(method, url, json=body) as response,
-    ):
-        return response.status, await response.json()
-
-
 async def test_an_app_started_after_the_server_is_retried_with_backoff_and_found(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO, "inngest_dsl.devserver")
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}/api/inngest"
     async with virtual_dev_server(app_urls=[url], poll_interval=5.0) as clocked:
         syncer = clocked.server.syncer
@@ -89,7 +69,7 @@ async def test_an_app_started_after_the_server_is_retried_with_backoff_and_found
             assert state.failures == 0
             assert await _next_attempt(clocked, syncer, url) == 5.0  # the poll interval again
             assert pings == ["PUT", "PUT"]
-        _, reply = await _call("GET", f"{clocked.url}/v1/apps")
+        _, reply = await call_json("GET", f"{clocked.url}/v1/apps")
     assert waits == [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, BACKOFF_CAP, BACKOFF_CAP]
     lines = [r.getMessage() for r in caplog.records if url in r.getMessage()]
     assert len(lines) == 2, lines  # one line when it failed, one when it synced
@@ -103,18 +83,18 @@ async def test_an_app_started_after_the_server_is_retried_with_backoff_and_found
 async def test_a_url_added_through_the_api_that_never_syncs_is_dropped(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    url = f"http://127.0.0.1:{_free_port()}/api/inngest"
+    url = f"http://127.0.0.1:{free_port()}/api/inngest"
     async with virtual_dev_server(poll_interval=5.0) as clocked:
-        status, reply = await _call("POST", f"{clocked.url}/v1/apps", {"url": url})
+        status, reply = await call_json("POST", f"{clocked.url}/v1/apps", {"url": url})
         assert status == 502
         assert reply["url"] == url
-        _, listed = await _call("GET", f"{clocked.url}/v1/apps")
+        _, listed = await call_json("GET", f"{clocked.url}/v1/apps")
         assert [(a["url"], a["polled"], a["failures"]) for a in listed["data"]] == [(url, True, 1)]
         syncer = clocked.server.syncer
         for _ in range(GIVE_UP_AFTER - 1):
             await _next_attempt(clocked, syncer, url)
         assert syncer.state(url) is None
-        _, listed = await _call("GET", f"{clocked.url}/v1/apps")
+        _, listed = await call_json("GET", f"{clocked.url}/v1/apps")
     assert listed["data"] == []
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 2, warnings
@@ -128,19 +108,19 @@ async def test_an_app_is_resynced_and_removed_with_its_functions(clocked: Clocke
     async with raw_app(handler) as app:
         await register(clocked.server, app, function_config(app, "fn", event="app/go"))
         base = f"{clocked.url}/v1/apps"
-        status, reply = await _call("POST", f"{base}/resync", {"url": app.url})
+        status, reply = await call_json("POST", f"{base}/resync", {"url": app.url})
         assert status == 502  # a raw app does not answer pings
         assert "cannot sync" in reply["error"]
-        status, reply = await _call("POST", f"{base}/resync", {"url": "http://127.0.0.1:1/x"})
+        status, reply = await call_json("POST", f"{base}/resync", {"url": "http://127.0.0.1:1/x"})
         assert status == 404
-        status, reply = await _call("DELETE", f"{base}?url={app.url}")
+        status, reply = await call_json("DELETE", f"{base}?url={app.url}")
         assert status == 200, reply
         assert clocked.server.registry.functions == {}
-        status, reply = await _call("GET", f"{clocked.url}/v1/functions")
+        status, reply = await call_json("GET", f"{clocked.url}/v1/functions")
         assert reply["data"] == []
-        status, reply = await _call("DELETE", f"{base}?url={app.url}")
+        status, reply = await call_json("DELETE", f"{base}?url={app.url}")
         assert status == 404
-        status, reply = await _call("DELETE", base)
+        status, reply = await call_json("DELETE", base)
         assert status == 400
 
 
@@ -152,7 +132,7 @@ async def test_a_registered_app_that_stops_answering_is_never_dropped(
 
     async with raw_app(handler) as app:
         await register(clocked.server, app, function_config(app, "fn", event="app/go"))
-        status, _ = await _call("POST", f"{clocked.url}/v1/apps/resync", {"url": app.url})
+        status, _ = await call_json("POST", f"{clocked.url}/v1/apps/resync", {"url": app.url})
         assert status == 502  # a raw app does not answer sync pings
         syncer = clocked.server.syncer
         for _ in range(GIVE_UP_AFTER + 2):

@@ -17,18 +17,12 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from inngest_dsl.devserver.cli import main
+from tests.loopback import free_port, on_loopback
 
 pytestmark = [pytest.mark.slow, pytest.mark.realtime]
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _cli(*args: str, timeout: float = 20) -> subprocess.CompletedProcess[str]:
@@ -41,10 +35,20 @@ def _cli(*args: str, timeout: float = 20) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _interrupt(process: subprocess.Popen[str]) -> None:
+    """Stop `process` as Ctrl-C does; kill it if it has not ended 10 s later."""
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @contextmanager
 def _dev(*args: str, stderr: list[str] | None = None) -> Iterator[str]:
     """`inngest-dsl dev` on a free port until the block ends; its log lines go to `stderr`."""
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen(
         [sys.executable, "-m", "inngest_dsl.devserver", "dev", "--port", str(port), *args],
@@ -63,12 +67,7 @@ def _dev(*args: str, stderr: list[str] | None = None) -> Iterator[str]:
             time.sleep(0.1)
         yield url
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        _interrupt(process)
         if process.stdout is not None:
             process.stdout.close()
         if process.stderr is not None:
@@ -145,7 +144,7 @@ async def test_dev_started_before_its_app_syncs_it_once_it_is_up(
 ) -> None:
     from .cli_app import app as web_app
 
-    app_port = _free_port()
+    app_port = free_port()
     app_url = f"http://127.0.0.1:{app_port}/api/inngest"
     log: list[str] = []
     with _dev("--db", str(tmp_path / "db"), "-u", app_url, stderr=log) as url:
@@ -156,11 +155,7 @@ async def test_dev_started_before_its_app_syncs_it_once_it_is_up(
             return bool(apps) and apps[0]["failures"] >= 2 and apps[0]["polled"]
 
         await _until(tried_twice)  # the server kept trying while the app was not up
-        runner = web.AppRunner(web_app, access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", app_port).start()
-        try:
-
+        async with on_loopback(web_app, app_port):
             async def registered() -> bool:
                 functions = (await _get_json(f"{url}/v1/functions"))["data"]
                 return [f["id"] for f in functions] == ["cli-hello"]
@@ -177,8 +172,6 @@ async def test_dev_started_before_its_app_syncs_it_once_it_is_up(
                 return runs[0] if runs else None
 
             run = await _until(completed)
-        finally:
-            await runner.cleanup()
     assert run["output"] == {"hello": "A"}
     about_app = [line for line in log if app_url in line and " sync" in line]
     assert len(about_app) == 3, log  # when it was not up, when it was up, its registration
@@ -222,18 +215,13 @@ def test_console_script_with_port_0_hosts_an_app_from_the_current_directory(
             time.sleep(0.1)
         assert runs[0]["output"] == {"hello": "B"}
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        _interrupt(process)
         if process.stderr is not None:
             process.stderr.close()
 
 
 def test_unreachable_dev_server_for_send() -> None:
-    result = _cli("send", "app/x", "--url", f"http://127.0.0.1:{_free_port()}")
+    result = _cli("send", "app/x", "--url", f"http://127.0.0.1:{free_port()}")
     assert result.returncode == 2
     assert "cannot reach the dev server" in result.stderr
 
@@ -241,7 +229,7 @@ def test_unreachable_dev_server_for_send() -> None:
 @pytest.mark.parametrize("app", ["cli_app", "cli_asgi_app"], ids=["aiohttp", "asgi"])
 def test_dev_with_app_send_and_runs(tmp_path: Path, app: str) -> None:
     db = tmp_path / "nested" / "dev.db"
-    app_port = _free_port()
+    app_port = free_port()
     with _dev(
         "--db", str(db), "--app", f"tests.devserver.{app}:app", "--app-port", str(app_port)
     ) as url:

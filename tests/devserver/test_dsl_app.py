@@ -9,23 +9,19 @@ virtual clock.
 
 from __future__ import annotations
 
-import socket
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 
-from inngest_dsl import Context, Inngest, InngestFunction, sleep, step, wait_for_event
-from inngest_dsl.aiohttp import serve
-from inngest_dsl.devserver import DevServer, DevServerConfig
-from inngest_dsl.devserver.core.clock import VirtualClock
+from inngest_dsl import Context, InngestFunction, sleep, step, wait_for_event
+from inngest_dsl.devserver import DevServer
 from inngest_dsl.devserver.store.records import RunStatus
-from inngest_dsl.testing._time import VirtualTime
 
-from .conftest import finished_run_of, send, wait_until
-from .dsl_env import START, ended, environment, instant, run_of, step_status
+from .clocked import virtual_dev_server
+from .conftest import cloud_client, dev_client, dsl_app, finished_run_of, send, wait_until
+from .dsl_env import ended, environment, instant, run_of, step_status
 
 executed: Counter[str] = Counter()
 
@@ -52,18 +48,8 @@ class Onboarding(InngestFunction, id="onboarding", event="dsl/signup"):
 @pytest.mark.realtime
 async def test_class_dsl_app_runs_to_completion(dev_server: DevServer) -> None:
     executed.clear()
-    client = Inngest(
-        "dsl", is_dev=True, api_base_url=dev_server.url, event_api_base_url=dev_server.url
-    )
-    app = web.Application()
-    serve(app, client, [Onboarding])
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        await dev_server.syncer.sync(f"http://127.0.0.1:{port}/api/inngest")
+    async with dsl_app(dev_client("dsl", dev_server.url), [Onboarding]) as url:
+        await dev_server.syncer.sync(url)
         assert "dsl-onboarding" in dev_server.registry.functions
         await send(dev_server, {"name": "dsl/signup", "data": {"user": "ada"}})
         await wait_until(
@@ -72,9 +58,6 @@ async def test_class_dsl_app_runs_to_completion(dev_server: DevServer) -> None:
         await send(dev_server, {"name": "dsl/confirmed", "data": {"user": "bob"}})
         await send(dev_server, {"name": "dsl/confirmed", "data": {"user": "ada"}})
         run = await finished_run_of(dev_server, "dsl-onboarding", timeout=PATIENCE)
-    finally:
-        await runner.cleanup()
-        await client.close()
     assert run.status == RunStatus.COMPLETED
     assert run.output["welcomed"] == "ada"
     assert run.output["confirmed"] is True
@@ -110,41 +93,19 @@ async def test_signed_dev_server_syncs_a_cloud_mode_app_in_band(tmp_path: Path) 
     """The app answers with its configuration; it never calls its (Cloud) API origin."""
     key = "signkey-test-12345678"
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        nowhere = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    client = Inngest(
-        "dsl", is_dev=False, signing_key=key, api_base_url=nowhere, event_api_base_url=nowhere
-    )
-    app = web.Application()
-    serve(app, client, [Ticker])
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    server = DevServer(
-        DevServerConfig(port=0, db=str(tmp_path / "db"), signing_key=key, poll_interval=3600.0)
-    )
-    clock = VirtualClock(instant(START).timestamp())
-    server.clock = clock  # HTTP for real, time on a clock the test moves
-    try:
-        async with server:
-            virtual = VirtualTime(server.engine.executor, clock)
-            await server.syncer.sync(f"http://127.0.0.1:{port}/api/inngest")
-            assert "dsl-ticker" in server.registry.functions
+    # HTTP for real, time on a clock the test moves.
+    async with (
+        dsl_app(cloud_client("dsl", key), [Ticker]) as url,
+        virtual_dev_server(tmp_path / "db", signing_key=key, poll_interval=3600.0) as clocked,
+    ):
+        server = clocked.server
+        await server.syncer.sync(url)
+        assert "dsl-ticker" in server.registry.functions
 
-            # Registered in-band, the cron function is scheduled at once: its first minute
-            # comes, and the tick runs (calling the app over HTTP).
-            def ticked() -> bool:
-                runs = server.store.list_runs(function_id="dsl-ticker")
-                return bool(runs) and runs[0].status in RunStatus.FINAL
-
-            await virtual.run_until(ticked, within="1m")
-            [run] = server.store.list_runs(function_id="dsl-ticker")
-    finally:
-        await runner.cleanup()
-        await client.close()
+        # Registered in-band, the cron function is scheduled at once: its first minute
+        # comes, and the tick runs (calling the app over HTTP).
+        await clocked.finished_run("dsl-ticker", within="1m")
+        [run] = server.store.list_runs(function_id="dsl-ticker")
     assert run.status == RunStatus.COMPLETED
     assert run.output == {"fired_by": "inngest/scheduled.timer"}
     assert run.queued_at == instant("2026-01-01T00:01:00Z").timestamp()

@@ -8,27 +8,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 
 from inngest_dsl import (
     Context,
     CronTrigger,
     EventTrigger,
-    Inngest,
     InngestFunction,
     parallel,
     sleep,
     step,
     wait_for_event,
 )
-from inngest_dsl.aiohttp import serve
-from inngest_dsl.devserver import DevServer, DevServerConfig
-from inngest_dsl.devserver.core.clock import VirtualClock
+from inngest_dsl.devserver import DevServer
 from inngest_dsl.devserver.store.records import RunRecord
-from inngest_dsl.testing._time import VirtualTime
 
-from .conftest import send
-from .dsl_env import START, instant
+from .clocked import ClockedServer, virtual_dev_server
+from .conftest import dev_client, dsl_app, send
+from .dsl_env import instant
 
 
 class Review(
@@ -54,29 +50,12 @@ class Review(
 
 
 @pytest.fixture
-async def served(tmp_path: Path) -> AsyncIterator[tuple[DevServer, VirtualTime]]:
-    server = DevServer(
-        DevServerConfig(
-            port=0, db=str(tmp_path / "db"), poll_interval=3600.0, cron_random=lambda: 0.5
-        )
-    )
-    clock = VirtualClock(instant(START).timestamp())
-    server.clock = clock
-    async with server:
-        client = Inngest("dsl", is_dev=True, api_base_url=server.url, event_api_base_url=server.url)
-        app = web.Application()
-        serve(app, client, [Review])
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        try:
-            await server.syncer.sync(f"http://127.0.0.1:{port}/api/inngest")
-            yield server, VirtualTime(server.engine.executor, clock)
-        finally:
-            await runner.cleanup()
-            await client.close()
+async def served(tmp_path: Path) -> AsyncIterator[ClockedServer]:
+    async with virtual_dev_server(
+        tmp_path / "db", poll_interval=3600.0, cron_random=lambda: 0.5
+    ) as clocked, dsl_app(dev_client("dsl", clocked.url), [Review]) as url:
+        await clocked.server.syncer.sync(url)
+        yield clocked
 
 
 def _runs(server: DevServer) -> list[RunRecord]:
@@ -84,9 +63,9 @@ def _runs(server: DevServer) -> list[RunRecord]:
 
 
 async def test_triggers_jitter_and_a_race_over_http(
-    served: tuple[DevServer, VirtualTime],
+    served: ClockedServer,
 ) -> None:
-    server, virtual = served
+    server, virtual = served.server, served
     config = server.registry.functions["dsl-review"].config
     assert config["triggers"][2] == {"cron": "0 9 * * *", "jitter": "5m"}
 

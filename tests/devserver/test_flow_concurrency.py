@@ -12,6 +12,7 @@ from inngest_dsl.devserver.store.records import RunStatus
 from .clocked import virtual_dev_server
 from .conftest import (
     RawEnvironment,
+    blocked_app,
     busy,
     done_response,
     function_config,
@@ -134,17 +135,7 @@ async def test_account_scope_shares_one_limit_across_functions(env: RawEnvironme
 
 
 async def test_priority_orders_runs_waiting_for_a_slot(env: RawEnvironment) -> None:
-    blocker = env.hold()
-    started: list[str] = []
-
-    async def handler(step_id: str, body: dict[str, Any]) -> web.Response:
-        name = body["event"]["data"]["name"]
-        started.append(name)
-        if name == "blocker":
-            await blocker.wait()
-        return done_response(name)
-
-    app = env.app(handler)
+    app, blocker, started = blocked_app(env)
     config = function_config(
         app,
         "prio",

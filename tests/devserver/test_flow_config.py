@@ -18,13 +18,13 @@ from inngest_dsl.devserver.store.records import RunStatus
 
 from .clocked import ClockedServer
 from .conftest import (
-    APP_ID,
     RawEnvironment,
     done_response,
     function_config,
     raw_app,
     register,
     send,
+    try_register,
 )
 from .test_ui import get, text_of
 
@@ -96,13 +96,8 @@ async def test_a_sync_with_a_bad_option_is_refused_naming_function_and_field(
 
     async with raw_app(handler) as app:
         config = function_config(app, "fn", event="x/go", throttle={"limit": 0, "period": "1s"})
-        body = {"url": app.url, "appName": APP_ID, "functions": [config]}
-        async with (
-            aiohttp.ClientSession() as session,
-            session.post(f"{clocked.url}/fn/register", json=body) as response,
-        ):
-            reply = await response.json()
-    assert response.status == 400
+        status, reply = await try_register(clocked, app, config)
+    assert status == 400
     assert reply["error"] == "function 'raw-fn': throttle.limit: must be at least 1"
     assert clocked.server.registry.functions == {}
 

@@ -14,7 +14,15 @@ from inngest_dsl.devserver.store import Store
 from inngest_dsl.devserver.store.records import RunRecord, RunStatus
 
 from .clocked import ClockedServer, virtual_dev_server
-from .conftest import RawEnvironment, done_response, function_config, op, ops_response, send
+from .conftest import (
+    RawEnvironment,
+    blocked_app,
+    done_response,
+    function_config,
+    op,
+    ops_response,
+    send,
+)
 from .sdk_app import inngest, sdk_client, serve_sdk_app
 
 
@@ -114,17 +122,7 @@ async def test_a_cancel_trigger_expires_after_its_timeout(env: RawEnvironment) -
 
 
 async def test_start_timeout_cancels_a_run_still_queued(env: RawEnvironment) -> None:
-    blocker = env.hold()
-    called: list[str] = []
-
-    async def handler(step_id: str, body: dict[str, Any]) -> web.Response:
-        name = body["event"]["data"]["name"]
-        called.append(name)
-        if name == "blocker":
-            await blocker.wait()
-        return done_response(name)
-
-    app = env.app(handler)
+    app, blocker, called = blocked_app(env)
     config = function_config(
         app, "st", event="s/go", concurrency=[{"limit": 1}], timeouts={"start": "200ms"}
     )

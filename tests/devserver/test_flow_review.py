@@ -21,6 +21,7 @@ from .clocked import ClockedServer
 from .conftest import (
     APP_ID,
     RawEnvironment,
+    call_json,
     done_response,
     function_config,
     op,
@@ -35,6 +36,21 @@ async def _echo(step_id: str, body: dict[str, Any]) -> web.Response:
     return done_response(body["event"]["data"])
 
 
+def _register_once(env: RawEnvironment, *, rate_limit: int) -> None:
+    """`raw-once` on `o/go`: one run per `data.k`, at most `rate_limit` starts a minute."""
+    app = env.app(_echo)
+    env.register(
+        app,
+        function_config(
+            app,
+            "once",
+            event="o/go",
+            idempotency="event.data.k",
+            rateLimit={"limit": rate_limit, "period": "1m"},
+        ),
+    )
+
+
 def _runs(store: Store, status: str) -> list[RunRecord]:
     return store.list_runs(status)
 
@@ -42,15 +58,7 @@ def _runs(store: Store, status: str) -> list[RunRecord]:
 async def test_an_event_skipped_by_the_rate_limit_keeps_its_idempotency_key(
     env: RawEnvironment,
 ) -> None:
-    app = env.app(_echo)
-    config = function_config(
-        app,
-        "once",
-        event="o/go",
-        idempotency="event.data.k",
-        rateLimit={"limit": 1, "period": "1m"},
-    )
-    env.register(app, config)
+    _register_once(env, rate_limit=1)
     store = env.store
     await env.send({"name": "o/go", "data": {"k": "A"}})
     assert len(_runs(store, RunStatus.COMPLETED)) == 1
@@ -69,15 +77,7 @@ async def test_an_event_skipped_by_the_rate_limit_keeps_its_idempotency_key(
 
 
 async def test_a_duplicate_does_not_use_up_a_rate_limit_token(env: RawEnvironment) -> None:
-    app = env.app(_echo)
-    config = function_config(
-        app,
-        "once",
-        event="o/go",
-        idempotency="event.data.k",
-        rateLimit={"limit": 2, "period": "1m"},
-    )
-    env.register(app, config)
+    _register_once(env, rate_limit=2)
     for key in ("A", "A", "A", "B"):  # two duplicates of A between the two starts
         await env.send({"name": "o/go", "data": {"k": key}})
     assert len(_runs(env.store, RunStatus.COMPLETED)) == 2
@@ -88,13 +88,8 @@ async def test_a_duplicate_does_not_use_up_a_rate_limit_token(env: RawEnvironmen
 
 
 async def _post_events(server: DevServer, body: bytes) -> tuple[int, dict[str, Any]]:
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(
-            f"{server.url}/e/test", data=body, headers={"Content-Type": "application/json"}
-        ) as response,
-    ):
-        return response.status, await response.json()
+    json_type = {"Content-Type": "application/json"}
+    return await call_json("POST", f"{server.url}/e/test", body, headers=json_type)
 
 
 async def test_a_non_finite_priority_runs_at_priority_zero_and_refuses_nothing(

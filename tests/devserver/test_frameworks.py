@@ -20,11 +20,10 @@ import pytest
 import inngest_dsl.asgi
 import inngest_dsl.wsgi
 from inngest_dsl import Context, InngestFunction, sleep, step, wait_for_event
-from inngest_dsl.client import Inngest
 from inngest_dsl.devserver.store.records import RunStatus
 
 from .clocked import ClockedServer, virtual_dev_server
-from .conftest import send
+from .conftest import dev_client, send
 
 pytestmark = pytest.mark.realtime  # real web servers over HTTP (on virtual dev-server time)
 
@@ -41,10 +40,6 @@ class Flow(InngestFunction, id="flow", event="fw/start"):
     async def finish(self, ctx: Context) -> dict[str, Any]:
         answer = ctx[self.reply]
         return {"double": ctx.data["double"], "reply": answer.data if answer else None}
-
-
-def _client(server: ClockedServer, app_id: str) -> Inngest:
-    return Inngest(app_id, is_dev=True, api_base_url=server.url, event_api_base_url=server.url)
 
 
 def _socket() -> socket.socket:
@@ -125,7 +120,7 @@ async def test_fastapi_app_on_uvicorn() -> None:
     from fastapi import FastAPI
 
     async with virtual_dev_server() as clocked:
-        inngest = inngest_dsl.asgi.serve(_client(clocked, "fastapi-app"), [Flow])
+        inngest = inngest_dsl.asgi.serve(dev_client("fastapi-app", clocked.url), [Flow])
         app = FastAPI()
 
         @app.get("/")
@@ -148,7 +143,7 @@ async def test_starlette_app_on_uvicorn() -> None:
     from starlette.routing import Mount, Route
 
     async with virtual_dev_server() as clocked:
-        inngest = inngest_dsl.asgi.serve(_client(clocked, "starlette-app"), [Flow])
+        inngest = inngest_dsl.asgi.serve(dev_client("starlette-app", clocked.url), [Flow])
         app = Starlette(
             routes=[
                 Route("/", lambda request: PlainTextResponse("home")),
@@ -199,7 +194,7 @@ def __getattr__(name: str) -> Any:
 async def test_django_asgi_app_on_uvicorn() -> None:
     async with virtual_dev_server() as clocked:
         django_app = _django_asgi()
-        app = inngest_dsl.asgi.serve(_client(clocked, "django-app"), [Flow], app=django_app)
+        app = inngest_dsl.asgi.serve(dev_client("django-app", clocked.url), [Flow], app=django_app)
         async with _uvicorn(app, lifespan="off") as port:
             await _run_flow(clocked, f"http://127.0.0.1:{port}/api/inngest", "django-app")
             home = await _get(f"http://127.0.0.1:{port}/")
@@ -226,7 +221,7 @@ async def test_flask_app_on_waitress() -> None:
 
     async with _waitress(late) as port:
         async with virtual_dev_server() as clocked:
-            client = _client(clocked, "flask-app")
+            client = dev_client("flask-app", clocked.url)
             served.append(inngest_dsl.wsgi.serve(client, [Flow], app=app.wsgi_app))
             await _run_flow(clocked, f"http://127.0.0.1:{port}/api/inngest", "flask-app")
             assert await _get(f"http://127.0.0.1:{port}/") == (200, b"home")

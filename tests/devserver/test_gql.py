@@ -15,6 +15,7 @@ from aiohttp import web
 
 from .clocked import ClockedServer, virtual_dev_server
 from .conftest import (
+    call_json,
     done_response,
     error_response,
     function_config,
@@ -47,11 +48,6 @@ async def data_of(url: str, query: str, **variables: Any) -> dict[str, Any]:
     assert "errors" not in body, body
     data: dict[str, Any] = body["data"]
     return data
-
-
-async def _get(url: str) -> tuple[int, Any]:
-    async with aiohttp.ClientSession() as session, session.get(url) as response:
-        return response.status, await response.json()
 
 
 async def _handler(step_id: str, body: dict[str, Any]) -> web.Response:
@@ -222,7 +218,7 @@ async def test_rest_reads_in_the_go_servers_shapes(runs: Runs) -> None:
     url = runs.server.url
     shapes = {}
     for kind, event_id in runs.events.items():
-        status, body = await _get(f"{url}/v1/events/{event_id}/runs")
+        status, body = await call_json("GET", f"{url}/v1/events/{event_id}/runs")
         assert status == 200
         [run] = body["data"]
         assert (run["run_id"], run["event_id"]) == (runs.runs[kind], event_id)
@@ -234,7 +230,7 @@ async def test_rest_reads_in_the_go_servers_shapes(runs: Runs) -> None:
     assert shapes["running"] == ("Running", "absent")
     assert shapes["cancelled"] == ("Cancelled", "absent")
 
-    status, body = await _get(f"{url}/v1/runs/{runs.runs['failed']}")
+    status, body = await call_json("GET", f"{url}/v1/runs/{runs.runs['failed']}")
     assert status == 200
     run = body["data"]
     assert run["event_id"] == runs.events["failed"]
@@ -242,7 +238,7 @@ async def test_rest_reads_in_the_go_servers_shapes(runs: Runs) -> None:
     # Our own fields stay as they were: `output` is the result, `error` the failure.
     assert (run["status"], run["output"]) == ("Failed", None)
     assert run["error"]["message"] == "the step failed"
-    status, body = await _get(f"{url}/v1/events/nope/runs")
+    status, body = await call_json("GET", f"{url}/v1/events/nope/runs")
     assert (status, body["error"]) == (404, "event not found")
 
 

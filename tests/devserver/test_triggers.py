@@ -6,11 +6,10 @@ import datetime
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 
 from .clocked import START, virtual_dev_server
-from .conftest import APP_ID, done_response, function_config, raw_app, register, send
+from .conftest import APP_ID, done_response, function_config, raw_app, register, send, try_register
 
 
 def _at(text: str) -> float:
@@ -67,13 +66,8 @@ async def test_registration_refuses_a_jitter_out_of_range(tmp_path: Path) -> Non
     async with virtual_dev_server(tmp_path / "db") as clocked, raw_app(handler) as app:
         config = function_config(app, "tick", cron="0 * * * *")
         config["triggers"][0]["jitter"] = "10m"
-        body = {"url": app.url, "appName": APP_ID, "sdk": "raw:v1", "functions": [config]}
-        async with (
-            aiohttp.ClientSession() as session,
-            session.post(f"{clocked.url}/fn/register", json=body) as response,
-        ):
-            reply = await response.json()
-    assert response.status == 400
+        status, reply = await try_register(clocked, app, config)
+    assert status == 400
     assert "jitter" in str(reply)
     assert "between 1s and 5m" in str(reply)
 
@@ -85,11 +79,6 @@ async def test_registration_refuses_one_schedule_twice(tmp_path: Path) -> None:
     async with virtual_dev_server(tmp_path / "db") as clocked, raw_app(handler) as app:
         config = function_config(app, "tick")
         config["triggers"] = [{"cron": "0 * * * *"}, {"cron": "0 * * * *", "jitter": "1m"}]
-        body = {"url": app.url, "appName": APP_ID, "sdk": "raw:v1", "functions": [config]}
-        async with (
-            aiohttp.ClientSession() as session,
-            session.post(f"{clocked.url}/fn/register", json=body) as response,
-        ):
-            reply = await response.json()
-    assert response.status == 400
+        status, reply = await try_register(clocked, app, config)
+    assert status == 400
     assert "duplicate trigger" in str(reply)

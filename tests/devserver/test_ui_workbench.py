@@ -21,6 +21,7 @@ from playwright.async_api import Page, expect
 
 from inngest_dsl.devserver import DevServer
 from inngest_dsl.devserver.store.records import RunRecord, RunStatus
+from tests.loopback import on_loopback
 
 from .browser import browser_page, screenshot
 from .conftest import (
@@ -346,16 +347,9 @@ async def shelf_app(server: DevServer) -> AsyncIterator[str]:
 
     web_app = web.Application()
     web_app.router.add_put("/api/inngest", ping)
-    runner = web.AppRunner(web_app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    url = f"http://127.0.0.1:{port}/api/inngest"
-    try:
+    async with on_loopback(web_app) as origin:
+        url = origin + "/api/inngest"
         yield url
-    finally:
-        await runner.cleanup()
 
 
 async def test_apps_page_adds_resyncs_and_removes_an_app(

@@ -13,6 +13,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from multidict import CIMultiDict
 
+from inngest_dsl import Context, InngestFunction, sleep, step
 from inngest_dsl.aiohttp import serve
 from inngest_dsl.client import Inngest
 from inngest_dsl.wire._signing import canonical_json, sign
@@ -24,6 +25,20 @@ FALLBACK_KEY = "signkey-test-abcdef01"
 OTHER_KEY = "signkey-test-99999999"
 
 AiohttpClient = Callable[..., Awaitable[TestClient[Any, Any]]]
+
+
+class Raw(InngestFunction, id="raw-fn", event="test/raw"):
+    """The function the Inngest executor's captured requests were sent to (as `peer-raw-app`)."""
+
+    @step("a")
+    def a(self, ctx: Context) -> int:
+        return ctx.event.data["n"] - 40
+
+    sleep("1m", id="nap")
+
+    @step("b")
+    def b(self, ctx: Context) -> Any:
+        return ctx.data
 
 
 @pytest.fixture(autouse=True)

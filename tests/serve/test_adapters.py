@@ -26,11 +26,10 @@ from aiohttp.test_utils import TestClient, TestServer
 import inngest_dsl.aiohttp
 import inngest_dsl.asgi
 import inngest_dsl.wsgi
-from inngest_dsl import Context, InngestFunction, sleep, step
 from inngest_dsl.client import Inngest
 from inngest_dsl.wire._signing import canonical_json, sign, verify
 
-from .conftest import KEY, OTHER_KEY
+from .conftest import KEY, OTHER_KEY, Raw
 
 APP_ID = "peer-raw-app"
 PATH = "/api/inngest"
@@ -47,18 +46,6 @@ MATTERS = (
     "Retry-After",
     "Allow",
 )
-
-
-class Raw(InngestFunction, id="raw-fn", event="test/raw"):
-    @step("a")
-    def a(self, ctx: Context) -> int:
-        return ctx.event.data["n"] - 40
-
-    sleep("1m", id="nap")
-
-    @step("b")
-    def b(self, ctx: Context) -> Any:
-        return ctx.data
 
 
 @attrs.frozen

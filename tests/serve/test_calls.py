@@ -26,7 +26,7 @@ from inngest_dsl import (
 )
 from inngest_dsl._version import __version__
 
-from .conftest import PATH, AiohttpClient, call_body, event, make_client, post_call
+from .conftest import PATH, AiohttpClient, Raw, call_body, event, make_client, post_call
 
 calls: Counter[str] = Counter()
 threads: dict[str, int] = {}
@@ -423,18 +423,6 @@ async def test_event_reaches_bodies_as_an_event(aiohttp_client: AiohttpClient) -
 
 
 # -- requests captured from the real executor ----------------------------------------------
-
-
-class Raw(InngestFunction, id="raw-fn", event="test/raw"):
-    @step("a")
-    def a(self, ctx: Context) -> int:
-        return ctx.event.data["n"] - 40
-
-    sleep("1m", id="nap")
-
-    @step("b")
-    def b(self, ctx: Context) -> Any:
-        return ctx.data
 
 
 async def test_captured_executor_requests(aiohttp_client: AiohttpClient) -> None:

@@ -192,20 +192,7 @@ def _triggers(engine: Engine, run: RunRecord, now: float) -> list[Trigger]:
             (internal_id, event, canonical(event))
             for internal_id, event in zip(internal_ids, events, strict=True)
         ]
-    triggers: list[Trigger] = []
-    for event in events:
-        internal_id = new_id()
-        body_json = canonical(event)
-        store.insert_event(
-            internal_id,
-            str(event.get("id") or internal_id),
-            event["name"],
-            body_json,
-            int(event.get("ts") or now * 1000),
-            now,
-        )
-        triggers.append((internal_id, event, body_json))
-    return triggers
+    return [engine.runs.store_event(event, now) for event in events]
 
 
 def invoke(

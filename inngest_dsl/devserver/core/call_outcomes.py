@@ -76,14 +76,7 @@ class CallOutcomes(RunIngest):
         step_id, name = outcome.failed_step or (item.step_id, "")
         if outcome.retryable and item.attempt + 1 < function.max_attempts:
             if step_id != DISCOVERY:
-                self._store.record_attempt(
-                    run.run_id,
-                    step_id,
-                    kind="Run",
-                    display_name=name,
-                    error_json=canonical(error),
-                    started_at=started_at,
-                )
+                self._record_attempt(run, step_id, "Run", name, error, started_at)
             due = self._retry_due(item.attempt, outcome.retry_at, now)
             self._enqueue(run.run_id, "call", item.step_id, item.attempt + 1, due)
             self._store.update_progress(
@@ -95,17 +88,7 @@ class CallOutcomes(RunIngest):
             )
             return
         if step_id != DISCOVERY:
-            self._store.memoise_step(
-                run.run_id,
-                step_id,
-                kind="Run",
-                display_name=name,
-                status="Failed",
-                memo_json=canonical({"error": error}),
-                error_json=canonical(error),
-                started_at=started_at,
-                now=now,
-            )
+            self._memoise_error(run, step_id, "Run", name, error, started_at, now)
         self.finish_run(
             run, RunStatus.FAILED, now, error_json=canonical(error), failure=outcome.failure
         )
@@ -140,26 +123,28 @@ class CallOutcomes(RunIngest):
             awaited_before = new_branches if op.op in PLANNING and races(op.opts) else None
             if op.op in ("StepRun", "Step"):
                 memo = canonical(op.data if op.op == "Step" else {"data": op.data})
-                self._memoise(run, op, kind, "Completed", memo, None, started_at, now)
-                progressed = True
-            elif op.op == "StepError" and (
-                not outcome.no_retry and item.attempt + 1 < function.max_attempts
-            ):
-                error_json = canonical(op.error or error_object("Error", "step failed"))
-                self._store.record_attempt(
+                self._store.memoise_step(
                     run.run_id,
                     op.id,
                     kind=kind,
                     display_name=op.display_name,
-                    error_json=error_json,
+                    status="Completed",
+                    memo_json=memo,
+                    error_json=None,
                     started_at=started_at,
+                    now=now,
                 )
+                progressed = True
+            elif op.op == "StepError" and (
+                not outcome.no_retry and item.attempt + 1 < function.max_attempts
+            ):
+                error = op.error or error_object("Error", "step failed")
+                self._record_attempt(run, op.id, kind, op.display_name, error, started_at)
                 retry_attempt = item.attempt + 1
                 retry_due = self._retry_due(item.attempt, outcome.retry_at, now)
             elif op.op in ("StepError", "StepFailed"):
                 error = op.error or error_object("Error", "step failed")
-                memo = canonical({"error": error})
-                self._memoise(run, op, kind, "Failed", memo, canonical(error), started_at, now)
+                self._memoise_error(run, op.id, kind, op.display_name, error, started_at, now)
                 progressed = True
             elif op.op == "StepPlanned":
                 self._open(run, op, kind, "Planned", now)
@@ -216,25 +201,39 @@ class CallOutcomes(RunIngest):
                 run.run_id, outstanding=outstanding, force_plan=force_plan, version=version
             )
 
-    def _memoise(
+    def _record_attempt(
+        self, run: RunRecord, step_id: str, kind: str, name: str, error: Any, started_at: float
+    ) -> None:
+        """A step's attempt failed with `error` and will be retried."""
+        self._store.record_attempt(
+            run.run_id,
+            step_id,
+            kind=kind,
+            display_name=name,
+            error_json=canonical(error),
+            started_at=started_at,
+        )
+
+    def _memoise_error(
         self,
         run: RunRecord,
-        op: Op,
+        step_id: str,
         kind: str,
-        status: str,
-        memo_json: str,
-        error_json: str | None,
+        name: str,
+        error: Any,
         started_at: float,
         now: float,
     ) -> None:
+        """A step failed for good: Failed with `error`, memoised as `{"error": ...}` for the
+        app to raise."""
         self._store.memoise_step(
             run.run_id,
-            op.id,
+            step_id,
             kind=kind,
-            display_name=op.display_name,
-            status=status,
-            memo_json=memo_json,
-            error_json=error_json,
+            display_name=name,
+            status="Failed",
+            memo_json=canonical({"error": error}),
+            error_json=canonical(error),
             started_at=started_at,
             now=now,
         )
@@ -297,16 +296,7 @@ class CallOutcomes(RunIngest):
         self._open(run, op, "InvokeFunction", "Invoking", now)
         if target is None:
             error = error_object("Error", f"cannot invoke {target_id!r}: no such function")
-            self._memoise(
-                run,
-                op,
-                "InvokeFunction",
-                "Failed",
-                canonical({"error": error}),
-                canonical(error),
-                now,
-                now,
-            )
+            self._memoise_error(run, op.id, "InvokeFunction", op.display_name, error, now, now)
             return False
         timeout = op.opts.get("timeout")
         expires = now + ONE_YEAR
@@ -337,5 +327,5 @@ class CallOutcomes(RunIngest):
         if isinstance(payload, Mapping) and payload.get("v"):
             event["v"] = payload["v"]
         event["id"] = new_id()
-        self._ingest_one(event, now, internal=True)
+        self._emit(event, now)
         return True

@@ -17,7 +17,7 @@ from inngest_dsl.devserver.core.admission import DISCOVERY
 from inngest_dsl.devserver.core.commits import RunCommits
 from inngest_dsl.devserver.core.flow import NO_FLOW
 from inngest_dsl.devserver.core.protocol import canonical, error_object, event_error
-from inngest_dsl.devserver.store.records import QueueItem, RunRecord, RunStatus
+from inngest_dsl.devserver.store.records import PauseRecord, QueueItem, RunRecord, RunStatus
 from inngest_dsl.spec import _durations
 
 __all__ = [
@@ -71,15 +71,8 @@ def _opts(opts_json: str | None) -> dict[str, Any] | None:
 class RunFinishing(RunCommits):
     """Ends branches (a sleep, wait or invoke resolved) and runs, and the timers that do."""
 
-    def _ingest_one(
-        self,
-        event: dict[str, Any],
-        now: float,
-        *,
-        internal: bool,
-        internal_id: str | None = None,
-    ) -> str:
-        """Store an event and act on it (`RunIngest` does): how a finished run tells others."""
+    def _emit(self, event: dict[str, Any], now: float) -> None:
+        """Store an internal event and act on it (`RunIngest` does): how a run tells others."""
         raise NotImplementedError
 
     # -- due work without a call ------------------------------------------------------------
@@ -98,12 +91,14 @@ class RunFinishing(RunCommits):
             if not self._store.dequeue(item.id) or item.ref is None:
                 return
             pause = self._store.get_pause(item.ref)
-            if pause is None or not self._store.delete_pause(pause.id):
+            if pause is None:
                 return
             if pause.kind == "wait":
-                self._finish_branch(pause.run_id, pause.step_id, "null", now)
+                self._resolve(pause, "null", now)
             elif pause.kind == "invoke":
-                self._fail_branch(pause.run_id, pause.step_id, INVOKE_TIMEOUT_ERROR, now)
+                self._reject(pause, INVOKE_TIMEOUT_ERROR, now)
+            else:  # a cancellation window: nothing waits on it
+                self._store.delete_pause(pause.id)
 
     def time_out(self, item: QueueItem) -> None:
         """`timeouts.start` or `timeouts.finish` ran out: cancel the run if it is still at it."""
@@ -129,17 +124,26 @@ class RunFinishing(RunCommits):
 
     def _fail_invoker(self, correlation_id: str, message: str, now: float) -> None:
         pause = self._store.pause_for_correlation(correlation_id)
-        if pause is not None and self._store.delete_pause(pause.id):
-            self._fail_branch(pause.run_id, pause.step_id, error_object("Error", message), now)
+        if pause is not None:
+            self._reject(pause, error_object("Error", message), now)
 
     # -- finishing --------------------------------------------------------------------------
 
-    def _fail_branch(self, run_id: str, step_id: str, error: Any, now: float) -> None:
-        """An invoke failed (the callee failed, was cancelled or timed out): the step is Failed
-        with `error`, memoised as `{"error": ...}` for the app to raise."""
-        self._finish_branch(
-            run_id, step_id, canonical({"error": error}), now, error_json=canonical(error)
-        )
+    def _resolve(
+        self, pause: PauseRecord, memo_json: str, now: float, error_json: str | None = None
+    ) -> bool:
+        """Drop `pause` and finish the branch it held with `memo_json` (see `_finish_branch`);
+        False if another resolved it first."""
+        if not self._store.delete_pause(pause.id):
+            return False
+        self._finish_branch(pause.run_id, pause.step_id, memo_json, now, error_json)
+        return True
+
+    def _reject(self, pause: PauseRecord, error: Any, now: float) -> bool:
+        """`_resolve` for an invoke that failed (the callee failed, was cancelled or timed
+        out): the step is Failed with `error`, memoised as `{"error": ...}` for the app to
+        raise."""
+        return self._resolve(pause, canonical({"error": error}), now, canonical(error))
 
     def _finish_branch(
         self, run_id: str, step_id: str, memo_json: str, now: float, error_json: str | None = None
@@ -258,4 +262,4 @@ class RunFinishing(RunCommits):
             internal.append({"name": CANCELLED, "id": run.run_id, "data": dict(data)})
         internal.append({"name": FINISHED, "data": data})
         for event in internal:
-            self._ingest_one(event, now, internal=True)
+            self._emit(event, now)

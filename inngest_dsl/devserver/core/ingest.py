@@ -7,10 +7,11 @@ transaction; events of concurrent requests share one (a group commit).
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Sequence
 from typing import Any
 
-from inngest_dsl.devserver.core.admission import Admission, new_id
+from inngest_dsl.devserver.core.admission import Admission, RunHooks, new_id
 from inngest_dsl.devserver.core.finishing import FINISHED, INVOKED, RunFinishing
 from inngest_dsl.devserver.core.functions import FunctionInfo
 from inngest_dsl.devserver.core.holds import Trigger
@@ -24,8 +25,21 @@ __all__ = ["RunIngest"]
 class RunIngest(RunFinishing):
     """Stores events, starts the runs they trigger, resumes the pauses they match."""
 
-    admission: Admission
-    """Whether an event's run starts now, waits or is skipped (set up by `Runs`)."""
+    @functools.cached_property
+    def admission(self) -> Admission:
+        """Whether an event's run starts now, waits or is skipped."""
+        return Admission(
+            self._store,
+            self._registry,
+            RunHooks(
+                enqueue=self._enqueue,
+                log_state=self._log_state,
+                cancel_run=self.cancel_run,
+                fail_invoker=self._fail_invoker,
+                started_ungated=self._started_ungated_note,
+                isolated=self._isolated,
+            ),
+        )
 
     # -- events -----------------------------------------------------------------------------
 
@@ -80,6 +94,9 @@ class RunIngest(RunFinishing):
             if not future.done():
                 future.set_result(ids)
 
+    def _emit(self, event: dict[str, Any], now: float) -> None:
+        self._ingest_one(event, now, internal=True)
+
     def _ingest_one(
         self,
         event: dict[str, Any],
@@ -88,17 +105,11 @@ class RunIngest(RunFinishing):
         internal: bool,
         internal_id: str | None = None,
     ) -> str:
-        if internal_id is None:
-            internal_id = new_id()
-        elif self._store.has_event(internal_id):
+        if internal_id is not None and self._store.has_event(internal_id):
             return internal_id  # a retried send: this event is in already
-        self._complete(event, internal_id, now)
-        body_json = canonical(event)
-        self._store.insert_event(
-            internal_id, str(event["id"]), event["name"], body_json, int(event["ts"]), now
-        )
+        trigger = self.store_event(event, now, internal_id)
+        internal_id, _, body_json = trigger
         name = event["name"]
-        trigger = (internal_id, event, body_json)
         if internal and name == INVOKED:
             self._start_invoked(trigger, now)
         else:
@@ -109,41 +120,37 @@ class RunIngest(RunFinishing):
         self._resume_pauses(event, body_json, now)
         return internal_id
 
-    @staticmethod
-    def _complete(event: dict[str, Any], internal_id: str, now: float) -> dict[str, Any]:
-        """Fill in what a stored event must have: an id, a time, data and user."""
+    def store_event(
+        self, event: dict[str, Any], now: float, internal_id: str | None = None
+    ) -> Trigger:
+        """Store `event` under `internal_id` (a new one by default) inside the current
+        transaction, filled in with what a stored event must have (an id, a time, data and
+        user); it is then a run's trigger. Nothing is started or resumed for it."""
+        if internal_id is None:
+            internal_id = new_id()
         if not event.get("id"):
             event["id"] = internal_id
         if event.get("ts") is None:
             event["ts"] = int(now * 1000)
         event.setdefault("data", {})
         event.setdefault("user", {})
-        return event
+        body_json = canonical(event)
+        self._store.insert_event(
+            internal_id, str(event["id"]), event["name"], body_json, int(event["ts"]), now
+        )
+        return (internal_id, event, body_json)
 
     def ingest_for(self, function: FunctionInfo, event: dict[str, Any]) -> str | None:
         """Store an internal event and start a run of one function for it (cron)."""
         now = self._clock.now()
         with self.transaction():
-            internal_id = new_id()
-            body_json = canonical(event)
-            self._store.insert_event(
-                internal_id, str(event["id"]), event["name"], body_json, int(event["ts"]), now
-            )
-            return self.admission.schedule(function, (internal_id, event, body_json), now)
+            return self.admission.schedule(function, self.store_event(event, now), now)
 
     def start_run(self, function: FunctionInfo, events: Sequence[dict[str, Any]]) -> str | None:
         """Store `events` and start one run of `function` for them, past flow control."""
         now = self._clock.now()
         with self.transaction():
-            triggers: list[Trigger] = []
-            for event in events:
-                internal_id = new_id()
-                event = self._complete(event, internal_id, now)
-                body_json = canonical(event)
-                self._store.insert_event(
-                    internal_id, str(event["id"]), event["name"], body_json, int(event["ts"]), now
-                )
-                triggers.append((internal_id, event, body_json))
+            triggers = [self.store_event(event, now) for event in events]
             return self.admission.start_now(function, triggers, now)
 
     def resolve_pause(self, pause: PauseRecord, memo_json: str) -> bool:
@@ -151,10 +158,7 @@ class RunIngest(RunFinishing):
         invoked run's end would; False if it was resolved already."""
         now = self._clock.now()
         with self.transaction():
-            if not self._store.delete_pause(pause.id):
-                return False
-            self._finish_branch(pause.run_id, pause.step_id, memo_json, now)
-            return True
+            return self._resolve(pause, memo_json, now)
 
     def _start_invoked(self, trigger: Trigger, now: float) -> None:
         meta = (trigger[1].get("data") or {}).get("_inngest") or {}
@@ -185,17 +189,14 @@ class RunIngest(RunFinishing):
             correlation = (event.get("data") or {}).get("correlation_id")
             if correlation:
                 pause = self._store.pause_for_correlation(str(correlation))
-                if pause is not None and self._store.delete_pause(pause.id):
+                if pause is not None:
                     data = event["data"]
                     if "error" in data:
-                        self._fail_branch(pause.run_id, pause.step_id, data["error"], now)
+                        self._reject(pause, data["error"], now)
                     else:
-                        memo = canonical({"data": data.get("result")})
-                        self._finish_branch(pause.run_id, pause.step_id, memo, now)
+                        self._resolve(pause, canonical({"data": data.get("result")}), now)
         for pause in matching_pauses(self._store, event):
-            if not self._store.delete_pause(pause.id):
-                continue
-            if pause.kind == "cancel":
+            if pause.kind != "cancel":
+                self._resolve(pause, body_json, now)
+            elif self._store.delete_pause(pause.id):
                 self.cancel_run(pause.run_id, now, f"cancelled by the event {name} ({event['id']})")
-            else:
-                self._finish_branch(pause.run_id, pause.step_id, body_json, now)

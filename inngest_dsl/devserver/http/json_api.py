@@ -9,7 +9,7 @@ from inngest_dsl.devserver.core import actions
 from inngest_dsl.devserver.http import params
 from inngest_dsl.devserver.http.keys import ENGINE, STORE
 from inngest_dsl.devserver.http.responses import BadRequest, error_response, json_response
-from inngest_dsl.devserver.store.records import RunStatus
+from inngest_dsl.devserver.store.records import EventRecord, RunRecord, RunStatus
 from inngest_dsl.devserver.store.search import EventQuery, RunQuery
 from inngest_dsl.devserver.store.shapes import event_json, instant, run_json, run_summary_json
 
@@ -90,22 +90,29 @@ async def list_events(request: web.Request) -> web.Response:
 
 
 async def get_event(request: web.Request) -> web.Response:
-    store = request.app[STORE]
-    event = store.get_event(request.match_info["event_id"])
-    if event is None:
+    found = _event_with_runs(request)
+    if found is None:
         return error_response(404, "event not found")
-    runs = store.runs_for_event(event.internal_id)
+    event, runs = found
     return json_response({"data": {**event_json(event), "runs": [run_json(r) for r in runs]}})
 
 
 async def get_event_runs(request: web.Request) -> web.Response:
     """The runs an event started, in the shape of Inngest's `GET /v1/events/{id}/runs`."""
+    found = _event_with_runs(request)
+    if found is None:
+        return error_response(404, "event not found")
+    event, runs = found
+    return json_response({"data": [run_summary_json(r, event.internal_id) for r in runs]})
+
+
+def _event_with_runs(request: web.Request) -> tuple[EventRecord, list[RunRecord]] | None:
+    """The event the path names and the runs it started; None if there is no such event."""
     store = request.app[STORE]
     event = store.get_event(request.match_info["event_id"])
     if event is None:
-        return error_response(404, "event not found")
-    runs = store.runs_for_event(event.internal_id)
-    return json_response({"data": [run_summary_json(r, event.internal_id) for r in runs]})
+        return None
+    return event, store.runs_for_event(event.internal_id)
 
 
 async def list_runs(request: web.Request) -> web.Response:

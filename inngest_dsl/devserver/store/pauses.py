@@ -47,33 +47,13 @@ class PauseTable(Database):
         match_path, match_value = match or (None, None)
         if event_name is not None:
             self._pause_paths.setdefault(event_name, set()).add(match_path)
+        fields = (run_id, step_id, kind, event_name, expression, correlation_id, expires)
         cur = self._db.execute(
             "INSERT INTO pauses (run_id, step_id, kind, event_name, expression, correlation_id, "
             "expires, trigger, match_path, match_value) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                run_id,
-                step_id,
-                kind,
-                event_name,
-                expression,
-                correlation_id,
-                expires,
-                trigger_json,
-                match_path,
-                match_value,
-            ),
+            (*fields, trigger_json, match_path, match_value),
         )
-        return PauseRecord(
-            int(cur.lastrowid or 0),
-            run_id,
-            step_id,
-            kind,
-            event_name,
-            expression,
-            correlation_id,
-            expires,
-            trigger_json,
-        )
+        return PauseRecord(int(cur.lastrowid or 0), *fields, trigger_json)
 
     def get_pause(self, pause_id: int) -> PauseRecord | None:
         row = self._one(f"SELECT {_PAUSE_COLUMNS} FROM pauses WHERE id = ?", (pause_id,))
@@ -87,29 +67,17 @@ class PauseTable(Database):
         """Every pause waiting for `event_name`, indexed or not."""
         if event_name not in self._pause_paths:
             return []
-        rows = self._all(
-            f"SELECT {_PAUSE_COLUMNS} FROM pauses WHERE event_name = ? ORDER BY id",
-            (event_name,),
-        )
-        return [PauseRecord(*row) for row in rows]
+        return self._pauses("event_name = ?", (event_name,))
 
     def unindexed_pauses(self, event_name: str) -> list[PauseRecord]:
         """The pauses for `event_name` that every such event must be evaluated against."""
-        rows = self._all(
-            f"SELECT {_PAUSE_COLUMNS} FROM pauses "
-            "WHERE event_name = ? AND match_path IS NULL ORDER BY id",
-            (event_name,),
-        )
-        return [PauseRecord(*row) for row in rows]
+        return self._pauses("event_name = ? AND match_path IS NULL", (event_name,))
 
     def indexed_pauses(self, event_name: str, path: str, value: str) -> list[PauseRecord]:
         """The pauses for `event_name` waiting for the field at `path` to have key `value`."""
-        rows = self._all(
-            f"SELECT {_PAUSE_COLUMNS} FROM pauses "
-            "WHERE event_name = ? AND match_path = ? AND match_value = ? ORDER BY id",
-            (event_name, path, value),
+        return self._pauses(
+            "event_name = ? AND match_path = ? AND match_value = ?", (event_name, path, value)
         )
-        return [PauseRecord(*row) for row in rows]
 
     def pause_for_correlation(self, correlation_id: str) -> PauseRecord | None:
         row = self._one(
@@ -119,9 +87,10 @@ class PauseTable(Database):
         return None if row is None else PauseRecord(*row)
 
     def pauses_of_run(self, run_id: str) -> list[PauseRecord]:
-        rows = self._all(
-            f"SELECT {_PAUSE_COLUMNS} FROM pauses WHERE run_id = ? ORDER BY id", (run_id,)
-        )
+        return self._pauses("run_id = ?", (run_id,))
+
+    def _pauses(self, where: str, params: tuple[str, ...]) -> list[PauseRecord]:
+        rows = self._all(f"SELECT {_PAUSE_COLUMNS} FROM pauses WHERE {where} ORDER BY id", params)
         return [PauseRecord(*row) for row in rows]
 
     def delete_pause(self, pause_id: int) -> bool:
