@@ -171,8 +171,13 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument(
         "--url", help="the dev server (default: INNGEST_DEV, INNGEST_BASE_URL, or :8288)"
     )
-    send.add_argument("--event-key", default="dev", help="event key (%(default)s)")
+    send.add_argument(
+        "--event-key",
+        metavar="KEY",
+        help="the dev server's event key, if it has one (default: INNGEST_EVENT_KEY, else dev)",
+    )
     send.add_argument("--signing-key", metavar="KEY", help=KEY_HELP)
+    send.add_argument("--json", action="store_true", help="print the event API's JSON answer")
 
     add_client_commands(commands)
     return parser
@@ -203,9 +208,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             from inngest_dsl.devserver.cli.commands import COMMANDS
 
             COMMANDS[args.command](args)
+        sys.stdout.flush()
     except UsageError as exc:
         print(f"inngest-dsl {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`inngest-dsl runs | head -1`): what it read is what it wanted.
+        # Python would report the failed flush at exit; point stdout at nothing instead.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
     return 0
