@@ -185,20 +185,26 @@ def function_config(
 
 
 @contextlib.asynccontextmanager
+async def serving(web_app: web.Application) -> AsyncIterator[str]:
+    """`web_app` served on a free loopback port while the block runs; its base URL."""
+    runner = web.AppRunner(web_app, access_log=None)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
+
+
+@contextlib.asynccontextmanager
 async def raw_app(handler: Handler) -> AsyncIterator[RawApp]:
     app = RawApp(handler)
     web_app = web.Application()
     web_app.router.add_post("/api/inngest", app._endpoint)
-    runner = web.AppRunner(web_app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    app.url = f"http://127.0.0.1:{port}/api/inngest"
-    try:
+    async with serving(web_app) as base:
+        app.url = f"{base}/api/inngest"
         yield app
-    finally:
-        await runner.cleanup()
 
 
 async def register(

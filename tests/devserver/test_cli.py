@@ -41,6 +41,22 @@ def _cli(*args: str, timeout: float = 20) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _stop(process: subprocess.Popen[str], stderr: list[str] | None = None) -> None:
+    """Stop a dev server as Ctrl-C does (killed if it does not stop); its log into `stderr`."""
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    if process.stdout is not None:
+        process.stdout.close()
+    if process.stderr is not None:
+        if stderr is not None:
+            stderr.extend(process.stderr.read().splitlines())
+        process.stderr.close()
+
+
 @contextmanager
 def _dev(*args: str, stderr: list[str] | None = None) -> Iterator[str]:
     """`inngest-dsl dev` on a free port until the block ends; its log lines go to `stderr`."""
@@ -63,18 +79,7 @@ def _dev(*args: str, stderr: list[str] | None = None) -> Iterator[str]:
             time.sleep(0.1)
         yield url
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
-        if process.stderr is not None:
-            if stderr is not None:
-                stderr.extend(process.stderr.read().splitlines())
-            process.stderr.close()
+        _stop(process, stderr)
 
 
 def test_help_lists_commands(capsys: pytest.CaptureFixture[str]) -> None:
@@ -222,14 +227,7 @@ def test_console_script_with_port_0_hosts_an_app_from_the_current_directory(
             time.sleep(0.1)
         assert runs[0]["output"] == {"hello": "B"}
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stderr is not None:
-            process.stderr.close()
+        _stop(process)
 
 
 def test_unreachable_dev_server_for_send() -> None:

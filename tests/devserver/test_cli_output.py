@@ -14,8 +14,17 @@ from aiohttp import web
 from inngest_dsl.devserver.store.records import KIND_LABELS
 
 from .clocked import ClockedServer, virtual_dev_server
-from .conftest import SDK_HEADERS, function_config, op, ops_response, raw_app, register, send
-from .test_cli_client import FN, Cli
+from .conftest import (
+    SDK_HEADERS,
+    function_config,
+    op,
+    ops_response,
+    raw_app,
+    register,
+    send,
+    serving,
+)
+from .test_cli_client import FN, Cli, _steps
 
 KEY = "signkey-test-" + "ab" * 32
 STACK = (
@@ -57,10 +66,7 @@ async def test_a_failed_run_shows_its_error_first_and_steps_as_the_ui_names_them
 
 
 async def test_times_are_utc_and_counts_say_their_noun(clocked: ClockedServer, cli: Cli) -> None:
-    async def sleeps(step_id: str, body: dict[str, Any]) -> web.Response:
-        return ops_response(op("Sleep", "nap", opts={"duration": "1h"}))
-
-    async with raw_app(sleeps) as app:
+    async with raw_app(_steps) as app:  # two steps, then a sleep
         await register(clocked.server, app, function_config(app, "fn", event="app/go"))
         await send(clocked.server, {"name": "app/go"})
         await clocked.settle()
@@ -123,15 +129,8 @@ async def _other_server(body: str, status: int) -> AsyncIterator[str]:
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", page)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
+    async with serving(app) as url:
+        yield url
 
 
 @pytest.mark.parametrize(
