@@ -100,6 +100,10 @@ def test_help_lists_commands(capsys: pytest.CaptureFixture[str]) -> None:
         (["send", "app/x", "--data", "{bad"], "--data is not valid JSON"),
         (["send", "app/x", "--data", "[1]"], "--data must be a JSON object"),
         (["dev", "--app", "nomodule"], "--app must look like package.module:app"),
+        (["runs", "--limit", "0"], "--limit: expected a whole number from 1 to 1000, got '0'"),
+        (["events", "--limit", "5000"], "--limit: expected a whole number from 1 to 1000"),
+        (["run", ""], "argument RUN_ID: expected a run id, got an empty string"),
+        (["rerun", " ", "--from", "a"], "argument RUN_ID: expected a run id"),
     ],
 )
 def test_bad_arguments_are_one_line_errors(

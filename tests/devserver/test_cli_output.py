@@ -73,6 +73,7 @@ async def test_times_are_utc_and_counts_say_their_noun(clocked: ClockedServer, c
         _, runs, _ = await cli("runs")
         _, events, _ = await cli("events")
         _, apps, _ = await cli("apps")
+        _, shown, _ = await cli("run", clocked.store.list_runs()[0].run_id)
         code, bulk, err = await cli(
             "bulk-cancel", "fn", "--after", "2025-01-01T00:00:00Z", "--before", "2027-01-01"
         )
@@ -81,12 +82,23 @@ async def test_times_are_utc_and_counts_say_their_noun(clocked: ClockedServer, c
         _, row = listing.splitlines()
         assert "2026-01-01T00:00:00.000Z" in row, listing  # the virtual clock's start, in UTC
     assert bulk.strip() == f"cancelled 1 run of {FN}"
+    steps = {line.split()[0]: line.split() for line in shown.splitlines()[-3:]}
+    assert steps["a"][2:] == ["Step", "Completed", "1"]
+    assert steps["nap"][2:] == ["Sleep", "Sleeping"]  # attempts are a step's, as in the UI
 
 
-async def test_resync_with_no_apps_says_so(cli: Cli) -> None:
+async def test_resync_says_no_apps_or_each_apps_outcome_naming_it_once(cli: Cli) -> None:
     code, out, _ = await cli("apps", "resync")
     assert code == 0
     assert out.strip() == "no apps"
+    url = "http://127.0.0.1:1/api/inngest"
+    code, _, _ = await cli("apps", "add", url)
+    assert code == 2  # nothing answers there; the URL is kept, to be tried again
+    code, out, _ = await cli("apps", "resync")
+    assert code == 0
+    [line] = out.splitlines()
+    assert line.startswith(f"{url}: not synced: unreachable (")
+    assert line.count(url) == 1
 
 
 @contextlib.asynccontextmanager

@@ -119,7 +119,7 @@ def _print_run(reply: dict[str, Any]) -> None:
                 s["id"],
                 KIND_LABELS.get(s["kind"], s["kind"]),
                 s["status"],
-                str(s.get("attempts", "")),
+                str(s.get("attempts", "")) if s["kind"] == "Run" else "",  # as the UI shows
             ]
             for s in steps
         ]
@@ -219,7 +219,10 @@ def _print_resynced(reply: dict[str, Any]) -> None:
     if not reply["data"]:
         print("no apps")
     for result in reply["data"]:
-        print(f"{result['url']}: {'synced' if result['ok'] else result['error']}")
+        url, error = result["url"], result["error"]
+        # The syncer's error names the URL already: printed once, at the start of the line.
+        problem = str(error).removeprefix(f"cannot sync {url}: ")
+        print(f"{url}: synced" if result["ok"] else f"{url}: not synced: {problem}")
 
 
 def _print_apps(reply: dict[str, Any]) -> None:
