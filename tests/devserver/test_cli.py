@@ -407,3 +407,22 @@ def test_an_app_that_cannot_be_loaded_is_one_line_naming_the_module(
     result = _script("dev", "-p", "0", "--app-port", "0", "--db", ":memory:", "--app", spec,
                      cwd=tmp_path)  # fmt: skip
     assert problem.replace("{tmp}", str(tmp_path)) in _one_line(result)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_once_it_listens_stops_it_cleanly(tmp_path: Path, signum: int) -> None:
+    script = Path(sys.executable).with_name("inngest-dsl")
+    process = subprocess.Popen(
+        [str(script), "dev", "-p", "0", "--db", str(tmp_path / "dev.db")],
+        stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+    )  # fmt: skip
+    try:
+        assert process.stderr is not None
+        assert "dev server listening on" in process.stderr.readline()
+        process.send_signal(signum)  # at once: the handlers are in place before that line
+        code = process.wait(timeout=30)
+        rest = process.stderr.read()
+    finally:
+        _stop(process)
+    assert (code, rest) == (0, "")  # a stop asked for, not a failure
+    assert (tmp_path / "dev.db.lock").read_text() == ""  # released

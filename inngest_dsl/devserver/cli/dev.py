@@ -158,6 +158,13 @@ async def run_dev(args: argparse.Namespace) -> None:
 
 
 async def _run(args: argparse.Namespace, config: DevServerConfig) -> None:
+    # Before anything is logged: a SIGTERM sent once the server says it listens stops it
+    # cleanly, never with the default action (dying without closing the store).
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(signum, stop.set)
     server = DevServer(config)
     try:
         await server.start()
@@ -178,11 +185,6 @@ async def _run(args: argparse.Namespace, config: DevServerConfig) -> None:
         logging.getLogger("inngest_dsl.devserver").info(
             "dev server listening on %s (db %s)", server.url, config.db
         )
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(signum, stop.set)
         await stop.wait()
     finally:
         if app_runner is not None:
