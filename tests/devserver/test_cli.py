@@ -426,3 +426,20 @@ def test_a_signal_once_it_listens_stops_it_cleanly(tmp_path: Path, signum: int) 
         _stop(process)
     assert (code, rest) == (0, "")  # a stop asked for, not a failure
     assert (tmp_path / "dev.db.lock").read_text() == ""  # released
+
+
+def test_a_bad_retention_variable_is_named(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("INNGEST_DEV_RETAIN", "fortnight")
+    assert main(["dev", "--db", ":memory:"]) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("inngest-dsl dev: error: INNGEST_DEV_RETAIN: invalid duration")
+    from inngest_dsl.devserver.cli import build_parser, retain_setting
+
+    given = build_parser().parse_args(["dev", "--retain", "12h"])
+    assert retain_setting(given) == 12 * 3600  # the flag wins over the variable
+    monkeypatch.setenv("INNGEST_DEV_RETAIN", "forever")
+    assert retain_setting(build_parser().parse_args(["dev"])) is None
+    monkeypatch.delenv("INNGEST_DEV_RETAIN")
+    assert retain_setting(build_parser().parse_args(["dev"])) == 7 * 86400

@@ -18,7 +18,7 @@ from typing import NoReturn
 from inngest_dsl._version import __version__
 from inngest_dsl.devserver.cli.parsers import KEY_HELP, add_client_commands
 from inngest_dsl.devserver.cli.usage import UsageError
-from inngest_dsl.devserver.config import DEFAULT_DB, parse_retain
+from inngest_dsl.devserver.config import DEFAULT_DB, DEFAULT_RETAIN, parse_retain
 
 __all__ = ["main"]
 
@@ -51,6 +51,21 @@ def _retain(text: str) -> float | None:
         return parse_retain(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def retain_setting(args: argparse.Namespace) -> float | None:
+    """`--retain` if given, else `INNGEST_DEV_RETAIN`, else 7 days; a `UsageError` naming the
+    variable when it is the variable that is wrong."""
+    if "retain" in vars(args):
+        retain: float | None = args.retain
+        return retain
+    variable = os.environ.get("INNGEST_DEV_RETAIN")
+    if variable is None:
+        return DEFAULT_RETAIN
+    try:
+        return parse_retain(variable)
+    except ValueError as exc:
+        raise UsageError(f"INNGEST_DEV_RETAIN: {exc}") from None
 
 
 def _port(text: str) -> int:
@@ -155,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument(
         "--retain",
         type=_retain,
-        default=os.environ.get("INNGEST_DEV_RETAIN", "7d"),
+        default=argparse.SUPPRESS,  # then INNGEST_DEV_RETAIN, read by `retain_setting`
         metavar="DURATION",
         help="prune finished runs (and the events only they used) older than this; 0 or "
         "forever keeps them all (default: $INNGEST_DEV_RETAIN or 7d)",
@@ -211,6 +226,7 @@ def _main(argv: Sequence[str] | None) -> int:
             logging.getLogger("aiohttp").setLevel(logging.WARNING)
             from inngest_dsl.devserver.cli.dev import run_dev
 
+            args.retain = retain_setting(args)
             asyncio.run(run_dev(args))
         elif args.command == "send":
             from inngest_dsl.devserver.cli.client import send_event
