@@ -141,3 +141,23 @@ async def test_a_registered_app_that_stops_answering_is_never_dropped(
         assert state is not None
         assert state.failures == GIVE_UP_AFTER + 3
     assert list(clocked.server.registry.functions) == ["raw-fn"]
+
+
+async def test_a_sync_is_logged_once_naming_the_app_its_url_and_functions(
+    clocked: ClockedServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, "inngest_dsl.devserver")
+
+    async def handler(step_id: str, body: dict[str, Any]) -> web.Response:
+        raise AssertionError("not called")
+
+    async with raw_app(handler) as app:
+        one = function_config(app, "fn", event="app/go")
+        two = function_config(app, "other", event="app/other")
+        for configs in ((one,), (one,), (one, two)):
+            await register(clocked.server, app, *configs)
+    lines = [r.getMessage() for r in caplog.records if "synced app" in r.getMessage()]
+    assert lines == [
+        f"synced app raw at {app.url}: 1 function (raw-fn)",
+        f"synced app raw at {app.url}: 2 functions (raw-fn, raw-other)",
+    ]

@@ -35,14 +35,20 @@ def _cli(*args: str, timeout: float = 20) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _interrupt(process: subprocess.Popen[str]) -> None:
-    """Stop `process` as Ctrl-C does; kill it if it has not ended 10 s later."""
+def _stop(process: subprocess.Popen[str], stderr: list[str] | None = None) -> None:
+    """Stop a dev server as Ctrl-C does (killed if it does not stop); its log into `stderr`."""
     process.send_signal(signal.SIGINT)
     try:
         process.wait(timeout=10)
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+    if process.stdout is not None:
+        process.stdout.close()
+    if process.stderr is not None:
+        if stderr is not None:
+            stderr.extend(process.stderr.read().splitlines())
+        process.stderr.close()
 
 
 @contextmanager
@@ -67,13 +73,7 @@ def _dev(*args: str, stderr: list[str] | None = None) -> Iterator[str]:
             time.sleep(0.1)
         yield url
     finally:
-        _interrupt(process)
-        if process.stdout is not None:
-            process.stdout.close()
-        if process.stderr is not None:
-            if stderr is not None:
-                stderr.extend(process.stderr.read().splitlines())
-            process.stderr.close()
+        _stop(process, stderr)
 
 
 def test_help_lists_commands(capsys: pytest.CaptureFixture[str]) -> None:
@@ -94,6 +94,10 @@ def test_help_lists_commands(capsys: pytest.CaptureFixture[str]) -> None:
         (["send", "app/x", "--data", "{bad"], "--data is not valid JSON"),
         (["send", "app/x", "--data", "[1]"], "--data must be a JSON object"),
         (["dev", "--app", "nomodule"], "--app must look like package.module:app"),
+        (["runs", "--limit", "0"], "--limit: expected a whole number from 1 to 1000, got '0'"),
+        (["events", "--limit", "5000"], "--limit: expected a whole number from 1 to 1000"),
+        (["run", ""], "argument RUN_ID: expected a run id, got an empty string"),
+        (["rerun", " ", "--from", "a"], "argument RUN_ID: expected a run id"),
     ],
 )
 def test_bad_arguments_are_one_line_errors(
@@ -215,9 +219,7 @@ def test_console_script_with_port_0_hosts_an_app_from_the_current_directory(
             time.sleep(0.1)
         assert runs[0]["output"] == {"hello": "B"}
     finally:
-        _interrupt(process)
-        if process.stderr is not None:
-            process.stderr.close()
+        _stop(process)
 
 
 def test_unreachable_dev_server_for_send() -> None:
@@ -287,3 +289,145 @@ def test_version_and_help_load_no_engine_no_http_and_no_asyncio(argv: list[str])
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert result.stderr.strip() == ""
+
+
+def _script(
+    *args: str, cwd: Path = ROOT, stdout: int = subprocess.PIPE
+) -> subprocess.CompletedProcess[str]:
+    """The `inngest-dsl` console script, as a user runs it."""
+    script = Path(sys.executable).with_name("inngest-dsl")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INNGEST_")}
+    return subprocess.run(
+        [str(script), *args], stdout=stdout, stderr=subprocess.PIPE, text=True, timeout=60,
+        cwd=cwd, env=env,
+    )  # fmt: skip
+
+
+def _one_line(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    return lines[0]
+
+
+def test_output_into_a_pipe_nobody_reads_ends_quietly(tmp_path: Path) -> None:
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # as `| head -1` does once it has its line: every write fails
+    try:
+        with _dev("--db", str(tmp_path / "dev.db")) as url:
+            assert _script("send", "app/x", "--url", url).returncode == 0
+            for args in (["--help"], ["events", "--url", url], ["runs", "--help"]):
+                result = _script(*args, stdout=write_end)
+                assert (result.returncode, result.stderr) == (0, ""), args
+    finally:
+        os.close(write_end)
+
+
+def test_a_second_dev_server_on_the_same_db_is_refused(tmp_path: Path) -> None:
+    db = tmp_path / "dev.db"
+    with _dev("--db", str(db)) as url:
+        holder = (tmp_path / "dev.db.lock").read_text().strip()
+        assert holder.isdigit()
+        line = _one_line(_script("dev", "-p", "0", "--db", str(db)))
+        assert _script("runs", "--url", url).returncode == 0  # the first one is unharmed
+    assert line.endswith(
+        f"--db {db} is in use by another dev server (process {holder}): "
+        "stop it, or give another --db"
+    )
+    other = _dev("--db", str(db))  # once the first has stopped, the file is free again
+    with other as url:
+        assert _script("runs", "--url", url).returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "problem"),
+    [
+        (["--db", "{tmp}/a-file/dev.db"], "cannot create its folder {tmp}/a-file: "),
+        (["--db", "{tmp}"], "--db {tmp} is a folder: give the path of a file in it"),
+        (["--db", "{tmp}/a-file"], "cannot use it as the dev server's database: file is not a"),
+        (["--host", "no-such-host.invalid"], "--host no-such-host.invalid: no such host"),
+        (["--host", "192.0.2.1"], "--host 192.0.2.1: cannot listen there, it is not an address"),
+    ],
+    ids=["db-under-a-file", "db-is-a-folder", "db-not-sqlite", "host-unknown", "host-not-ours"],
+)
+def test_a_bad_db_or_host_is_one_line(tmp_path: Path, args: list[str], problem: str) -> None:
+    (tmp_path / "a-file").write_text("not a database, not a folder\n")
+    args = [arg.replace("{tmp}", str(tmp_path)) for arg in args]
+    db = [] if "--db" in args else ["--db", ":memory:"]
+    line = _one_line(_script("dev", "-p", "0", *db, *args))
+    assert problem.replace("{tmp}", str(tmp_path)) in line
+
+
+_APP_MODULES = {
+    "raises.py": "TOTAL = 1 / 0\n",
+    "needs.py": "import no_such_dependency_here\n",
+    "typo.py": "def broken(:\n",
+    "factory.py": "def make():\n    raise RuntimeError('SHOP_DB is not set')\n",
+    "plain.py": "app = 42\n",
+}
+
+
+@pytest.mark.parametrize(
+    ("spec", "problem"),
+    [
+        ("missing_module:app", "--app: no module 'missing_module' (looked in {tmp}"),
+        ("plain:nope", "--app: module 'plain' has no attribute 'nope'"),
+        ("raises:app", "--app: importing 'raises' failed: ZeroDivisionError: division by zero ("),
+        (
+            "needs:app",
+            "--app: importing 'needs' failed: ModuleNotFoundError: "
+            "No module named 'no_such_dependency_here'",
+        ),
+        (
+            "typo:app",
+            "--app: importing 'typo' failed: SyntaxError: invalid syntax ({tmp}/typo.py, line 1)",
+        ),
+        ("factory:make", "--app: calling factory:make failed: RuntimeError: SHOP_DB is not set"),
+        ("plain:app", "--app: 'plain:app' is not an aiohttp.web.Application nor ASGI app"),
+    ],
+)
+def test_an_app_that_cannot_be_loaded_is_one_line_naming_the_module(
+    tmp_path: Path, spec: str, problem: str
+) -> None:
+    for name, source in _APP_MODULES.items():
+        (tmp_path / name).write_text(source)
+    result = _script("dev", "-p", "0", "--app-port", "0", "--db", ":memory:", "--app", spec,
+                     cwd=tmp_path)  # fmt: skip
+    assert problem.replace("{tmp}", str(tmp_path)) in _one_line(result)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_once_it_listens_stops_it_cleanly(tmp_path: Path, signum: int) -> None:
+    script = Path(sys.executable).with_name("inngest-dsl")
+    process = subprocess.Popen(
+        [str(script), "dev", "-p", "0", "--db", str(tmp_path / "dev.db")],
+        stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+    )  # fmt: skip
+    try:
+        assert process.stderr is not None
+        assert "dev server listening on" in process.stderr.readline()
+        process.send_signal(signum)  # at once: the handlers are in place before that line
+        code = process.wait(timeout=30)
+        rest = process.stderr.read()
+    finally:
+        _stop(process)
+    assert (code, rest) == (0, "")  # a stop asked for, not a failure
+    assert (tmp_path / "dev.db.lock").read_text() == ""  # released
+
+
+def test_a_bad_retention_variable_is_named(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("INNGEST_DEV_RETAIN", "fortnight")
+    assert main(["dev", "--db", ":memory:"]) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("inngest-dsl dev: error: INNGEST_DEV_RETAIN: invalid duration")
+    from inngest_dsl.devserver.cli import build_parser, retain_setting
+
+    given = build_parser().parse_args(["dev", "--retain", "12h"])
+    assert retain_setting(given) == 12 * 3600  # the flag wins over the variable
+    monkeypatch.setenv("INNGEST_DEV_RETAIN", "forever")
+    assert retain_setting(build_parser().parse_args(["dev"])) is None
+    monkeypatch.delenv("INNGEST_DEV_RETAIN")
+    assert retain_setting(build_parser().parse_args(["dev"])) == 7 * 86400

@@ -14,9 +14,10 @@ import pytest
 from aiohttp import web
 
 from inngest_dsl.devserver.cli import main
-from inngest_dsl.devserver.cli.parsers import STATUSES
+from inngest_dsl.devserver.cli.parsers import MAX_LIMIT, STATUSES
 from inngest_dsl.devserver.cli.target import DEFAULT_URL, server_url
 from inngest_dsl.devserver.cli.usage import UsageError
+from inngest_dsl.devserver.http import params
 from inngest_dsl.devserver.store.records import RunStatus
 
 from .clocked import ClockedServer
@@ -180,6 +181,7 @@ def test_where_the_dev_server_is(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_runs_help_names_every_status(capsys: pytest.CaptureFixture[str]) -> None:
     assert STATUSES == RunStatus.ALL
+    assert MAX_LIMIT == params.MAX_LIMIT  # --limit refuses what the API would
     with pytest.raises(SystemExit):
         main(["runs", "--help"])
     out = " ".join(capsys.readouterr().out.split())

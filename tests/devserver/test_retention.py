@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 
 from inngest_dsl import Context, InngestFunction, step, wait_for_event
-from inngest_dsl.devserver.cli import build_parser
+from inngest_dsl.devserver.cli import build_parser, retain_setting
 from inngest_dsl.devserver.config import DEFAULT_RETAIN, DevServerConfig, parse_retain
 from inngest_dsl.devserver.core.retention import Retention, pass_interval
 from inngest_dsl.devserver.store import Store
@@ -163,7 +163,7 @@ def test_a_bad_retain_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> No
 def test_retain_defaults_to_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("INNGEST_DEV_RETAIN", "2d")
     args: argparse.Namespace = build_parser().parse_args(["dev"])
-    assert args.retain == 2 * DAY
+    assert retain_setting(args) == 2 * DAY
     assert DevServerConfig().retain == DEFAULT_RETAIN == 7 * DAY
 
 

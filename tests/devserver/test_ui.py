@@ -217,6 +217,9 @@ async def test_unknown_run_and_event_are_html_404s(dev_server: DevServer) -> Non
     [
         ({"name": "app/x", "data": "{not json"}, "Data is not valid JSON: Expecting property"),
         ({"name": "app/x", "data": "[1, 2]"}, "Data must be a JSON object"),
+        ({"name": "app/x", "data": '{"total": NaN}'}, "Data is not valid JSON: NaN is not JSON"),
+        ({"name": "app/x", "data": '{"t": Infinity}'}, "Data is not valid JSON: Infinity is not"),
+        ({"name": "app/x", "data": "[" * 50_000}, "Data is not valid JSON"),
         ({"name": "inngest/function.finished", "data": "{}"}, "is reserved for internal events"),
         ({"name": "  ", "data": "{}"}, "name: required"),
     ],

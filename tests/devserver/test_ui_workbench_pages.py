@@ -156,6 +156,8 @@ async def test_refused_actions_say_why(clocked: ClockedServer) -> None:
                 (f"/runs/{run.run_id}/rerun", {"from_step": "nope"}, 409, "has no step"),
                 ("/runs/nope/cancel", {}, 404, "not found"),
                 ("/functions/raw-echo/invoke", {"data": "[1]"}, 400, "must be a JSON object"),
+                ("/functions/raw-echo/invoke", {"data": '{"n": NaN}'}, 400, "NaN is not JSON"),
+                ("/functions/raw-echo/invoke", {"data": '{"n": 1e999}'}, 400, "beyond the range"),
                 ("/functions/raw-echo/cancel", {"from": "", "to": ""}, 400, "both ends"),
                 (
                     "/functions/raw-echo/cancel",

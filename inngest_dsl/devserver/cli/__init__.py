@@ -18,7 +18,7 @@ from typing import NoReturn
 from inngest_dsl._version import __version__
 from inngest_dsl.devserver.cli.parsers import KEY_HELP, add_client_commands
 from inngest_dsl.devserver.cli.usage import UsageError
-from inngest_dsl.devserver.config import DEFAULT_DB, parse_retain
+from inngest_dsl.devserver.config import DEFAULT_DB, DEFAULT_RETAIN, parse_retain
 
 __all__ = ["main"]
 
@@ -51,6 +51,21 @@ def _retain(text: str) -> float | None:
         return parse_retain(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def retain_setting(args: argparse.Namespace) -> float | None:
+    """`--retain` if given, else `INNGEST_DEV_RETAIN`, else 7 days; a `UsageError` naming the
+    variable when it is the variable that is wrong."""
+    if "retain" in vars(args):
+        retain: float | None = args.retain
+        return retain
+    variable = os.environ.get("INNGEST_DEV_RETAIN")
+    if variable is None:
+        return DEFAULT_RETAIN
+    try:
+        return parse_retain(variable)
+    except ValueError as exc:
+        raise UsageError(f"INNGEST_DEV_RETAIN: {exc}") from None
 
 
 def _port(text: str) -> int:
@@ -155,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument(
         "--retain",
         type=_retain,
-        default=os.environ.get("INNGEST_DEV_RETAIN", "7d"),
+        default=argparse.SUPPRESS,  # then INNGEST_DEV_RETAIN, read by `retain_setting`
         metavar="DURATION",
         help="prune finished runs (and the events only they used) older than this; 0 or "
         "forever keeps them all (default: $INNGEST_DEV_RETAIN or 7d)",
@@ -171,8 +186,13 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument(
         "--url", help="the dev server (default: INNGEST_DEV, INNGEST_BASE_URL, or :8288)"
     )
-    send.add_argument("--event-key", default="dev", help="event key (%(default)s)")
+    send.add_argument(
+        "--event-key",
+        metavar="KEY",
+        help="the dev server's event key, if it has one (default: INNGEST_EVENT_KEY, else dev)",
+    )
     send.add_argument("--signing-key", metavar="KEY", help=KEY_HELP)
+    send.add_argument("--json", action="store_true", help="print the event API's JSON answer")
 
     add_client_commands(commands)
     return parser
@@ -180,6 +200,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `inngest-dsl`; returns the exit status."""
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # The reader went away (`inngest-dsl runs | head -1`): what it read is what it wanted.
+        # Python would report the failed flush again at exit; point stdout at nothing instead.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 0
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -194,6 +226,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             logging.getLogger("aiohttp").setLevel(logging.WARNING)
             from inngest_dsl.devserver.cli.dev import run_dev
 
+            args.retain = retain_setting(args)
             asyncio.run(run_dev(args))
         elif args.command == "send":
             from inngest_dsl.devserver.cli.client import send_event
@@ -203,6 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from inngest_dsl.devserver.cli.commands import COMMANDS
 
             COMMANDS[args.command](args)
+        sys.stdout.flush()
     except UsageError as exc:
         print(f"inngest-dsl {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -1,8 +1,8 @@
 """The commands that act on a running dev server through its JSON API: `runs`, `run`,
 `cancel`, `rerun`, `invoke`, `bulk-cancel`, `events`, `functions` and `apps`.
 
-Each prints a short table or line, or with `--json` the API's answer as it came; every
-action is the dev server's own (`core.actions`), reached over HTTP.
+Each prints a short table or line, or with `--json` the API's answer as it came (`output`);
+every action is the dev server's own (`core.actions`), reached over HTTP.
 """
 
 from __future__ import annotations
@@ -10,26 +10,14 @@ from __future__ import annotations
 import argparse
 import json
 import urllib.parse
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
-from inngest_dsl.devserver.cli.client import _request
+from inngest_dsl.devserver.cli.client import data_flag, request
+from inngest_dsl.devserver.cli.output import answer, count, print_listing, table
 from inngest_dsl.devserver.cli.target import server_url
-from inngest_dsl.devserver.cli.usage import UsageError
 
 __all__ = ["COMMANDS"]
-
-
-def _table(rows: Sequence[Sequence[str]]) -> str:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in rows
-    )
-
-
-def _print_json(value: Any) -> None:
-    print(json.dumps(value, indent=2))
 
 
 def _key(args: argparse.Namespace) -> str | None:
@@ -39,25 +27,25 @@ def _key(args: argparse.Namespace) -> str | None:
 def _get(args: argparse.Namespace, path: str, query: dict[str, str] | None = None) -> Any:
     params = {k: v for k, v in (query or {}).items() if v}
     suffix = f"?{urllib.parse.urlencode(params)}" if params else ""
-    return _request(f"{server_url(args.url)}{path}{suffix}", signing_key=_key(args))
+    return request(f"{server_url(args.url)}{path}{suffix}", signing_key=_key(args))
 
 
 def _post(args: argparse.Namespace, path: str, body: Any) -> Any:
-    return _request(f"{server_url(args.url)}{path}", body, "POST", signing_key=_key(args))
+    return request(f"{server_url(args.url)}{path}", body, "POST", signing_key=_key(args))
 
 
 def _quoted(value: str) -> str:
     return urllib.parse.quote(value, safe="")
 
 
-def _json_object(text: str, flag: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except ValueError as exc:
-        raise UsageError(f"{flag} is not valid JSON: {exc}") from None
-    if not isinstance(value, dict):
-        raise UsageError(f"{flag} must be a JSON object, e.g. '{{\"user_id\": 1}}'")
-    return value
+def _page(args: argparse.Namespace) -> dict[str, str]:
+    """The query of a listing's page: its size, time range and cursor."""
+    return {
+        "limit": str(args.limit),
+        "after": args.after or "",
+        "before": args.before or "",
+        "cursor": args.cursor or "",
+    }
 
 
 def _duration(run: dict[str, Any]) -> str:
@@ -65,95 +53,101 @@ def _duration(run: dict[str, Any]) -> str:
     return "" if duration is None else f"{duration / 1000:.3f}s"
 
 
-def _more(reply: dict[str, Any]) -> None:
-    if reply.get("cursor"):
-        print(f"(more: --cursor {reply['cursor']})")
-
-
 # -- runs ---------------------------------------------------------------------------------
 
 
 def list_runs(args: argparse.Namespace) -> None:
     """Runs newest first, as a table."""
-    reply = _get(
-        args,
-        "/v1/runs",
-        {
-            "limit": str(args.limit),
-            "status": ",".join(args.status or []),
-            "function_id": args.function or "",
-            "event_id": args.event or "",
-            "after": args.after or "",
-            "before": args.before or "",
-            "cursor": args.cursor or "",
-        },
+    query = {
+        "status": ",".join(args.status or []),
+        "function_id": args.function or "",
+        "event_id": args.event or "",
+        **_page(args),
+    }
+    answer(args, _get(args, "/v1/runs", query), _print_runs)
+
+
+def _print_runs(reply: dict[str, Any]) -> None:
+    rows = [
+        [
+            run["run_id"],
+            run["function_id"],
+            run["status"],
+            run.get("started_at") or run.get("queued_at") or "",
+            _duration(run),
+        ]
+        for run in reply["data"]
+    ]
+    header = ["RUN ID", "FUNCTION", "STATUS", "STARTED", "DURATION"]
+    print_listing(header, rows, "run", reply.get("cursor"))
+
+
+def _print_error(error: Any) -> None:
+    """A run's error as the run page shows it: `Name: message`, then the app's own frames."""
+    from inngest_dsl.devserver.ui.errors import readable_error
+
+    readable = readable_error(error)
+    print(
+        f"  error: {readable.name}: {readable.message}"
+        if readable.message
+        else f"  error: {readable.name}"
     )
-    if args.json:
-        _print_json(reply)
-        return
-    rows = [["RUN ID", "FUNCTION", "STATUS", "STARTED", "DURATION"]]
-    for run in reply["data"]:
-        started = (run.get("started_at") or run.get("queued_at") or "")[:23]
-        rows.append([run["run_id"], run["function_id"], run["status"], started, _duration(run)])
-    if len(rows) == 1:
-        print("no runs")
-        return
-    print(_table(rows))
-    _more(reply)
+    for frame in readable.user_frames:
+        print("    " + frame.replace("\n", "\n    "))
 
 
-def _print_run(run: dict[str, Any]) -> None:
+def _print_run(reply: dict[str, Any]) -> None:
+    from inngest_dsl.devserver.store.records import KIND_LABELS
+
+    run = reply["data"]
     print(f"run {run['run_id']} of {run['function_id']}: {run['status']}")
+    if run.get("error") is not None:
+        _print_error(run["error"])
     for label in ("reason", "queued_at", "started_at", "ended_at"):
         if run.get(label):
             print(f"  {label.replace('_', ' ')}: {run[label]}")
     if run.get("duration_ms") is not None:
         print(f"  duration: {_duration(run)}")
-    if run.get("error") is not None:
-        print(f"  error: {json.dumps(run['error'])}")
-    elif run.get("output") is not None:
+    if run.get("error") is None and run.get("output") is not None:
         print(f"  output: {json.dumps(run['output'])}")
     steps = run.get("steps") or []
     if steps:
         rows = [["STEP", "ID", "KIND", "STATUS", "ATTEMPTS"]]
         rows += [
-            [s["name"], s["id"], s["kind"], s["status"], str(s.get("attempts", ""))] for s in steps
+            [
+                s["name"],
+                s["id"],
+                KIND_LABELS.get(s["kind"], s["kind"]),
+                s["status"],
+                str(s.get("attempts", "")) if s["kind"] == "Run" else "",  # as the UI shows
+            ]
+            for s in steps
         ]
-        print(_table(rows))
+        print(table(rows))
 
 
 def show_run(args: argparse.Namespace) -> None:
-    reply = _get(args, f"/v1/runs/{_quoted(args.run_id)}")
-    if args.json:
-        _print_json(reply)
-    else:
-        _print_run(reply["data"])
+    answer(args, _get(args, f"/v1/runs/{_quoted(args.run_id)}"), _print_run)
 
 
 def cancel_run(args: argparse.Namespace) -> None:
     reply = _post(args, f"/v1/runs/{_quoted(args.run_id)}/cancel", {})
-    if args.json:
-        _print_json(reply)
-    else:
-        print(f"run {reply['data']['run_id']}: {reply['data']['status']}")
+    answer(args, reply, lambda r: print(f"run {r['data']['run_id']}: {r['data']['status']}"))
+
+
+def _print_run_id(reply: dict[str, Any]) -> None:
+    print(reply["data"]["run_id"])
 
 
 def rerun(args: argparse.Namespace) -> None:
     body = {} if args.from_step is None else {"from_step": args.from_step}
-    reply = _post(args, f"/v1/runs/{_quoted(args.run_id)}/rerun", body)
-    if args.json:
-        _print_json(reply)
-    else:
-        print(reply["data"]["run_id"])
+    answer(args, _post(args, f"/v1/runs/{_quoted(args.run_id)}/rerun", body), _print_run_id)
 
 
 def invoke(args: argparse.Namespace) -> None:
-    data = _json_object(args.data, "--data")
+    data = data_flag(args.data)
     reply = _post(args, f"/v1/functions/{_quoted(args.function)}/invoke", {"data": data})
-    if args.json:
-        _print_json(reply)
-    else:
-        print(reply["data"]["run_id"])
+    answer(args, reply, _print_run_id)
 
 
 def bulk_cancel(args: argparse.Namespace) -> None:
@@ -164,86 +158,78 @@ def bulk_cancel(args: argparse.Namespace) -> None:
     }
     if args.expression:
         body["if"] = args.expression
-    reply = _post(args, "/v1/cancellations", body)
-    if args.json:
-        _print_json(reply)
-    else:
-        print(f"cancelled {reply['cancelled']} runs of {reply['function_id']}")
+    answer(
+        args,
+        _post(args, "/v1/cancellations", body),
+        lambda r: print(f"cancelled {count(r['cancelled'], 'run')} of {r['function_id']}"),
+    )
 
 
 # -- events, functions, apps --------------------------------------------------------------
 
 
 def list_events(args: argparse.Namespace) -> None:
-    reply = _get(
-        args,
-        "/v1/events",
-        {
-            "limit": str(args.limit),
-            "name": args.name or "",
-            "internal": "true" if args.internal else "",
-            "after": args.after or "",
-            "before": args.before or "",
-            "cursor": args.cursor or "",
-        },
-    )
-    if args.json:
-        _print_json(reply)
-        return
-    rows = [["EVENT ID", "NAME", "RECEIVED"]]
-    rows += [[e["internal_id"], e["name"], (e["received_at"] or "")[:23]] for e in reply["data"]]
-    if len(rows) == 1:
-        print("no events")
-        return
-    print(_table(rows))
-    _more(reply)
+    query = {"name": args.name or "", "internal": "true" if args.internal else "", **_page(args)}
+    answer(args, _get(args, "/v1/events", query), _print_events)
+
+
+def _print_events(reply: dict[str, Any]) -> None:
+    rows = [[e["internal_id"], e["name"], e["received_at"] or ""] for e in reply["data"]]
+    print_listing(["EVENT ID", "NAME", "RECEIVED"], rows, "event", reply.get("cursor"))
 
 
 def list_functions(args: argparse.Namespace) -> None:
-    reply = _get(args, "/v1/functions")
-    if args.json:
-        _print_json(reply)
-        return
-    rows = [["FUNCTION", "NAME", "TRIGGERS", "APP"]]
+    answer(args, _get(args, "/v1/functions"), _print_functions)
+
+
+def _print_functions(reply: dict[str, Any]) -> None:
+    rows = []
     for function in reply["data"]:
         triggers = ", ".join(
             t.get("event") or f"cron {t.get('cron')}" for t in function["triggers"]
         )
         rows.append([function["id"], function["name"], triggers, function["app_url"]])
-    print("no functions" if len(rows) == 1 else _table(rows))
+    print_listing(["FUNCTION", "NAME", "TRIGGERS", "APP"], rows, "function")
 
 
 def apps(args: argparse.Namespace) -> None:
     action = args.apps_action
+    show: Callable[[Any], None] = _print_apps
     if action == "add":
         reply = _post(args, "/v1/apps", {"url": args.app_url})
+        show = _print_synced
     elif action == "resync":
         reply = _post(args, "/v1/apps/resync", {"url": args.app_url} if args.app_url else None)
+        show = _print_synced if args.app_url else _print_resynced
     elif action == "remove":
         url = f"{server_url(args.url)}/v1/apps?{urllib.parse.urlencode({'url': args.app_url})}"
-        reply = _request(url, None, "DELETE", signing_key=_key(args))
+        reply = request(url, None, "DELETE", signing_key=_key(args))
+        show = lambda _: print(f"removed {args.app_url}")  # noqa: E731
     else:
         reply = _get(args, "/v1/apps")
-    if args.json:
-        _print_json(reply)
-    elif action == "remove":
-        print(f"removed {args.app_url}")
-    elif action == "add" or (action == "resync" and args.app_url):
-        app = reply["data"]
-        print(f"synced {app['url']} ({app['name'] or 'no name'})")
-    elif action == "resync":
-        for result in reply["data"]:
-            print(f"{result['url']}: {'synced' if result['ok'] else result['error']}")
-    else:
-        _print_apps(reply["data"])
+    answer(args, reply, show)
 
 
-def _print_apps(listed: list[dict[str, Any]]) -> None:
-    rows = [["APP URL", "NAME", "SYNCED", "ERROR"]]
-    rows += [
-        [a["url"], a["name"], (a["synced_at"] or "never")[:23], a["error"] or ""] for a in listed
+def _print_synced(reply: dict[str, Any]) -> None:
+    app = reply["data"]
+    print(f"synced {app['url']} ({app['name'] or 'no name'})")
+
+
+def _print_resynced(reply: dict[str, Any]) -> None:
+    if not reply["data"]:
+        print("no apps")
+    for result in reply["data"]:
+        url, error = result["url"], result["error"]
+        # The syncer's error names the URL already: printed once, at the start of the line.
+        problem = str(error).removeprefix(f"cannot sync {url}: ")
+        print(f"{url}: synced" if result["ok"] else f"{url}: not synced: {problem}")
+
+
+def _print_apps(reply: dict[str, Any]) -> None:
+    rows = [
+        [a["url"], a["name"], a["synced_at"] or "never", a["error"] or ""] for a in reply["data"]
     ]
-    print("no apps" if len(rows) == 1 else _table(rows))
+    print_listing(["APP URL", "NAME", "SYNCED", "ERROR"], rows, "app")
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {

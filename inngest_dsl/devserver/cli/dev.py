@@ -11,13 +11,15 @@ import logging
 import os
 import signal
 import socket
+import sqlite3
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
-from inngest_dsl.devserver.cli.usage import UsageError, bind_problem
+from inngest_dsl.devserver.cli.db_lock import locked_db
+from inngest_dsl.devserver.cli.usage import UsageError, bind_problem, listen_problem
 from inngest_dsl.devserver.config import DevServerConfig
 from inngest_dsl.devserver.server import DevServer
 
@@ -39,6 +41,21 @@ def _app_spec(spec: str) -> tuple[str, str]:
     return module_name, attribute
 
 
+def _why(exc: BaseException) -> str:
+    """An exception in one line, `Name: message`, with where the user's code raised it."""
+    where = ""
+    frame = exc.__traceback__
+    while frame is not None:  # the innermost frame outside the import machinery
+        name = frame.tb_frame.f_code.co_filename
+        if not name.startswith("<frozen"):
+            where = f" ({name}, line {frame.tb_lineno})"
+        frame = frame.tb_next
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    if isinstance(exc, SyntaxError):  # its own file and line, not the importer's
+        text, where = exc.msg or text, f" ({exc.filename}, line {exc.lineno})"
+    return f"{type(exc).__name__}: {text}{where}" if text else f"{type(exc).__name__}{where}"
+
+
 def _load_app(spec: str) -> Any:
     module_name, attribute = _app_spec(spec)
     # `python -m` puts the current directory on the path and the console script does not:
@@ -48,14 +65,23 @@ def _load_app(spec: str) -> Any:
         sys.path.insert(0, cwd)
     try:
         module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise UsageError(f"--app: cannot import {module_name!r}: {exc}") from None
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and module_name.startswith(exc.name):
+            raise UsageError(
+                f"--app: no module {module_name!r} (looked in {cwd} and on sys.path)"
+            ) from None
+        raise UsageError(f"--app: importing {module_name!r} failed: {_why(exc)}") from None
+    except Exception as exc:  # the module's own code failed: say so, in its words
+        raise UsageError(f"--app: importing {module_name!r} failed: {_why(exc)}") from None
     try:
         target: Any = getattr(module, attribute)
     except AttributeError:
-        raise UsageError(f"--app: {module_name!r} has no attribute {attribute!r}") from None
+        raise UsageError(f"--app: module {module_name!r} has no attribute {attribute!r}") from None
     if not isinstance(target, web.Application) and callable(target) and not _is_asgi(target):
-        target = target()
+        try:
+            target = target()
+        except Exception as exc:
+            raise UsageError(f"--app: calling {spec} failed: {_why(exc)}") from None
     if not isinstance(target, web.Application) and not _is_asgi(target):
         raise UsageError(f"--app: {spec!r} is not an aiohttp.web.Application nor ASGI app")
     return target
@@ -127,11 +153,26 @@ async def run_dev(args: argparse.Namespace) -> None:
     )
     if args.app:
         _app_spec(args.app)  # a malformed --app is refused before a port is taken
+    with locked_db(config.db):
+        await _run(args, config)
+
+
+async def _run(args: argparse.Namespace, config: DevServerConfig) -> None:
+    # Before anything is logged: a SIGTERM sent once the server says it listens stops it
+    # cleanly, never with the default action (dying without closing the store).
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(signum, stop.set)
     server = DevServer(config)
     try:
         await server.start()
     except OSError as exc:
-        raise UsageError(bind_problem("--port", args.port, exc)) from None
+        raise UsageError(listen_problem(config.host, config.port, exc)) from None
+    except sqlite3.Error as exc:
+        problem = f"--db {config.db}: cannot use it as the dev server's database: {exc}"
+        raise UsageError(problem) from None
     app_runner: Stop | None = None
     try:
         urls = list(args.urls)
@@ -144,11 +185,6 @@ async def run_dev(args: argparse.Namespace) -> None:
         logging.getLogger("inngest_dsl.devserver").info(
             "dev server listening on %s (db %s)", server.url, config.db
         )
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(signum, stop.set)
         await stop.wait()
     finally:
         if app_runner is not None:

@@ -8,11 +8,15 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-__all__ = ["KEY_HELP", "STATUSES", "add_client_commands"]
+__all__ = ["KEY_HELP", "MAX_LIMIT", "STATUSES", "add_client_commands"]
 
 STATUSES = ("Queued", "Running", "Completed", "Failed", "Cancelled", "Skipped")
 """Run statuses, as the API spells them (`store.records.RunStatus`; not imported, to start
 fast; `tests/devserver/test_cli_client.py` holds the two to the same list)."""
+
+MAX_LIMIT = 1000
+"""The largest page the API serves (`http.params.MAX_LIMIT`; not imported, to start fast;
+`tests/devserver/test_cli_client.py` holds the two to the same number)."""
 
 _URL_HELP = (
     "the dev server (default: INNGEST_DEV if it is a URL, else INNGEST_BASE_URL, "
@@ -21,6 +25,20 @@ _URL_HELP = (
 
 
 KEY_HELP = "the dev server's signing key, if it has one (default: INNGEST_SIGNING_KEY)"
+
+
+def _limit(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number from 1 to {MAX_LIMIT}, got {text!r}"
+        )
+    return int(text)
+
+
+def _run_id(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a run id, got an empty string")
+    return text
 
 
 def _common(parser: argparse.ArgumentParser, *, nested: bool = False) -> None:
@@ -38,7 +56,9 @@ def _common(parser: argparse.ArgumentParser, *, nested: bool = False) -> None:
 
 
 def _page(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--limit", type=int, default=20, help="how many (%(default)s)")
+    parser.add_argument(
+        "--limit", type=_limit, default=20, help=f"how many, 1-{MAX_LIMIT} (%(default)s)"
+    )
     parser.add_argument("--cursor", help="the cursor a previous page ended with")
     parser.add_argument("--after", metavar="TIME", help="only since this RFC 3339 time")
     parser.add_argument("--before", metavar="TIME", help="only before this RFC 3339 time")
@@ -63,11 +83,11 @@ def add_client_commands(commands: Any) -> None:
     runs.add_argument("--event", metavar="ID", help="only runs this event started")
 
     run = commands.add_parser("run", help="show one run and its steps")
-    run.add_argument("run_id", metavar="RUN_ID")
+    run.add_argument("run_id", metavar="RUN_ID", type=_run_id)
     _common(run)
 
     cancel = commands.add_parser("cancel", help="cancel a run")
-    cancel.add_argument("run_id", metavar="RUN_ID")
+    cancel.add_argument("run_id", metavar="RUN_ID", type=_run_id)
     _common(cancel)
 
     rerun = commands.add_parser(
@@ -76,7 +96,7 @@ def add_client_commands(commands: Any) -> None:
         description="Start a new run from a run's events; with --from, the steps before STEP "
         "keep their results and do not run again.",
     )
-    rerun.add_argument("run_id", metavar="RUN_ID")
+    rerun.add_argument("run_id", metavar="RUN_ID", type=_run_id)
     rerun.add_argument("--from", dest="from_step", metavar="STEP", help="a step id or name")
     _common(rerun)
 

@@ -252,11 +252,23 @@ def _info(record: FunctionRecord) -> FunctionInfo:
     )
 
 
+def _synced(registration: Registration, modified: bool) -> str:
+    """The log line of a sync: which app, at which URL, with which functions."""
+    ids = [str(config["id"]) for config in registration.functions]
+    shown = ", ".join(ids[:5]) + (", ..." if len(ids) > 5 else "")
+    functions = f"{len(ids)} function" + ("" if len(ids) == 1 else "s")
+    listed = f" ({shown})" if ids else ""
+    unchanged = "" if modified else ", unchanged"
+    name = registration.app_name or "with no app id"
+    return f"synced app {name} at {registration.url}: {functions}{listed}{unchanged}"
+
+
 class Registry:
     """The registered functions, loaded from the store and rebuilt after every sync."""
 
     def __init__(self, store: Store, *, on_change: Callable[[], None] = lambda: None) -> None:
         self._store = store
+        self._announced: set[str] = set()  # app URLs whose sync was logged since the start
         self.functions: dict[str, FunctionInfo] = {}
         self.triggers = TriggerIndex(())
         # Called after a sync changed the functions (the cron scheduler re-reads them).
@@ -299,6 +311,9 @@ class Registry:
             rows.append((config["id"], config["name"], step["runtime"]["url"], json.dumps(config)))
         with self._store.transaction():
             self._store.save_app(app, rows)
+        if modified or registration.url not in self._announced:
+            self._announced.add(registration.url)
+            log.info("%s", _synced(registration, modified))
         if modified:
             self.reload()
             self._on_change()

@@ -6,8 +6,6 @@ With a signing key set, each needs its bearer (the hashed key, or the key itself
 
 from __future__ import annotations
 
-import logging
-
 from aiohttp import web
 
 from inngest_dsl.devserver.core.functions import RegistrationError, validate_registration
@@ -21,7 +19,6 @@ from inngest_dsl.devserver.http.responses import (
 
 __all__ = ["register", "run_actions", "run_batch"]
 
-log = logging.getLogger("inngest_dsl.devserver")
 
 async def register(request: web.Request) -> web.Response:
     expected_kind = request.headers.get("X-Inngest-Expected-Server-Kind")
@@ -33,13 +30,6 @@ async def register(request: web.Request) -> web.Response:
         return error_response(400, str(exc))
     registry = request.app[ENGINE].registry
     modified = registry.register(registration, request.app[CLOCK].now())
-    if modified:
-        log.info(
-            "synced app %s (%s): %d functions",
-            registration.app_name or "?",
-            registration.url,
-            len(registration.functions),
-        )
     return json_response({"ok": True, "modified": modified})
 
 

@@ -131,6 +131,11 @@ class RunRecord:
         return _loads(self.error_json)
 
 
+KIND_LABELS = {"Run": "Step", "WaitForEvent": "Wait", "InvokeFunction": "Invoke"}
+"""How a step's `kind` is labelled for people (the UI, the command line): a `@step` block is a
+"Step" (not "Run", which names `@run`); kinds not listed keep their name."""
+
+
 @attrs.frozen
 class StepRecord:
     """One step (op) of a run: what it is, when it ran, and what it returned.

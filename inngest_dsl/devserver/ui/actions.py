@@ -4,13 +4,12 @@ many runs of a function. Each calls the dev server's one implementation of the a
 
 from __future__ import annotations
 
-import json
 import urllib.parse
-from typing import Any
 
 from aiohttp import web
 
 from inngest_dsl.devserver.core import actions
+from inngest_dsl.devserver.core.payload import PayloadError, json_object
 from inngest_dsl.devserver.http.keys import ENGINE
 from inngest_dsl.devserver.http.responses import read_form
 from inngest_dsl.devserver.store.records import RunStatus
@@ -64,28 +63,16 @@ async def rerun(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther(_run_url(run.run_id, "rerun-from" if from_step else "rerun"))
 
 
-def _json_object(text: str, field: str) -> tuple[dict[str, Any] | None, str]:
-    if not text.strip():
-        return {}, ""
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        where = f"line {exc.lineno}, column {exc.colno}"
-        return None, f"{field} is not valid JSON: {exc.msg} ({where})."
-    if not isinstance(value, dict):
-        return None, f"{field} must be a JSON object ({{...}})."
-    return value, ""
-
-
 async def invoke(request: web.Request) -> web.Response:
     form = await _form(request)
     if form is None:
         return _cross_site_refused(request)
     function_id = request.match_info["function_id"]
     back = _function_url(function_id)
-    data, problem = _json_object(form.get("data", ""), "Data")
-    if data is None:
-        return refused(request, problem, 400, back)
+    try:
+        data = json_object(str(form.get("data", "")), "Data")
+    except PayloadError as exc:
+        return refused(request, f"{exc}.", 400, back)
     try:
         invocation = actions.invoke(request.app[ENGINE], function_id, data)
     except actions.ActionError as exc:

@@ -5,13 +5,12 @@ A post from another site's page is refused.
 
 from __future__ import annotations
 
-import json
 import urllib.parse
-from typing import Any
 
 from aiohttp import web
 
 from inngest_dsl.devserver.core.events import EventValidationError, normalise_events
+from inngest_dsl.devserver.core.payload import PayloadError, json_object
 from inngest_dsl.devserver.http.keys import ENGINE, STORE
 from inngest_dsl.devserver.http.responses import read_form
 from inngest_dsl.devserver.ui.forms import cross_site, refused
@@ -46,12 +45,9 @@ async def send(request: web.Request) -> web.Response:
     name = str(form.get("name", "")).strip()
     data_text = str(form.get("data", ""))
     try:
-        data: Any = json.loads(data_text) if data_text.strip() else {}
-    except json.JSONDecodeError as exc:
-        error = f"Data is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
-        return _send_form(request, name, data_text, error, 400)
-    if not isinstance(data, dict):
-        return _send_form(request, name, data_text, "Data must be a JSON object ({...}).", 400)
+        data = json_object(data_text, "Data")
+    except PayloadError as exc:
+        return _send_form(request, name, data_text, f"{exc}.", 400)
     try:
         events = normalise_events({"name": name, "data": data})
     except EventValidationError as exc:

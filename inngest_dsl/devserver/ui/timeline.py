@@ -12,6 +12,7 @@ from typing import Any
 import attrs
 
 from inngest_dsl.devserver.store.records import (
+    KIND_LABELS,
     PauseRecord,
     QueueItem,
     RunRecord,
@@ -26,8 +27,6 @@ __all__ = ["Bar", "OpRow", "Span", "Timeline", "build_timeline", "run_bar_css"]
 _MIN_WIDTH = 0.6  # percent: an instant op still shows as a sliver
 _FINISHED_STEPS = frozenset(("Completed", "Failed", "Cancelled"))
 _TICKS = (0, 25, 50, 75, 100)
-KIND_LABELS = {"Run": "Step", "WaitForEvent": "Wait", "InvokeFunction": "Invoke"}
-"""How an op kind is labelled: a `@step` block is a "Step" (not "Run", which names `@run`)."""
 _RUN_BARS = {
     RunStatus.COMPLETED: "bar-done",
     RunStatus.FAILED: "bar-failed",
