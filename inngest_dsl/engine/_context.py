@@ -5,24 +5,45 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, overload
 
 from attrs import define, field
 
 from inngest_dsl.spec._event import D, Event, typed_event
 from inngest_dsl.spec._function import WaitForEventOp
-from inngest_dsl.spec._handles import BoundAsyncStep, BoundStep
+from inngest_dsl.spec._handles import AsyncStepMethod, BoundAsyncStep, BoundStep, StepMethod
 
 if TYPE_CHECKING:
     from inngest_dsl.engine._plan import ExecutionPlan
     from inngest_dsl.engine._steps import Steps
 
-__all__ = ["Context"]
+__all__ = ["Context", "ReadOnlyData"]
 
 T = TypeVar("T")
 E = TypeVar("E")
 
 _default_logger = logging.getLogger("inngest_dsl.function")
+
+
+class ReadOnlyData(Mapping[str, Any]):
+    """The type of `ctx.data`: a read-only mapping of the results so far, and `copy()`.
+
+    Type checkers report a write (`ctx.data["x"] = 1`); at run time a write fails the run,
+    saying to return the value from a step instead (only what blocks return is kept).
+    """
+
+    __slots__ = ()
+
+    def copy(self) -> dict[str, Any]:
+        """A plain, writable copy."""
+        return dict(self)
+
+
+def _empty_data() -> ReadOnlyData:
+    from inngest_dsl.engine._fold import RunData  # the engine's module, which builds on this
+
+    return RunData()
+
 _NO_MEMO: Mapping[str, Any] = {}
 ABSENT: Any = object()
 
@@ -45,7 +66,7 @@ class Context(Generic[D]):
 
     _event: Event[Any] = field(alias="event")
     _events: tuple[Event[Any], ...] = field(alias="events")
-    data: dict[str, Any] = field(factory=dict)
+    data: ReadOnlyData = field(factory=_empty_data)
     run_id: str = ""
     attempt: int = 0
     max_attempts: int | None = None
@@ -66,6 +87,10 @@ class Context(Generic[D]):
         if cache is None:
             cache = self._typed_cache = {}
         return cache
+
+    def writable_data(self) -> dict[str, Any]:
+        """`data` as the engine folds results into it (bodies get the read-only view)."""
+        return cast("dict[str, Any]", self.data)
 
     def bind(self, plan: ExecutionPlan, memo: Mapping[str, Any]) -> None:
         """Give typed reads the function's plan and the call's memo (the engine calls it)."""
@@ -121,6 +146,12 @@ class Context(Generic[D]):
 
     @overload
     def __getitem__(self, key: BoundAsyncStep[T]) -> T: ...
+
+    @overload
+    def __getitem__(self, key: AsyncStepMethod[T]) -> T: ...
+
+    @overload
+    def __getitem__(self, key: StepMethod[T]) -> T: ...
 
     @overload
     def __getitem__(self, key: BoundStep[T]) -> T: ...

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, NoReturn
 
+from inngest_dsl.engine._context import ReadOnlyData
 from inngest_dsl.engine._outcomes import sent_ids
 from inngest_dsl.engine._plan import INVOKE, SEND, STEP, WAIT, PlannedOp
 from inngest_dsl.errors import EventError, NonRetriableError
@@ -17,7 +18,7 @@ _put = dict.__setitem__
 _merge = dict.update
 
 
-class RunData(dict[str, Any]):
+class RunData(dict[str, Any], ReadOnlyData):
     """`ctx.data`: the results so far, read-only to bodies.
 
     A write would be lost at the next request (only what blocks return is remembered), so
@@ -42,10 +43,6 @@ class RunData(dict[str, Any]):
     pop = _refuse
     popitem = _refuse
     clear = _refuse
-
-    def copy(self) -> dict[str, Any]:
-        """A plain, writable copy."""
-        return dict(self)
 
     def __reduce__(self) -> tuple[Any, ...]:
         # copy.copy, copy.deepcopy and pickle make plain, writable dicts.

@@ -43,6 +43,7 @@ class Receipt:
 class Audit(Middleware):
     async def transform_input(self, call: CallInput) -> None:
         call.steps.clear()
+        call.state["cleared"] = True
 
     async def transform_output(self, call: CallInput, output: CallOutput) -> None:
         output.data = {"wrapped": output.data}
@@ -70,6 +71,11 @@ class Welcome(
     async def report(self, ctx: Context[SignedUp]) -> dict[str, int]:
         receipt: Receipt = ctx[self.charge]
         counts: list[int] = ctx[self.count]
+        # Through the class, as a block reads a handle in tests and in the guides.
+        same_receipt: Receipt = ctx[Welcome.charge]
+        same_counts: list[int] = ctx[Welcome.count]
+        copied: dict[str, object] = ctx.data.copy()
+        copied["mine"] = same_receipt.amount + len(same_counts)
         confirmation: Event[Confirmed] | None = ctx[self.confirmed]
         other: Event | None = ctx[self.untyped]
         waited = await ctx.step.wait_for_event("again", event=Confirmed, timeout="1h")
