@@ -12,6 +12,7 @@ from inngest_dsl import (
     DefinitionError,
     InngestFunction,
     run,
+    send_event,
     sleep,
     sleep_until,
     spec_of,
@@ -28,6 +29,7 @@ from inngest_dsl.spec._function import (
     StepOp,
     WaitForEventOp,
 )
+from inngest_dsl.testing import run_function_sync
 
 
 def _kinds(cls: type) -> list[tuple[str, str]]:
@@ -365,3 +367,31 @@ def test_max_attempts_is_retries_plus_one_with_inngest_default() -> None:
 
     assert spec_of(Default).max_attempts == 5
     assert spec_of(Never).max_attempts == 1
+
+
+@pytest.mark.parametrize("verb", [run, step, sleep_until, send_event])
+def test_a_bare_decorator_is_one_problem_not_two(verb: Any) -> None:
+    with pytest.raises(DefinitionError) as caught:
+
+        class Bare(InngestFunction, event="a/b"):
+            @verb
+            def forgot(self, ctx: Context) -> None: ...
+
+    assert caught.value.problems == (
+        f'{verb.__name__}: give the block a message, as in @{verb.__name__}("send welcome")',
+    )
+
+
+class SleepsInABody(InngestFunction, event="a/sleepy", retries=0):
+    @step("nap")
+    async def nap(self, ctx: Context) -> None:
+        sleep("1h")  # a declaration, not a sleep: ctx.step.sleep is the one for bodies
+
+
+def test_a_verb_called_in_a_body_says_to_use_ctx_step() -> None:
+    result = run_function_sync(SleepsInABody)
+
+    assert result.status == "failed"
+    assert result.error is not None
+    assert "sleep() can only be called in the body of an InngestFunction" in result.error.message
+    assert 'await ctx.step.sleep("id", "1h")' in result.error.message

@@ -389,6 +389,8 @@ def send_event(
         required="events=",
     )
     decl.items.append(deferred)
+    if callable(message):  # a bare `@send_event`: reported once, by check_message
+        return cast(Callable[[F], F], deferred.attach(message))
     return deferred.attach
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, overload
+from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar, cast, overload
 
 from attrs import define, field
 
+from inngest_dsl.errors import NonRetriableError
 from inngest_dsl.spec._event import D, Event, typed_event
 from inngest_dsl.spec._function import WaitForEventOp
 from inngest_dsl.spec._handles import AsyncStepMethod, BoundAsyncStep, BoundStep, StepMethod
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
     from inngest_dsl.engine._plan import ExecutionPlan
     from inngest_dsl.engine._steps import Steps
 
-__all__ = ["Context", "ReadOnlyData"]
+__all__ = ["Context", "ReadOnlyData", "RunData"]
 
 T = TypeVar("T")
 E = TypeVar("E")
@@ -39,10 +40,35 @@ class ReadOnlyData(Mapping[str, Any]):
         return dict(self)
 
 
-def _empty_data() -> ReadOnlyData:
-    from inngest_dsl.engine._fold import RunData  # the engine's module, which builds on this
+class RunData(dict[str, Any], ReadOnlyData):
+    """`ctx.data`: the results so far, read-only to bodies.
 
-    return RunData()
+    A write would be lost at the next request (only what blocks return is remembered), so
+    it fails at once, saying what to do instead. The engine writes through `fold`/`store`.
+    """
+
+    __slots__ = ()
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> NoReturn:
+        key = args[0] if args and isinstance(args[0], str) else "key"
+        raise NonRetriableError(
+            "ctx.data is read-only: a value written to it would be lost at the next request. "
+            f"Return it from a step instead (`return {{{key!r}: value}}`): what a step returns "
+            "is kept and folded into ctx.data for the blocks after it"
+        )
+
+    __setitem__ = _refuse
+    __delitem__ = _refuse
+    __ior__ = _refuse
+    update = _refuse
+    setdefault = _refuse
+    pop = _refuse
+    popitem = _refuse
+    clear = _refuse
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # copy.copy, copy.deepcopy and pickle make plain, writable dicts.
+        return (dict, (dict(self),))
 
 _NO_MEMO: Mapping[str, Any] = {}
 ABSENT: Any = object()
@@ -66,7 +92,7 @@ class Context(Generic[D]):
 
     _event: Event[Any] = field(alias="event")
     _events: tuple[Event[Any], ...] = field(alias="events")
-    data: ReadOnlyData = field(factory=_empty_data)
+    data: ReadOnlyData = field(factory=RunData)
     run_id: str = ""
     attempt: int = 0
     max_attempts: int | None = None
