@@ -395,3 +395,30 @@ def test_a_verb_called_in_a_body_says_to_use_ctx_step() -> None:
     assert result.error is not None
     assert "sleep() can only be called in the body of an InngestFunction" in result.error.message
     assert 'await ctx.step.sleep("id", "1h")' in result.error.message
+
+
+def test_a_match_path_must_start_at_a_field_of_the_event() -> None:
+    with pytest.raises(DefinitionError) as caught:
+
+        class Unmatched(InngestFunction, event="a/b"):
+            wait_for_event("a/c", timeout="1d", match="user_id")
+            wait_for_event("a/d", timeout="1d", match="data.user_id")  # fine
+            wait_for_event("a/e", timeout="1d", match="user.email")  # fine: the user field
+
+    assert caught.value.problems == (
+        "wait_for_event 'a/c': match= 'user_id' is no field of an event (a path starts at the "
+        "event: data, id, name, ts, user, v); did you mean 'data.user_id'?",
+    )
+
+
+class WaitsAtRunTime(InngestFunction, event="a/waits", retries=0):
+    @step("wait")
+    async def wait(self, ctx: Context) -> None:
+        await ctx.step.wait_for_event("w", event="a/c", timeout="1h", match="order_id")
+
+
+def test_a_ctx_step_wait_with_a_bad_match_path_fails_the_run() -> None:
+    result = run_function_sync(WaitsAtRunTime)
+
+    assert result.error is not None
+    assert "did you mean 'data.order_id'?" in result.error.message
