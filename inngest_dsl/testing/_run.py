@@ -162,7 +162,7 @@ async def run_function(
     checked before any block runs: an id close to a declared one is taken for a misspelling
     (`ctx_step(id)` keys a `ctx.step` id that only looks like one), and any other that is no
     declared block must be met by a `ctx.step` call before the run ends. An event none of the
-    function's triggers would start it for is an error. Sleeps, timeouts and retry backoffs
+    function's triggers would start it for (by name, or by its `expression=`) is an error. Sleeps, timeouts and retry backoffs
     take no real time: `now` sets the virtual start. `max_attempts` defaults to the
     function's `retries + 1`. Events sent go to `client` (a fresh `CapturingClient` by
     default) and show in `sent_events`. The run starts at once, whatever the function's flow
@@ -185,13 +185,9 @@ async def run_function(
         )
     started_at = start_time(now)
     batch = tuple(to_event(e, f"events[{i}]") for i, e in enumerate(events or ()))
-    if event is not None:
-        trigger = to_event(event, "event")
-    elif batch:
-        trigger = batch[0]
-    else:
-        trigger = default_event(spec, started_at)
-    check_trigger(spec, (trigger, *batch))
+    given = (to_event(event, "event"),) if event is not None else ()
+    check_trigger(spec, (*given, *batch))  # the default event is the function's own trigger's
+    trigger = given[0] if given else batch[0] if batch else default_event(spec, started_at)
     plan = plan_for(instrumented(spec))
     environment: _RunEnvironment | None = None
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import attrs
 
+from inngest_dsl.devserver.core.matching import evaluate
 from inngest_dsl.errors import EventError, InngestError
 from inngest_dsl.spec._cron import scheduled_event
 from inngest_dsl.spec._event import Event, to_events
@@ -255,23 +256,39 @@ def check_waits(
     return scripted, dynamic
 
 
+def _names(trigger: str, name: str) -> bool:
+    return name == trigger or (trigger.endswith("*") and name.startswith(trigger[:-1]))
+
+
 def check_trigger(spec: FunctionSpec, events: Sequence[Event]) -> None:
-    """`RunFunctionError` for an event none of the function's triggers would start it for
-    (the events Inngest itself sends for invokes, schedules and failures aside)."""
-    names = [
-        t.event for t in spec.triggers if isinstance(t, EventTrigger) and isinstance(t.event, str)
+    """`RunFunctionError` for an event none of the function's triggers would start it for:
+    none has its name, or each that has it has an expression (`if_=`) that is false for it,
+    as the server evaluates it (the events Inngest itself sends for invokes, schedules and
+    failures aside)."""
+    triggers = [
+        (t.event, t.expression)
+        for t in spec.triggers
+        if isinstance(t, EventTrigger) and isinstance(t.event, str)
     ]
+    names = [name for name, _ in triggers]
     for event in events:
-        if event.name.startswith("inngest/") or any(
-            event.name == name or (name.endswith("*") and event.name.startswith(name[:-1]))
-            for name in names
-        ):
+        if event.name.startswith("inngest/"):
             continue
-        listed = ", ".join(map(repr, names)) if names else "none (it runs on a schedule)"
-        raise RunFunctionError(
-            f"event {event.name!r} would never start function {spec.id!r}"
-            f"{did_you_mean(event.name, names)} (its event triggers: {listed})"
-        )
+        named = [expression for name, expression in triggers if _names(name, event.name)]
+        if not named:
+            listed = ", ".join(map(repr, names)) if names else "none (it runs on a schedule)"
+            raise RunFunctionError(
+                f"event {event.name!r} would never start function {spec.id!r}"
+                f"{did_you_mean(event.name, names)} (its event triggers: {listed})"
+            )
+        wire = {"event": event.to_wire()}
+        if not any(expression is None or evaluate(expression, wire) for expression in named):
+            false = " nor ".join(map(repr, named))
+            raise RunFunctionError(
+                f"function {spec.id!r} would not be triggered by this {event.name!r} event: "
+                f"its trigger's expression {false} is not true for it (data: "
+                f"{dumps(event.data).decode()}); give an event the function would run for"
+            )
 
 
 def start_time(now: _dt.datetime | str | None) -> _dt.datetime:
