@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import inspect
 import logging
+import typing
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar, cast, overload
 
 from attrs import define, field
 
-from inngest_dsl.errors import NonRetriableError
+from inngest_dsl.errors import DefinitionError, NonRetriableError
 from inngest_dsl.spec._event import D, Event, typed_event
-from inngest_dsl.spec._function import WaitForEventOp
+from inngest_dsl.spec._event_types import event_name
+from inngest_dsl.spec._function import EventTrigger, WaitForEventOp
 from inngest_dsl.spec._handles import AsyncStepMethod, BoundAsyncStep, BoundStep, StepMethod
 
 if TYPE_CHECKING:
     from inngest_dsl.engine._plan import ExecutionPlan
     from inngest_dsl.engine._steps import Steps
 
-__all__ = ["Context", "ReadOnlyData", "RunData"]
+__all__ = ["Context", "ReadOnlyData", "RunData", "check_context_types"]
 
 T = TypeVar("T")
 E = TypeVar("E")
@@ -232,3 +234,47 @@ class Context(Generic[D]):
             value = structure(value, entry.result_type, f"the result of {entry.what}")
         self._typed[entry.hashed] = value
         return value
+
+
+def _context_type(body: Any) -> Any:
+    """The `T` of a body's `ctx: Context[T]`, or `None` (plain `Context`, no annotation, or
+    one that cannot be resolved)."""
+    try:
+        hints = typing.get_type_hints(inspect.unwrap(body))
+    except Exception:  # a name only imported for type checkers, ...: nothing to check
+        return None
+    for hint in hints.values():
+        if typing.get_origin(hint) is Context:
+            args = typing.get_args(hint)
+            return args[0] if args else None
+    return None
+
+
+def check_context_types(plan: ExecutionPlan) -> None:
+    """`DefinitionError` for blocks whose `ctx: Context[SignedUp]` names an `@event_type`
+    class the function is not triggered by (their `ctx.event.data` would not be one).
+
+    Checked when a function is served or tested, once its module is loaded and annotations
+    resolve; a block whose annotation does not resolve is not checked."""
+    spec = plan.spec
+    typed = set(plan.event_types.values())
+    names = [str(t.event) for t in spec.triggers if isinstance(t, EventTrigger)]
+    problems = []
+    for entry in plan.ops:
+        wanted = None if entry.body is None else _context_type(entry.body)
+        name = event_name(wanted) if isinstance(wanted, type) else None
+        if name is None or wanted in typed:
+            continue
+        assert isinstance(wanted, type)
+        cls = wanted.__qualname__
+        if name in names:
+            fix = f"declare the trigger with the class, event={cls}, so the data arrives as one"
+        else:
+            listed = ", ".join(map(repr, names)) or "none"
+            fix = f"its event triggers are {listed}; trigger on {cls} or annotate ctx: Context"
+        problems.append(
+            f"{entry.what}: ctx is Context[{cls}], but the function's ctx.event.data is no "
+            f"{cls} ({name!r}): {fix}"
+        )
+    if problems:
+        raise DefinitionError(spec.cls.__qualname__, problems)
