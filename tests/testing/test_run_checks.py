@@ -8,7 +8,15 @@ from collections import Counter
 import attrs
 import pytest
 
-from inngest_dsl import Context, InngestFunction, event_type, run, sleep_until, step
+from inngest_dsl import (
+    Context,
+    InngestFunction,
+    event_type,
+    run,
+    sleep_until,
+    step,
+    wait_for_event,
+)
 from inngest_dsl.testing import (
     RunFunctionError,
     TestEnvironment,
@@ -185,3 +193,24 @@ async def test_the_environment_mocks_a_block_by_its_method() -> None:
 @attrs.frozen
 class Other:
     order: int
+
+
+class AwaitsConfirmation(InngestFunction, event=RefundRequested):
+    approved = wait_for_event(Other, timeout="1d", match="data.order")
+
+    @step("refund")
+    def refund(self, ctx: Context[RefundRequested]) -> bool:
+        return ctx[self.approved] is not None
+
+
+def test_a_scripted_wait_takes_a_typed_event_and_the_result_finds_blocks_by_handle() -> None:
+    result = run_function_sync(
+        AwaitsConfirmation,
+        RefundRequested(order=4),
+        waits={AwaitsConfirmation.approved: Other(order=4)},
+    )
+
+    assert result.step(AwaitsConfirmation.refund).data is True
+    assert result.step(AwaitsConfirmation.approved).data.data == {"order": 4}
+    with pytest.raises(KeyError, match=r"Refund\.notify is not a block of"):
+        result.step(Refund.notify)
