@@ -19,6 +19,7 @@ from inngest_dsl import (
     wait_for_event,
 )
 from inngest_dsl.middleware import CallInput, CallOutput, Middleware
+from inngest_dsl.testing import CapturingClient, TestEnvironment, TraceOp, run_function
 
 
 @event_type("auth/signup")
@@ -106,3 +107,18 @@ async def send(client: Inngest) -> list[str]:
 
 
 client = Inngest(app_id="typed", middleware=[Audit()])
+
+
+async def test_welcome() -> None:
+    # The testing kit takes typed events, mocks keyed by method and handles, middleware.
+    result = await run_function(
+        Welcome,
+        SignedUp(user_id=1, email="a@b.c"),
+        steps={Welcome.charge: {"amount": 1, "at": "2026-01-01T00:00:00Z"}},
+        waits={Welcome.confirmed: Confirmed(user_id=1), "auth/other": None},
+        client=CapturingClient(middleware=[Audit()]),
+    )
+    charged: TraceOp = result.step(Welcome.charge)
+    assert charged.mocked
+    async with TestEnvironment([Welcome], middleware=[Audit()]) as env:
+        await env.send(SignedUp(user_id=2, email="b@c.d"))
