@@ -325,14 +325,20 @@ class Inngest:
         (4xx) is not. Either ends in `SendEventError`. The client's middleware sees the events
         first (`before_send_events`).
         """
-        batch = to_events(events)
+        return await self._send_hooked(
+            to_events(events), lambda b: self._send(self._shared_session(), b)
+        )
+
+    async def _send_hooked(
+        self, batch: list[Event], send: Callable[[list[Event]], Awaitable[list[str]]]
+    ) -> list[str]:
+        """`send(batch)` with the client's middleware around it (unless the engine already
+        ran the hooks); what every send of this client and its test doubles goes through."""
         if not batch:
             return []
         if self.middleware and not sends_hooked.get():
-            return await hooked_send(
-                self.middleware, batch, lambda b: self._send(self._shared_session(), b)
-            )
-        return await self._send(self._shared_session(), batch)
+            return await hooked_send(self.middleware, batch, send)
+        return await send(batch)
 
     def send_sync(self, events: SendableEvents) -> list[str]:
         """`send` for code that is not async. Not allowed inside a running event loop."""
@@ -343,11 +349,7 @@ class Inngest:
 
         async def send_with_own_session() -> list[str]:
             async with self._new_session() as session:
-                if self.middleware:
-                    return await hooked_send(
-                        self.middleware, batch, lambda b: self._send(session, b)
-                    )
-                return await self._send(session, batch)
+                return await self._send_hooked(batch, lambda b: self._send(session, b))
 
         return asyncio.run(send_with_own_session())
 

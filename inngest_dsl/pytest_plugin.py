@@ -29,7 +29,8 @@ _RESULTS = "inngest_dsl.testing._result"
 __all__ = ["StartDevServer", "inngest_client", "inngest_dev_server", "pytest_assertrepr_compare"]
 
 StartDevServer = Callable[..., Awaitable["DevServerHarness"]]
-"""`await inngest_dev_server(functions, *, app_id="test-app", retry_interval=0.05)`."""
+"""`await inngest_dev_server(functions, *, app_id="test-app", retry_interval=0.05,
+middleware=())`."""
 
 
 def _trace_of(value: object) -> str | None:

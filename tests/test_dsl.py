@@ -12,6 +12,7 @@ from inngest_dsl import (
     DefinitionError,
     InngestFunction,
     run,
+    send_event,
     sleep,
     sleep_until,
     spec_of,
@@ -28,6 +29,7 @@ from inngest_dsl.spec._function import (
     StepOp,
     WaitForEventOp,
 )
+from inngest_dsl.testing import run_function_sync
 
 
 def _kinds(cls: type) -> list[tuple[str, str]]:
@@ -365,3 +367,58 @@ def test_max_attempts_is_retries_plus_one_with_inngest_default() -> None:
 
     assert spec_of(Default).max_attempts == 5
     assert spec_of(Never).max_attempts == 1
+
+
+@pytest.mark.parametrize("verb", [run, step, sleep_until, send_event])
+def test_a_bare_decorator_is_one_problem_not_two(verb: Any) -> None:
+    with pytest.raises(DefinitionError) as caught:
+
+        class Bare(InngestFunction, event="a/b"):
+            @verb
+            def forgot(self, ctx: Context) -> None: ...
+
+    assert caught.value.problems == (
+        f'{verb.__name__}: give the block a message, as in @{verb.__name__}("send welcome")',
+    )
+
+
+class SleepsInABody(InngestFunction, event="a/sleepy", retries=0):
+    @step("nap")
+    async def nap(self, ctx: Context) -> None:
+        sleep("1h")  # a declaration, not a sleep: ctx.step.sleep is the one for bodies
+
+
+def test_a_verb_called_in_a_body_says_to_use_ctx_step() -> None:
+    result = run_function_sync(SleepsInABody)
+
+    assert result.status == "failed"
+    assert result.error is not None
+    assert "sleep() can only be called in the body of an InngestFunction" in result.error.message
+    assert 'await ctx.step.sleep("id", "1h")' in result.error.message
+
+
+def test_a_match_path_must_start_at_a_field_of_the_event() -> None:
+    with pytest.raises(DefinitionError) as caught:
+
+        class Unmatched(InngestFunction, event="a/b"):
+            wait_for_event("a/c", timeout="1d", match="user_id")
+            wait_for_event("a/d", timeout="1d", match="data.user_id")  # fine
+            wait_for_event("a/e", timeout="1d", match="user.email")  # fine: the user field
+
+    assert caught.value.problems == (
+        "wait_for_event 'a/c': match= 'user_id' is no field of an event (a path starts at the "
+        "event: data, id, name, ts, user, v); did you mean 'data.user_id'?",
+    )
+
+
+class WaitsAtRunTime(InngestFunction, event="a/waits", retries=0):
+    @step("wait")
+    async def wait(self, ctx: Context) -> None:
+        await ctx.step.wait_for_event("w", event="a/c", timeout="1h", match="order_id")
+
+
+def test_a_ctx_step_wait_with_a_bad_match_path_fails_the_run() -> None:
+    result = run_function_sync(WaitsAtRunTime)
+
+    assert result.error is not None
+    assert "did you mean 'data.order_id'?" in result.error.message

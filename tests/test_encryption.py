@@ -22,7 +22,7 @@ from inngest_encryption import EncryptionMiddleware as PeerMiddleware
 from inngest_dsl import ConfigError, Context, Event, InngestFunction, NonRetriableError, step
 from inngest_dsl.encryption import EncryptionMiddleware
 from inngest_dsl.middleware import CallInput, CallOutput, StepInfo
-from inngest_dsl.testing import TestEnvironment
+from inngest_dsl.testing import CapturingClient, TestEnvironment, run_function
 
 KEY = "correct horse battery staple"
 HEX_KEY = secrets.token_hex(32).encode()
@@ -184,3 +184,23 @@ async def test_a_run_keeps_only_ciphertext_on_the_server_and_the_peer_can_read_i
             "hello ada@example.com",
             {"email": "ada@example.com", "plan": "pro", "greet": "hello ada@example.com"},
         ]
+
+
+class Tokenise(InngestFunction, id="tokenise", event="vault/token.requested"):
+    @step("token")
+    def token(self, ctx: Context) -> dict[str, str]:
+        return {"token": ctx.event.data["encrypted"]["card"][-4:]}
+
+
+async def test_a_test_reads_what_the_server_holds_and_decrypts_it() -> None:
+    encryption = EncryptionMiddleware(KEY)
+    client = CapturingClient(middleware=[encryption])
+    await client.send(Event("vault/token.requested", {"encrypted": {"card": "4242424242424242"}}))
+    [sent] = client.sent
+    assert sent.data["encrypted"]["__ENCRYPTED__"] is True  # the client's send hook ran
+
+    result = await run_function(Tokenise, sent, client=client)
+
+    assert result.output["__ENCRYPTED__"] is True  # the server only ever holds ciphertext
+    assert encryption.decrypt(result.output) == {"token": "4242"}
+    assert encryption.decrypt(result.step(Tokenise.token).data) == {"token": "4242"}

@@ -206,3 +206,76 @@ def test_middleware_must_be_middleware_instances() -> None:
 
         class Bad(InngestFunction, event="a/b", middleware=[Recorder]):  # type: ignore[list-item]
             pass
+
+
+async def test_a_capturing_client_runs_its_middleware_around_each_send() -> None:
+    log: list[str] = []
+    client = CapturingClient(middleware=[Renamer(), Recorder("r", log)])
+
+    await client.send({"name": "a/b"})
+
+    assert [event.name for event in client.sent] == ["a/b.renamed"]
+    assert log == ["r.before_send_events", "r.after_send_events(1)"]
+
+
+def test_a_capturing_clients_send_sync_runs_its_middleware_too() -> None:
+    log: list[str] = []
+    client = CapturingClient(middleware=[Renamer(), Recorder("r", log)])
+
+    client.send_sync([{"name": "c/d"}, {"name": "e/f"}])
+
+    assert client.sent_named("e/f.renamed") == [Event("e/f.renamed")]
+    assert log == ["r.before_send_events", "r.after_send_events(2)"]
+
+
+class Timed(Middleware):
+    """Keeps per-call state where the guide says: in `call.state`, not on `self`."""
+
+    def __init__(self) -> None:
+        self.seen: list[int] = []
+
+    async def before_execution(self, call: CallInput) -> None:
+        assert call.state == {}  # every call starts with its own, empty state
+        call.state["attempt"] = call.attempt
+
+    async def after_execution(self, call: CallInput) -> None:
+        self.seen.append(call.state["attempt"])
+
+
+class Flaky(InngestFunction, id="flaky", event="app/flaky", retries=1):
+    @step("once flaky")
+    def once(self, ctx: Context) -> str:
+        if ctx.attempt == 0:
+            raise RuntimeError("first try fails")
+        return "ok"
+
+
+async def test_hooks_of_one_call_share_its_state() -> None:
+    timed = Timed()
+    result = await run_function(Flaky, client=CapturingClient(middleware=[timed]), now=START)
+
+    assert result.status == "completed"
+    # The failed attempt 0, attempt 1 of the step, then the call that returns.
+    assert timed.seen == [0, 1, 0]
+
+
+async def test_a_test_environment_takes_the_clients_middleware() -> None:
+    log: list[str] = []
+    async with TestEnvironment(
+        [Ordered], now=START, middleware=[Renamer(), Recorder("env", log)]
+    ) as env:
+        await env.client.send({"name": "app/order"})
+        await env.settle()
+        runs = await env.runs(Ordered)
+
+    assert runs == []  # the client's middleware renamed the event: nothing listens to it
+    assert log == ["env.before_send_events", "env.after_send_events(1)"]
+
+    log.clear()
+    async with TestEnvironment([Ordered], now=START, middleware=[Recorder("env", log)]) as env:
+        await env.send({"name": "app/order"})
+        [ordered] = await env.runs(Ordered, status="Completed")
+
+    assert ordered.output is not None
+    assert log[:2] == ["env.transform_input", "env.before_execution"]
+    assert "env.transform_output(tell)" in log

@@ -235,7 +235,12 @@ def test_limits_at_the_edges_are_accepted() -> None:
         ),
         (
             {"cancel_on": Cancel(event="a/b", match=" ")},
-            "cancel_on= match: must be a field path such as 'data.cart_id'",
+            "cancel_on= match: must be a field path such as 'data.user_id', got ' '",
+        ),
+        (
+            {"cancel_on": Cancel(event="a/b", match="cart_id")},
+            "cancel_on= match: 'cart_id' is no field of an event (a path starts at the event: "
+            "data, id, name, ts, user, v); did you mean 'data.cart_id'?",
         ),
         ({"cancel_on": Cancel(event="a/b", match="data.")}, "cancel_on= match: invalid expression"),
         ({"cancel_on": Cancel(event="a/b", if_="a ==")}, "cancel_on= if_: invalid expression"),

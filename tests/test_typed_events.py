@@ -10,6 +10,7 @@ from typing import Any
 
 import attrs
 import pytest
+from aiohttp import web
 
 from inngest_dsl import (
     Cancel,
@@ -17,6 +18,7 @@ from inngest_dsl import (
     DefinitionError,
     Event,
     EventError,
+    Inngest,
     InngestFunction,
     PayloadError,
     event_type,
@@ -27,8 +29,9 @@ from inngest_dsl import (
     step,
     wait_for_event,
 )
+from inngest_dsl.aiohttp import serve
 from inngest_dsl.spec._event import to_events
-from inngest_dsl.testing import TestEnvironment
+from inngest_dsl.testing import TestEnvironment, run_function
 
 START = "2026-01-01T00:00:00Z"
 
@@ -300,3 +303,36 @@ async def test_decorated_and_dynamic_invokes_take_typed_data() -> None:
         [run] = await env.runs(InvokesTyped)
         assert run.status == "Completed", run.raw
         assert run.step("dynamic")["output"] == {"again": 12, "first": 11}
+
+
+class ReadsTheWrongType(InngestFunction, id="wrong-type", event="app/other"):
+    @step("email")
+    def email(self, ctx: Context[SignedUp]) -> str:
+        return ctx.event.data.email
+
+
+class NamesTheTypeByString(InngestFunction, id="by-string", event="auth/signup"):
+    @step("email")
+    def email(self, ctx: Context[SignedUp]) -> str:
+        return ctx.event.data.email
+
+    @step("plain")
+    def plain(self, ctx: Context) -> int:
+        return 1
+
+
+async def test_a_context_type_the_function_is_not_triggered_by_is_refused_when_served() -> None:
+    with pytest.raises(DefinitionError) as caught:
+        async with TestEnvironment([ReadsTheWrongType]):
+            pass
+    assert caught.value.problems == (
+        "step 'email': ctx is Context[SignedUp], but the function's ctx.event.data is no "
+        "SignedUp ('auth/signup'): its event triggers are 'app/other'; trigger on SignedUp or "
+        "annotate ctx: Context",
+    )
+
+    with pytest.raises(DefinitionError, match="declare the trigger with the class, event=SignedUp"):
+        await run_function(NamesTheTypeByString)
+
+    with pytest.raises(DefinitionError, match="ctx is Context\\[SignedUp\\]"):
+        serve(web.Application(), Inngest("app", is_dev=True), [ReadsTheWrongType])

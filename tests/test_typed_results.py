@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import uuid
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -201,3 +202,29 @@ def test_payload_error_names_the_payload() -> None:
 
     with pytest.raises(PayloadError, match=r"the thing does not fit Receipt: .*\$\.at"):
         structure({"amount": 1, "at": 5}, Receipt, "the thing")
+
+
+class TuplesAndUuids(InngestFunction, event="app/pair"):
+    @step("pair")
+    def pair(self, ctx: Context) -> tuple[int, str]:
+        return (7, "seven")
+
+    @step("ident")
+    async def ident(self, ctx: Context) -> uuid.UUID:
+        return uuid.UUID(int=42)
+
+    @step("read")
+    def read(self, ctx: Context) -> dict[str, Any]:
+        pair, ident = ctx[TuplesAndUuids.pair], ctx[self.ident]
+        return {"pair": type(pair).__name__, "ident": type(ident).__name__, "same": ident.int}
+
+
+async def test_tuples_and_uuids_come_back_as_their_annotated_types() -> None:
+    result = await run_function(TuplesAndUuids, now=START)
+
+    assert result.status == "completed", result.format_trace()
+    # Stored as JSON (a list, a string), read back as a tuple and a UUID.
+    assert result.output["pair"] == "tuple"
+    assert result.output["ident"] == "UUID"
+    assert result.output["same"] == 42
+    assert result.step("ident").data == "00000000-0000-0000-0000-00000000002a"

@@ -13,7 +13,7 @@ import inspect
 import sys
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import attrs
 from attrs import define, field
@@ -79,11 +79,29 @@ def declarations(verb: str) -> Declarations:
         frame = frame.f_back
     namespace = frame.f_locals
     if not isinstance(namespace, Namespace):
-        raise DefinitionError(
-            f"{verb}()",
-            [f"{verb}() can only be called in the body of an InngestFunction subclass"],
-        )
+        problem = f"{verb}() can only be called in the body of an InngestFunction subclass"
+        at_run_time = _AT_RUN_TIME.get(verb)
+        if at_run_time is not None:
+            # Most often called from a block's body, where a step is added with ctx.step.
+            problem += (
+                f"; it declares a block. In a block's body (an async run or step) add one at "
+                f"run time with `await ctx.step.{at_run_time}`"
+            )
+        raise DefinitionError(f"{verb}()", [problem])
     return namespace.declarations
+
+
+# What each verb is in a body, with `ctx.step`.
+_AT_RUN_TIME = {
+    "run": 'run("id", fn)',
+    "step": 'run("id", fn)',
+    "sleep": 'sleep("id", "1h")',
+    "sleep_until": 'sleep_until("id", at)',
+    "wait_for_event": 'wait_for_event("id", event="app/name", timeout="1d")',
+    "invoke": 'invoke("id", function=Other, data={...})',
+    "send_event": 'send_event("id", events)',
+    "parallel": "parallel(...)",
+}
 
 
 def check_message(decl: Declarations, verb: str, message: object, id: str | None) -> str:
@@ -137,6 +155,11 @@ def decorator_verb(
         kind, check_message(decl, kind, message, id), log_every_request=log_every_request
     )
     decl.items.append(pending)
+    if callable(message):
+        # A bare `@step` got the method itself: that problem is recorded once, above, and the
+        # method is taken as decorated so that it is not reported again as undecorated.
+        pending.body, pending.applied = message, True
+        return cast(Callable[[F], F], message)
 
     def attach(body: F) -> F:
         pending.body = body

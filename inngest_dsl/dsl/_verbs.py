@@ -33,7 +33,7 @@ from inngest_dsl.spec._durations import (
 )
 from inngest_dsl.spec._event import D, Event, SendableEvents, to_events
 from inngest_dsl.spec._event_types import event_name, name_of, type_of
-from inngest_dsl.spec._expressions import match_expression
+from inngest_dsl.spec._expressions import match_expression, match_problem
 from inngest_dsl.spec._function import (
     FunctionSpec,
     InvokeOp,
@@ -210,8 +210,9 @@ def wait_for_event(
     if match is not None and if_ is not None:
         decl.problems.append(f"{where}: give match= or if_=, not both")
     elif match is not None:
-        if not isinstance(match, str) or not match.strip():
-            decl.problems.append(f"{where}: match= must be a field path such as 'data.user_id'")
+        problem = match_problem(match)
+        if problem is not None:
+            decl.problems.append(f"{where}: match= {problem}")
         else:
             expression = match_expression(match)
     op: WaitForEventOp[Any] = WaitForEventOp(
@@ -389,6 +390,8 @@ def send_event(
         required="events=",
     )
     decl.items.append(deferred)
+    if callable(message):  # a bare `@send_event`: reported once, by check_message
+        return cast(Callable[[F], F], deferred.attach(message))
     return deferred.attach
 
 

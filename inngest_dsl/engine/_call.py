@@ -300,7 +300,7 @@ class Call:
             done.append((member, value))
         if not unfinished:
             for member, value in done:
-                fold_memo(self.ctx.data, member, value)
+                fold_memo(self.ctx.writable_data(), member, value)
             return None
         return await self._move_on(entry, unfinished)
 
@@ -322,7 +322,7 @@ class Call:
                 if value.get("error") is not None:
                     return memoised_failure(winner.user_id, value["error"])
                 value = value.get("data")
-            fold_memo(self.ctx.data, winner, value)
+            fold_memo(self.ctx.writable_data(), winner, value)
             return None
         return await self._move_on(entry, unfinished, race=True)
 

@@ -4,25 +4,74 @@ from __future__ import annotations
 
 import inspect
 import logging
+import typing
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar, cast, overload
 
 from attrs import define, field
 
+from inngest_dsl.errors import DefinitionError, NonRetriableError
 from inngest_dsl.spec._event import D, Event, typed_event
-from inngest_dsl.spec._function import WaitForEventOp
-from inngest_dsl.spec._handles import BoundAsyncStep, BoundStep
+from inngest_dsl.spec._event_types import event_name
+from inngest_dsl.spec._function import EventTrigger, WaitForEventOp
+from inngest_dsl.spec._handles import AsyncStepMethod, BoundAsyncStep, BoundStep, StepMethod
 
 if TYPE_CHECKING:
     from inngest_dsl.engine._plan import ExecutionPlan
     from inngest_dsl.engine._steps import Steps
 
-__all__ = ["Context"]
+__all__ = ["Context", "ReadOnlyData", "RunData", "check_context_types"]
 
 T = TypeVar("T")
 E = TypeVar("E")
 
 _default_logger = logging.getLogger("inngest_dsl.function")
+
+
+class ReadOnlyData(Mapping[str, Any]):
+    """The type of `ctx.data`: a read-only mapping of the results so far, and `copy()`.
+
+    Type checkers report a write (`ctx.data["x"] = 1`); at run time a write fails the run,
+    saying to return the value from a step instead (only what blocks return is kept).
+    """
+
+    __slots__ = ()
+
+    def copy(self) -> dict[str, Any]:
+        """A plain, writable copy."""
+        return dict(self)
+
+
+class RunData(dict[str, Any], ReadOnlyData):
+    """`ctx.data`: the results so far, read-only to bodies.
+
+    A write would be lost at the next request (only what blocks return is remembered), so
+    it fails at once, saying what to do instead. The engine writes through `fold`/`store`.
+    """
+
+    __slots__ = ()
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> NoReturn:
+        key = args[0] if args and isinstance(args[0], str) else "key"
+        raise NonRetriableError(
+            "ctx.data is read-only: a value written to it would be lost at the next request. "
+            f"Return it from a step instead (`return {{{key!r}: value}}`): what a step returns "
+            "is kept and folded into ctx.data for the blocks after it"
+        )
+
+    __setitem__ = _refuse
+    __delitem__ = _refuse
+    __ior__ = _refuse
+    update = _refuse
+    setdefault = _refuse
+    pop = _refuse
+    popitem = _refuse
+    clear = _refuse
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # copy.copy, copy.deepcopy and pickle make plain, writable dicts.
+        return (dict, (dict(self),))
+
 _NO_MEMO: Mapping[str, Any] = {}
 ABSENT: Any = object()
 
@@ -45,7 +94,7 @@ class Context(Generic[D]):
 
     _event: Event[Any] = field(alias="event")
     _events: tuple[Event[Any], ...] = field(alias="events")
-    data: dict[str, Any] = field(factory=dict)
+    data: ReadOnlyData = field(factory=RunData)
     run_id: str = ""
     attempt: int = 0
     max_attempts: int | None = None
@@ -66,6 +115,10 @@ class Context(Generic[D]):
         if cache is None:
             cache = self._typed_cache = {}
         return cache
+
+    def writable_data(self) -> dict[str, Any]:
+        """`data` as the engine folds results into it (bodies get the read-only view)."""
+        return cast("dict[str, Any]", self.data)
 
     def bind(self, plan: ExecutionPlan, memo: Mapping[str, Any]) -> None:
         """Give typed reads the function's plan and the call's memo (the engine calls it)."""
@@ -123,6 +176,12 @@ class Context(Generic[D]):
     def __getitem__(self, key: BoundAsyncStep[T]) -> T: ...
 
     @overload
+    def __getitem__(self, key: AsyncStepMethod[T]) -> T: ...
+
+    @overload
+    def __getitem__(self, key: StepMethod[T]) -> T: ...
+
+    @overload
     def __getitem__(self, key: BoundStep[T]) -> T: ...
 
     @overload
@@ -175,3 +234,47 @@ class Context(Generic[D]):
             value = structure(value, entry.result_type, f"the result of {entry.what}")
         self._typed[entry.hashed] = value
         return value
+
+
+def _context_type(body: Any) -> Any:
+    """The `T` of a body's `ctx: Context[T]`, or `None` (plain `Context`, no annotation, or
+    one that cannot be resolved)."""
+    try:
+        hints = typing.get_type_hints(inspect.unwrap(body))
+    except Exception:  # a name only imported for type checkers, ...: nothing to check
+        return None
+    for hint in hints.values():
+        if typing.get_origin(hint) is Context:
+            args = typing.get_args(hint)
+            return args[0] if args else None
+    return None
+
+
+def check_context_types(plan: ExecutionPlan) -> None:
+    """`DefinitionError` for blocks whose `ctx: Context[SignedUp]` names an `@event_type`
+    class the function is not triggered by (their `ctx.event.data` would not be one).
+
+    Checked when a function is served or tested, once its module is loaded and annotations
+    resolve; a block whose annotation does not resolve is not checked."""
+    spec = plan.spec
+    typed = set(plan.event_types.values())
+    names = [str(t.event) for t in spec.triggers if isinstance(t, EventTrigger)]
+    problems = []
+    for entry in plan.ops:
+        wanted = None if entry.body is None else _context_type(entry.body)
+        name = event_name(wanted) if isinstance(wanted, type) else None
+        if name is None or wanted in typed:
+            continue
+        assert isinstance(wanted, type)
+        cls = wanted.__qualname__
+        if name in names:
+            fix = f"declare the trigger with the class, event={cls}, so the data arrives as one"
+        else:
+            listed = ", ".join(map(repr, names)) or "none"
+            fix = f"its event triggers are {listed}; trigger on {cls} or annotate ctx: Context"
+        problems.append(
+            f"{entry.what}: ctx is Context[{cls}], but the function's ctx.event.data is no "
+            f"{cls} ({name!r}): {fix}"
+        )
+    if problems:
+        raise DefinitionError(spec.cls.__qualname__, problems)

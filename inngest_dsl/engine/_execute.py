@@ -73,7 +73,7 @@ async def execute(
     ctx = _context(plan, request, app_id)
     # Made on demand: a call that only folds memoised results needs none of it.
     call: Call | None = None
-    data = ctx.data
+    data = ctx.writable_data()
     memo = request.steps
     for kind, hashed, user_id, entry in plan.rows:
         if kind == RUN:

@@ -1,55 +1,20 @@
-"""Folding results into `ctx.data`, as DESIGN §2 says, for every kind of op; and the
-read-only mapping bodies see as `ctx.data`."""
+"""Folding results into `ctx.data` (a `RunData`), as DESIGN §2 says, for every kind of op."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, NoReturn
+from typing import Any
 
+from inngest_dsl.engine._context import RunData
 from inngest_dsl.engine._outcomes import sent_ids
 from inngest_dsl.engine._plan import INVOKE, SEND, STEP, WAIT, PlannedOp
-from inngest_dsl.errors import EventError, NonRetriableError
+from inngest_dsl.errors import EventError
 from inngest_dsl.spec._event import Event
 
 __all__ = ["RunData", "fold", "fold_memo", "fold_step", "merge", "store"]
 
 _put = dict.__setitem__
 _merge = dict.update
-
-
-class RunData(dict[str, Any]):
-    """`ctx.data`: the results so far, read-only to bodies.
-
-    A write would be lost at the next request (only what blocks return is remembered), so
-    it fails at once, saying what to do instead. The engine writes through `fold`/`store`.
-    """
-
-    __slots__ = ()
-
-    def _refuse(self, *args: Any, **kwargs: Any) -> NoReturn:
-        key = args[0] if args and isinstance(args[0], str) else "key"
-        raise NonRetriableError(
-            "ctx.data is read-only: a value written to it would be lost at the next request. "
-            f"Return it from a step instead (`return {{{key!r}: value}}`): what a step returns "
-            "is kept and folded into ctx.data for the blocks after it"
-        )
-
-    __setitem__ = _refuse
-    __delitem__ = _refuse
-    __ior__ = _refuse
-    update = _refuse
-    setdefault = _refuse
-    pop = _refuse
-    popitem = _refuse
-    clear = _refuse
-
-    def copy(self) -> dict[str, Any]:
-        """A plain, writable copy."""
-        return dict(self)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        # copy.copy, copy.deepcopy and pickle make plain, writable dicts.
-        return (dict, (dict(self),))
 
 
 # The engine's writes, even into a `RunData`: `store(data, key, value)` and

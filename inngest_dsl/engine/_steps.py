@@ -59,7 +59,7 @@ from inngest_dsl.errors import EventError
 from inngest_dsl.spec._durations import parse_duration, parse_instant
 from inngest_dsl.spec._event import D, Event, SendableEvents, typed_event
 from inngest_dsl.spec._event_types import event_name, name_of, type_of
-from inngest_dsl.spec._expressions import expression_problem, match_expression
+from inngest_dsl.spec._expressions import expression_problem, match_expression, match_problem
 from inngest_dsl.spec._function import FunctionSpec
 from inngest_dsl.spec._payloads import PLAIN, structure, unstructure
 from inngest_dsl.wire._json import check_json
@@ -197,6 +197,8 @@ class Steps:
             raise misuse(f"{where}: timeout: {exc}") from None
         if match is not None and if_ is not None:
             raise misuse(f"{where}: give match= or if_=, not both")
+        if match is not None and (problem := match_problem(match)) is not None:
+            raise misuse(f"{where}: match= {problem}")
         expression = match_expression(match) if match is not None else if_
         if expression is not None:
             problem = expression_problem(expression)

@@ -13,6 +13,7 @@ from typing import Any
 import attrs
 
 from inngest_dsl.client import Inngest
+from inngest_dsl.engine._context import check_context_types
 from inngest_dsl.engine._failure import failure_problem, is_failure_spec, with_failure_specs
 from inngest_dsl.engine._middleware import run_call
 from inngest_dsl.engine._plan import ExecutionPlan, plan_for
@@ -116,7 +117,8 @@ def served_functions(
 ) -> ServedFunctions:
     """Plans for `functions` (classes or specs) and their failure handlers, by wire id.
 
-    Raises `ConfigError` when two functions share a wire id.
+    Raises `ConfigError` when two functions share a wire id, `DefinitionError` for a block
+    whose `ctx: Context[T]` names an event type its function is not triggered by.
     """
     specs = tuple(f if isinstance(f, FunctionSpec) else spec_of(f) for f in functions)
     plans: dict[str, ExecutionPlan] = {}
@@ -128,6 +130,7 @@ def served_functions(
                 f"{plans[wire_id].spec.cls.__qualname__} and {spec.cls.__qualname__}"
             )
         plans[wire_id] = plan_for(spec)
+        check_context_types(plans[wire_id])
     failure_ids = frozenset(
         wire_id for wire_id, plan in plans.items() if is_failure_spec(plan.spec)
     )

@@ -17,6 +17,7 @@ __all__ = [
     "expression_is_true",
     "expression_problem",
     "match_expression",
+    "match_problem",
 ]
 
 
@@ -131,6 +132,25 @@ def match_expression(path: str) -> str:
     """`match="data.user_id"` as the condition Inngest evaluates: the trigger's field equals
     the incoming event's."""
     return f"event.{path} == async.{path}"
+
+
+# An event's top-level fields: a `match=` path starts with one of them.
+_EVENT_FIELDS = frozenset({"data", "user", "name", "id", "ts", "v"})
+
+
+def match_problem(path: object) -> str | None:
+    """What is wrong with `path` as a `match=` field path, if anything: it is read on both
+    events from the top (`event.<path> == async.<path>`), so it must start at one of an
+    event's fields, usually `data`; `match="user_id"` could never match anything."""
+    if not isinstance(path, str) or not path.strip():
+        return f"must be a field path such as 'data.user_id', got {path!r}"
+    first = path.split(".", 1)[0].strip()
+    if first not in _EVENT_FIELDS:
+        return (
+            f"{path!r} is no field of an event (a path starts at the event: "
+            f"{', '.join(sorted(_EVENT_FIELDS))}); did you mean 'data.{path}'?"
+        )
+    return expression_problem(match_expression(path))
 
 
 @functools.lru_cache(maxsize=4096)

@@ -19,7 +19,7 @@ import contextvars
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from attrs import define, frozen
+from attrs import define, field, frozen
 
 if TYPE_CHECKING:
     from inngest_dsl.spec._event import Event
@@ -46,7 +46,10 @@ class CallInput:
     """What one call starts from; `transform_input` may change `event`, `events` and `steps`.
 
     `steps` maps each finished step's wire id to its result (a step that failed for good is
-    not in it). `function_id` is the function's wire id; `attempt` counts from 0.
+    not in it). `function_id` is the function's wire id; `attempt` counts from 0. `state` is
+    the middleware's own, empty when the call starts: middleware objects are shared by every
+    call, so a value one hook leaves for a later hook of the same call goes there
+    (`call.state["started"] = ...` in `before_execution`, read in `after_execution`).
     """
 
     function_id: str
@@ -55,6 +58,7 @@ class CallInput:
     event: Event[Any]
     events: list[Event[Any]]
     steps: dict[str, Any]
+    state: dict[str, Any] = field(factory=dict)
 
 
 @frozen

@@ -31,7 +31,7 @@ import attrs
 from attrs import field, frozen
 
 from inngest_dsl.spec._event_types import name_of
-from inngest_dsl.spec._expressions import expression_problem, match_expression
+from inngest_dsl.spec._expressions import match_expression, match_problem
 from inngest_dsl.spec._limits import (
     BATCH_TIMEOUT,
     DEBOUNCE_PERIOD,
@@ -185,10 +185,8 @@ class Cancel:
             return
         if self.if_ is not None:
             yield "", "give match= or if_=, not both"
-        elif not isinstance(self.match, str) or not self.match.strip():
-            yield "match", "must be a field path such as 'data.cart_id'"
         else:
-            problem = expression_problem(match_expression(self.match))
+            problem = match_problem(self.match)
             if problem is not None:
                 yield "match", problem
 

@@ -1,9 +1,9 @@
 """User payloads as JSON and back: typed event data and typed step results, through cattrs.
 
-One converter (cattrs' JSON preset: `datetime` as ISO 8601, sets as lists, attrs classes and
-dataclasses as objects) turns what users return or send into JSON, and JSON back into the
-type a block's return annotation or an event type names. A payload that does not fit its
-type is a `PayloadError` naming the field, as `$.user_id`.
+One converter (cattrs' JSON preset: `datetime` as ISO 8601, sets and tuples as lists, attrs
+classes and dataclasses as objects; and UUIDs as strings) turns what users return or send
+into JSON, and JSON back into the type a block's return annotation or an event type names.
+A payload that does not fit its type is a `PayloadError` naming the field, as `$.user_id`.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import datetime as _dt
 import enum
 import inspect
 import typing
+import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -42,6 +43,9 @@ def _has_wire_form(cls: Any) -> bool:
 
 
 converter.register_unstructure_hook_func(_has_wire_form, lambda value: value.to_wire())
+# UUIDs as their canonical strings, as the official SDKs' JSON gives them.
+converter.register_unstructure_hook(uuid.UUID, str)
+converter.register_structure_hook(uuid.UUID, lambda value, _: uuid.UUID(str(value)))
 
 PLAIN: Any = object()
 """What `result_type` gives for a body whose result is plain JSON (nothing to structure)."""
@@ -59,8 +63,12 @@ def is_typed(tp: Any) -> bool:
         return (
             attrs.has(tp)
             or dataclasses.is_dataclass(tp)
-            or issubclass(tp, (_dt.date, _dt.time, _dt.timedelta, enum.Enum, set, frozenset, tuple))
+            or issubclass(
+                tp, (_dt.date, _dt.time, _dt.timedelta, enum.Enum, set, frozenset, tuple, uuid.UUID)
+            )
         )
+    if typing.get_origin(tp) in (tuple, set, frozenset):
+        return True  # JSON has lists only: `tuple[int, str]` must be rebuilt
     return any(is_typed(arg) for arg in typing.get_args(tp) if arg is not Ellipsis)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -17,10 +18,12 @@ __all__ = ["CapturingClient"]
 class CapturingClient(Inngest):
     """An `Inngest` client that records sent events instead of sending them over HTTP.
 
-    `send` and `send_sync` validate events exactly as the real client does, record them in
-    `sent` (as `Event`s, in order, as given: no `ts` is filled in) and return fake event ids
-    (fresh ULIDs, like the event API's). `send_sync` refuses a running event loop, as the real
-    one does. Nothing here touches the network, so it works in dev or cloud mode alike.
+    `send` and `send_sync` validate events exactly as the real client does, run its
+    middleware's `before_send_events` / `after_send_events` hooks around the send as it does,
+    record them in `sent` (as `Event`s, in order, as given: no `ts` is filled in) and return
+    fake event ids (fresh ULIDs, like the event API's). `send_sync` refuses a running event
+    loop, as the real one does. Nothing here touches the network, so it works in dev or cloud
+    mode alike.
     """
 
     def __init__(self, app_id: str = "test-app", **settings: Any) -> None:
@@ -53,9 +56,12 @@ class CapturingClient(Inngest):
             self._sent.clear()
             self._sent_ids.clear()
 
-    def _record(self, events: SendableEvents) -> list[str]:
-        batch = to_events(events)
-        ids = [str(ULID()) for _ in batch]
+    async def _ids_for(self, batch: list[Event]) -> list[str]:
+        """The ids the event API would give `batch` (here: fresh ULIDs, nothing is sent)."""
+        return [str(ULID()) for _ in batch]
+
+    async def _record(self, batch: list[Event]) -> list[str]:
+        ids = await self._ids_for(batch)
         with self._lock:
             self._sent.extend(batch)
             self._sent_ids.extend(ids)
@@ -63,12 +69,12 @@ class CapturingClient(Inngest):
 
     async def send(self, events: SendableEvents) -> list[str]:
         """Record one event or a list of events; return fake ids, in order."""
-        return self._record(events)
+        return await self._send_hooked(to_events(events), self._record)
 
     def send_sync(self, events: SendableEvents) -> list[str]:
         """`send` for code that is not async; refuses a running event loop like the real one."""
         refuse_running_loop()
-        return self._record(events)
+        return asyncio.run(self.send(events))
 
     async def api_request(
         self,

@@ -33,6 +33,7 @@ from inngest_dsl.serve._call import (
 )
 from inngest_dsl.spec._event import Event, SendableEvents, to_events
 from inngest_dsl.spec._function import FunctionSpec, RunOp, StepOp, spec_of
+from inngest_dsl.spec._middleware import Middleware
 from inngest_dsl.testing._client import CapturingClient
 from inngest_dsl.testing._in_process import (
     AppCall,
@@ -43,7 +44,7 @@ from inngest_dsl.testing._in_process import (
     StepMocks,
 )
 from inngest_dsl.testing._server_run import ServerRun
-from inngest_dsl.testing._step_keys import CtxStep, unknown_id_problem
+from inngest_dsl.testing._step_keys import CtxStep, method_id, unknown_id_problem
 from inngest_dsl.testing._time import TestEnvironmentError, VirtualTime, start_instant
 
 __all__ = ["TestEnvironment", "adds_steps"]
@@ -66,34 +67,24 @@ _STATUSES = {
 class _EnvironmentClient(CapturingClient):
     """The functions' client: records what they send, and delivers it to the environment."""
 
-    def __init__(self, environment: TestEnvironment, app_id: str) -> None:
-        super().__init__(app_id)
+    def __init__(
+        self, environment: TestEnvironment, app_id: str, middleware: Sequence[Middleware]
+    ) -> None:
+        super().__init__(app_id, middleware=middleware)
         self._environment = environment
 
-    async def send(self, events: SendableEvents) -> list[str]:
-        batch = to_events(events)
-        ids = await self._environment._deliver(batch)
-        self._keep(batch, ids)
-        return ids
+    async def _ids_for(self, batch: list[Event]) -> list[str]:
+        return await self._environment._deliver(batch)
 
     def send_sync(self, events: SendableEvents) -> list[str]:
         # A sync body runs in a worker thread; the engine lives on the environment's loop.
-        batch = to_events(events)
         loop = self._environment._loop
         if loop is None:
             raise RuntimeError("the test environment is not running")
         refuse_running_loop()
         if not loop.is_running():  # the test's own thread, between two sync calls
-            ids = loop.run_until_complete(self._environment._deliver(batch))
-        else:
-            ids = asyncio.run_coroutine_threadsafe(self._environment._deliver(batch), loop).result()
-        self._keep(batch, ids)
-        return ids
-
-    def _keep(self, batch: list[Event], ids: list[str]) -> None:
-        with self._lock:
-            self._sent.extend(batch)
-            self._sent_ids.extend(ids)
+            return loop.run_until_complete(self.send(events))
+        return asyncio.run_coroutine_threadsafe(self.send(events), loop).result()
 
 
 def _spec(function: type | FunctionSpec) -> FunctionSpec:
@@ -128,7 +119,9 @@ class TestEnvironment(VirtualTime):
     instance is raised instead). `now` is the virtual start (default: the real time now);
     `retry_interval` fixes the seconds between retries (default: the dev server's backoff);
     `call_timeout` is how many real seconds a call may take before it fails as timed out;
-    `seed` seeds the random delays of cron triggers' `jitter` (`None`: a fresh seed each time).
+    `seed` seeds the random delays of cron triggers' `jitter` (`None`: a fresh seed each time);
+    `middleware` is the client's, as `Inngest(..., middleware=[...])`: it runs around every
+    call and every send (`env.client` is that client).
     """
 
     __test__ = False  # not a test class, whatever pytest thinks of the name
@@ -143,9 +136,11 @@ class TestEnvironment(VirtualTime):
         retry_interval: float | None = None,
         call_timeout: float = 60.0,
         seed: int | None = 0,
+        middleware: Sequence[Middleware] = (),
     ) -> None:
         self._start = start_instant(now)
         self.app_id = app_id
+        self._middleware = tuple(middleware)
         self.client = self._make_client()
         self._specs = self._with_callees([_spec(f) for f in functions])
         self._hooks = self._make_hooks(steps or {})
@@ -169,7 +164,7 @@ class TestEnvironment(VirtualTime):
     # -- set-up -------------------------------------------------------------------------------
 
     def _make_client(self) -> CapturingClient:
-        return _EnvironmentClient(self, self.app_id)
+        return _EnvironmentClient(self, self.app_id, self._middleware)
 
     def _make_hooks(self, steps: Mapping[Any, Any]) -> CallHooks:
         return MockHooks(self._mocks(steps))
@@ -190,6 +185,10 @@ class TestEnvironment(VirtualTime):
         return tuple(found.values())
 
     def _mocks(self, steps: Mapping[Any, Any]) -> dict[str, StepMocks]:
+        try:
+            steps = {method_id(key, self._specs) or key: value for key, value in steps.items()}
+        except ValueError as exc:
+            raise TestEnvironmentError(f"steps= mocks {exc}") from None
         values = {getattr(key, "id", key): value for key, value in steps.items()}
         known = sorted(set().union(*(_mockable_ids(spec) for spec in self._specs)))
         dynamic = any(adds_steps(spec) for spec in self._specs)

@@ -20,6 +20,7 @@ from inngest_dsl.client import Inngest
 from inngest_dsl.devserver import DevServer, DevServerConfig
 from inngest_dsl.spec._event import Event
 from inngest_dsl.spec._function import FunctionSpec, spec_of
+from inngest_dsl.spec._middleware import Middleware
 from inngest_dsl.testing._server_run import ServerRun
 from inngest_dsl.wire._signing import bearer_token
 
@@ -41,7 +42,8 @@ class DevServerHarness:
     Use `async with DevServerHarness(functions) as server:` (or the `inngest_dev_server`
     fixture). `server.client` is an `Inngest` client pointing at it: hand it to code that
     sends events. `retry_interval` (seconds) replaces the executor's backoff so retries are
-    quick.
+    quick. `middleware` is that client's, as `Inngest(..., middleware=[...])`: it runs around
+    every call of the served functions and every send of `server.client`.
     """
 
     def __init__(
@@ -50,12 +52,14 @@ class DevServerHarness:
         *,
         app_id: str = "test-app",
         retry_interval: float = 0.05,
+        middleware: Sequence[Middleware] = (),
     ) -> None:
         self.specs = tuple(f if isinstance(f, FunctionSpec) else spec_of(f) for f in functions)
         if not self.specs:
             raise ValueError("give at least one function to serve")
         self.app_id = app_id
         self.retry_interval = retry_interval
+        self.middleware = tuple(middleware)
         self.dev_server: DevServer | None = None
         self._client: Inngest | None = None
         self._app_runner: web.AppRunner | None = None
@@ -111,6 +115,7 @@ class DevServerHarness:
             is_dev=True,
             api_base_url=self.dev_server.url,
             event_api_base_url=self.dev_server.url,
+            middleware=self.middleware,
         )
         app = web.Application()
         serve(app, self._client, self.specs)

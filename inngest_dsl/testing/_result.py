@@ -8,8 +8,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from attrs import field, frozen
 
+from inngest_dsl.testing._step_keys import method_id
+
 if TYPE_CHECKING:
     from inngest_dsl.spec._event import Event
+    from inngest_dsl.spec._function import FunctionSpec
 
 __all__ = ["ErrorInfo", "OpKind", "RunResult", "RunStatus", "TraceOp"]
 
@@ -152,6 +155,8 @@ class RunResult:
     finished_at: _dt.datetime
     calls: int
     sent_events: tuple[Event, ...] = ()
+    # The function run, to find a block by its method (`result.step(Checkout.charge)`).
+    spec: FunctionSpec | None = field(default=None, repr=False, eq=False)
 
     @property
     def completed(self) -> bool:
@@ -168,8 +173,15 @@ class RunResult:
         """Virtual time the run took (its sleeps and wait timeouts)."""
         return self.finished_at - self.started_at
 
-    def step(self, id: str) -> TraceOp:
-        """The first trace entry with this block id (a step, run, sleep or wait id)."""
+    def step(self, id: object) -> TraceOp:
+        """The first trace entry with this block id (a step, run, sleep or wait id), or of the
+        block a method (`Checkout.charge`) or a handle (`Checkout.confirmed`) names."""
+        if not isinstance(id, str):
+            try:
+                id = method_id(id, [self.spec] if self.spec is not None else []) or id
+            except ValueError as exc:
+                raise KeyError(str(exc)) from None
+            id = getattr(id, "id", id)
         for op in self.trace:
             if op.id == id:
                 return op

@@ -153,22 +153,23 @@ async def run_function(
 ) -> RunResult:
     """Run `function` to its end in-process, on the dev server's engine and virtual time.
 
-    `event` triggers the run (an `Event` or a mapping; by default an empty event of the
-    function's trigger); `events` is the batch, if several. `steps` mocks blocks by id: the
-    body is not called and the value is the block's result (an exception instance is raised
-    instead); it also mocks `ctx.step.run` steps by their id, and gives an `invoke`'s result
-    (else the invoked function runs in-process: its class was given, or it is one of
-    `functions`). `waits` scripts each `wait_for_event` (declared or `ctx.step`) by id (or by
-    the handle the class body got): the event that arrives, or `None` for a timeout. Both are
-    checked before any block runs: an id close to a declared one is taken for a misspelling
-    (`ctx_step(id)` keys a `ctx.step` id that only looks like one), and any other that is no
-    declared block must be met by a `ctx.step` call before the run ends. An event none of the
-    function's triggers would start it for is an error. Sleeps, timeouts and retry backoffs
-    take no real time: `now` sets the virtual start. `max_attempts` defaults to the
-    function's `retries + 1`. Events sent go to `client` (a fresh `CapturingClient` by
-    default) and show in `sent_events`. The run starts at once, whatever the function's flow
-    control; its retries, sleeps, waits and invokes follow the dev server's rules exactly.
-    Returns a `RunResult`; raises `RunFunctionError` when the run cannot be driven as asked.
+    `event` triggers the run (an `Event`, a mapping or an `@event_type` instance; by default an
+    empty event of the function's trigger); `events` is the batch, if several. `steps` mocks
+    blocks by id (or by method): the body
+    is not called and the value is the block's result (an exception instance is raised instead);
+    it also mocks `ctx.step.run` steps by their id, and gives an `invoke`'s result (else the
+    invoked function runs in-process: its class was given, or it is one of `functions`). `waits`
+    scripts each `wait_for_event` (declared or `ctx.step`) by id (or by the handle the class
+    body got): the event that arrives, or `None` for a timeout. Both are checked before any
+    block runs: an id close to a declared one is taken for a misspelling (`ctx_step(id)` keys a
+    `ctx.step` id that only looks like one), and any other that is no declared block must be met
+    by a `ctx.step` call before the run ends. An event none of the function's triggers would
+    start it for (by name, or by its `expression=`) is an error. Sleeps, timeouts and retry
+    backoffs take no real time: `now` sets the virtual start. `max_attempts` defaults to the
+    function's `retries + 1`. Events sent go to `client` (a fresh `CapturingClient` by default)
+    and show in `sent_events`. The run starts at once, whatever the function's flow control; its
+    retries, sleeps, waits and invokes follow the dev server's rules exactly. Returns a
+    `RunResult`; raises `RunFunctionError` when the run cannot be driven as asked.
     """
     spec = function if isinstance(function, FunctionSpec) else spec_of(function)
     if max_attempts is None:
@@ -186,13 +187,9 @@ async def run_function(
         )
     started_at = start_time(now)
     batch = tuple(to_event(e, f"events[{i}]") for i, e in enumerate(events or ()))
-    if event is not None:
-        trigger = to_event(event, "event")
-    elif batch:
-        trigger = batch[0]
-    else:
-        trigger = default_event(spec, started_at)
-    check_trigger(spec, (trigger, *batch))
+    given = (to_event(event, "event"),) if event is not None else ()
+    check_trigger(spec, (*given, *batch))  # the default event is the function's own trigger's
+    trigger = given[0] if given else batch[0] if batch else default_event(spec, started_at)
     plan = plan_for(instrumented(spec))
     environment: _RunEnvironment | None = None
 

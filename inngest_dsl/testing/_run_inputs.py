@@ -10,9 +10,11 @@ from typing import Any
 
 import attrs
 
+from inngest_dsl.devserver.core.matching import evaluate
 from inngest_dsl.errors import EventError, InngestError
 from inngest_dsl.spec._cron import scheduled_event
-from inngest_dsl.spec._event import Event
+from inngest_dsl.spec._event import Event, to_events
+from inngest_dsl.spec._event_types import event_name
 from inngest_dsl.spec._function import (
     CronTrigger,
     EventTrigger,
@@ -24,7 +26,12 @@ from inngest_dsl.spec._function import (
     WaitForEventOp,
 )
 from inngest_dsl.testing._environment import adds_steps
-from inngest_dsl.testing._step_keys import CtxStep, did_you_mean, unknown_id_problem
+from inngest_dsl.testing._step_keys import (
+    CtxStep,
+    did_you_mean,
+    method_id,
+    unknown_id_problem,
+)
 from inngest_dsl.testing._time import TestEnvironmentError, start_instant
 from inngest_dsl.wire._json import dumps
 
@@ -42,8 +49,9 @@ __all__ = [
     "to_event",
 ]
 
-EventLike = Event | Mapping[str, Any]
-"""An `Event`, or a mapping with its fields (`name`, `data`, `user`, `id`, `ts`, `v`)."""
+EventLike = Event | Mapping[str, Any] | attrs.AttrsInstance
+"""An `Event`, a mapping with its fields (`name`, `data`, `user`, `id`, `ts`, `v`), or an
+instance of an `@event_type` class (the event's data; the class gives the name)."""
 _EVENT_FIELDS = frozenset({"name", "data", "user", "id", "ts", "v"})
 
 
@@ -67,6 +75,11 @@ def to_event(value: object, where: str, default_name: str | None = None) -> Even
     """An event given to the kit (`where` names it), as the function would receive it."""
     if isinstance(value, Event):
         wire: Mapping[str, Any] = value.to_wire()
+    elif event_name(type(value)) is not None:
+        try:
+            wire = to_events(value)[0].to_wire()  # type: ignore[arg-type]  # a typed event
+        except EventError as exc:
+            raise RunFunctionError(f"{where}: {exc}") from None
     elif isinstance(value, Mapping):
         unknown = sorted(str(key) for key in set(value) - _EVENT_FIELDS)
         if unknown:
@@ -79,8 +92,9 @@ def to_event(value: object, where: str, default_name: str | None = None) -> Even
             raise RunFunctionError(f"{where}: the event has no name")
     else:
         raise RunFunctionError(
-            f"{where} must be an Event or a mapping such as "
-            f"{{'name': 'app/thing.happened', 'data': {{...}}}}, got {type(value).__name__}"
+            f"{where} must be an Event, a mapping such as "
+            f"{{'name': 'app/thing.happened', 'data': {{...}}}} or an instance of an "
+            f"@event_type class, got {type(value).__name__}"
         )
     try:
         # As the function would receive it: through JSON. Reserved `inngest/...` names are
@@ -135,16 +149,24 @@ class Mocks:
         return sorted(self.dynamic - self.used)
 
 
-def _key_id(key: object, handles: tuple[type, ...], given: str) -> tuple[str, bool]:
+def _key_id(
+    spec: FunctionSpec, key: object, handles: tuple[type, ...], given: str
+) -> tuple[str, bool]:
     """The id a `steps=` / `waits=` key names, and whether it is a `ctx_step(...)` key."""
     if isinstance(key, CtxStep):
         return key.id, True
     if isinstance(key, handles):
         return str(getattr(key, "id")), False  # noqa: B009 - any of the handle classes
+    try:
+        method = method_id(key, [spec])
+    except ValueError as exc:
+        raise RunFunctionError(f"{given} {exc}") from None
+    if method is not None:
+        return method, False
     if not isinstance(key, str):
         raise RunFunctionError(
-            f"{given} keys are block ids (strings), handles from the class body or "
-            f"ctx_step('id'), got {key!r}"
+            f"{given} keys are block ids (strings), handles from the class body (a block's "
+            f"method, as Checkout.charge) or ctx_step('id'), got {key!r}"
         )
     return key, False
 
@@ -169,7 +191,7 @@ def check_mocks(spec: FunctionSpec, steps: Mapping[Any, Any] | None) -> Mocks:
     dynamic_ok = adds_steps(spec)
     given = "steps= mocks"
     for key, value in (steps or {}).items():
-        block_id, dynamic = _key_id(key, (RunOp, StepOp, SleepUntilOp, InvokeOp), given)
+        block_id, dynamic = _key_id(spec, key, (RunOp, StepOp, SleepUntilOp, InvokeOp), given)
         if dynamic:
             if not dynamic_ok:
                 raise _no_steps_added(spec, given, block_id)
@@ -215,7 +237,7 @@ def check_waits(
     scripted: dict[str, Any] = {}
     dynamic: set[str] = set()
     for key, value in (waits or {}).items():
-        wait_id, is_dynamic = _key_id(key, (WaitForEventOp,), given)
+        wait_id, is_dynamic = _key_id(spec, key, (WaitForEventOp,), given)
         if is_dynamic and not dynamic_ok:
             raise _no_steps_added(spec, given, wait_id)
         if is_dynamic or wait_id not in wait_ids:
@@ -234,23 +256,39 @@ def check_waits(
     return scripted, dynamic
 
 
+def _names(trigger: str, name: str) -> bool:
+    return name == trigger or (trigger.endswith("*") and name.startswith(trigger[:-1]))
+
+
 def check_trigger(spec: FunctionSpec, events: Sequence[Event]) -> None:
-    """`RunFunctionError` for an event none of the function's triggers would start it for
-    (the events Inngest itself sends for invokes, schedules and failures aside)."""
-    names = [
-        t.event for t in spec.triggers if isinstance(t, EventTrigger) and isinstance(t.event, str)
+    """`RunFunctionError` for an event none of the function's triggers would start it for:
+    none has its name, or each that has it has an expression (`if_=`) that is false for it,
+    as the server evaluates it (the events Inngest itself sends for invokes, schedules and
+    failures aside)."""
+    triggers = [
+        (t.event, t.expression)
+        for t in spec.triggers
+        if isinstance(t, EventTrigger) and isinstance(t.event, str)
     ]
+    names = [name for name, _ in triggers]
     for event in events:
-        if event.name.startswith("inngest/") or any(
-            event.name == name or (name.endswith("*") and event.name.startswith(name[:-1]))
-            for name in names
-        ):
+        if event.name.startswith("inngest/"):
             continue
-        listed = ", ".join(map(repr, names)) if names else "none (it runs on a schedule)"
-        raise RunFunctionError(
-            f"event {event.name!r} would never start function {spec.id!r}"
-            f"{did_you_mean(event.name, names)} (its event triggers: {listed})"
-        )
+        named = [expression for name, expression in triggers if _names(name, event.name)]
+        if not named:
+            listed = ", ".join(map(repr, names)) if names else "none (it runs on a schedule)"
+            raise RunFunctionError(
+                f"event {event.name!r} would never start function {spec.id!r}"
+                f"{did_you_mean(event.name, names)} (its event triggers: {listed})"
+            )
+        wire = {"event": event.to_wire()}
+        if not any(expression is None or evaluate(expression, wire) for expression in named):
+            false = " nor ".join(map(repr, named))
+            raise RunFunctionError(
+                f"function {spec.id!r} would not be triggered by this {event.name!r} event: "
+                f"its trigger's expression {false} is not true for it (data: "
+                f"{dumps(event.data).decode()}); give an event the function would run for"
+            )
 
 
 def start_time(now: _dt.datetime | str | None) -> _dt.datetime:

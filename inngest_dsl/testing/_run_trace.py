@@ -253,6 +253,7 @@ class RunTrace:
             finished_at=_dt.datetime.fromtimestamp(finished_at, _dt.timezone.utc),
             calls=calls,
             sent_events=sent,
+            spec=self.spec,
         )
         draft = attrs.evolve(draft, status=RunStatus(status, draft.format_trace()))
         if draft.completed:  # a failed run may just not have got that far

@@ -11,11 +11,14 @@ written `ctx_step("id")`.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
+import inspect
+from collections.abc import Iterable, Sequence
 
 from attrs import frozen
 
-__all__ = ["CtxStep", "ctx_step", "did_you_mean", "unknown_id_problem"]
+from inngest_dsl.spec._function import FunctionSpec
+
+__all__ = ["CtxStep", "ctx_step", "did_you_mean", "method_id", "unknown_id_problem"]
 
 
 @frozen
@@ -34,6 +37,22 @@ def ctx_step(id: str) -> CtxStep:
     if not isinstance(id, str) or not id.strip():
         raise TypeError(f"ctx_step() takes the step's id, a non-empty string, got {id!r}")
     return CtxStep(id)
+
+
+def method_id(key: object, specs: Iterable[FunctionSpec]) -> str | None:
+    """The id of the block whose method `key` is (`steps={Checkout.charge: ...}`), or `None`
+    when `key` is not a method (a string, a handle); `ValueError` for a method that is no
+    block of these functions."""
+    if isinstance(key, (str, type)) or not callable(key):
+        return None
+    target = inspect.unwrap(getattr(key, "__func__", key))
+    for spec in specs:
+        for op in spec.ops:
+            body = getattr(op, "body", None)
+            if body is not None and inspect.unwrap(body) is target:
+                return op.id
+    name = getattr(target, "__qualname__", repr(target))
+    raise ValueError(f"{name} is not a block of {' or '.join(repr(s.id) for s in specs)}")
 
 
 def did_you_mean(name: str, known: Sequence[str]) -> str:

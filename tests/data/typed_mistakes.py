@@ -28,6 +28,8 @@ class Welcome(InngestFunction, event=SignedUp):
     @step("report")
     async def report(self, ctx: Context[SignedUp]) -> str:
         wrong: str = ctx[self.charge]  # error: a Receipt, not a str
+        also_wrong: str = ctx[Welcome.charge]  # error: through the class, a Receipt too
+        ctx.data["total"] = 1  # error: ctx.data is read-only
         missing = ctx.event.data.email  # error: SignedUp has no email
         event: Event[Receipt] | None = ctx[self.confirmed]  # error: Event[SignedUp]
-        return f"{wrong}{missing}{event}"
+        return f"{wrong}{also_wrong}{missing}{event}"

@@ -10,6 +10,7 @@ import pytest
 
 from inngest_dsl import (
     Context,
+    Event,
     InngestFunction,
     NonRetriableError,
     RateLimit,
@@ -17,6 +18,7 @@ from inngest_dsl import (
     step,
     wait_for_event,
 )
+from inngest_dsl.middleware import CallInput, CallOutput, Middleware
 from inngest_dsl.pytest_plugin import StartDevServer
 from inngest_dsl.testing import DevServerHarness
 
@@ -196,3 +198,25 @@ async def test_a_run_shows_its_events_and_why_flow_control_skipped_it(
     assert skipped.reason == "rate limit: over 1 per 1h"
     with pytest.raises(AssertionError, match=r"Skipped \(rate limit: over 1 per 1h\)"):
         await server.wait_for_run(second)
+
+
+class Doubled(Middleware):
+    """Doubles every step's result and tags every event the client sends."""
+
+    async def transform_output(self, call: CallInput, output: CallOutput) -> None:
+        if output.step is not None and isinstance(output.data, int):
+            output.data *= 2
+
+    async def before_send_events(self, events: list[Event]) -> list[Event] | None:
+        return [Event(e.name, {**e.data, "n": 21}) for e in events]
+
+
+async def test_the_harness_takes_the_clients_middleware(
+    inngest_dev_server: StartDevServer,
+) -> None:
+    server = await inngest_dev_server([Tally], middleware=[Doubled()])
+
+    [event_id] = await server.send("test/tally", {"n": 1})  # the client's hook makes n 21
+    run = await server.wait_for_run(event_id)
+
+    assert run.output == {"count": 42}

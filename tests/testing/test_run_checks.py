@@ -5,9 +5,18 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 
+import attrs
 import pytest
 
-from inngest_dsl import Context, InngestFunction, run, sleep_until, step
+from inngest_dsl import (
+    Context,
+    InngestFunction,
+    event_type,
+    run,
+    sleep_until,
+    step,
+    wait_for_event,
+)
 from inngest_dsl.testing import (
     RunFunctionError,
     TestEnvironment,
@@ -125,3 +134,83 @@ def test_sleep_until_reads_a_yearless_stamp_as_the_next_such_instant() -> None:
     assert result.step("next january the second").at == second
     # Read when the run reaches it (2027-01-02, virtual time): the next midsummer.
     assert result.step("midsummer").at == dt.datetime(2027, 6, 21, 12, tzinfo=utc)
+
+
+@event_type("shop/refund.requested")
+@attrs.frozen
+class RefundRequested:
+    order: int
+    amount: int = 0
+
+
+class Refund(InngestFunction, event=RefundRequested):
+    @step("charge back")
+    def charge_back(self, ctx: Context[RefundRequested]) -> dict[str, int]:
+        calls["charge back"] += 1
+        return {"refunded": ctx.event.data.amount}
+
+    @step("notify")
+    def notify(self, ctx: Context[RefundRequested]) -> str:
+        return f"order {ctx.event.data.order}: {ctx[Refund.charge_back]['refunded']}"
+
+
+def test_the_event_may_be_an_instance_of_its_event_type() -> None:
+    result = run_function_sync(Refund, RefundRequested(order=3, amount=40))
+
+    assert result.output == {"refunded": 40, "notify": "order 3: 40"}
+
+
+def test_a_typed_event_of_another_name_would_not_start_the_function() -> None:
+    with pytest.raises(RunFunctionError, match="'shop/other' would never start"):
+        run_function_sync(Refund, Other(order=1))
+
+
+def test_a_block_is_mocked_by_its_method() -> None:
+    result = run_function_sync(
+        Refund, RefundRequested(order=3), steps={Refund.charge_back: {"refunded": 9}}
+    )
+
+    assert calls["charge back"] == 0
+    assert result.step("charge back").mocked
+    assert result.output["notify"] == "order 3: 9"
+
+
+def test_a_method_of_another_function_is_no_mock_key() -> None:
+    with pytest.raises(RunFunctionError, match=r"Checkout\.charge is not a block of 'refund'"):
+        run_function_sync(Refund, RefundRequested(order=3), steps={Checkout.charge: {}})
+
+
+async def test_the_environment_mocks_a_block_by_its_method() -> None:
+    async with TestEnvironment([Refund], steps={Refund.charge_back: {"refunded": 5}}) as env:
+        await env.send(RefundRequested(order=8))
+        [refund] = await env.runs(Refund, status="Completed")
+
+    assert calls["charge back"] == 0
+    assert refund.output["notify"] == "order 8: 5"
+
+
+@event_type("shop/other")
+@attrs.frozen
+class Other:
+    order: int
+
+
+class AwaitsConfirmation(InngestFunction, event=RefundRequested):
+    approved = wait_for_event(Other, timeout="1d", match="data.order")
+
+    @step("refund")
+    def refund(self, ctx: Context[RefundRequested]) -> bool:
+        return ctx[self.approved] is not None
+
+
+def test_a_scripted_wait_takes_a_typed_event_and_the_result_finds_blocks_by_handle() -> None:
+    result = run_function_sync(
+        AwaitsConfirmation,
+        RefundRequested(order=4),
+        waits={AwaitsConfirmation.approved: Other(order=4)},
+    )
+
+    assert result.step(AwaitsConfirmation.refund).data is True
+    assert result.step(AwaitsConfirmation.approved).data.data == {"order": 4}
+    with pytest.raises(KeyError, match=r"Refund\.notify is not a block of"):
+        result.step(Refund.notify)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import pytest
+
 from inngest_dsl import (
     Context,
     CronTrigger,
@@ -14,7 +16,12 @@ from inngest_dsl import (
     sleep,
     step,
 )
-from inngest_dsl.testing import TestEnvironment, run_function
+from inngest_dsl.testing import (
+    RunFunctionError,
+    TestEnvironment,
+    run_function,
+    run_function_sync,
+)
 
 START = "2026-01-01T00:00:00Z"
 
@@ -121,3 +128,23 @@ class Quick(InngestFunction, id="quick", event="shop/quick"):
 async def test_run_function_runs_a_race_group() -> None:
     result = await run_function(Quick)
     assert result.output == {"answer": "cached", "replied": "cached"}
+
+
+def test_run_function_refuses_an_event_the_trigger_expression_rejects() -> None:
+    small = {"name": "shop/order.paid", "data": {"total": 5}}
+    with pytest.raises(RunFunctionError) as caught:
+        run_function_sync(Watch, small)
+
+    assert str(caught.value) == (
+        "function 'watch' would not be triggered by this 'shop/order.paid' event: its trigger's "
+        "expression 'event.data.total > 100' is not true for it (data: {\"total\":5}); give an "
+        "event the function would run for"
+    )
+    with pytest.raises(RunFunctionError, match="would not be triggered"):
+        run_function_sync(Watch, events=[{"name": "shop/any"}, small])
+
+
+def test_run_function_runs_an_event_the_trigger_expression_accepts() -> None:
+    result = run_function_sync(Watch, {"name": "shop/order.paid", "data": {"total": 500}})
+
+    assert result.output == {"name": "shop/order.paid"}

@@ -19,6 +19,7 @@ from inngest_dsl import (
     wait_for_event,
 )
 from inngest_dsl.middleware import CallInput, CallOutput, Middleware
+from inngest_dsl.testing import CapturingClient, TestEnvironment, TraceOp, run_function
 
 
 @event_type("auth/signup")
@@ -43,6 +44,7 @@ class Receipt:
 class Audit(Middleware):
     async def transform_input(self, call: CallInput) -> None:
         call.steps.clear()
+        call.state["cleared"] = True
 
     async def transform_output(self, call: CallInput, output: CallOutput) -> None:
         output.data = {"wrapped": output.data}
@@ -70,6 +72,11 @@ class Welcome(
     async def report(self, ctx: Context[SignedUp]) -> dict[str, int]:
         receipt: Receipt = ctx[self.charge]
         counts: list[int] = ctx[self.count]
+        # Through the class, as a block reads a handle in tests and in the guides.
+        same_receipt: Receipt = ctx[Welcome.charge]
+        same_counts: list[int] = ctx[Welcome.count]
+        copied: dict[str, object] = ctx.data.copy()
+        copied["mine"] = same_receipt.amount + len(same_counts)
         confirmation: Event[Confirmed] | None = ctx[self.confirmed]
         other: Event | None = ctx[self.untyped]
         waited = await ctx.step.wait_for_event("again", event=Confirmed, timeout="1h")
@@ -100,3 +107,18 @@ async def send(client: Inngest) -> list[str]:
 
 
 client = Inngest(app_id="typed", middleware=[Audit()])
+
+
+async def test_welcome() -> None:
+    # The testing kit takes typed events, mocks keyed by method and handles, middleware.
+    result = await run_function(
+        Welcome,
+        SignedUp(user_id=1, email="a@b.c"),
+        steps={Welcome.charge: {"amount": 1, "at": "2026-01-01T00:00:00Z"}},
+        waits={Welcome.confirmed: Confirmed(user_id=1), "auth/other": None},
+        client=CapturingClient(middleware=[Audit()]),
+    )
+    charged: TraceOp = result.step(Welcome.charge)
+    assert charged.mocked
+    async with TestEnvironment([Welcome], middleware=[Audit()]) as env:
+        await env.send(SignedUp(user_id=2, email="b@c.d"))
