@@ -104,7 +104,7 @@ def list_runs(args: argparse.Namespace) -> None:
 
 def _print_run(run: dict[str, Any]) -> None:
     print(f"run {run['run_id']} of {run['function_id']}: {run['status']}")
-    for label in ("reason", "queued_at", "started_at", "ended_at"):
+    for label in ("reason", "rerun_of", "queued_at", "started_at", "ended_at"):
         if run.get(label):
             print(f"  {label.replace('_', ' ')}: {run[label]}")
     if run.get("duration_ms") is not None:
