@@ -48,6 +48,7 @@ async def run(request: web.Request) -> web.Response:
         "rerun_steps": [s for s in timeline.rows if s.status in ("Completed", "Failed")],
         "origin": _origin(store, run),
         "reruns": store.reruns_of(run.run_id),
+        "step_names": {s.step_id: s.display_name or s.step_id for s in steps},
     }
     return render(request, "run.html", context)
 
