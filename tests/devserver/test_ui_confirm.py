@@ -15,7 +15,16 @@ from aiohttp import web
 from inngest_dsl.devserver.store.records import RunStatus
 
 from .clocked import ClockedServer
-from .conftest import APP_ID, done_response, function_config, op, ops_response, raw_app, register
+from .conftest import (
+    APP_ID,
+    RawApp,
+    done_response,
+    function_config,
+    op,
+    ops_response,
+    raw_app,
+    register,
+)
 from .conftest import send as send_event
 
 FN = f"{APP_ID}-fn"
@@ -56,13 +65,19 @@ def _local(moment: float) -> str:
     )
 
 
+async def _sleeping(clocked: ClockedServer, app: RawApp, *users: int) -> None:
+    """The app's `fn` registered, and one sleeping run of it per user (one if none given)."""
+    await register(clocked.server, app, function_config(app, "fn", event="app/go"))
+    for user in users or (0,):
+        await send_event(clocked.server, {"name": "app/go", "data": {"user": user}})
+    await clocked.settle()
+
+
 async def test_cancel_asks_first_then_cancels_and_says_it_came_from_the_ui(
     clocked: ClockedServer,
 ) -> None:
     async with raw_app(_sleeper) as app:
-        await register(clocked.server, app, function_config(app, "fn", event="app/go"))
-        await send_event(clocked.server, {"name": "app/go"})
-        await clocked.settle()
+        await _sleeping(clocked, app)
         [run] = clocked.store.list_runs()
         path = f"/runs/{run.run_id}/cancel"
         status, _, html = await _post(clocked, path, {})
@@ -86,10 +101,7 @@ async def test_bulk_cancel_shows_how_many_runs_before_it_cancels_them(
     clocked: ClockedServer,
 ) -> None:
     async with raw_app(_sleeper) as app:
-        await register(clocked.server, app, function_config(app, "fn", event="app/go"))
-        for user in (1, 2, 1):
-            await send_event(clocked.server, {"name": "app/go", "data": {"user": user}})
-        await clocked.settle()
+        await _sleeping(clocked, app, 1, 2, 1)
         now = clocked.now()
         form = {"from": _local(now - 600), "to": _local(now + 600), "if": "event.data.user == 1"}
         status, _, html = await _post(clocked, f"/functions/{FN}/cancel", form)
@@ -156,9 +168,7 @@ async def test_a_malformed_page_cursor_is_said_so_not_the_first_page(
     clocked: ClockedServer,
 ) -> None:
     async with raw_app(_sleeper) as app:
-        await register(clocked.server, app, function_config(app, "fn", event="app/go"))
-        await send_event(clocked.server, {"name": "app/go"})
-        await clocked.settle()
+        await _sleeping(clocked, app)
         [run] = clocked.store.list_runs()
         status, html = await _get(clocked, "/runs?before=zzz")
         good_status, good = await _get(clocked, f"/runs?before={run.run_id}0")

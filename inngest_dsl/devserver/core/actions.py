@@ -37,7 +37,6 @@ __all__ = [
     "find_function",
     "invoke",
     "rerun",
-    "runs_to_cancel",
 ]
 
 
@@ -77,7 +76,7 @@ class Cancellation:
     started_before: float
     expression: str | None
     run_ids: tuple[str, ...]
-    """The runs it cancelled, oldest first."""
+    """The runs it cancelled (or, in a dry run, would cancel), oldest first."""
 
 
 LIVE = (RunStatus.QUEUED, RunStatus.RUNNING)
@@ -270,10 +269,12 @@ def cancel_runs(
     expression: str | None = None,
     app_id: str | None = None,
     reason: str = CANCELLED_BY_API,
+    dry_run: bool = False,
 ) -> Cancellation:
     """Cancel the queued and running runs of a function created in
     `[started_after, started_before)` whose first event makes `expression` (CEL over `event`)
-    true, as Inngest's bulk cancellation does."""
+    true, as Inngest's bulk cancellation does. With `dry_run`, only say which runs those are
+    (what a confirmation shows before it is given)."""
     function = _bulk_function(
         engine, function_id, started_after, started_before, expression, app_id
     )
@@ -282,7 +283,8 @@ def cancel_runs(
     with runs.transaction():
         now = engine.clock.now()
         for run in _matching(engine, function.id, started_after, started_before, expression):
-            runs.cancel_run(run.run_id, now, reason)
+            if not dry_run:
+                runs.cancel_run(run.run_id, now, reason)
             cancelled.append(run.run_id)
     return Cancellation(
         id=new_id(),
@@ -292,23 +294,6 @@ def cancel_runs(
         expression=expression,
         run_ids=tuple(cancelled),
     )
-
-
-def runs_to_cancel(
-    engine: Engine,
-    function_id: str,
-    *,
-    started_after: float,
-    started_before: float,
-    expression: str | None = None,
-    app_id: str | None = None,
-) -> list[RunRecord]:
-    """The runs `cancel_runs` with the same arguments would cancel now, oldest first (what
-    a confirmation shows before it is given)."""
-    function = _bulk_function(
-        engine, function_id, started_after, started_before, expression, app_id
-    )
-    return _matching(engine, function.id, started_after, started_before, expression)
 
 
 def _bulk_function(

@@ -13,7 +13,7 @@ from aiohttp import web
 from inngest_dsl.devserver.core import actions
 from inngest_dsl.devserver.http.keys import ENGINE
 from inngest_dsl.devserver.http.responses import read_form
-from inngest_dsl.devserver.store.records import RunRecord, RunStatus
+from inngest_dsl.devserver.store.records import RunStatus
 from inngest_dsl.devserver.ui.confirm import ask, confirmed
 from inngest_dsl.devserver.ui.forms import cross_site, refused
 from inngest_dsl.devserver.ui.search_form import instant
@@ -119,25 +119,19 @@ async def bulk_cancel(request: web.Request) -> web.Response:
         return refused(request, " ".join(problems), 400, back)
     expression = form.get("if", "").strip() or None
     try:
-        if not confirmed(form):
-            matching = actions.runs_to_cancel(
-                request.app[ENGINE],
-                function_id,
-                started_after=since,
-                started_before=until,
-                expression=expression,
-            )
-            return _ask_bulk(request, function_id, form, matching)
-        actions.cancel_runs(
+        cancellation = actions.cancel_runs(
             request.app[ENGINE],
             function_id,
             started_after=since,
             started_before=until,
             expression=expression,
             reason=actions.CANCELLED_FROM_UI,
+            dry_run=not confirmed(form),
         )
     except actions.ActionError as exc:
         return refused(request, str(exc), exc.status, back)
+    if not confirmed(form):
+        return _ask_bulk(request, function_id, form, cancellation.run_ids)
     query = urllib.parse.urlencode(
         {"function": function_id, "status": RunStatus.CANCELLED, "done": "bulk-cancelled"}
     )
@@ -145,7 +139,7 @@ async def bulk_cancel(request: web.Request) -> web.Response:
 
 
 def _ask_bulk(
-    request: web.Request, function_id: str, form: dict[str, str], matching: list[RunRecord]
+    request: web.Request, function_id: str, form: dict[str, str], matching: tuple[str, ...]
 ) -> web.Response:
     count = len(matching)
     runs = "1 run" if count == 1 else f"{count} runs"
@@ -161,5 +155,5 @@ def _ask_bulk(
         form=form,
         yes=f"Yes, cancel {runs}",
         back=_function_url(function_id),
-        items=[(run.run_id, _run_url(run.run_id, "")) for run in matching],
+        items=[(run_id, _run_url(run_id, "")) for run_id in matching],
     )
