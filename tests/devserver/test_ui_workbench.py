@@ -262,6 +262,9 @@ async def test_cancel_a_waiting_run_and_rerun_a_completed_one(
         await expect(page.locator("#notice")).to_contain_text("from the chosen step")
         await expect(page.locator("h1 .badge")).to_have_text("Completed")
         await expect(page.locator("#rerun-of")).to_contain_text("from step charge card")
+        kept = page.locator(".op-kept")
+        await expect(kept).to_have_count(1)  # "reserve stock" only: its result, not a new run
+        await expect(page.locator('li[data-step-id="reserve"] .op-kept')).to_have_text("kept")
         await screenshot(page, "rerun-from-a-step")
         newest = runs_of(dev_server, FUNCTION_ID)[0]
         # The origin lists both reruns, and each links back to it.

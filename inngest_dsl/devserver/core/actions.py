@@ -36,6 +36,7 @@ __all__ = [
     "cancel_runs",
     "find_function",
     "invoke",
+    "kept_steps",
     "rerun",
 ]
 
@@ -145,6 +146,12 @@ def _from_position(steps: Sequence[StepRecord], from_step: str) -> tuple[StepRec
     return step, step.position
 
 
+def kept_steps(steps: Sequence[StepRecord], from_step: str) -> list[StepRecord]:
+    """Of a run's `steps`, those a rerun from `from_step` keeps: the ones finished before it."""
+    position = _from_position(steps, from_step)[1]
+    return [s for s in steps if s.position is not None and s.position < position]
+
+
 def rerun(engine: Engine, run_id: str, *, from_step: str | None = None) -> RunRecord:
     """Start a new run of the same function with the same events; the new run, which
     records the run it reruns (`rerun_of`) and the step it started from (`rerun_from`).
@@ -161,9 +168,8 @@ def rerun(engine: Engine, run_id: str, *, from_step: str | None = None) -> RunRe
     from_step_id: str | None = None
     if from_step is not None:
         steps = engine.store.list_steps(run_id)
-        chosen, position = _from_position(steps, from_step)
-        from_step_id = chosen.step_id
-        kept = [s for s in steps if s.position is not None and s.position < position]
+        from_step_id = _from_position(steps, from_step)[0].step_id
+        kept = kept_steps(steps, from_step_id)
     store = engine.store
     runs = engine.runs
     with runs.transaction():

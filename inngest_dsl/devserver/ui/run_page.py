@@ -5,6 +5,7 @@ from __future__ import annotations
 import attrs
 from aiohttp import web
 
+from inngest_dsl.devserver.core.actions import ActionError, kept_steps
 from inngest_dsl.devserver.http.keys import CLOCK, STORE
 from inngest_dsl.devserver.store import Store
 from inngest_dsl.devserver.store.records import RunRecord, RunStatus
@@ -47,6 +48,7 @@ async def run(request: web.Request) -> web.Response:
         "event_ids": store.event_ids_for_run(run.run_id),
         "rerun_steps": [s for s in timeline.rows if s.status in ("Completed", "Failed")],
         "origin": _origin(store, run),
+        "kept": _kept(store, run),
         "reruns": store.reruns_of(run.run_id),
         "step_names": {s.step_id: s.display_name or s.step_id for s in steps},
     }
@@ -71,3 +73,13 @@ class Origin:
     run_id: str
     kept: bool
     step_name: str | None
+
+
+def _kept(store: Store, run: RunRecord) -> set[str]:
+    """The steps a rerun from a step kept from its origin (their bodies did not run again)."""
+    if run.rerun_of is None or run.rerun_from is None:
+        return set()
+    try:
+        return {s.step_id for s in kept_steps(store.list_steps(run.rerun_of), run.rerun_from)}
+    except ActionError:  # the origin is no longer kept
+        return set()
