@@ -304,7 +304,8 @@ async def test_the_ui_cancel_button_needs_the_login(tmp_path: Path) -> None:
         assert status == 401
         assert status_of(server, run_id) == RunStatus.RUNNING
         await call("POST", f"{server.url}/login", data={"key": KEY}, session=browser)
-        status, headers, _ = await call("POST", url, headers=own, data={}, session=browser)
+        confirmed = {"confirm": "yes"}  # the UI asks first; this is the confirmed post
+        status, headers, _ = await call("POST", url, headers=own, data=confirmed, session=browser)
         assert (status, headers["Location"]) == (303, f"/runs/{run_id}?done=cancelled")
         assert status_of(server, run_id) == RunStatus.CANCELLED
 

@@ -52,7 +52,10 @@ async def test_rerun_makes_a_new_run_of_the_same_event(clocked: ClockedServer) -
         new_id = reply["data"]["run_id"]
         await clocked.settle()
         status, listed = await call_json("GET", f"{clocked.url}/v1/runs?event_id={event_id}")
+    assert reply["data"]["rerun_of"] == first.run_id
+    assert reply["data"]["rerun_from_step"] is None
     assert [r["run_id"] for r in listed["data"]] == [new_id, first.run_id]  # newest first
+    assert "rerun_of" not in listed["data"][1]  # the origin is no rerun
     assert listed["data"][0]["status"] == "Completed"
     assert listed["data"][0]["output"] == {"event": "app/go", "data": {"n": 1}}
     assert len(_calls_of(app, new_id)) == 3
@@ -70,6 +73,10 @@ async def test_rerun_from_a_step_sends_the_earlier_results_as_memos(clocked: Clo
         new_id = reply["data"]["run_id"]
         assert [s["id"] for s in reply["data"]["steps"]] == ["a"]
         await clocked.settle()
+        status, shown = await call_json("GET", f"{clocked.url}/v1/runs/{new_id}")
+    assert status == 200
+    assert (shown["data"]["rerun_of"], shown["data"]["rerun_from_step"]) == (first.run_id, "b")
+    assert [r.run_id for r in clocked.store.reruns_of(first.run_id)] == [new_id]
     calls = _calls_of(app, new_id)
     assert calls[0]["steps"] == {"a": {"data": 1}}  # `a` is not run again
     assert len(calls) == 2
@@ -213,6 +220,25 @@ async def test_runs_search_pages_newest_first_with_a_cursor_and_filters(
     status, reply = await call_json("GET", f"{base}?after=soon")
     assert status == 400
     assert reply["error"].startswith("after: 'soon'")
+    for cursor in ("zzz", runs[3].lower(), runs[3] + "0"):  # not a run id: no first page
+        status, reply = await call_json("GET", f"{base}?cursor={cursor}")
+        assert status == 400, cursor
+        assert reply["error"] == f"cursor: {cursor!r} is not one this search returned"
+
+
+async def test_a_run_cancelled_through_the_api_says_so(clocked: ClockedServer) -> None:
+    async def sleeper(step_id: str, body: dict[str, Any]) -> web.Response:
+        return ops_response(op("Sleep", "nap", opts={"duration": "1h"}))
+
+    async with raw_app(sleeper) as app:
+        await register(clocked.server, app, function_config(app, "fn", event="app/go"))
+        await send(clocked.server, {"name": "app/go"})
+        await clocked.settle()
+        [run] = clocked.store.list_runs()
+        status, reply = await call_json("POST", f"{clocked.url}/v1/runs/{run.run_id}/cancel")
+    assert status == 200, reply
+    assert reply["data"]["status"] == "Cancelled"
+    assert reply["data"]["reason"] == "cancelled through the API"
 
 
 async def test_events_search_hides_internal_events_unless_asked(clocked: ClockedServer) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from playwright.async_api import Page, expect
+from playwright.async_api import Dialog, Locator, Page, expect
 
 from inngest_dsl.devserver import DevServer
 from inngest_dsl.devserver.store.records import RunRecord, RunStatus
@@ -147,6 +147,20 @@ async def open_run(page: Page, server: DevServer, run_id: str) -> None:
     await expect(page.locator("h1")).to_contain_text(run_id)
 
 
+async def answer_dialog(page: Page, button: str | Locator, *, accept: bool) -> str:
+    """Click `button`, accept or dismiss the dialog it opens; the dialog's message."""
+    messages: list[str] = []
+
+    async def answer(dialog: Dialog) -> None:
+        messages.append(dialog.message)
+        await (dialog.accept() if accept else dialog.dismiss())
+
+    page.once("dialog", answer)
+    await (page.locator(button) if isinstance(button, str) else button).click()
+    assert messages, "no dialog asked"
+    return messages[0]
+
+
 def utc_local(moment: float) -> str:
     """A `datetime-local` input's value for an instant (the UI takes them as UTC)."""
     return datetime.datetime.fromtimestamp(moment, datetime.timezone.utc).strftime(
@@ -217,9 +231,17 @@ async def test_cancel_a_waiting_run_and_rerun_a_completed_one(
         await expect(page.locator(".op-kind").first).to_have_text("Wait")
         await screenshot(page, "waiting-run")
 
-        await page.click("#cancel-button")
+        # Cancelling asks first: dismissed, nothing changes; accepted, the run is cancelled.
+        asked = await answer_dialog(page, "#cancel-button", accept=False)
+        assert f"Cancel run {waiting.run_id}?" in asked
+        await expect(page.locator("h1 .badge")).to_have_text("Running")
+        assert dev_server.store.get_run(waiting.run_id).status == RunStatus.RUNNING  # type: ignore[union-attr]
+        await answer_dialog(page, "#cancel-button", accept=True)
         await expect(page.locator("#notice")).to_have_text("Run cancelled.")
         await expect(page.locator("h1 .badge")).to_have_text("Cancelled")
+        await expect(page.locator(".facts .reason")).to_have_text(
+            "cancelled from the dev server UI"
+        )
         assert dev_server.store.get_run(waiting.run_id).status == RunStatus.CANCELLED  # type: ignore[union-attr]
         assert await page.locator(".op-run .bar-cancelled").count() == 1, "not green"
 
@@ -230,6 +252,7 @@ async def test_cancel_a_waiting_run_and_rerun_a_completed_one(
         await expect(page.locator("#notice")).to_contain_text("A new run started")
         await expect(page.locator("h1")).not_to_contain_text(done.run_id)
         await expect(page.locator("h1 .badge")).to_have_text("Completed")
+        await expect(page.locator("#rerun-of")).to_contain_text(f"{done.run_id}, from the start")
         assert len(runs_of(dev_server, FUNCTION_ID)) == 2
         assert workbench.reserve_calls == 2
 
@@ -239,8 +262,19 @@ async def test_cancel_a_waiting_run_and_rerun_a_completed_one(
         await page.click("#rerun-from-button")
         await expect(page.locator("#notice")).to_contain_text("from the chosen step")
         await expect(page.locator("h1 .badge")).to_have_text("Completed")
+        await expect(page.locator("#rerun-of")).to_contain_text("from step charge card")
+        kept = page.locator(".op-kept")
+        await expect(kept).to_have_count(1)  # "reserve stock" only: its result, not a new run
+        await expect(page.locator('li[data-step-id="reserve"] .op-kept')).to_have_text("kept")
         await screenshot(page, "rerun-from-a-step")
         newest = runs_of(dev_server, FUNCTION_ID)[0]
+        # The origin lists both reruns, and each links back to it.
+        await page.locator("#rerun-of a").click()
+        await expect(page.locator("h1")).to_contain_text(done.run_id)
+        await expect(page.locator("#reruns li")).to_have_count(2)
+        await expect(page.locator("#reruns li").last).to_contain_text(newest.run_id)
+        await expect(page.locator("#reruns li").last).to_contain_text("from step charge card")
+        await screenshot(page, "rerun-origin")
         assert newest.run_id not in (done.run_id,)
         assert newest.status == RunStatus.COMPLETED
         assert workbench.reserve_calls == 2, "the steps before the chosen one are not rerun"
@@ -269,6 +303,7 @@ async def test_function_page_invokes_and_cancels_many(
         await open_run(page, dev_server, sleepers[0].run_id)
         await expect(page.locator(".op-wake")).to_contain_text("wakes at")
         await expect(page.locator(".op-wake")).to_contain_text("(in 59m")
+        await screenshot(page, "sleeping-run")
 
         await page.goto(f"{dev_server.url}/functions/raw-checkout")
         await expect(page.locator("#function-config")).to_contain_text(EVENT)
@@ -296,9 +331,23 @@ async def test_function_page_invokes_and_cancels_many(
         await page.fill("#bulk-to", utc_local(now + 600))
         await page.fill("#bulk-if", "event.data.user == 1")
         await page.click("#bulk-cancel-button")
+        # A page asks first, saying how many: going back changes nothing.
+        await expect(page.locator("#confirm-question")).to_have_text("Cancel 1 run of raw-sleeper?")
+        await expect(page.locator("#confirm-items li")).to_have_count(1)
+        await screenshot(page, "bulk-cancel-confirm")
+        await page.click("#confirm-back")
+        await expect(page.locator("#bulk-cancel-form")).to_be_visible()
+        assert {r.status for r in runs_of(dev_server, "raw-sleeper")} == {RunStatus.RUNNING}
+        await page.fill("#bulk-from", utc_local(now - 600))
+        await page.fill("#bulk-to", utc_local(now + 600))
+        await page.fill("#bulk-if", "event.data.user == 1")
+        await page.click("#bulk-cancel-button")
+        await page.click("#confirm-yes")
         await expect(page.locator("#notice")).to_have_text("Matching runs cancelled.")
         await expect(page.locator("table.runs tbody tr")).to_have_count(1)
-        await expect(page.locator("table.runs .reason")).to_have_text("cancelled through the API")
+        await expect(page.locator("table.runs .reason")).to_have_text(
+            "cancelled from the dev server UI"
+        )
         await page.goto(f"{dev_server.url}/functions/raw-sleeper")
         config = page.locator("#function-config")
         await expect(config).to_contain_text("5 at once per event.data.user")
@@ -380,7 +429,11 @@ async def test_apps_page_adds_resyncs_and_removes_an_app(
         assert resynced.synced_at is not None
         assert resynced.synced_at >= first_sync
 
-        await row.locator(".remove-button").click()
+        asked = await answer_dialog(page, row.locator(".remove-button"), accept=False)
+        assert "Remove the app shelf?" in asked
+        await expect(row).to_be_visible()
+        assert dev_server.store.get_app(url) is not None
+        await answer_dialog(page, row.locator(".remove-button"), accept=True)
         await expect(page.locator("#notice")).to_have_text("App removed.")
         await expect(page.locator(f'tr.app-row[data-url="{url}"]')).to_have_count(0)
         assert dev_server.store.get_app(url) is None

@@ -103,7 +103,7 @@ def _print_run(reply: dict[str, Any]) -> None:
     print(f"run {run['run_id']} of {run['function_id']}: {run['status']}")
     if run.get("error") is not None:
         _print_error(run["error"])
-    for label in ("reason", "queued_at", "started_at", "ended_at"):
+    for label in ("reason", "rerun_of", "queued_at", "started_at", "ended_at"):
         if run.get(label):
             print(f"  {label.replace('_', ' ')}: {run[label]}")
     if run.get("duration_ms") is not None:

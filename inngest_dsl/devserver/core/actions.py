@@ -25,6 +25,8 @@ from inngest_dsl.devserver.store.records import RunRecord, RunStatus, StepRecord
 from inngest_dsl.spec._expressions import expression_problem
 
 __all__ = [
+    "CANCELLED_BY_API",
+    "CANCELLED_FROM_UI",
     "ActionError",
     "Cancellation",
     "Conflict",
@@ -34,6 +36,7 @@ __all__ = [
     "cancel_runs",
     "find_function",
     "invoke",
+    "kept_steps",
     "rerun",
 ]
 
@@ -74,10 +77,12 @@ class Cancellation:
     started_before: float
     expression: str | None
     run_ids: tuple[str, ...]
-    """The runs it cancelled, oldest first."""
+    """The runs it cancelled (or, in a dry run, would cancel), oldest first."""
 
 
 LIVE = (RunStatus.QUEUED, RunStatus.RUNNING)
+CANCELLED_FROM_UI = "cancelled from the dev server UI"
+"""The reason a run cancelled with the UI's buttons shows (the API's is `CANCELLED_BY_API`)."""
 
 
 def _run(engine: Engine, run_id: str) -> RunRecord:
@@ -124,9 +129,9 @@ def cancel_run(engine: Engine, run_id: str, *, reason: str = CANCELLED_BY_API) -
     return engine.store.get_run(run_id) or run
 
 
-def _from_position(steps: Sequence[StepRecord], from_step: str) -> int:
-    """Where in the stack a rerun from `from_step` (a step id or a unique display name) starts:
-    the steps finished before it keep their results."""
+def _from_position(steps: Sequence[StepRecord], from_step: str) -> tuple[StepRecord, int]:
+    """The step `from_step` names (a step id or a unique display name), and where in the
+    stack a rerun from it starts: the steps finished before it keep their results."""
     chosen = [s for s in steps if s.step_id == from_step]
     if not chosen:
         chosen = [s for s in steps if s.display_name == from_step]
@@ -137,12 +142,19 @@ def _from_position(steps: Sequence[StepRecord], from_step: str) -> int:
         raise Conflict(f"from_step: {from_step!r} names {len(chosen)} steps; give a step id")
     step = chosen[0]
     if step.position is None:  # never finished: every finished step came before it
-        return sum(1 for s in steps if s.position is not None)
-    return step.position
+        return step, sum(1 for s in steps if s.position is not None)
+    return step, step.position
+
+
+def kept_steps(steps: Sequence[StepRecord], from_step: str) -> list[StepRecord]:
+    """Of a run's `steps`, those a rerun from `from_step` keeps: the ones finished before it."""
+    position = _from_position(steps, from_step)[1]
+    return [s for s in steps if s.position is not None and s.position < position]
 
 
 def rerun(engine: Engine, run_id: str, *, from_step: str | None = None) -> RunRecord:
-    """Start a new run of the same function with the same events; the new run.
+    """Start a new run of the same function with the same events; the new run, which
+    records the run it reruns (`rerun_of`) and the step it started from (`rerun_from`).
 
     With `from_step`, the new run starts with the results of the steps that finished before
     that one in the original run memoised: their bodies do not run again. The new run passes
@@ -153,10 +165,11 @@ def rerun(engine: Engine, run_id: str, *, from_step: str | None = None) -> RunRe
     if function is None:
         raise Conflict(f"function {run.function_id!r} of run {run_id} is no longer registered")
     kept: list[StepRecord] = []
+    from_step_id: str | None = None
     if from_step is not None:
         steps = engine.store.list_steps(run_id)
-        position = _from_position(steps, from_step)
-        kept = [s for s in steps if s.position is not None and s.position < position]
+        from_step_id = _from_position(steps, from_step)[0].step_id
+        kept = kept_steps(steps, from_step_id)
     store = engine.store
     runs = engine.runs
     with runs.transaction():
@@ -165,7 +178,12 @@ def rerun(engine: Engine, run_id: str, *, from_step: str | None = None) -> RunRe
         new_run_id = runs.admission.start_now(function, triggers, now)
         if new_run_id is None:  # its singleton skipped it: the skipped run is the newest
             skipped = store.runs_for_event(triggers[0][0])
-            return max((r for r in skipped if r.function_id == function.id), key=lambda r: r.run_id)
+            newest = max(
+                (r for r in skipped if r.function_id == function.id), key=lambda r: r.run_id
+            )
+            store.set_rerun_of(newest.run_id, run_id, from_step_id)
+            return _run(engine, newest.run_id)
+        store.set_rerun_of(new_run_id, run_id, from_step_id)
         for step in kept:
             store.memoise_step(
                 new_run_id,
@@ -243,36 +261,23 @@ def cancel_runs(
     started_before: float,
     expression: str | None = None,
     app_id: str | None = None,
+    reason: str = CANCELLED_BY_API,
+    dry_run: bool = False,
 ) -> Cancellation:
     """Cancel the queued and running runs of a function created in
     `[started_after, started_before)` whose first event makes `expression` (CEL over `event`)
-    true, as Inngest's bulk cancellation does."""
-    if started_before <= started_after:
-        raise ActionError("started_before: must be later than started_after")
-    if expression is not None:
-        problem = expression_problem(expression)
-        if problem is not None:
-            raise ActionError(f"if: {problem}")
-    function = find_function(engine, function_id, app_id)
+    true, as Inngest's bulk cancellation does. With `dry_run`, only say which runs those are
+    (what a confirmation shows before it is given)."""
+    function = _bulk_function(
+        engine, function_id, started_after, started_before, expression, app_id
+    )
     runs = engine.runs
     cancelled: list[str] = []
     with runs.transaction():
         now = engine.clock.now()
-        matching, _ = engine.store.filter_runs(
-            time_column="queued_at",
-            since=started_after,
-            until=started_before,
-            statuses=LIVE,
-            function_ids=[function.id],
-            descending=False,
-            limit=-1,  # SQLite: no limit
-        )
-        for run in matching:
-            if expression is not None:
-                events = run.events
-                if not evaluate(expression, {"event": events[0] if events else {}}):
-                    continue
-            runs.cancel_run(run.run_id, now, CANCELLED_BY_API)
+        for run in _matching(engine, function.id, started_after, started_before, expression):
+            if not dry_run:
+                runs.cancel_run(run.run_id, now, reason)
             cancelled.append(run.run_id)
     return Cancellation(
         id=new_id(),
@@ -282,3 +287,46 @@ def cancel_runs(
         expression=expression,
         run_ids=tuple(cancelled),
     )
+
+
+def _bulk_function(
+    engine: Engine,
+    function_id: str,
+    started_after: float,
+    started_before: float,
+    expression: str | None,
+    app_id: str | None,
+) -> FunctionInfo:
+    """The function a bulk cancellation is of, once its window and expression are valid."""
+    if started_before <= started_after:
+        raise ActionError("started_before: must be later than started_after")
+    if expression is not None:
+        problem = expression_problem(expression)
+        if problem is not None:
+            raise ActionError(f"if: {problem}")
+    return find_function(engine, function_id, app_id)
+
+
+def _matching(
+    engine: Engine,
+    function_id: str,
+    started_after: float,
+    started_before: float,
+    expression: str | None,
+) -> list[RunRecord]:
+    matching, _ = engine.store.filter_runs(
+        time_column="queued_at",
+        since=started_after,
+        until=started_before,
+        statuses=LIVE,
+        function_ids=[function_id],
+        descending=False,
+        limit=-1,  # SQLite: no limit
+    )
+    if expression is None:
+        return matching
+    return [
+        run
+        for run in matching
+        if evaluate(expression, {"event": run.events[0] if run.events else {}})
+    ]

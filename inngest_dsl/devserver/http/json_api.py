@@ -126,18 +126,21 @@ async def list_runs(request: web.Request) -> web.Response:
         for status in statuses:
             if status not in RunStatus.ALL:
                 return error_response(400, f"status: must be one of {', '.join(RunStatus.ALL)}")
-    page = request.app[STORE].search_runs(
-        RunQuery(
-            run_id=query.get("run_id") or None,
-            event_id=query.get("event_id") or None,
-            function_ids=_function_ids(request),
-            statuses=statuses,
-            since=params.time_param(request, "after"),
-            until=params.time_param(request, "before"),
-            cursor=query.get("cursor") or None,
-            limit=params.limit(request),
+    try:
+        page = request.app[STORE].search_runs(
+            RunQuery(
+                run_id=query.get("run_id") or None,
+                event_id=query.get("event_id") or None,
+                function_ids=_function_ids(request),
+                statuses=statuses,
+                since=params.time_param(request, "after"),
+                until=params.time_param(request, "before"),
+                cursor=query.get("cursor") or None,
+                limit=params.limit(request),
+            )
         )
-    )
+    except ValueError as exc:
+        return error_response(400, str(exc))
     return json_response({"data": [run_json(r) for r in page.runs], "cursor": page.cursor})
 
 

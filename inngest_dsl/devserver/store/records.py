@@ -116,6 +116,10 @@ class RunRecord:
     singleton: str | None = None
     reason: str | None = None
     """Why it is queued, was skipped or was cancelled, in words; None otherwise."""
+    rerun_of: str | None = None
+    """The run this one reruns (None: it is not a rerun)."""
+    rerun_from: str | None = None
+    """The step id of the origin the rerun started from (None: from the start)."""
 
     @property
     def events(self) -> list[dict[str, Any]]:

@@ -12,7 +12,8 @@ __all__ = ["RunTable"]
 
 _RUN_COLUMNS = (
     "run_id, function_id, status, events, output, error, queued_at, started_at, ended_at, "
-    "outstanding, force_plan, version, correlation_id, priority, flow, singleton, reason"
+    "outstanding, force_plan, version, correlation_id, priority, flow, singleton, reason, "
+    "rerun_of, rerun_from"
 )
 
 
@@ -35,6 +36,8 @@ def _run(row: Sequence[Any]) -> RunRecord:
         flow,
         singleton,
         reason,
+        rerun_of,
+        rerun_from,
     ) = row
     return RunRecord(
         run_id=run_id,
@@ -54,6 +57,8 @@ def _run(row: Sequence[Any]) -> RunRecord:
         flow_json=flow,
         singleton=singleton,
         reason=reason,
+        rerun_of=rerun_of,
+        rerun_from=rerun_from,
     )
 
 
@@ -97,6 +102,20 @@ class RunTable(Database):
     def set_run_reason(self, run_id: str, reason: str | None) -> None:
         """Why a run is waiting, was skipped or was cancelled (shown by the API and the UI)."""
         self._db.execute("UPDATE runs SET reason = ? WHERE run_id = ?", (reason, run_id))
+
+    def set_rerun_of(self, run_id: str, origin_id: str, from_step: str | None) -> None:
+        """Record that `run_id` reruns `origin_id` (from the step `from_step`, if given)."""
+        self._db.execute(
+            "UPDATE runs SET rerun_of = ?, rerun_from = ? WHERE run_id = ?",
+            (origin_id, from_step, run_id),
+        )
+
+    def reruns_of(self, run_id: str) -> list[RunRecord]:
+        """The runs that rerun `run_id`, oldest first."""
+        rows = self._all(
+            f"SELECT {_RUN_COLUMNS} FROM runs WHERE rerun_of = ? ORDER BY run_id", (run_id,)
+        )
+        return [_run(row) for row in rows]
 
     def singleton_holders(self, singleton: str) -> list[str]:
         """Runs holding a singleton key: queued or running ones."""

@@ -51,7 +51,9 @@ CREATE TABLE IF NOT EXISTS runs (
     priority INTEGER NOT NULL DEFAULT 0,
     flow TEXT,
     singleton TEXT,
-    reason TEXT
+    reason TEXT,
+    rerun_of TEXT,
+    rerun_from TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_status ON runs(status);
 CREATE TABLE IF NOT EXISTS event_runs (
@@ -148,11 +150,14 @@ _ADDED_COLUMNS = (
     ("runs", "flow", "TEXT"),
     ("runs", "singleton", "TEXT"),
     ("runs", "reason", "TEXT"),
+    ("runs", "rerun_of", "TEXT"),
+    ("runs", "rerun_from", "TEXT"),
     ("pauses", "match_path", "TEXT"),
     ("pauses", "match_value", "TEXT"),
 )
 _AFTER_MIGRATION = """
 CREATE INDEX IF NOT EXISTS runs_singleton ON runs(singleton) WHERE singleton IS NOT NULL;
+CREATE INDEX IF NOT EXISTS runs_rerun_of ON runs(rerun_of) WHERE rerun_of IS NOT NULL;
 CREATE INDEX IF NOT EXISTS runs_ended ON runs(ended_at) WHERE ended_at IS NOT NULL;
 CREATE INDEX IF NOT EXISTS pauses_match ON pauses(event_name, match_path, match_value);
 DROP INDEX IF EXISTS pauses_event;

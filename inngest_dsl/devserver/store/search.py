@@ -8,6 +8,7 @@ the UI all search through here.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,6 +22,8 @@ from inngest_dsl.devserver.store.runs import _RUN_COLUMNS, _run
 __all__ = ["EventQuery", "EventSearch", "RunQuery", "RunSearch", "SearchQueries"]
 
 INTERNAL_PREFIX = "inngest/"
+_RUN_ID = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")
+"""A run id as the dev server makes them (a ULID): what a runs cursor must be."""
 
 
 @attrs.frozen
@@ -74,6 +77,7 @@ class SearchQueries(Database):
     """Run and event search over the store's tables."""
 
     def search_runs(self, query: RunQuery) -> RunSearch:
+        """One page of the runs `query` finds; ValueError if its cursor is not one."""
         where: list[str] = []
         args: list[Any] = []
         if query.run_id is not None:
@@ -91,6 +95,8 @@ class SearchQueries(Database):
                 args += list(values)
         _range(where, args, "queued_at", query.since, query.until)
         if query.cursor is not None:
+            if not _RUN_ID.fullmatch(query.cursor):
+                raise ValueError(f"cursor: {query.cursor!r} is not one this search returned")
             where.append("run_id < ?")
             args.append(query.cursor)
         clause = f"WHERE {' AND '.join(where)} " if where else ""
@@ -115,7 +121,7 @@ class SearchQueries(Database):
         _range(where, args, "received_at", query.since, query.until)
         if query.cursor is not None:
             if not query.cursor.isdigit():
-                raise ValueError("cursor: not one this search returned")
+                raise ValueError(f"cursor: {query.cursor!r} is not one this search returned")
             where.append("seq < ?")
             args.append(int(query.cursor))
         clause = f"WHERE {' AND '.join(where)} " if where else ""

@@ -52,6 +52,9 @@ def run_json(run: RunRecord, steps: list[StepRecord] | None = None) -> dict[str,
         body["reason"] = run.reason
     if run.priority:
         body["priority"] = run.priority
+    if run.rerun_of:
+        body["rerun_of"] = run.rerun_of
+        body["rerun_from_step"] = run.rerun_from
     if steps is not None:
         body["event"] = run.events[0] if run.events else None
         body["events"] = run.events

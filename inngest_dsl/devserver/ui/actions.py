@@ -13,6 +13,7 @@ from inngest_dsl.devserver.core.payload import PayloadError, json_object
 from inngest_dsl.devserver.http.keys import ENGINE
 from inngest_dsl.devserver.http.responses import read_form
 from inngest_dsl.devserver.store.records import RunStatus
+from inngest_dsl.devserver.ui.confirm import ask, confirmed
 from inngest_dsl.devserver.ui.forms import cross_site, refused
 from inngest_dsl.devserver.ui.search_form import instant
 
@@ -20,7 +21,7 @@ __all__ = ["bulk_cancel", "cancel", "invoke", "rerun"]
 
 
 def _run_url(run_id: str, done: str) -> str:
-    return f"/runs/{urllib.parse.quote(run_id)}?done={done}"
+    return f"/runs/{urllib.parse.quote(run_id)}" + (f"?done={done}" if done else "")
 
 
 def _function_url(function_id: str) -> str:
@@ -38,12 +39,23 @@ def _cross_site_refused(request: web.Request) -> web.Response:
 
 
 async def cancel(request: web.Request) -> web.Response:
-    if await _form(request) is None:
+    form = await _form(request)
+    if form is None:
         return _cross_site_refused(request)
     run_id = request.match_info["run_id"]
+    engine = request.app[ENGINE]
+    before = engine.store.get_run(run_id)
+    if before is not None and before.status not in RunStatus.FINAL and not confirmed(form):
+        return ask(
+            request,
+            question=f"Cancel run {run_id}?",
+            consequence="It stops where it is and cannot be resumed; a rerun starts it anew.",
+            form=form,
+            yes="Yes, cancel the run",
+            back=_run_url(run_id, ""),
+        )
     try:
-        before = request.app[ENGINE].store.get_run(run_id)
-        run = actions.cancel_run(request.app[ENGINE], run_id)
+        run = actions.cancel_run(engine, run_id, reason=actions.CANCELLED_FROM_UI)
     except actions.ActionError as exc:
         return refused(request, str(exc), exc.status, "/runs")
     ended = before is not None and before.status in RunStatus.FINAL
@@ -92,17 +104,43 @@ async def bulk_cancel(request: web.Request) -> web.Response:
     if since is None or until is None or problems:
         problems = problems or ["Give both ends of the time range."]
         return refused(request, " ".join(problems), 400, back)
+    expression = form.get("if", "").strip() or None
     try:
-        actions.cancel_runs(
+        cancellation = actions.cancel_runs(
             request.app[ENGINE],
             function_id,
             started_after=since,
             started_before=until,
-            expression=form.get("if", "").strip() or None,
+            expression=expression,
+            reason=actions.CANCELLED_FROM_UI,
+            dry_run=not confirmed(form),
         )
     except actions.ActionError as exc:
         return refused(request, str(exc), exc.status, back)
+    if not confirmed(form):
+        return _ask_bulk(request, function_id, form, cancellation.run_ids)
     query = urllib.parse.urlencode(
         {"function": function_id, "status": RunStatus.CANCELLED, "done": "bulk-cancelled"}
     )
     raise web.HTTPSeeOther(f"/runs?{query}")
+
+
+def _ask_bulk(
+    request: web.Request, function_id: str, form: dict[str, str], matching: tuple[str, ...]
+) -> web.Response:
+    count = len(matching)
+    runs = "1 run" if count == 1 else f"{count} runs"
+    window = f"queued from {form.get('from', '')} to {form.get('to', '')} UTC"
+    condition = f" where {form['if'].strip()}" if form.get("if", "").strip() else ""
+    return ask(
+        request,
+        question=f"Cancel {runs} of {function_id}?",
+        consequence=(
+            f"The queued and running runs {window}{condition}: {runs} now. "
+            "Cancelled runs cannot be resumed."
+        ),
+        form=form,
+        yes=f"Yes, cancel {runs}",
+        back=_function_url(function_id),
+        items=[(run_id, _run_url(run_id, "")) for run_id in matching],
+    )

@@ -9,7 +9,7 @@ from aiohttp import web
 from inngest_dsl.devserver.http import json_api
 from inngest_dsl.devserver.http.keys import CLOCK, STORE
 from inngest_dsl.devserver.store.records import RunStatus
-from inngest_dsl.devserver.store.search import RunQuery
+from inngest_dsl.devserver.store.search import RunQuery, RunSearch
 from inngest_dsl.devserver.ui.markup import render
 from inngest_dsl.devserver.ui.search_form import RANGES, page_url, run_query
 
@@ -43,14 +43,15 @@ async def runs(request: web.Request) -> web.Response:
     parsed = run_query(request.query, statuses, now)
     query = parsed.query
     assert isinstance(query, RunQuery)
-    ident = request.query.get("q", "").strip()
-    if ident:
-        # A run id, else the internal or own id of an event: the runs it started.
-        page = store.search_runs(attrs.evolve(query, run_id=ident))
-        if not page.runs:
-            page = store.search_runs(attrs.evolve(query, event_id=ident))
-    else:
-        page = store.search_runs(query)
+    problems = list(parsed.problems)
+    status = 200
+    try:
+        page = _search(request, query)
+    except ValueError:  # a page cursor that is no run id: say so rather than show page one
+        before = request.query.get("before", "")
+        problems.append(f"Page: {before!r} is not a page of this list; start from the first.")
+        page = RunSearch([], None)
+        status = 400
     counts = store.count_runs(request.query.get("function") or None)
     first_page = {k: v for k, v in params.items() if k != "before"}
     tabs = [
@@ -82,8 +83,20 @@ async def runs(request: web.Request) -> web.Response:
         "all_statuses": RunStatus.ALL,
         "tabs": tabs,
         "ranges": RANGES,
-        "problems": parsed.problems,
+        "problems": problems,
         "next_url": page_url("/runs", params, before=page.cursor) if page.cursor else None,
         "first_url": page_url("/runs", first_page) if query.cursor else None,
     }
-    return render(request, "runs.html", context)
+    return render(request, "runs.html", context, status=status)
+
+
+def _search(request: web.Request, query: RunQuery) -> RunSearch:
+    store = request.app[STORE]
+    ident = request.query.get("q", "").strip()
+    if not ident:
+        return store.search_runs(query)
+    # A run id, else the internal or own id of an event: the runs it started.
+    page = store.search_runs(attrs.evolve(query, run_id=ident))
+    if not page.runs:
+        page = store.search_runs(attrs.evolve(query, event_id=ident))
+    return page

@@ -194,6 +194,6 @@ def build_timeline(
         span=span,
         ticks=[(t, span.length * t / 100) for t in _TICKS],
         run_bar=_bar(span, span.start, run.ended_at, run_bar_css(run.status)),
-        run_duration=span.length if final else now - span.start,
+        run_duration=(span.end if final else now) - span.start,  # not the axis: its least is 1 ms
         rows=[_row(i, s, span, now, queue, pauses) for i, s in enumerate(ordered)],
     )

@@ -1,3 +1,19 @@
+// Asks before a destructive form posts: a form with data-confirm posts only once the dialog is
+// accepted, and then says so with confirm=yes (without JavaScript the server asks on a page).
+document.addEventListener("submit", function (event) {
+  var form = event.target;
+  if (!(form instanceof HTMLFormElement) || !form.dataset.confirm) return;
+  if (!window.confirm(form.dataset.confirm)) { event.preventDefault(); return; }
+  var field = form.querySelector("input[name=confirm]");
+  if (!field) {
+    field = document.createElement("input");
+    field.type = "hidden";
+    field.name = "confirm";
+    form.appendChild(field);
+  }
+  field.value = "yes";
+});
+
 // Swaps in the fresh <main> of the same URL while the page says it is live (data-live), keeping
 // open <details> and what is being typed in forms; stops once the server renders the page as
 // no longer live.
