@@ -1,8 +1,9 @@
 """The one JSON codec (`wire/_json.py`): the bytes of `json.dumps`, the values of `json.loads`.
 
-orjson does the work where it gives the same result as the standard library; these tests hold
-`dumps`/`loads` to the standard library on what orjson would do differently (big integers,
-floats' exponent form, non-ASCII text, non-string keys, lone surrogates, `NaN`).
+orjson (`dumps`) and msgspec (`loads`) do the work where they give the same result as the
+standard library; these tests hold `dumps`/`loads` to the standard library on what they would do
+differently (big integers, floats' exponent form, non-ASCII text, non-string keys, lone
+surrogates, `NaN`, a byte-order mark).
 """
 
 from __future__ import annotations
@@ -119,7 +120,10 @@ def test_loads_raises_value_error_on_what_is_not_json(raw: bytes) -> None:
 @pytest.mark.parametrize(
     "raw",
     [
-        '"\\ud800"',  # a lone surrogate, which orjson refuses and json reads
+        '"\\ud800"',  # an escaped lone surrogate, which msgspec refuses and json reads
+        '["\ud800"]',  # the same, unescaped in a str (which msgspec cannot encode)
+        b'\xef\xbb\xbf{"a":1}',  # a byte-order mark, which json skips
+        b'{"a":1,"a":2}',  # repeated keys: the last wins
         b"[1e400]",  # past the float range: json reads it as inf, as before
         '{"u":"é 😀","f":1.5,"n":null}',
         b'{"u":"\\u00e9"}',
@@ -127,6 +131,22 @@ def test_loads_raises_value_error_on_what_is_not_json(raw: bytes) -> None:
 )
 def test_loads_reads_what_json_reads(raw: bytes | str) -> None:
     assert loads(raw) == json.loads(raw)
+
+
+def test_loads_reads_random_floats_as_json_does() -> None:
+    rng = random.Random(7)
+    texts = []
+    for _ in range(2000):
+        number = struct.unpack("<d", rng.randbytes(8))[0]
+        if math.isfinite(number):
+            texts += [repr(number), f"{number:.17e}", f"{number:.6g}"]
+    raw = "[" + ",".join(texts) + "]"
+    assert [repr(x) for x in loads(raw)] == [repr(x) for x in json.loads(raw)]
+
+
+def test_loads_refuses_integers_json_refuses_as_too_long() -> None:
+    with pytest.raises(ValueError, match="4300 digits"):
+        loads(b"9" * 5000)
 
 
 def test_check_json_refuses_nan_and_returns_the_bytes_dumps_writes() -> None:
