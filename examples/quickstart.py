@@ -20,6 +20,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from inngest_dsl.devserver.store.records import KIND_LABELS
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -64,7 +66,8 @@ def _print_run(run: dict[str, Any]) -> None:
         shown = step["error"] if step["error"] else step["output"]
         text = json.dumps(shown)
         text = text if len(text) <= 60 else text[:57] + "..."
-        print(f"  {step['kind']:<13} {step['name']:<24} {step['status']:<10} {text}")
+        kind = KIND_LABELS.get(step["kind"], step["kind"])
+        print(f"  {kind:<13} {step['name']:<24} {step['status']:<10} {text}")
     print(f"  output: {json.dumps(run['output'])}")
 
 
