@@ -148,7 +148,10 @@ def _from_position(steps: Sequence[StepRecord], from_step: str) -> tuple[StepRec
 
 def kept_steps(steps: Sequence[StepRecord], from_step: str) -> list[StepRecord]:
     """Of a run's `steps`, those a rerun from `from_step` keeps: the ones finished before it."""
-    position = _from_position(steps, from_step)[1]
+    return _before(steps, _from_position(steps, from_step)[1])
+
+
+def _before(steps: Sequence[StepRecord], position: int) -> list[StepRecord]:
     return [s for s in steps if s.position is not None and s.position < position]
 
 
@@ -168,8 +171,9 @@ def rerun(engine: Engine, run_id: str, *, from_step: str | None = None) -> RunRe
     from_step_id: str | None = None
     if from_step is not None:
         steps = engine.store.list_steps(run_id)
-        from_step_id = _from_position(steps, from_step)[0].step_id
-        kept = kept_steps(steps, from_step_id)
+        step, position = _from_position(steps, from_step)
+        from_step_id = step.step_id
+        kept = _before(steps, position)
     store = engine.store
     runs = engine.runs
     with runs.transaction():
