@@ -10,7 +10,7 @@ from typing import Any
 
 import attrs
 
-from inngest_dsl.devserver.core.matching import evaluate
+from inngest_dsl.devserver.core.matching import evaluate, trigger_names
 from inngest_dsl.errors import EventError, InngestError
 from inngest_dsl.spec._cron import scheduled_event
 from inngest_dsl.spec._event import Event, to_events
@@ -256,10 +256,6 @@ def check_waits(
     return scripted, dynamic
 
 
-def _names(trigger: str, name: str) -> bool:
-    return name == trigger or (trigger.endswith("*") and name.startswith(trigger[:-1]))
-
-
 def check_trigger(spec: FunctionSpec, events: Sequence[Event]) -> None:
     """`RunFunctionError` for an event none of the function's triggers would start it for:
     none has its name, or each that has it has an expression (`if_=`) that is false for it,
@@ -274,7 +270,7 @@ def check_trigger(spec: FunctionSpec, events: Sequence[Event]) -> None:
     for event in events:
         if event.name.startswith("inngest/"):
             continue
-        named = [expression for name, expression in triggers if _names(name, event.name)]
+        named = [expression for name, expression in triggers if trigger_names(name, event.name)]
         if not named:
             listed = ", ".join(map(repr, names)) if names else "none (it runs on a schedule)"
             raise RunFunctionError(

@@ -40,6 +40,7 @@ __all__ = [
     "evaluate_key",
     "evaluate_value",
     "matching_pauses",
+    "trigger_names",
 ]
 
 
@@ -110,6 +111,12 @@ def evaluate_key(expression: str, event: Mapping[str, Any]) -> str:
 class _Trigger:
     function_id: str
     expression: str | None
+
+
+def trigger_names(trigger: str, name: str) -> bool:
+    """Whether an event trigger on `trigger` (a name, or a prefix ending in `*`) is for events
+    named `name`; `TriggerIndex` applies the same rule through its index."""
+    return name == trigger or (trigger.endswith("*") and name.startswith(trigger[:-1]))
 
 
 class TriggerIndex:
